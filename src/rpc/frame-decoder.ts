@@ -1,0 +1,105 @@
+// Incremental frame decoder. The socket hands it chunks of any size; it hands back whole
+// frames. A frame that lies inside one chunk is returned as views of that chunk (no copy);
+// one that spans chunks is copied once into a buffer of exactly its size. Memory held is
+// at most one frame plus one chunk, because the prefix is checked (lengths against the
+// limits) before anything of the body is kept waiting.
+import { FrameError, frameHeaderBytes, readFramePrefix, verifyFrameChecksum, type FramePrefix } from './frame.js';
+
+export interface Frame {
+  readonly kind: number;
+  readonly method: number;
+  readonly requestId: number;
+  readonly deadlineMs: number;
+  readonly header: Buffer;
+  readonly payload: Buffer;
+}
+
+const emptyBuffer = Buffer.alloc(0);
+
+export class FrameDecoder {
+  private chunks: Buffer[] = [];
+  // Read position inside chunks[0].
+  private offset = 0;
+  private buffered = 0;
+  private prefix: FramePrefix | null = null;
+  private prefixBytes: Buffer | null = null;
+
+  constructor(
+    private headerBytesMax: number,
+    private payloadBytesMax: number,
+  ) {}
+
+  // Tightens or loosens the limits, e.g. once a connection is authenticated.
+  setLimits(headerBytesMax: number, payloadBytesMax: number): void {
+    this.headerBytesMax = headerBytesMax;
+    this.payloadBytesMax = payloadBytesMax;
+  }
+
+  get bufferedBytes(): number {
+    return this.buffered;
+  }
+
+  push(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+  }
+
+  // The next whole frame, or null when more bytes are needed. Throws FrameError when the
+  // stream is malformed; the caller must then close the connection.
+  next(): Frame | null {
+    if (this.prefix === null) {
+      if (this.buffered < frameHeaderBytes) return null;
+      const prefixBytes = this.take(frameHeaderBytes);
+      this.prefix = readFramePrefix(prefixBytes, 0, this.headerBytesMax, this.payloadBytesMax);
+      this.prefixBytes = prefixBytes;
+    }
+    const prefix = this.prefix;
+    if (this.buffered < prefix.headerLength + prefix.payloadLength) return null;
+    const header = prefix.headerLength === 0 ? emptyBuffer : this.take(prefix.headerLength);
+    verifyFrameChecksum(this.prefixBytes!, header, prefix.checksum);
+    const payload = prefix.payloadLength === 0 ? emptyBuffer : this.take(prefix.payloadLength);
+    this.prefix = null;
+    this.prefixBytes = null;
+    return {
+      kind: prefix.kind,
+      method: prefix.method,
+      requestId: prefix.requestId,
+      deadlineMs: prefix.deadlineMs,
+      header,
+      payload,
+    };
+  }
+
+  private take(length: number): Buffer {
+    const first = this.chunks[0]!;
+    const available = first.length - this.offset;
+    let result: Buffer;
+    if (available >= length) {
+      result = first.subarray(this.offset, this.offset + length);
+      this.offset += length;
+      if (this.offset === first.length) {
+        this.chunks.shift();
+        this.offset = 0;
+      }
+    } else {
+      result = Buffer.allocUnsafe(length);
+      let filled = 0;
+      while (filled < length) {
+        const chunk = this.chunks[0]!;
+        const count = Math.min(chunk.length - this.offset, length - filled);
+        chunk.copy(result, filled, this.offset, this.offset + count);
+        filled += count;
+        this.offset += count;
+        if (this.offset === chunk.length) {
+          this.chunks.shift();
+          this.offset = 0;
+        }
+      }
+    }
+    this.buffered -= length;
+    return result;
+  }
+}
+
+export { FrameError };

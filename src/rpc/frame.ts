@@ -1,0 +1,115 @@
+// The frame: a fixed 32-byte prefix, a protobuf header, and a raw bulk payload.
+//
+//   offset size field
+//        0    2 magic 0xA7 0x01
+//        2    1 protocol version
+//        3    1 kind (FrameKind)
+//        4    4 method id (u32, big-endian)
+//        8    4 request id (u32), unique among a connection's in-flight calls
+//       12    4 deadline: milliseconds the callee has left (0 = none); relative,
+//                so the two clocks need not agree
+//       16    4 header length
+//       20    4 payload length
+//       24    4 flags (reserved, 0)
+//       28    4 CRC32 of bytes 0..28 followed by the header bytes
+//
+// The payload has no checksum here: bulk data carries its own (the datanode keeps a CRC
+// per block), and TCP checks transmission. The header checksum catches a stream that is
+// out of step, which is why a bad one closes the connection.
+import { crc32 } from 'node:zlib';
+import { frameHeaderBytes, protocolVersion } from './limits.js';
+
+export const frameMagic = 0xa701;
+
+export enum FrameKind {
+  Request = 1,
+  Response = 2,
+  // Response slot carrying an RpcError header instead of the method's response.
+  Error = 3,
+  // Client gives up on a request; the server aborts its handler.
+  Cancel = 4,
+  // Handshake: server → client, client → server, server → client.
+  Challenge = 5,
+  Handshake = 6,
+  Accept = 7,
+  // Server is shutting down: finish what is in flight, send nothing new here.
+  GoAway = 8,
+}
+
+const maxKind = FrameKind.GoAway;
+
+export interface FramePrefix {
+  kind: FrameKind;
+  method: number;
+  requestId: number;
+  deadlineMs: number;
+  headerLength: number;
+  payloadLength: number;
+  checksum: number;
+}
+
+export class FrameError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FrameError';
+  }
+}
+
+// Writes a prefix at `offset` of `target`; the checksum covers the header bytes that the
+// caller has already placed right after it (or passes separately).
+export function writeFramePrefix(
+  target: Buffer,
+  offset: number,
+  kind: FrameKind,
+  method: number,
+  requestId: number,
+  deadlineMs: number,
+  header: Uint8Array,
+  payloadLength: number,
+): void {
+  target[offset] = 0xa7;
+  target[offset + 1] = 0x01;
+  target[offset + 2] = protocolVersion;
+  target[offset + 3] = kind;
+  target.writeUInt32BE(method >>> 0, offset + 4);
+  target.writeUInt32BE(requestId >>> 0, offset + 8);
+  target.writeUInt32BE(deadlineMs >>> 0, offset + 12);
+  target.writeUInt32BE(header.length, offset + 16);
+  target.writeUInt32BE(payloadLength, offset + 20);
+  target.writeUInt32BE(0, offset + 24);
+  const prefixSum = crc32(target.subarray(offset, offset + 28));
+  target.writeUInt32BE(crc32(header, prefixSum) >>> 0, offset + 28);
+}
+
+// Parses and checks a prefix; throws FrameError naming what is wrong.
+export function readFramePrefix(source: Buffer, offset: number, headerBytesMax: number, payloadBytesMax: number): FramePrefix {
+  if (source[offset] !== 0xa7 || source[offset + 1] !== 0x01) {
+    throw new FrameError(`bad magic 0x${source.readUInt16BE(offset).toString(16)}`);
+  }
+  const version = source[offset + 2];
+  if (version !== protocolVersion) throw new FrameError(`unsupported protocol version ${version}`);
+  const kind = source[offset + 3]!;
+  if (kind < FrameKind.Request || kind > maxKind) throw new FrameError(`unknown frame kind ${kind}`);
+  const headerLength = source.readUInt32BE(offset + 16);
+  const payloadLength = source.readUInt32BE(offset + 20);
+  if (headerLength > headerBytesMax) throw new FrameError(`header of ${headerLength} bytes exceeds ${headerBytesMax}`);
+  if (payloadLength > payloadBytesMax) throw new FrameError(`payload of ${payloadLength} bytes exceeds ${payloadBytesMax}`);
+  const flags = source.readUInt32BE(offset + 24);
+  if (flags !== 0) throw new FrameError(`unknown flags 0x${flags.toString(16)}`);
+  return {
+    kind,
+    method: source.readUInt32BE(offset + 4),
+    requestId: source.readUInt32BE(offset + 8),
+    deadlineMs: source.readUInt32BE(offset + 12),
+    headerLength,
+    payloadLength,
+    checksum: source.readUInt32BE(offset + 28),
+  };
+}
+
+export function verifyFrameChecksum(prefixBytes: Buffer, header: Uint8Array, expected: number): void {
+  const actual = crc32(header, crc32(prefixBytes.subarray(0, 28))) >>> 0;
+  if (actual !== expected) throw new FrameError(`header checksum mismatch (expected 0x${expected.toString(16)}, got 0x${actual.toString(16)})`);
+}
+
+export { frameHeaderBytes };

@@ -1,0 +1,31 @@
+// What the RPC layer needs to know of a method: its stable id and how to encode and
+// decode its request and response. Generated service tables in src/proto/generated
+// provide these; the RPC layer depends on this shape only.
+export interface MessageCodec<T> {
+  encode(message: T): Uint8Array;
+  decode(bytes: Uint8Array): T;
+}
+
+export interface MethodDescriptor<Request, Response> {
+  readonly id: number;
+  readonly name: string;
+  readonly request: MessageCodec<Request>;
+  readonly response: MessageCodec<Response>;
+}
+
+// A handler's result when the response carries bulk bytes beside its header.
+export class ReplyWithPayload<Response> {
+  constructor(
+    readonly response: Response,
+    readonly payload: Uint8Array,
+  ) {}
+}
+
+export function withPayload<Response>(response: Response, payload: Uint8Array): ReplyWithPayload<Response> {
+  return new ReplyWithPayload(response, payload);
+}
+
+export interface ResponseWithPayload<Response> {
+  readonly response: Response;
+  readonly payload: Buffer;
+}
