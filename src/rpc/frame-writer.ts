@@ -3,7 +3,7 @@
 // large payloads are handed to the socket as they are (no copy), all under one cork so
 // the kernel sees a single writev.
 import type { Socket } from 'node:net';
-import { frameHeaderBytes, writeFramePrefix, type FrameKind } from './frame.js';
+import { frameHeaderBytes, sealFrame, writeFramePrefix, type FrameKind } from './frame.js';
 
 interface QueuedFrame {
   kind: FrameKind;
@@ -61,10 +61,10 @@ export class FrameWriter {
     let corked = false;
     for (const frame of queue) {
       const payloadLength = frame.payload === null ? 0 : frame.payload.length;
-      writeFramePrefix(batch, position, frame.kind, frame.method, frame.requestId, frame.deadlineMs, frame.header, payloadLength);
-      position += frameHeaderBytes;
-      batch.set(frame.header, position);
-      position += frame.header.length;
+      writeFramePrefix(batch, position, frame.kind, frame.method, frame.requestId, frame.deadlineMs, frame.header.length, payloadLength);
+      batch.set(frame.header, position + frameHeaderBytes);
+      sealFrame(batch, position, frame.header.length);
+      position += frameHeaderBytes + frame.header.length;
       if (frame.payload === null) continue;
       if (payloadLength <= this.coalesceFrameBytesMax) {
         batch.set(frame.payload, position);

@@ -11,11 +11,13 @@
 //       16    4 header length
 //       20    4 payload length
 //       24    4 flags (reserved, 0)
-//       28    4 CRC32 of bytes 0..28 followed by the header bytes
+//       28    4 CRC32 of the prefix (with this field zero) and the header bytes
 //
 // The payload has no checksum here: bulk data carries its own (the datanode keeps a CRC
 // per block), and TCP checks transmission. The header checksum catches a stream that is
-// out of step, which is why a bad one closes the connection.
+// out of step, which is why a bad one closes the connection. Prefix and header lie side
+// by side in the sender's batch and usually in the receiver's chunk, so the checksum is
+// one crc32 call over one range.
 import { crc32 } from 'node:zlib';
 import { frameHeaderBytes, protocolVersion } from './limits.js';
 
@@ -55,8 +57,8 @@ export class FrameError extends Error {
   }
 }
 
-// Writes a prefix at `offset` of `target`; the checksum covers the header bytes that the
-// caller has already placed right after it (or passes separately).
+// Writes a prefix at `offset` of `target`, with the checksum left zero: the caller
+// places the header right after it and then calls sealFrame.
 export function writeFramePrefix(
   target: Buffer,
   offset: number,
@@ -64,7 +66,7 @@ export function writeFramePrefix(
   method: number,
   requestId: number,
   deadlineMs: number,
-  header: Uint8Array,
+  headerLength: number,
   payloadLength: number,
 ): void {
   target[offset] = 0xa7;
@@ -74,11 +76,15 @@ export function writeFramePrefix(
   target.writeUInt32BE(method >>> 0, offset + 4);
   target.writeUInt32BE(requestId >>> 0, offset + 8);
   target.writeUInt32BE(deadlineMs >>> 0, offset + 12);
-  target.writeUInt32BE(header.length, offset + 16);
+  target.writeUInt32BE(headerLength, offset + 16);
   target.writeUInt32BE(payloadLength, offset + 20);
   target.writeUInt32BE(0, offset + 24);
-  const prefixSum = crc32(target.subarray(offset, offset + 28));
-  target.writeUInt32BE(crc32(header, prefixSum) >>> 0, offset + 28);
+  target.writeUInt32BE(0, offset + 28);
+}
+
+// Fills in the checksum of a prefix whose header follows it in the same buffer.
+export function sealFrame(target: Buffer, offset: number, headerLength: number): void {
+  target.writeUInt32BE(crc32(target.subarray(offset, offset + frameHeaderBytes + headerLength)) >>> 0, offset + 28);
 }
 
 // Parses and checks a prefix; throws FrameError naming what is wrong.
@@ -107,9 +113,26 @@ export function readFramePrefix(source: Buffer, offset: number, headerBytesMax: 
   };
 }
 
-export function verifyFrameChecksum(prefixBytes: Buffer, header: Uint8Array, expected: number): void {
-  const actual = crc32(header, crc32(prefixBytes.subarray(0, 28))) >>> 0;
+// Checks the checksum of a received prefix and header. Zeroes the checksum field of
+// `prefixBytes` (received bytes the decoder owns) to compute it the way the sender did.
+export function verifyFrameChecksum(prefixBytes: Buffer, header: Buffer, expected: number): void {
+  prefixBytes.writeUInt32BE(0, 28);
+  const adjacent = header.length === 0 || (header.buffer === prefixBytes.buffer && header.byteOffset === prefixBytes.byteOffset + frameHeaderBytes);
+  const actual = (adjacent
+    ? crc32(new Uint8Array(prefixBytes.buffer, prefixBytes.byteOffset, frameHeaderBytes + header.length))
+    : crc32(header, crc32(prefixBytes))) >>> 0;
   if (actual !== expected) throw new FrameError(`header checksum mismatch (expected 0x${expected.toString(16)}, got 0x${actual.toString(16)})`);
 }
 
 export { frameHeaderBytes };
+
+// One whole frame in a fresh buffer. The hot path (FrameWriter) batches instead; this is
+// for handshakes of raw peers, tools and tests.
+export function encodeFrame(kind: FrameKind, method: number, requestId: number, deadlineMs: number, header: Uint8Array, payload: Uint8Array = new Uint8Array(0)): Buffer {
+  const frame = Buffer.allocUnsafe(frameHeaderBytes + header.length + payload.length);
+  writeFramePrefix(frame, 0, kind, method, requestId, deadlineMs, header.length, payload.length);
+  frame.set(header, frameHeaderBytes);
+  sealFrame(frame, 0, header.length);
+  frame.set(payload, frameHeaderBytes + header.length);
+  return frame;
+}
