@@ -72,3 +72,11 @@ test('help is requested by --help or -h before --', () => {
   assert.equal(isHelpRequested(['--', '--help']), false);
   assert.equal(isHelpRequested(['--port', '1']), false);
 });
+
+test('a hint replaces the suggestion for a name known to be wrong here', () => {
+  const parsed = parseArguments(['-x', '1', '--masterz', 'a:1'], definitions, { x: 'use --port', masterz: 'not here' });
+  assert.deepEqual(parsed.errors.map((error) => error.message), [
+    'config: x: unknown flag -x; use --port (from flag -x)',
+    'config: masterz: unknown flag --masterz; not here (from flag --masterz)',
+  ]);
+});

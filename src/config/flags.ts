@@ -34,7 +34,15 @@ export interface ParsedArguments {
   readonly errors: readonly ConfigError[];
 }
 
-export function parseArguments(argv: readonly string[], definitions: readonly FlagDefinition[]): ParsedArguments {
+/**
+ * `hints` explains names that are known to be wrong for this command (`--masters` given
+ * to a master), by name without dashes; they replace the did-you-mean suggestion.
+ */
+export function parseArguments(
+  argv: readonly string[],
+  definitions: readonly FlagDefinition[],
+  hints: Readonly<Record<string, string>> = {},
+): ParsedArguments {
   const byLongName = new Map<string, FlagDefinition>();
   const byShortName = new Map<string, FlagDefinition>();
   for (const definition of definitions) {
@@ -78,8 +86,10 @@ export function parseArguments(argv: readonly string[], definitions: readonly Fl
       }
     }
     if (definition === undefined) {
+      const hint = Object.hasOwn(hints, typedName) ? hints[typedName] : undefined;
       const suggestion = isLong ? closestName(typedName, [...byLongName.keys()]) : undefined;
-      flagError(typedName, flag, `unknown flag ${flag}${suggestion === undefined ? '' : `; did you mean --${suggestion}?`}`);
+      const advice = hint !== undefined ? `; ${hint}` : suggestion !== undefined ? `; did you mean --${suggestion}?` : '';
+      flagError(typedName, flag, `unknown flag ${flag}${advice}`);
       continue;
     }
 
