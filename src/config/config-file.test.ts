@@ -39,6 +39,11 @@ test('a JSON file gives its top-level keys', () => {
   assert.deepEqual(readConfigFile(path, '/').values, { port: 17211, 'log-level': 'debug' });
 });
 
+test('a byte order mark at the start of a file is ignored', () => {
+  const path = write('bom.json', '\uFEFF{"port": 1}');
+  assert.deepEqual(readConfigFile(path, '/').values, { port: 1 });
+});
+
 test('a TOML syntax error names the file, line and column', () => {
   const path = write('broken.toml', 'port = 17010\nmasters = ["a:1",\nzone = \n');
   const error = configErrorOf(() => readConfigFile(path, '/'));

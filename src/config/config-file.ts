@@ -39,7 +39,8 @@ export function readConfigFile(path: string, workingDirectory: string): ConfigFi
   }
   let text: string;
   try {
-    text = readFileSync(absolutePath, 'utf8');
+    // Editors on Windows may start a file with a byte order mark; neither parser wants it.
+    text = readFileSync(absolutePath, 'utf8').replace(/^\uFEFF/, '');
   } catch (error) {
     throw ConfigError.forKey('config', `cannot read ${absolutePath}: ${describeReadError(error)}`, 'flag', '--config', error);
   }
