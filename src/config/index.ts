@@ -1,0 +1,31 @@
+// Public face of the configuration layer: typed per-role configs loaded from defaults,
+// a TOML/JSON file and flags, plus the two start-up checks every server runs (its data
+// directory lock and its ports). Schema building blocks stay internal: new roles are
+// added in roles.ts.
+
+export { ConfigError, type ConfigSource } from './config-error.js';
+export { isHelpRequested } from './flags.js';
+export { describeFlags, loadConfig, redactConfig, type LoadedConfig, type LoadOptions } from './load-config.js';
+export {
+  listInstancePorts,
+  serverRoles,
+  type ConfigOfRole,
+  type DatanodeConfig,
+  type InstancePort,
+  type LogLevel,
+  type MasterConfig,
+  type MetadataEngine,
+  type MetanodeConfig,
+  type ServerConfig,
+  type ServerConfigBase,
+  type ServerRole,
+} from './roles.js';
+export { formatByteSize, formatDuration, formatHostPort, type HostPort } from './value-types.js';
+export { PortUnavailableError, checkPortsFree, explainListenError, listenOrExplain, type PortProblem, type PortToCheck } from './port-check.js';
+export {
+  DataDirLockedError,
+  acquireDataDirLock,
+  type DataDirLock,
+  type DataDirLockHolder,
+  type DataDirLockProblem,
+} from './data-dir-lock.js';

@@ -1,0 +1,8 @@
+// Bounds of the configuration layer, units last.
+
+/**
+ * Rounds of "create LOCK, else inspect and maybe take over" before giving up. Each
+ * round that fails to win sees a lock that changed hands meanwhile, which takes another
+ * starter acting at the same moment; a few rounds cover any honest race.
+ */
+export const dataDirLockAttemptsMax = 5;
