@@ -3,10 +3,13 @@
 // throws a single ConfigError whose message lists them all, one per line; fixing a
 // config one error per run is the experience this avoids.
 
+import { AtollError } from '../errors/atoll-error.js';
+import { StatusCode } from '../proto/generated/common.js';
+
 /** Where a value came from; part of every message so the user knows what to edit. */
 export type ConfigSource = 'default' | 'flag' | `file ${string}`;
 
-export class ConfigError extends Error {
+export class ConfigError extends AtollError {
   override readonly name = 'ConfigError';
   /** The key (kebab-case, as in the file and the flag) the problem is about. */
   readonly key: string;
@@ -15,7 +18,7 @@ export class ConfigError extends Error {
   readonly errors: readonly ConfigError[];
 
   constructor(message: string, details: { key: string; source: ConfigSource; errors?: readonly ConfigError[]; cause?: unknown }) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    super(StatusCode.INVALID_ARGUMENT, message, { cause: details.cause });
     this.key = details.key;
     this.source = details.source;
     this.errors = details.errors ?? [this];

@@ -25,6 +25,8 @@
 // * A lock written on another host (a directory on shared storage) cannot be checked
 //   with a pid, so it is refused with instructions rather than assumed stale.
 
+import { AtollError } from '../errors/atoll-error.js';
+import { StatusCode } from '../proto/generated/common.js';
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, readFile, readdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -53,7 +55,7 @@ export interface DataDirLock {
 
 export type DataDirLockProblem = 'held' | 'held-on-other-host' | 'takeover-in-progress' | 'takeover-abandoned' | 'contended';
 
-export class DataDirLockedError extends Error {
+export class DataDirLockedError extends AtollError {
   override readonly name = 'DataDirLockedError';
   constructor(
     message: string,
@@ -62,7 +64,7 @@ export class DataDirLockedError extends Error {
     /** The other holder, when known. */
     readonly holder: DataDirLockHolder | undefined,
   ) {
-    super(message);
+    super(StatusCode.UNAVAILABLE, message);
   }
 }
 

@@ -2,11 +2,13 @@
 // what it is for. Without this the user gets "EADDRINUSE 0.0.0.0:17030" from deep in a
 // Raft transport, minutes into a staged start, and has to work out which setting it was.
 
+import { AtollError } from '../errors/atoll-error.js';
+import { StatusCode } from '../proto/generated/common.js';
 import { type Server, createServer } from 'node:net';
 
 export type PortProblem = 'in-use' | 'permission-denied' | 'address-not-available';
 
-export class PortUnavailableError extends Error {
+export class PortUnavailableError extends AtollError {
   override readonly name = 'PortUnavailableError';
   constructor(
     message: string,
@@ -18,7 +20,7 @@ export class PortUnavailableError extends Error {
     readonly problem: PortProblem,
     cause: unknown,
   ) {
-    super(message, { cause });
+    super(StatusCode.UNAVAILABLE, message, { cause });
   }
 }
 
