@@ -92,8 +92,9 @@ export class RpcServer {
     return this.stopping;
   }
 
-  // Listens on host:port (0 = any free port) and resolves with the bound port.
-  listen(host: string, port: number): Promise<number> {
+  // Listens on host:port (0 = any free port) and resolves with the bound port. `key` and
+  // `purpose` name the port in the error when it cannot be bound.
+  listen(host: string, port: number, key = 'port', purpose = 'RPC service'): Promise<number> {
     if (this.server !== null) throw new Error('rpc server: listen called twice');
     const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.server = server;
@@ -101,7 +102,7 @@ export class RpcServer {
       const onError = (error: NodeJS.ErrnoException): void => {
         this.server = null;
         const what = error.code === 'EADDRINUSE' ? 'is already in use' : `cannot be bound (${error.code ?? error.message})`;
-        reject(new Error(`port ${port} (service port, RPC) ${what} on ${host}`, { cause: error }));
+        reject(new AtollError(StatusCode.UNAVAILABLE, `port ${port} (${key}, ${purpose}) ${what} on ${host}`, { cause: error }));
       };
       server.once('error', onError);
       server.listen({ host, port, backlog: 1024 }, () => {
