@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -139,18 +139,22 @@ test('a file destination creates its folder, appends JSON lines and closes', asy
   }
 });
 
-const exitFixture = fileURLToPath(new URL('./logger-exit-fixture.js', import.meta.url));
+const processFixture = fileURLToPath(new URL('./logger-process-fixture.js', import.meta.url));
 
-function lastRecord(text: string): Record<string, any> {
-  const lines = text.trimEnd().split('\n');
-  return JSON.parse(lines[lines.length - 1] ?? '') as Record<string, any>;
+function runFixture(...args: string[]) {
+  return spawnSync(process.execPath, [processFixture, ...args], { encoding: 'utf8', timeout: 10_000 });
+}
+
+function recordsOf(text: string): Record<string, any>[] {
+  return text.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, any>);
 }
 
 test('a fatal line logged to stderr right before process.exit is not lost', () => {
-  const child = spawnSync(process.execPath, [exitFixture, 'stderr'], { encoding: 'utf8' });
+  const child = runFixture('fatal-then-exit', 'stderr');
   assert.equal(child.status, 70);
-  assert.equal(child.stderr.trimEnd().split('\n').length, 1001);
-  const fatal = lastRecord(child.stderr);
+  const records = recordsOf(child.stderr);
+  assert.equal(records.length, 1001);
+  const fatal = records[1000]!;
   assert.equal(fatal.level, 'fatal');
   assert.equal(fatal.msg, 'fatal right before exit');
   assert.equal(fatal.err.message, 'invariant broken');
@@ -160,11 +164,49 @@ test('a fatal line logged to a file right before process.exit is not lost', asyn
   const folder = await mkdtemp(join(tmpdir(), 'atoll-logger-exit-'));
   try {
     const filePath = join(folder, 'exit.log');
-    const child = spawnSync(process.execPath, [exitFixture, filePath], { encoding: 'utf8' });
+    const child = runFixture('fatal-then-exit', filePath);
     assert.equal(child.status, 70);
-    const text = await readFile(filePath, 'utf8');
-    assert.equal(text.trimEnd().split('\n').length, 1001);
-    assert.equal(lastRecord(text).msg, 'fatal right before exit');
+    const records = recordsOf(await readFile(filePath, 'utf8'));
+    assert.equal(records.length, 1001);
+    assert.equal(records[1000]?.msg, 'fatal right before exit');
+  } finally {
+    await rm(folder, { recursive: true, force: true });
+  }
+});
+
+test('a line logged after the log file is closed goes to stderr instead of throwing', async () => {
+  const folder = await mkdtemp(join(tmpdir(), 'atoll-logger-close-'));
+  try {
+    const filePath = join(folder, 'closed.log');
+    const child = runFixture('log-after-close', filePath);
+    assert.equal(child.status, 0, child.stderr);
+    assert.deepEqual(recordsOf(await readFile(filePath, 'utf8')).map((record) => record.msg), ['before close']);
+    assert.deepEqual(recordsOf(child.stderr).map((record) => record.msg), ['after close']);
+  } finally {
+    await rm(folder, { recursive: true, force: true });
+  }
+});
+
+test('a log device that refuses writes is reported once on stderr and does not crash the process', () => {
+  const child = runFixture('device-full');
+  assert.equal(child.status, 0, child.stderr);
+  assert.equal(child.stdout, 'still running\n');
+  const reports = recordsOf(child.stderr);
+  assert.equal(reports.length, 1);
+  assert.equal(reports[0]?.err.code, 'ENOSPC');
+  assert.match(reports[0]?.msg, /^cannot write log to \/dev\/full; /);
+});
+
+test('a log file that cannot be opened fails createLogger with its path', async () => {
+  const folder = await mkdtemp(join(tmpdir(), 'atoll-logger-bad-'));
+  try {
+    const notAFolder = join(folder, 'plain-file');
+    await writeFile(notAFolder, '');
+    const filePath = join(notAFolder, 'mn.log');
+    assert.throws(
+      () => createLogger({ role: 'metanode', instance: 'mn-7', level: 'info', destination: { filePath } }),
+      (error: unknown) => error instanceof Error && error.message.startsWith(`cannot open log file ${filePath}: E`),
+    );
   } finally {
     await rm(folder, { recursive: true, force: true });
   }

@@ -10,6 +10,7 @@
 import { hostname as osHostname } from 'node:os';
 import { pino } from 'pino';
 import { serializeError } from './error-serializer.js';
+import { LogFile, openStderrDestination } from './log-destination.js';
 
 export type Logger = pino.Logger;
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -27,7 +28,7 @@ export interface LoggerOptions {
   readonly role: string;
   readonly instance: string;
   readonly level: LogLevel;
-  /** Where lines go; stderr when absent. A file is created (with its folder) or appended to. */
+  /** Where lines go; stderr when absent. A file is created (with its folder) or appended to; see log-destination.ts. */
   readonly destination?: LogDestination;
 }
 
@@ -50,18 +51,12 @@ const reservedFields = ['level', 'time', 'pid', 'hostname', 'role', 'instance'] 
 const reservedFieldSet: ReadonlySet<string> = new Set(reservedFields);
 export const clashingFieldsKey = 'clashingFields';
 
-// pino's file destination (a sonic-boom stream), named through pino so that we do not
-// import pino's own dependency directly.
-type FileStream = ReturnType<typeof pino.destination>;
-
-// File destinations this module opened. closeLogger and reopenLogFile find a logger's
-// stream through pino's stream symbol (children share their parent's stream) and touch
-// it only if it is one of these, never a stream the caller owns.
-const ownedFileStreams = new WeakSet<FileStream>();
-
-function ownedFileStreamOf(logger: Logger): FileStream | undefined {
-  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as FileStream | undefined;
-  return stream !== undefined && ownedFileStreams.has(stream) ? stream : undefined;
+// closeLogger and reopenLogFile find a logger's stream through pino's stream symbol
+// (children share their parent's stream) and act only on a LogFile this module opened,
+// never on a stream the caller owns.
+function logFileOf(logger: Logger): LogFile | undefined {
+  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym];
+  return stream instanceof LogFile ? stream : undefined;
 }
 
 export function createLogger(options: LoggerOptions): Logger {
@@ -73,16 +68,10 @@ export function createLogger(options: LoggerOptions): Logger {
   }
   const destination = options.destination ?? 'stderr';
   let stream: LogStream;
-  let ownedFile: FileStream | undefined;
-  if (destination === 'stderr') {
-    stream = pino.destination({ dest: 2, sync: true });
-  } else if ('filePath' in destination) {
-    ownedFile = pino.destination({ dest: destination.filePath, sync: true, mkdir: true, append: true });
-    stream = ownedFile;
-  } else {
-    stream = destination.stream;
-  }
-  const logger = pino(
+  if (destination === 'stderr') stream = openStderrDestination();
+  else if ('filePath' in destination) stream = new LogFile(destination.filePath);
+  else stream = destination.stream;
+  return pino(
     {
       ...commonPinoOptions,
       level: options.level,
@@ -90,8 +79,6 @@ export function createLogger(options: LoggerOptions): Logger {
     },
     stream,
   );
-  if (ownedFile !== undefined) ownedFileStreams.add(ownedFile);
-  return logger;
 }
 
 /** A logger that drops everything, for tests and for code paths that must be given one. */
@@ -116,25 +103,17 @@ export function logError(logger: Logger, error: unknown, message: string, fields
 }
 
 /**
- * Closes the log file createLogger opened for this logger (or its parent); does nothing
- * for stderr and caller-provided streams, which the caller owns. Lines logged after
- * this are dropped by the closed stream.
+ * Flushes and closes the log file createLogger opened for this logger (or its parent);
+ * does nothing for stderr and caller-provided streams. Lines logged afterwards go to
+ * stderr rather than being lost or throwing.
  */
 export async function closeLogger(logger: Logger): Promise<void> {
-  const file = ownedFileStreamOf(logger);
-  if (file === undefined) return;
-  // Forgotten first, so that a second close (or a reopen) leaves the closed stream alone.
-  ownedFileStreams.delete(file);
-  await new Promise<void>((resolve, reject) => {
-    file.once('close', () => resolve());
-    file.once('error', reject);
-    file.end();
-  });
+  await logFileOf(logger)?.close();
 }
 
 /** Reopens the log file by path, after an external tool renamed it (logrotate's SIGHUP). */
 export function reopenLogFile(logger: Logger): void {
-  ownedFileStreamOf(logger)?.reopen();
+  logFileOf(logger)?.reopen();
 }
 
 const commonPinoOptions = {
