@@ -346,7 +346,7 @@ test('a handler bug is a 500 with the stack in the log, and never takes the serv
   assert.equal((await fetch(harness.url('/healthz'))).status, 200);
 });
 
-test('slow requests are logged at warn and refused ones at info', { timeout: networkTestTimeoutMilliseconds }, async (t) => {
+test('slow requests are logged at warn', { timeout: networkTestTimeoutMilliseconds }, async (t) => {
   const harness = await startHarness(t, { limits: { slowRequestMilliseconds: 20 } });
   // The delay is the behaviour under test, not a way to wait for something.
   harness.server.route('GET', '/slow', async () => {
@@ -354,14 +354,21 @@ test('slow requests are logged at warn and refused ones at info', { timeout: net
     return { status: 200, body: {} };
   });
   await fetch(harness.url('/slow')).then((response) => response.arrayBuffer());
-  await fetch(harness.url('/missing')).then((response) => response.arrayBuffer());
-  const records = harness.logRecords();
-  const slow = records.find((record) => record.msg === 'slow HTTP request');
+  const slow = harness.logRecords().find((record) => record.msg === 'slow HTTP request');
   assert.equal(slow?.level, 'warn');
   assert.equal(slow?.route, '/slow');
-  assert.ok(slow?.durationMilliseconds >= 40);
-  const refused = records.find((record) => record.msg === 'HTTP request refused');
+  // Not >= 40: Node schedules timers from the loop's cached clock, so under load one may
+  // fire a little early as measured by performance.now().
+  assert.ok(slow?.durationMilliseconds >= 20);
+});
+
+test('refused requests are logged at info with path and route', { timeout: networkTestTimeoutMilliseconds }, async (t) => {
+  // Default slow threshold (1 s), so that a loaded test machine cannot turn this into a slow-request line.
+  const harness = await startHarness(t);
+  await fetch(harness.url('/missing?token=secret')).then((response) => response.arrayBuffer());
+  const refused = harness.logRecords().find((record) => record.msg === 'HTTP request refused');
   assert.deepEqual([refused?.level, refused?.status, refused?.path, refused?.route], ['info', 404, '/missing', 'unmatched']);
+  assert.ok(!harness.logRecords().some((record) => JSON.stringify(record).includes('secret')), 'query strings are not logged');
 });
 
 test('a 503 from /readyz while loading is logged at debug, not as a failure', { timeout: networkTestTimeoutMilliseconds }, async (t) => {
