@@ -1,9 +1,47 @@
-// Entry point of the `atoll` program: one binary, the role chosen by sub-command.
+// Entry point of the `atoll` program: one binary, the role or action chosen by sub-command.
+import { serverRoles, type ServerRole } from '../config/index.js';
+import { atollVersion } from '../instance/index.js';
+import { exitCodes } from './exit-codes.js';
+import { roleSummary, serveRole } from './serve-role.js';
+import { startCommand, stopCommand } from './start.js';
+
+interface Command {
+  readonly summary: string;
+  readonly run: (argv: readonly string[]) => Promise<number>;
+}
+
+const commands: Record<string, Command> = {
+  ...Object.fromEntries(
+    serverRoles.map((role: ServerRole) => [role, { summary: `run a ${roleSummary(role)}`, run: (argv: readonly string[]) => serveRole(role, argv) }]),
+  ),
+  start: { summary: 'run a whole local cluster (several instances of every role) on this host', run: startCommand },
+  stop: { summary: 'stop a local cluster started with atoll start --detach', run: stopCommand },
+  version: {
+    summary: 'print the version',
+    run: async () => {
+      process.stdout.write(`atoll ${atollVersion}\n`);
+      return exitCodes.ok;
+    },
+  },
+};
+
+export function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((name) => name.length));
+  const lines = Object.entries(commands).map(([name, command]) => `  ${name.padEnd(width)}  ${command.summary}`);
+  return `usage: atoll <command> [options]\n\nAtollFS, a distributed POSIX file system.\n\ncommands:\n${lines.join('\n')}\n\nRun 'atoll <command> --help' for the options of a command.\n`;
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
-  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
-    process.stdout.write('usage: atoll <command> [options]\n');
-    return argv.length === 0 ? 1 : 0;
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    (name === undefined ? process.stderr : process.stdout).write(usage());
+    return name === undefined ? exitCodes.usage : exitCodes.ok;
   }
-  process.stderr.write(`atoll: unknown command '${argv[0]}' (see atoll --help)\n`);
-  return 1;
+  if (name === '--version') return commands.version!.run([]);
+  const command = commands[name];
+  if (command === undefined) {
+    process.stderr.write(`atoll: unknown command '${name}' (see atoll --help)\n`);
+    return exitCodes.usage;
+  }
+  return command.run(rest);
 }

@@ -29,3 +29,7 @@ export {
   type DataDirLockHolder,
   type DataDirLockProblem,
 } from './data-dir-lock.js';
+// The schema helpers, for commands other than the server roles (`atoll start`, ...), so
+// every command parses flags and files the same way.
+export { defineSchema, integerKey, booleanKey, pathKey, stringKey, type ConfigSchema } from './schema.js';
+export { resolveConfig, describeSchemaFlags } from './load-config.js';

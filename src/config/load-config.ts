@@ -209,3 +209,4 @@ export function describeFlags(role: ServerRole): string {
 export function redactConfig<Role extends ServerRole>(role: Role, config: ConfigOfRole[Role]): Record<string, unknown> {
   return redactSecrets(roleSchemas[role] as ConfigSchema<ConfigOfRole[Role]>, config);
 }
+

@@ -1,0 +1,180 @@
+// `atoll start` and `atoll stop`: a whole local cluster on this host.
+import { defineSchema, booleanKey, integerKey, pathKey, resolveConfig, describeSchemaFlags, isHelpRequested, ConfigError } from '../config/index.js';
+import {
+  instancesPerRoleMax,
+  loadOrCreatePlan,
+  mastersOf,
+  probe,
+  spawnInstance,
+  stopCluster,
+  waitReady,
+  writeLauncherRecord,
+  type ClusterPlan,
+  type RunningInstance,
+} from '../launcher/index.js';
+import { AtollError } from '../errors/atoll-error.js';
+import { exitCodes } from './exit-codes.js';
+
+interface StartConfig {
+  readonly masters: number;
+  readonly metanodes: number;
+  readonly datanodes: number;
+  readonly dataDir: string;
+  readonly detach: boolean;
+  readonly json: boolean;
+}
+
+const countKey = (role: string) =>
+  integerKey({ default: 3, min: 1, max: instancesPerRoleMax, description: `${role} instances (on the first start; a saved cluster keeps its shape)` });
+
+export const startSchema = defineSchema<StartConfig>({
+  name: 'start',
+  keys: {
+    masters: countKey('master'),
+    metanodes: countKey('metanode'),
+    datanodes: countKey('datanode'),
+    dataDir: pathKey({ default: '.atoll', description: 'cluster directory: the plan, the secret and one directory per instance' }),
+    detach: booleanKey({ default: false, description: 'return once every instance is ready, leaving the cluster running (stop it with atoll stop)' }),
+    json: booleanKey({ default: false, description: 'print the cluster as one JSON object' }),
+  },
+});
+
+interface StopConfig {
+  readonly dataDir: string;
+}
+
+export const stopSchema = defineSchema<StopConfig>({
+  name: 'stop',
+  keys: { dataDir: pathKey({ default: '.atoll', description: 'cluster directory given to atoll start' }) },
+});
+
+function clusterSummary(plan: ClusterPlan, running: readonly RunningInstance[], clusterDir: string): Record<string, unknown> {
+  return {
+    masters: mastersOf(plan),
+    clusterDir,
+    secretFile: plan.secretFile,
+    volume: null,
+    mount: null,
+    instances: running.map((instance) => ({
+      role: instance.planned.role,
+      name: instance.planned.name,
+      address: `${plan.host}:${instance.planned.ports.service}`,
+      pid: instance.child.pid ?? null,
+      httpPort: instance.planned.ports.http,
+      raftHeartbeatPort: instance.planned.ports.raftHeartbeat,
+      raftReplicaPort: instance.planned.ports.raftReplica,
+      dataDir: instance.planned.dataDir,
+    })),
+  };
+}
+
+function printHuman(plan: ClusterPlan, running: readonly RunningInstance[], created: boolean, clusterDir: string): void {
+  const lines = [
+    `AtollFS local cluster ${created ? 'created' : 'restarted'} in ${clusterDir}`,
+    '',
+    'instance      service           http   raft-hb raft-rep pid',
+  ];
+  for (const instance of running) {
+    const { ports, name } = instance.planned;
+    lines.push(`${name.padEnd(13)} ${`${plan.host}:${ports.service}`.padEnd(17)} ${String(ports.http).padEnd(6)} ${String(ports.raftHeartbeat).padEnd(7)} ${String(ports.raftReplica).padEnd(8)} ${instance.child.pid}`);
+  }
+  const firstMaster = running.find((instance) => instance.planned.role === 'master')!;
+  lines.push(
+    '',
+    `masters:      ${mastersOf(plan).join(',')}`,
+    `secret file:  ${plan.secretFile}`,
+    '',
+    'Every instance is up with its RPC, Raft and HTTP listeners. Try:',
+    `  curl http://${plan.host}:${firstMaster.planned.ports.http}/status`,
+    `  curl http://${plan.host}:${firstMaster.planned.ports.http}/metrics`,
+    '',
+    'Volumes, the FUSE mount and the file commands are not built yet (see docs/architecture.md',
+    'for what each layer adds); this cluster runs the foundation they stand on.',
+  );
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+export async function startCommand(argv: readonly string[]): Promise<number> {
+  if (isHelpRequested(argv)) {
+    process.stdout.write(`atoll start: runs a whole AtollFS cluster on this host.\n\n${describeSchemaFlags(startSchema)}\n`);
+    return exitCodes.ok;
+  }
+  let config: StartConfig;
+  try {
+    const loaded = resolveConfig(startSchema, argv);
+    if (loaded.positional.length > 0) throw ConfigError.forKey(loaded.positional[0]!, 'unexpected argument', 'flag');
+    config = loaded.config;
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`atoll start: ${error.message}\n`);
+      return exitCodes.usage;
+    }
+    throw error;
+  }
+  const { plan, created } = await loadOrCreatePlan(config.dataDir, { masters: config.masters, metanodes: config.metanodes, datanodes: config.datanodes });
+  const running = plan.instances.map((instance) => spawnInstance(plan, instance, config.detach));
+  await writeLauncherRecord(config.dataDir, running, config.detach);
+  const stopAll = async (): Promise<void> => {
+    for (const instance of running) if (!instance.exited) instance.child.kill('SIGTERM');
+    const deadline = Date.now() + 20_000;
+    while (running.some((instance) => !instance.exited) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    for (const instance of running) if (!instance.exited) instance.child.kill('SIGKILL');
+  };
+  try {
+    await waitReady(plan, running);
+  } catch (error) {
+    process.stderr.write(`atoll start: ${(error as Error).message}\n`);
+    await stopAll();
+    return error instanceof AtollError ? exitCodes.unavailable : exitCodes.internal;
+  }
+  if (config.json) process.stdout.write(`${JSON.stringify(clusterSummary(plan, running, config.dataDir))}\n`);
+  else printHuman(plan, running, created, config.dataDir);
+  if (config.detach) {
+    if (!config.json) process.stdout.write(`\nRunning in the background; stop it with: atoll stop --data-dir ${config.dataDir}\n`);
+    return exitCodes.ok;
+  }
+  if (!config.json) process.stdout.write('\nPress Ctrl-C to stop the cluster.\n');
+  // Live status: report every instance whose readiness changes, until a signal.
+  const lastState = new Map<string, string>();
+  let stopping = false;
+  const signalled = new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  const watch = async (): Promise<void> => {
+    while (!stopping) {
+      for (const instance of running) {
+        const state = instance.exited ? `exited (code ${instance.exitCode})` : (await probe(plan.host, instance.planned.ports.http, '/readyz')).ok ? 'ready' : 'not ready';
+        if (lastState.get(instance.planned.name) !== state) {
+          if (lastState.has(instance.planned.name)) process.stdout.write(`${new Date().toISOString()} ${instance.planned.name}: ${state}\n`);
+          lastState.set(instance.planned.name, state);
+        }
+      }
+      await Promise.race([signalled, new Promise((resolve) => setTimeout(resolve, 1000))]);
+    }
+  };
+  const watching = watch();
+  await signalled;
+  stopping = true;
+  await watching;
+  process.stdout.write('stopping the cluster...\n');
+  await stopAll();
+  process.stdout.write('stopped.\n');
+  return exitCodes.ok;
+}
+
+export async function stopCommand(argv: readonly string[]): Promise<number> {
+  if (isHelpRequested(argv)) {
+    process.stdout.write(`atoll stop: stops a cluster started with atoll start --detach.\n\n${describeSchemaFlags(stopSchema)}\n`);
+    return exitCodes.ok;
+  }
+  try {
+    const { config } = resolveConfig(stopSchema, argv);
+    const { stopped, alreadyDown } = await stopCluster(config.dataDir);
+    process.stdout.write(`stopped: ${stopped.join(', ') || 'none'}${alreadyDown.length > 0 ? `; not running: ${alreadyDown.join(', ')}` : ''}\n`);
+    return exitCodes.ok;
+  } catch (error) {
+    process.stderr.write(`atoll stop: ${(error as Error).message}\n`);
+    return error instanceof ConfigError ? exitCodes.usage : error instanceof AtollError ? exitCodes.notFound : exitCodes.internal;
+  }
+}

@@ -1,0 +1,16 @@
+export {
+  instanceArguments,
+  instancesPerRoleMax,
+  loadOrCreatePlan,
+  mastersOf,
+  probe,
+  serviceAddress,
+  spawnInstance,
+  stopCluster,
+  waitReady,
+  writeLauncherRecord,
+  type ClusterPlan,
+  type ClusterShape,
+  type PlannedInstance,
+  type RunningInstance,
+} from './local-cluster.js';

@@ -1,0 +1,72 @@
+// `atoll start --detach --json` and `atoll stop` as a script uses them.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RpcClient, echoMethod } from '../rpc/index.js';
+
+const atoll = fileURLToPath(new URL('../../../bin/atoll.js', import.meta.url));
+
+interface StartedCluster {
+  masters: string[];
+  instances: Array<{ role: string; name: string; address: string; pid: number; httpPort: number; raftHeartbeatPort: number; raftReplicaPort: number; dataDir: string }>;
+}
+
+function atollSync(args: string[]) {
+  return spawnSync(process.execPath, [atoll, ...args], { encoding: 'utf8', timeout: 90_000 });
+}
+
+test('atoll start brings up every instance on its own ports, comes back on the same ports, and atoll stop ends it', async () => {
+  const clusterDir = await mkdtemp(join(tmpdir(), 'atoll-start-'));
+  try {
+    const first = atollSync(['start', '--data-dir', clusterDir, '--detach', '--json']);
+    assert.equal(first.status, 0, first.stderr);
+    const cluster = JSON.parse(first.stdout) as StartedCluster;
+    assert.equal(cluster.instances.length, 9);
+    assert.deepEqual(cluster.instances.map((instance) => instance.role).sort(), ['datanode', 'datanode', 'datanode', 'master', 'master', 'master', 'metanode', 'metanode', 'metanode']);
+    assert.equal(cluster.masters.length, 3);
+    const allPorts = cluster.instances.flatMap((instance) => [Number(instance.address.split(':')[1]), instance.httpPort, instance.raftHeartbeatPort, instance.raftReplicaPort]);
+    assert.equal(new Set(allPorts).size, 36, 'every port of every instance is distinct');
+    const secret = (await readFile(join(clusterDir, 'cluster-secret'), 'utf8')).trim();
+    const client = new RpcClient({ secret, instance: 'test' });
+    try {
+      for (const instance of cluster.instances) {
+        const ready = await fetch(`http://127.0.0.1:${instance.httpPort}/readyz`);
+        assert.equal(ready.status, 200, `${instance.name} ready`);
+        const status = (await (await fetch(`http://127.0.0.1:${instance.httpPort}/status`)).json()) as { role: string; instance: string };
+        assert.equal(status.role, instance.role);
+        assert.equal(status.instance, instance.name);
+        assert.equal((await client.call(instance.address, echoMethod, { sequence: 1, data: new Uint8Array(0) })).sequence, 1);
+      }
+    } finally {
+      await client.close();
+    }
+    const stopped = atollSync(['stop', '--data-dir', clusterDir]);
+    assert.equal(stopped.status, 0, stopped.stderr);
+    assert.match(stopped.stdout, /stopped: master-1, .*datanode-3/);
+    for (const instance of cluster.instances) {
+      const refused = await fetch(`http://127.0.0.1:${instance.httpPort}/healthz`).then(() => false, () => true);
+      assert.ok(refused, `${instance.name} is down`);
+    }
+    // The same cluster comes back on the same ports.
+    const second = atollSync(['start', '--data-dir', clusterDir, '--detach', '--json']);
+    assert.equal(second.status, 0, second.stderr);
+    const again = JSON.parse(second.stdout) as StartedCluster;
+    assert.deepEqual(again.instances.map((instance) => instance.address), cluster.instances.map((instance) => instance.address));
+    assert.equal(atollSync(['stop', '--data-dir', clusterDir]).status, 0);
+  } finally {
+    atollSync(['stop', '--data-dir', clusterDir]);
+    await rm(clusterDir, { recursive: true, force: true });
+  }
+});
+
+test('atoll stop on a directory without a cluster says so (exit 2)', async () => {
+  const empty = await mkdtemp(join(tmpdir(), 'atoll-nostart-'));
+  const result = atollSync(['stop', '--data-dir', empty]);
+  assert.equal(result.status, 2);
+  assert.match(result.stderr, /no cluster in/);
+  await rm(empty, { recursive: true, force: true });
+});

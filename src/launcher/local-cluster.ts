@@ -1,0 +1,272 @@
+// A whole AtollFS cluster on this host: several instances of every role as separate
+// processes on loopback, each with its own ports and data directory under one cluster
+// directory. The plan (instances, ports, secret) is saved in <cluster-dir>/cluster.json
+// on the first start, so the next start brings the same cluster back with its data.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AtollError } from '../errors/atoll-error.js';
+import { StatusCode } from '../proto/generated/common.js';
+import type { ServerRole } from '../config/index.js';
+
+export interface PlannedInstance {
+  readonly role: ServerRole;
+  readonly name: string;
+  readonly dataDir: string;
+  readonly ports: { readonly service: number; readonly http: number; readonly raftHeartbeat: number; readonly raftReplica: number };
+}
+
+export interface ClusterPlan {
+  readonly formatVersion: 1;
+  readonly host: string;
+  readonly secretFile: string;
+  readonly instances: readonly PlannedInstance[];
+}
+
+export interface ClusterShape {
+  readonly masters: number;
+  readonly metanodes: number;
+  readonly datanodes: number;
+}
+
+// What `atoll stop` needs to find the processes of a detached cluster.
+interface LauncherRecord {
+  readonly launcherPid: number;
+  readonly detached: boolean;
+  readonly pids: Readonly<Record<string, number>>;
+}
+
+export const instancesPerRoleMax = 16;
+const readyTimeoutMs = 60_000;
+const stopTimeoutMs = 20_000;
+
+const atollBin = fileURLToPath(new URL('../../../bin/atoll.js', import.meta.url));
+
+export function serviceAddress(plan: ClusterPlan, instance: PlannedInstance): string {
+  return `${plan.host}:${instance.ports.service}`;
+}
+
+export function mastersOf(plan: ClusterPlan): string[] {
+  return plan.instances.filter((instance) => instance.role === 'master').map((instance) => serviceAddress(plan, instance));
+}
+
+async function freePorts(host: string, count: number): Promise<number[]> {
+  // Hold every port until all are chosen, so none is handed out twice.
+  const servers = [];
+  const ports: number[] = [];
+  try {
+    for (let index = 0; index < count; index++) {
+      const server = createServer();
+      servers.push(server);
+      await new Promise<void>((resolveListen, reject) => {
+        server.once('error', reject);
+        server.listen(0, host, () => resolveListen());
+      });
+      ports.push((server.address() as { port: number }).port);
+    }
+  } finally {
+    await Promise.all(servers.map((server) => new Promise((resolveClose) => server.close(resolveClose))));
+  }
+  return ports;
+}
+
+// Loads the saved plan, or makes and saves a new one. A saved plan wins over the shape
+// asked for: the data of a cluster belongs to the instances it was made with.
+export async function loadOrCreatePlan(clusterDir: string, shape: ClusterShape, host = '127.0.0.1'): Promise<{ plan: ClusterPlan; created: boolean }> {
+  const planPath = join(clusterDir, 'cluster.json');
+  if (existsSync(planPath)) {
+    const plan = JSON.parse(await readFile(planPath, 'utf8')) as ClusterPlan;
+    if (plan.formatVersion !== 1 || !Array.isArray(plan.instances)) {
+      throw new AtollError(StatusCode.INVALID_ARGUMENT, `${planPath}: not a cluster plan this version understands`);
+    }
+    return { plan, created: false };
+  }
+  for (const [role, count] of Object.entries(shape)) {
+    if (!Number.isInteger(count) || count < 1 || count > instancesPerRoleMax) {
+      throw new AtollError(StatusCode.INVALID_ARGUMENT, `--${role}: must be from 1 to ${instancesPerRoleMax}, got ${count}`);
+    }
+  }
+  await mkdir(clusterDir, { recursive: true });
+  const secretFile = join(clusterDir, 'cluster-secret');
+  if (!existsSync(secretFile)) await writeFile(secretFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  const roles: Array<[ServerRole, number]> = [
+    ['master', shape.masters],
+    ['metanode', shape.metanodes],
+    ['datanode', shape.datanodes],
+  ];
+  const total = shape.masters + shape.metanodes + shape.datanodes;
+  const ports = await freePorts(host, total * 4);
+  const instances: PlannedInstance[] = [];
+  for (const [role, count] of roles) {
+    for (let index = 1; index <= count; index++) {
+      const base = instances.length * 4;
+      const name = `${role}-${index}`;
+      instances.push({
+        role,
+        name,
+        dataDir: join(clusterDir, name),
+        ports: { service: ports[base]!, http: ports[base + 1]!, raftHeartbeat: ports[base + 2]!, raftReplica: ports[base + 3]! },
+      });
+    }
+  }
+  const plan: ClusterPlan = { formatVersion: 1, host, secretFile, instances };
+  await writeFile(`${planPath}.tmp`, `${JSON.stringify(plan, null, 2)}\n`);
+  await rename(`${planPath}.tmp`, planPath);
+  return { plan, created: true };
+}
+
+export function instanceArguments(plan: ClusterPlan, instance: PlannedInstance): string[] {
+  const masters = mastersOf(plan).join(',');
+  const args = [
+    instance.role,
+    '--instance', instance.name,
+    '--host', plan.host,
+    '--port', String(instance.ports.service),
+    '--http-port', String(instance.ports.http),
+    '--raft-heartbeat-port', String(instance.ports.raftHeartbeat),
+    '--raft-replica-port', String(instance.ports.raftReplica),
+    '--data-dir', instance.dataDir,
+    '--cluster-secret-file', plan.secretFile,
+  ];
+  if (instance.role === 'master') args.push('--peers', masters);
+  else args.push('--masters', masters);
+  return args;
+}
+
+export interface RunningInstance {
+  readonly planned: PlannedInstance;
+  readonly child: ChildProcess;
+  readonly logPath: string;
+  exitCode: number | null;
+  exited: boolean;
+}
+
+export function spawnInstance(plan: ClusterPlan, instance: PlannedInstance, detached: boolean): RunningInstance {
+  const logPath = join(instance.dataDir, 'instance.log');
+  mkdirSync(instance.dataDir, { recursive: true });
+  const logFd = openSync(logPath, 'a');
+  const child = spawn(process.execPath, [atollBin, ...instanceArguments(plan, instance)], {
+    stdio: ['ignore', logFd, logFd],
+    detached,
+  });
+  closeSync(logFd);
+  const running: RunningInstance = { planned: instance, child, logPath, exitCode: null, exited: false };
+  child.once('exit', (code, signal) => {
+    running.exited = true;
+    running.exitCode = code ?? (signal === null ? -1 : 128);
+  });
+  if (detached) child.unref();
+  return running;
+}
+
+export interface Probe {
+  readonly ok: boolean;
+  readonly status: number;
+  readonly body: Record<string, unknown> | null;
+}
+
+export async function probe(host: string, port: number, path: string, timeoutMs = 2000): Promise<Probe> {
+  try {
+    const response = await fetch(`http://${host}:${port}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
+    const body = (await response.json().catch(() => null)) as Record<string, unknown> | null;
+    return { ok: response.ok, status: response.status, body };
+  } catch {
+    return { ok: false, status: 0, body: null };
+  }
+}
+
+function lastLines(path: string, count: number): string {
+  try {
+    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-count).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+// Waits until every instance answers /readyz with 200; fails naming the instance that
+// exited or did not get ready in time, with the end of its log.
+export async function waitReady(plan: ClusterPlan, running: readonly RunningInstance[], timeoutMs = readyTimeoutMs): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const pending = new Set(running);
+  while (pending.size > 0) {
+    for (const instance of [...pending]) {
+      if (instance.exited) {
+        throw new AtollError(StatusCode.UNAVAILABLE, `${instance.planned.name} exited with code ${instance.exitCode} while starting; end of ${instance.logPath}:\n${lastLines(instance.logPath, 5)}`);
+      }
+      if ((await probe(plan.host, instance.planned.ports.http, '/readyz')).ok) pending.delete(instance);
+    }
+    if (pending.size === 0) return;
+    if (Date.now() > deadline) {
+      const names = [...pending].map((instance) => instance.planned.name).join(', ');
+      throw new AtollError(StatusCode.TIMEOUT, `not ready within ${timeoutMs} ms: ${names}`);
+    }
+    await new Promise((resolveWait) => setTimeout(resolveWait, 100));
+  }
+}
+
+export async function writeLauncherRecord(clusterDir: string, running: readonly RunningInstance[], detached: boolean): Promise<void> {
+  const record: LauncherRecord = {
+    launcherPid: process.pid,
+    detached,
+    pids: Object.fromEntries(running.map((instance) => [instance.planned.name, instance.child.pid ?? 0])),
+  };
+  await writeFile(join(clusterDir, 'launcher.json'), `${JSON.stringify(record, null, 2)}\n`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+// The pid of an instance that is ours to stop: recorded by the launcher and confirmed
+// by the instance's own instance.json (so a reused pid is never signalled).
+function confirmedPid(instance: PlannedInstance, recorded: number | undefined): number | null {
+  if (recorded === undefined || recorded <= 0) return null;
+  try {
+    const own = JSON.parse(readFileSync(join(instance.dataDir, 'instance.json'), 'utf8')) as { pid?: number };
+    return own.pid === recorded && isAlive(recorded) ? recorded : null;
+  } catch {
+    return null;
+  }
+}
+
+// Stops a cluster started in the background: SIGTERM to every instance, then waits for
+// them to exit (graceful stop drains their calls), SIGKILL after stopTimeoutMs.
+export async function stopCluster(clusterDir: string): Promise<{ stopped: string[]; alreadyDown: string[] }> {
+  const dir = resolve(clusterDir);
+  const planPath = join(dir, 'cluster.json');
+  if (!existsSync(planPath)) throw new AtollError(StatusCode.NOT_FOUND, `no cluster in ${dir} (no cluster.json)`);
+  const plan = JSON.parse(await readFile(planPath, 'utf8')) as ClusterPlan;
+  let record: LauncherRecord | null = null;
+  try {
+    record = JSON.parse(await readFile(join(dir, 'launcher.json'), 'utf8')) as LauncherRecord;
+  } catch {
+    record = null;
+  }
+  const stopped: string[] = [];
+  const alreadyDown: string[] = [];
+  const targets: Array<{ name: string; pid: number }> = [];
+  for (const instance of plan.instances) {
+    const pid = confirmedPid(instance, record?.pids[instance.name]);
+    if (pid === null) alreadyDown.push(instance.name);
+    else targets.push({ name: instance.name, pid });
+  }
+  for (const target of targets) process.kill(target.pid, 'SIGTERM');
+  const deadline = Date.now() + stopTimeoutMs;
+  while (targets.some((target) => isAlive(target.pid)) && Date.now() < deadline) {
+    await new Promise((resolveWait) => setTimeout(resolveWait, 50));
+  }
+  for (const target of targets) {
+    if (isAlive(target.pid)) process.kill(target.pid, 'SIGKILL');
+    stopped.push(target.name);
+  }
+  return { stopped, alreadyDown };
+}
