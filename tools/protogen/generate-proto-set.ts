@@ -17,10 +17,11 @@ export interface ProtoSet {
 /** The runtime every generated module imports. */
 export const runtimeDirectory = 'src/codec/protobuf';
 
-/** Proto sets of this repository: the wire contract and the generator's test fixtures. */
+/** Proto sets of this repository: the wire contract, the generator's test fixtures, the codec benchmark. */
 export const repositoryProtoSets: readonly ProtoSet[] = [
   { protoDirectory: 'proto', outputDirectory: 'src/proto/generated' },
   { protoDirectory: 'tools/protogen/testdata', outputDirectory: 'tools/protogen/testdata/generated' },
+  { protoDirectory: 'bench/codec', outputDirectory: 'bench/codec/generated' },
 ];
 
 /** First line of every generated module; marks files that `--write` may replace or delete. */
