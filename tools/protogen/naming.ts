@@ -19,8 +19,11 @@ export function nestedNameToTypeScript(path: readonly string[]): string {
   return path.join('_');
 }
 
-/** Identifiers that cannot be used as generated property or type names. */
-export const forbiddenPropertyNames: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+/**
+ * Names that would set an object's prototype instead of a property when assigned
+ * (TypeScript enums compile to `E["__proto__"] = 0`).
+ */
+export const forbiddenPropertyNames: ReadonlySet<string> = new Set(['__proto__']);
 
 /** Type and value names with a fixed meaning in generated modules. */
 export const reservedTopLevelNames: ReadonlySet<string> = new Set([
