@@ -37,3 +37,9 @@ export class ProtoEncodeError extends Error {
     this.name = 'ProtoEncodeError';
   }
 }
+
+/** For generated code: a oneof holding a case its message does not declare. */
+export function unknownOneofCase(oneof: string, value: unknown): ProtoEncodeError {
+  const found = (value as { case?: unknown } | null)?.case;
+  return new ProtoEncodeError(`${oneof}: unknown oneof case ${JSON.stringify(found) ?? String(found)}`);
+}

@@ -3,7 +3,8 @@
  * Applications use the generated codecs; the reader, writer and size functions are
  * exported for generated code.
  */
-export { ProtoDecodeError, ProtoEncodeError, ProtoErrorCode } from './errors.js';
+export { ProtoDecodeError, ProtoEncodeError, ProtoErrorCode, unknownOneofCase } from './errors.js';
+export { emptyBytes } from './empty-bytes.js';
 export type { MessageCodec, MessageOf, MethodDescriptor, ServiceDefinition } from './message-codec.js';
 export { decodeMessage, encodeMessage, encodeMessageInto, encodedMessageSize } from './encode-decode.js';
 export { ProtoReader } from './reader.js';
