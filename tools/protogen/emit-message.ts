@@ -213,7 +213,12 @@ function emitMeasureField(code: CodeWriter, field: ResolvedField, names: ModuleN
   code.block('{', () => {
     code.line(`const value = ${access};`);
     const condition = field.label === 'optional' ? 'value !== undefined' : presentCondition(field.type, 'value');
-    code.block(`if (${condition}) {`, () => emitMeasureSingle(code, field.type, 'value', field, names, 'size', field.number));
+    const fragment = measureValue(field.type, 'value', field, names);
+    if (fragment.statements.length === 0) {
+      code.line(`if (${condition}) size += ${tagSize(field.number, wireTypeOf(field.type))} + ${fragment.expression};`);
+    } else {
+      code.block(`if (${condition}) {`, () => emitMeasureSingle(code, field.type, 'value', field, names, 'size', field.number));
+    }
   });
 }
 
@@ -286,9 +291,7 @@ function emitWriteField(code: CodeWriter, field: ResolvedField, names: ModuleNam
   code.block('{', () => {
     code.line(`const value = ${access};`);
     const condition = field.label === 'optional' ? 'value !== undefined' : presentCondition(field.type, 'value');
-    code.block(`if (${condition}) {`, () => {
-      for (const line of [...tag, ...writeValue(field.type, 'value', names)]) code.line(line);
-    });
+    code.line(`if (${condition}) { ${[...tag, ...writeValue(field.type, 'value', names)].join(' ')} }`);
   });
 }
 
@@ -337,10 +340,14 @@ function emitReadCases(code: CodeWriter, field: ResolvedField, names: ModuleName
   } else {
     assign = (value) => `${access} = ${value};`;
   }
-  code.block(`case ${tagValue(field.number, wireType)}: {`, () => {
-    readValue(code, field.type, names, assign);
-    code.line('break;');
-  });
+  if (field.type.kind === 'message') {
+    code.block(`case ${tagValue(field.number, wireType)}: {`, () => {
+      readValue(code, field.type, names, assign);
+      code.line('break;');
+    });
+  } else {
+    code.line(`case ${tagValue(field.number, wireType)}: ${assign(`reader.${encodingOf(field.type)!.readMethod}()`)} break;`);
+  }
   if (field.label === 'repeated' && wireType !== lengthDelimited) {
     // Packable: accept the packed form whatever this side writes (protobuf requires it).
     code.block(`case ${tagValue(field.number, lengthDelimited)}: {`, () => {

@@ -105,13 +105,7 @@ export function tokenize(text: string, file: string): Token[] {
           lineStart = at + 1;
         }
       }
-      const cleaned = body
-        .split('\n')
-        .map((bodyLine) => bodyLine.replace(/^\s*\* ?/, '').trimEnd())
-        .join('\n')
-        .replace(/^\*/, '')
-        .trim();
-      pending.push({ text: cleaned, startLine, endLine: line });
+      pending.push({ text: cleanBlockComment(body), startLine, endLine: line });
       index = end + 2;
       continue;
     }
@@ -208,4 +202,23 @@ export function tokenize(text: string, file: string): Token[] {
   }
   tokens.push({ kind: 'end', text: '', position: positionAt(index), leadingComment: undefined });
   return tokens;
+}
+
+/**
+ * Text of a block comment without its markers: a leading `*` column is removed if
+ * every continuation line has one; otherwise the common indentation is.
+ */
+function cleanBlockComment(body: string): string {
+  const lines = body.replace(/^\*/, '').split('\n');
+  const continuation = lines.slice(1).filter((text) => text.trim() !== '');
+  const starred = continuation.length > 0 && continuation.every((text) => /^\s*\*/.test(text));
+  let cleaned: string[];
+  if (starred) {
+    cleaned = [lines[0], ...lines.slice(1).map((text) => text.replace(/^\s*\* ?/, ''))];
+  } else {
+    const indents = continuation.map((text) => /^\s*/.exec(text)![0].length);
+    const common = indents.length === 0 ? 0 : Math.min(...indents);
+    cleaned = [lines[0], ...lines.slice(1).map((text) => text.slice(Math.min(common, /^\s*/.exec(text)![0].length)))];
+  }
+  return cleaned.map((text) => text.trimEnd()).join('\n').trim();
 }

@@ -37,15 +37,11 @@ function measureTimestamp(message: Timestamp, writer: protobuf.ProtoWriter): num
   let size = 0;
   {
     const value = message.seconds;
-    if (value !== 0) {
-      size += 1 + protobuf.uint64Size(value, 'atoll.bench.Timestamp.seconds');
-    }
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.bench.Timestamp.seconds');
   }
   {
     const value = message.nanos;
-    if (value !== 0) {
-      size += 1 + protobuf.uint32Size(value, 'atoll.bench.Timestamp.nanos');
-    }
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.bench.Timestamp.nanos');
   }
   return size;
 }
@@ -53,17 +49,11 @@ function measureTimestamp(message: Timestamp, writer: protobuf.ProtoWriter): num
 function writeTimestamp(message: Timestamp, writer: protobuf.ProtoWriter): void {
   {
     const value = message.seconds;
-    if (value !== 0) {
-      writer.byte(8);
-      writer.uint64(value);
-    }
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
   }
   {
     const value = message.nanos;
-    if (value !== 0) {
-      writer.byte(16);
-      writer.varint32(value);
-    }
+    if (value !== 0) { writer.byte(16); writer.varint32(value); }
   }
 }
 
@@ -75,14 +65,8 @@ function readTimestamp(reader: protobuf.ProtoReader): Timestamp {
   while (reader.position < reader.limit) {
     const tag = reader.tag();
     switch (tag) {
-      case 8: {
-        message.seconds = reader.uint64();
-        break;
-      }
-      case 16: {
-        message.nanos = reader.uint32();
-        break;
-      }
+      case 8: message.seconds = reader.uint64(); break;
+      case 16: message.nanos = reader.uint32(); break;
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.bench.Timestamp.seconds');
@@ -138,33 +122,23 @@ function measureWriteRequest(message: WriteRequest, writer: protobuf.ProtoWriter
   let size = 0;
   {
     const value = message.volumeId;
-    if (value !== 0) {
-      size += 1 + protobuf.uint64Size(value, 'atoll.bench.WriteRequest.volume_id');
-    }
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.bench.WriteRequest.volume_id');
   }
   {
     const value = message.inode;
-    if (value !== 0) {
-      size += 1 + protobuf.uint64Size(value, 'atoll.bench.WriteRequest.inode');
-    }
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.bench.WriteRequest.inode');
   }
   {
     const value = message.offset;
-    if (value !== 0) {
-      size += 1 + protobuf.uint64Size(value, 'atoll.bench.WriteRequest.offset');
-    }
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.bench.WriteRequest.offset');
   }
   {
     const value = message.size;
-    if (value !== 0) {
-      size += 1 + protobuf.uint32Size(value, 'atoll.bench.WriteRequest.size');
-    }
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.bench.WriteRequest.size');
   }
   {
     const value = message.mode;
-    if (value !== 0) {
-      size += 1 + protobuf.uint32Size(value, 'atoll.bench.WriteRequest.mode');
-    }
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.bench.WriteRequest.mode');
   }
   {
     const value = message.path;
@@ -176,21 +150,15 @@ function measureWriteRequest(message: WriteRequest, writer: protobuf.ProtoWriter
   }
   {
     const value = message.data;
-    if (value.length !== 0) {
-      size += 1 + protobuf.lengthDelimitedSize(value.length);
-    }
+    if (value.length !== 0) size += 1 + protobuf.lengthDelimitedSize(value.length);
   }
   {
     const value = message.sync;
-    if (value !== false) {
-      size += 1 + 1;
-    }
+    if (value !== false) size += 1 + 1;
   }
   {
     const value = message.fileType;
-    if (value !== 0) {
-      size += 1 + protobuf.enumSize(value, 'atoll.bench.WriteRequest.file_type');
-    }
+    if (value !== 0) size += 1 + protobuf.enumSize(value, 'atoll.bench.WriteRequest.file_type');
   }
   {
     const value = message.modified;
@@ -207,74 +175,43 @@ function measureWriteRequest(message: WriteRequest, writer: protobuf.ProtoWriter
 function writeWriteRequest(message: WriteRequest, writer: protobuf.ProtoWriter): void {
   {
     const value = message.volumeId;
-    if (value !== 0) {
-      writer.byte(8);
-      writer.uint64(value);
-    }
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
   }
   {
     const value = message.inode;
-    if (value !== 0) {
-      writer.byte(16);
-      writer.uint64(value);
-    }
+    if (value !== 0) { writer.byte(16); writer.uint64(value); }
   }
   {
     const value = message.offset;
-    if (value !== 0) {
-      writer.byte(24);
-      writer.uint64(value);
-    }
+    if (value !== 0) { writer.byte(24); writer.uint64(value); }
   }
   {
     const value = message.size;
-    if (value !== 0) {
-      writer.byte(32);
-      writer.varint32(value);
-    }
+    if (value !== 0) { writer.byte(32); writer.varint32(value); }
   }
   {
     const value = message.mode;
-    if (value !== 0) {
-      writer.byte(40);
-      writer.varint32(value);
-    }
+    if (value !== 0) { writer.byte(40); writer.varint32(value); }
   }
   {
     const value = message.path;
-    if (value.length !== 0) {
-      writer.byte(50);
-      writer.string(value);
-    }
+    if (value.length !== 0) { writer.byte(50); writer.string(value); }
   }
   {
     const value = message.data;
-    if (value.length !== 0) {
-      writer.byte(58);
-      writer.bytesField(value);
-    }
+    if (value.length !== 0) { writer.byte(58); writer.bytesField(value); }
   }
   {
     const value = message.sync;
-    if (value !== false) {
-      writer.byte(64);
-      writer.bool(value);
-    }
+    if (value !== false) { writer.byte(64); writer.bool(value); }
   }
   {
     const value = message.fileType;
-    if (value !== 0) {
-      writer.byte(72);
-      writer.int32(value);
-    }
+    if (value !== 0) { writer.byte(72); writer.int32(value); }
   }
   {
     const value = message.modified;
-    if (value !== undefined) {
-      writer.byte(82);
-      writer.varint32(writer.nextSize());
-      writeTimestamp(value, writer);
-    }
+    if (value !== undefined) { writer.byte(82); writer.varint32(writer.nextSize()); writeTimestamp(value, writer); }
   }
 }
 
@@ -294,42 +231,15 @@ function readWriteRequest(reader: protobuf.ProtoReader): WriteRequest {
   while (reader.position < reader.limit) {
     const tag = reader.tag();
     switch (tag) {
-      case 8: {
-        message.volumeId = reader.uint64();
-        break;
-      }
-      case 16: {
-        message.inode = reader.uint64();
-        break;
-      }
-      case 24: {
-        message.offset = reader.uint64();
-        break;
-      }
-      case 32: {
-        message.size = reader.uint32();
-        break;
-      }
-      case 40: {
-        message.mode = reader.uint32();
-        break;
-      }
-      case 50: {
-        message.path = reader.string();
-        break;
-      }
-      case 58: {
-        message.data = reader.bytesField();
-        break;
-      }
-      case 64: {
-        message.sync = reader.bool();
-        break;
-      }
-      case 72: {
-        message.fileType = reader.enumValue();
-        break;
-      }
+      case 8: message.volumeId = reader.uint64(); break;
+      case 16: message.inode = reader.uint64(); break;
+      case 24: message.offset = reader.uint64(); break;
+      case 32: message.size = reader.uint32(); break;
+      case 40: message.mode = reader.uint32(); break;
+      case 50: message.path = reader.string(); break;
+      case 58: message.data = reader.bytesField(); break;
+      case 64: message.sync = reader.bool(); break;
+      case 72: message.fileType = reader.enumValue(); break;
       case 82: {
         const outer = reader.enterMessage();
         message.modified = readTimestamp(reader);

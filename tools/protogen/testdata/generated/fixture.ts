@@ -71,81 +71,55 @@ function measureScalars(message: Scalars, writer: protobuf.ProtoWriter): number 
   let size = 0;
   {
     const value = message.doubleValue;
-    if ((value !== 0 || Object.is(value, -0))) {
-      size += 1 + 8;
-    }
+    if ((value !== 0 || Object.is(value, -0))) size += 1 + 8;
   }
   {
     const value = message.floatValue;
-    if ((value !== 0 || Object.is(value, -0))) {
-      size += 1 + 4;
-    }
+    if ((value !== 0 || Object.is(value, -0))) size += 1 + 4;
   }
   {
     const value = message.int32Value;
-    if (value !== 0) {
-      size += 1 + protobuf.int32Size(value, 'atoll.fixture.Scalars.int32_value');
-    }
+    if (value !== 0) size += 1 + protobuf.int32Size(value, 'atoll.fixture.Scalars.int32_value');
   }
   {
     const value = message.int64Value;
-    if (value !== 0) {
-      size += 1 + protobuf.int64Size(value, 'atoll.fixture.Scalars.int64_value');
-    }
+    if (value !== 0) size += 1 + protobuf.int64Size(value, 'atoll.fixture.Scalars.int64_value');
   }
   {
     const value = message.uint32Value;
-    if (value !== 0) {
-      size += 1 + protobuf.uint32Size(value, 'atoll.fixture.Scalars.uint32_value');
-    }
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.fixture.Scalars.uint32_value');
   }
   {
     const value = message.uint64Value;
-    if (value !== 0) {
-      size += 1 + protobuf.uint64Size(value, 'atoll.fixture.Scalars.uint64_value');
-    }
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.fixture.Scalars.uint64_value');
   }
   {
     const value = message.sint32Value;
-    if (value !== 0) {
-      size += 1 + protobuf.sint32Size(value, 'atoll.fixture.Scalars.sint32_value');
-    }
+    if (value !== 0) size += 1 + protobuf.sint32Size(value, 'atoll.fixture.Scalars.sint32_value');
   }
   {
     const value = message.sint64Value;
-    if (value !== 0) {
-      size += 1 + protobuf.sint64Size(value, 'atoll.fixture.Scalars.sint64_value');
-    }
+    if (value !== 0) size += 1 + protobuf.sint64Size(value, 'atoll.fixture.Scalars.sint64_value');
   }
   {
     const value = message.fixed32Value;
-    if (value !== 0) {
-      size += 1 + protobuf.fixed32Size(value, 'atoll.fixture.Scalars.fixed32_value');
-    }
+    if (value !== 0) size += 1 + protobuf.fixed32Size(value, 'atoll.fixture.Scalars.fixed32_value');
   }
   {
     const value = message.fixed64Value;
-    if (value !== 0) {
-      size += 1 + protobuf.fixed64Size(value, 'atoll.fixture.Scalars.fixed64_value');
-    }
+    if (value !== 0) size += 1 + protobuf.fixed64Size(value, 'atoll.fixture.Scalars.fixed64_value');
   }
   {
     const value = message.sfixed32Value;
-    if (value !== 0) {
-      size += 1 + protobuf.sfixed32Size(value, 'atoll.fixture.Scalars.sfixed32_value');
-    }
+    if (value !== 0) size += 1 + protobuf.sfixed32Size(value, 'atoll.fixture.Scalars.sfixed32_value');
   }
   {
     const value = message.sfixed64Value;
-    if (value !== 0) {
-      size += 1 + protobuf.sfixed64Size(value, 'atoll.fixture.Scalars.sfixed64_value');
-    }
+    if (value !== 0) size += 1 + protobuf.sfixed64Size(value, 'atoll.fixture.Scalars.sfixed64_value');
   }
   {
     const value = message.boolValue;
-    if (value !== false) {
-      size += 1 + 1;
-    }
+    if (value !== false) size += 1 + 1;
   }
   {
     const value = message.stringValue;
@@ -157,9 +131,7 @@ function measureScalars(message: Scalars, writer: protobuf.ProtoWriter): number 
   }
   {
     const value = message.bytesValue;
-    if (value.length !== 0) {
-      size += 1 + protobuf.lengthDelimitedSize(value.length);
-    }
+    if (value.length !== 0) size += 1 + protobuf.lengthDelimitedSize(value.length);
   }
   return size;
 }
@@ -167,108 +139,63 @@ function measureScalars(message: Scalars, writer: protobuf.ProtoWriter): number 
 function writeScalars(message: Scalars, writer: protobuf.ProtoWriter): void {
   {
     const value = message.doubleValue;
-    if ((value !== 0 || Object.is(value, -0))) {
-      writer.byte(9);
-      writer.double(value);
-    }
+    if ((value !== 0 || Object.is(value, -0))) { writer.byte(9); writer.double(value); }
   }
   {
     const value = message.floatValue;
-    if ((value !== 0 || Object.is(value, -0))) {
-      writer.byte(21);
-      writer.float(value);
-    }
+    if ((value !== 0 || Object.is(value, -0))) { writer.byte(21); writer.float(value); }
   }
   {
     const value = message.int32Value;
-    if (value !== 0) {
-      writer.byte(24);
-      writer.int32(value);
-    }
+    if (value !== 0) { writer.byte(24); writer.int32(value); }
   }
   {
     const value = message.int64Value;
-    if (value !== 0) {
-      writer.byte(32);
-      writer.int64(value);
-    }
+    if (value !== 0) { writer.byte(32); writer.int64(value); }
   }
   {
     const value = message.uint32Value;
-    if (value !== 0) {
-      writer.byte(40);
-      writer.varint32(value);
-    }
+    if (value !== 0) { writer.byte(40); writer.varint32(value); }
   }
   {
     const value = message.uint64Value;
-    if (value !== 0) {
-      writer.byte(48);
-      writer.uint64(value);
-    }
+    if (value !== 0) { writer.byte(48); writer.uint64(value); }
   }
   {
     const value = message.sint32Value;
-    if (value !== 0) {
-      writer.byte(56);
-      writer.sint32(value);
-    }
+    if (value !== 0) { writer.byte(56); writer.sint32(value); }
   }
   {
     const value = message.sint64Value;
-    if (value !== 0) {
-      writer.byte(64);
-      writer.sint64(value);
-    }
+    if (value !== 0) { writer.byte(64); writer.sint64(value); }
   }
   {
     const value = message.fixed32Value;
-    if (value !== 0) {
-      writer.byte(77);
-      writer.fixed32(value);
-    }
+    if (value !== 0) { writer.byte(77); writer.fixed32(value); }
   }
   {
     const value = message.fixed64Value;
-    if (value !== 0) {
-      writer.byte(81);
-      writer.fixed64(value);
-    }
+    if (value !== 0) { writer.byte(81); writer.fixed64(value); }
   }
   {
     const value = message.sfixed32Value;
-    if (value !== 0) {
-      writer.byte(93);
-      writer.sfixed32(value);
-    }
+    if (value !== 0) { writer.byte(93); writer.sfixed32(value); }
   }
   {
     const value = message.sfixed64Value;
-    if (value !== 0) {
-      writer.byte(97);
-      writer.fixed64(value);
-    }
+    if (value !== 0) { writer.byte(97); writer.fixed64(value); }
   }
   {
     const value = message.boolValue;
-    if (value !== false) {
-      writer.byte(104);
-      writer.bool(value);
-    }
+    if (value !== false) { writer.byte(104); writer.bool(value); }
   }
   {
     const value = message.stringValue;
-    if (value.length !== 0) {
-      writer.byte(114);
-      writer.string(value);
-    }
+    if (value.length !== 0) { writer.byte(114); writer.string(value); }
   }
   {
     const value = message.bytesValue;
-    if (value.length !== 0) {
-      writer.byte(122);
-      writer.bytesField(value);
-    }
+    if (value.length !== 0) { writer.byte(122); writer.bytesField(value); }
   }
 }
 
@@ -293,66 +220,21 @@ function readScalars(reader: protobuf.ProtoReader): Scalars {
   while (reader.position < reader.limit) {
     const tag = reader.tag();
     switch (tag) {
-      case 9: {
-        message.doubleValue = reader.double();
-        break;
-      }
-      case 21: {
-        message.floatValue = reader.float();
-        break;
-      }
-      case 24: {
-        message.int32Value = reader.int32();
-        break;
-      }
-      case 32: {
-        message.int64Value = reader.int64();
-        break;
-      }
-      case 40: {
-        message.uint32Value = reader.uint32();
-        break;
-      }
-      case 48: {
-        message.uint64Value = reader.uint64();
-        break;
-      }
-      case 56: {
-        message.sint32Value = reader.sint32();
-        break;
-      }
-      case 64: {
-        message.sint64Value = reader.sint64();
-        break;
-      }
-      case 77: {
-        message.fixed32Value = reader.fixed32();
-        break;
-      }
-      case 81: {
-        message.fixed64Value = reader.fixed64();
-        break;
-      }
-      case 93: {
-        message.sfixed32Value = reader.sfixed32();
-        break;
-      }
-      case 97: {
-        message.sfixed64Value = reader.sfixed64();
-        break;
-      }
-      case 104: {
-        message.boolValue = reader.bool();
-        break;
-      }
-      case 114: {
-        message.stringValue = reader.string();
-        break;
-      }
-      case 122: {
-        message.bytesValue = reader.bytesField();
-        break;
-      }
+      case 9: message.doubleValue = reader.double(); break;
+      case 21: message.floatValue = reader.float(); break;
+      case 24: message.int32Value = reader.int32(); break;
+      case 32: message.int64Value = reader.int64(); break;
+      case 40: message.uint32Value = reader.uint32(); break;
+      case 48: message.uint64Value = reader.uint64(); break;
+      case 56: message.sint32Value = reader.sint32(); break;
+      case 64: message.sint64Value = reader.sint64(); break;
+      case 77: message.fixed32Value = reader.fixed32(); break;
+      case 81: message.fixed64Value = reader.fixed64(); break;
+      case 93: message.sfixed32Value = reader.sfixed32(); break;
+      case 97: message.sfixed64Value = reader.sfixed64(); break;
+      case 104: message.boolValue = reader.bool(); break;
+      case 114: message.stringValue = reader.string(); break;
+      case 122: message.bytesValue = reader.bytesField(); break;
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.fixture.Scalars.double_value');
@@ -409,9 +291,7 @@ function measureScalarsSubset(message: ScalarsSubset, writer: protobuf.ProtoWrit
   let size = 0;
   {
     const value = message.int64Value;
-    if (value !== 0) {
-      size += 1 + protobuf.int64Size(value, 'atoll.fixture.ScalarsSubset.int64_value');
-    }
+    if (value !== 0) size += 1 + protobuf.int64Size(value, 'atoll.fixture.ScalarsSubset.int64_value');
   }
   {
     const value = message.stringValue;
@@ -427,17 +307,11 @@ function measureScalarsSubset(message: ScalarsSubset, writer: protobuf.ProtoWrit
 function writeScalarsSubset(message: ScalarsSubset, writer: protobuf.ProtoWriter): void {
   {
     const value = message.int64Value;
-    if (value !== 0) {
-      writer.byte(32);
-      writer.int64(value);
-    }
+    if (value !== 0) { writer.byte(32); writer.int64(value); }
   }
   {
     const value = message.stringValue;
-    if (value.length !== 0) {
-      writer.byte(114);
-      writer.string(value);
-    }
+    if (value.length !== 0) { writer.byte(114); writer.string(value); }
   }
 }
 
@@ -449,14 +323,8 @@ function readScalarsSubset(reader: protobuf.ProtoReader): ScalarsSubset {
   while (reader.position < reader.limit) {
     const tag = reader.tag();
     switch (tag) {
-      case 32: {
-        message.int64Value = reader.int64();
-        break;
-      }
-      case 114: {
-        message.stringValue = reader.string();
-        break;
-      }
+      case 32: message.int64Value = reader.int64(); break;
+      case 114: message.stringValue = reader.string(); break;
       default:
         switch (tag >>> 3) {
           case 4: throw reader.wrongWireType(tag, 'atoll.fixture.ScalarsSubset.int64_value');
@@ -505,9 +373,7 @@ function measureLeaf(message: Leaf, writer: protobuf.ProtoWriter): number {
   }
   {
     const value = message.ino;
-    if (value !== 0) {
-      size += 1 + protobuf.uint64Size(value, 'atoll.fixture.Leaf.ino');
-    }
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.fixture.Leaf.ino');
   }
   return size;
 }
@@ -515,17 +381,11 @@ function measureLeaf(message: Leaf, writer: protobuf.ProtoWriter): number {
 function writeLeaf(message: Leaf, writer: protobuf.ProtoWriter): void {
   {
     const value = message.name;
-    if (value.length !== 0) {
-      writer.byte(10);
-      writer.string(value);
-    }
+    if (value.length !== 0) { writer.byte(10); writer.string(value); }
   }
   {
     const value = message.ino;
-    if (value !== 0) {
-      writer.byte(16);
-      writer.uint64(value);
-    }
+    if (value !== 0) { writer.byte(16); writer.uint64(value); }
   }
 }
 
@@ -537,14 +397,8 @@ function readLeaf(reader: protobuf.ProtoReader): Leaf {
   while (reader.position < reader.limit) {
     const tag = reader.tag();
     switch (tag) {
-      case 10: {
-        message.name = reader.string();
-        break;
-      }
-      case 16: {
-        message.ino = reader.uint64();
-        break;
-      }
+      case 10: message.name = reader.string(); break;
+      case 16: message.ino = reader.uint64(); break;
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.fixture.Leaf.name');
@@ -957,10 +811,7 @@ function readRepeated(reader: protobuf.ProtoReader): Repeated {
   while (reader.position < reader.limit) {
     const tag = reader.tag();
     switch (tag) {
-      case 9: {
-        message.doubleValues.push(reader.double());
-        break;
-      }
+      case 9: message.doubleValues.push(reader.double()); break;
       case 10: {
         const outer = reader.enter();
         const values = message.doubleValues;
@@ -968,10 +819,7 @@ function readRepeated(reader: protobuf.ProtoReader): Repeated {
         reader.leave(outer);
         break;
       }
-      case 21: {
-        message.floatValues.push(reader.float());
-        break;
-      }
+      case 21: message.floatValues.push(reader.float()); break;
       case 18: {
         const outer = reader.enter();
         const values = message.floatValues;
@@ -979,10 +827,7 @@ function readRepeated(reader: protobuf.ProtoReader): Repeated {
         reader.leave(outer);
         break;
       }
-      case 24: {
-        message.int32Values.push(reader.int32());
-        break;
-      }
+      case 24: message.int32Values.push(reader.int32()); break;
       case 26: {
         const outer = reader.enter();
         const values = message.int32Values;
@@ -990,10 +835,7 @@ function readRepeated(reader: protobuf.ProtoReader): Repeated {
         reader.leave(outer);
         break;
       }
-      case 32: {
-        message.int64Values.push(reader.int64());
-        break;
-      }
+      case 32: message.int64Values.push(reader.int64()); break;
       case 34: {
         const outer = reader.enter();
         const values = message.int64Values;
@@ -1001,10 +843,7 @@ function readRepeated(reader: protobuf.ProtoReader): Repeated {
         reader.leave(outer);
         break;
       }
-      case 40: {
-        message.uint32Values.push(reader.uint32());
-        break;
-      }
+      case 40: message.uint32Values.push(reader.uint32()); break;
       case 42: {
         const outer = reader.enter();
         const values = message.uint32Values;
@@ -1012,10 +851,7 @@ function readRepeated(reader: protobuf.ProtoReader): Repeated {
         reader.leave(outer);
         break;
       }
-      case 48: {
-        message.uint64Values.push(reader.uint64());
-        break;
-      }
+      case 48: message.uint64Values.push(reader.uint64()); break;
       case 50: {
         const outer = reader.enter();
         const values = message.uint64Values;
@@ -1023,10 +859,7 @@ function readRepeated(reader: protobuf.ProtoReader): Repeated {
         reader.leave(outer);
         break;
       }
-      case 56: {
-        message.sint32Values.push(reader.sint32());
-        break;
-      }
+      case 56: message.sint32Values.push(reader.sint32()); break;
       case 58: {
         const outer = reader.enter();
         const values = message.sint32Values;
@@ -1034,10 +867,7 @@ function readRepeated(reader: protobuf.ProtoReader): Repeated {
         reader.leave(outer);
         break;
       }
-      case 64: {
-        message.sint64Values.push(reader.sint64());
-        break;
-      }
+      case 64: message.sint64Values.push(reader.sint64()); break;
       case 66: {
         const outer = reader.enter();
         const values = message.sint64Values;
@@ -1045,10 +875,7 @@ function readRepeated(reader: protobuf.ProtoReader): Repeated {
         reader.leave(outer);
         break;
       }
-      case 77: {
-        message.fixed32Values.push(reader.fixed32());
-        break;
-      }
+      case 77: message.fixed32Values.push(reader.fixed32()); break;
       case 74: {
         const outer = reader.enter();
         const values = message.fixed32Values;
@@ -1056,10 +883,7 @@ function readRepeated(reader: protobuf.ProtoReader): Repeated {
         reader.leave(outer);
         break;
       }
-      case 81: {
-        message.fixed64Values.push(reader.fixed64());
-        break;
-      }
+      case 81: message.fixed64Values.push(reader.fixed64()); break;
       case 82: {
         const outer = reader.enter();
         const values = message.fixed64Values;
@@ -1067,10 +891,7 @@ function readRepeated(reader: protobuf.ProtoReader): Repeated {
         reader.leave(outer);
         break;
       }
-      case 93: {
-        message.sfixed32Values.push(reader.sfixed32());
-        break;
-      }
+      case 93: message.sfixed32Values.push(reader.sfixed32()); break;
       case 90: {
         const outer = reader.enter();
         const values = message.sfixed32Values;
@@ -1078,10 +899,7 @@ function readRepeated(reader: protobuf.ProtoReader): Repeated {
         reader.leave(outer);
         break;
       }
-      case 97: {
-        message.sfixed64Values.push(reader.sfixed64());
-        break;
-      }
+      case 97: message.sfixed64Values.push(reader.sfixed64()); break;
       case 98: {
         const outer = reader.enter();
         const values = message.sfixed64Values;
@@ -1089,10 +907,7 @@ function readRepeated(reader: protobuf.ProtoReader): Repeated {
         reader.leave(outer);
         break;
       }
-      case 104: {
-        message.boolValues.push(reader.bool());
-        break;
-      }
+      case 104: message.boolValues.push(reader.bool()); break;
       case 106: {
         const outer = reader.enter();
         const values = message.boolValues;
@@ -1100,18 +915,9 @@ function readRepeated(reader: protobuf.ProtoReader): Repeated {
         reader.leave(outer);
         break;
       }
-      case 114: {
-        message.stringValues.push(reader.string());
-        break;
-      }
-      case 122: {
-        message.bytesValues.push(reader.bytesField());
-        break;
-      }
-      case 128: {
-        message.statuses.push(reader.enumValue());
-        break;
-      }
+      case 114: message.stringValues.push(reader.string()); break;
+      case 122: message.bytesValues.push(reader.bytesField()); break;
+      case 128: message.statuses.push(reader.enumValue()); break;
       case 130: {
         const outer = reader.enter();
         const values = message.statuses;
@@ -1125,10 +931,7 @@ function readRepeated(reader: protobuf.ProtoReader): Repeated {
         reader.leaveMessage(outer);
         break;
       }
-      case 144: {
-        message.unpackedInt32Values.push(reader.int32());
-        break;
-      }
+      case 144: message.unpackedInt32Values.push(reader.int32()); break;
       case 146: {
         const outer = reader.enter();
         const values = message.unpackedInt32Values;
@@ -1136,10 +939,7 @@ function readRepeated(reader: protobuf.ProtoReader): Repeated {
         reader.leave(outer);
         break;
       }
-      case 152: {
-        message.unpackedUint64Values.push(reader.uint64());
-        break;
-      }
+      case 152: message.unpackedUint64Values.push(reader.uint64()); break;
       case 154: {
         const outer = reader.enter();
         const values = message.unpackedUint64Values;
@@ -1218,27 +1018,19 @@ function measureOptionals(message: Optionals, writer: protobuf.ProtoWriter): num
   let size = 0;
   {
     const value = message.doubleValue;
-    if (value !== undefined) {
-      size += 1 + 8;
-    }
+    if (value !== undefined) size += 1 + 8;
   }
   {
     const value = message.int64Value;
-    if (value !== undefined) {
-      size += 1 + protobuf.int64Size(value, 'atoll.fixture.Optionals.int64_value');
-    }
+    if (value !== undefined) size += 1 + protobuf.int64Size(value, 'atoll.fixture.Optionals.int64_value');
   }
   {
     const value = message.uint64Value;
-    if (value !== undefined) {
-      size += 1 + protobuf.uint64Size(value, 'atoll.fixture.Optionals.uint64_value');
-    }
+    if (value !== undefined) size += 1 + protobuf.uint64Size(value, 'atoll.fixture.Optionals.uint64_value');
   }
   {
     const value = message.boolValue;
-    if (value !== undefined) {
-      size += 1 + 1;
-    }
+    if (value !== undefined) size += 1 + 1;
   }
   {
     const value = message.stringValue;
@@ -1250,27 +1042,19 @@ function measureOptionals(message: Optionals, writer: protobuf.ProtoWriter): num
   }
   {
     const value = message.bytesValue;
-    if (value !== undefined) {
-      size += 1 + protobuf.lengthDelimitedSize(value.length);
-    }
+    if (value !== undefined) size += 1 + protobuf.lengthDelimitedSize(value.length);
   }
   {
     const value = message.status;
-    if (value !== undefined) {
-      size += 1 + protobuf.enumSize(value, 'atoll.fixture.Optionals.status');
-    }
+    if (value !== undefined) size += 1 + protobuf.enumSize(value, 'atoll.fixture.Optionals.status');
   }
   {
     const value = message.sint32Value;
-    if (value !== undefined) {
-      size += 1 + protobuf.sint32Size(value, 'atoll.fixture.Optionals.sint32_value');
-    }
+    if (value !== undefined) size += 1 + protobuf.sint32Size(value, 'atoll.fixture.Optionals.sint32_value');
   }
   {
     const value = message.fixed64Value;
-    if (value !== undefined) {
-      size += 1 + protobuf.fixed64Size(value, 'atoll.fixture.Optionals.fixed64_value');
-    }
+    if (value !== undefined) size += 1 + protobuf.fixed64Size(value, 'atoll.fixture.Optionals.fixed64_value');
   }
   return size;
 }
@@ -1278,66 +1062,39 @@ function measureOptionals(message: Optionals, writer: protobuf.ProtoWriter): num
 function writeOptionals(message: Optionals, writer: protobuf.ProtoWriter): void {
   {
     const value = message.doubleValue;
-    if (value !== undefined) {
-      writer.byte(9);
-      writer.double(value);
-    }
+    if (value !== undefined) { writer.byte(9); writer.double(value); }
   }
   {
     const value = message.int64Value;
-    if (value !== undefined) {
-      writer.byte(16);
-      writer.int64(value);
-    }
+    if (value !== undefined) { writer.byte(16); writer.int64(value); }
   }
   {
     const value = message.uint64Value;
-    if (value !== undefined) {
-      writer.byte(24);
-      writer.uint64(value);
-    }
+    if (value !== undefined) { writer.byte(24); writer.uint64(value); }
   }
   {
     const value = message.boolValue;
-    if (value !== undefined) {
-      writer.byte(32);
-      writer.bool(value);
-    }
+    if (value !== undefined) { writer.byte(32); writer.bool(value); }
   }
   {
     const value = message.stringValue;
-    if (value !== undefined) {
-      writer.byte(42);
-      writer.string(value);
-    }
+    if (value !== undefined) { writer.byte(42); writer.string(value); }
   }
   {
     const value = message.bytesValue;
-    if (value !== undefined) {
-      writer.byte(50);
-      writer.bytesField(value);
-    }
+    if (value !== undefined) { writer.byte(50); writer.bytesField(value); }
   }
   {
     const value = message.status;
-    if (value !== undefined) {
-      writer.byte(56);
-      writer.int32(value);
-    }
+    if (value !== undefined) { writer.byte(56); writer.int32(value); }
   }
   {
     const value = message.sint32Value;
-    if (value !== undefined) {
-      writer.byte(64);
-      writer.sint32(value);
-    }
+    if (value !== undefined) { writer.byte(64); writer.sint32(value); }
   }
   {
     const value = message.fixed64Value;
-    if (value !== undefined) {
-      writer.byte(73);
-      writer.fixed64(value);
-    }
+    if (value !== undefined) { writer.byte(73); writer.fixed64(value); }
   }
 }
 
@@ -1356,42 +1113,15 @@ function readOptionals(reader: protobuf.ProtoReader): Optionals {
   while (reader.position < reader.limit) {
     const tag = reader.tag();
     switch (tag) {
-      case 9: {
-        message.doubleValue = reader.double();
-        break;
-      }
-      case 16: {
-        message.int64Value = reader.int64();
-        break;
-      }
-      case 24: {
-        message.uint64Value = reader.uint64();
-        break;
-      }
-      case 32: {
-        message.boolValue = reader.bool();
-        break;
-      }
-      case 42: {
-        message.stringValue = reader.string();
-        break;
-      }
-      case 50: {
-        message.bytesValue = reader.bytesField();
-        break;
-      }
-      case 56: {
-        message.status = reader.enumValue();
-        break;
-      }
-      case 64: {
-        message.sint32Value = reader.sint32();
-        break;
-      }
-      case 73: {
-        message.fixed64Value = reader.fixed64();
-        break;
-      }
+      case 9: message.doubleValue = reader.double(); break;
+      case 16: message.int64Value = reader.int64(); break;
+      case 24: message.uint64Value = reader.uint64(); break;
+      case 32: message.boolValue = reader.bool(); break;
+      case 42: message.stringValue = reader.string(); break;
+      case 50: message.bytesValue = reader.bytesField(); break;
+      case 56: message.status = reader.enumValue(); break;
+      case 64: message.sint32Value = reader.sint32(); break;
+      case 73: message.fixed64Value = reader.fixed64(); break;
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.fixture.Optionals.double_value');
@@ -2046,9 +1776,7 @@ function measureEverything(message: Everything, writer: protobuf.ProtoWriter): n
   let size = 0;
   {
     const value = message.id;
-    if (value !== 0) {
-      size += 1 + protobuf.uint64Size(value, 'atoll.fixture.Everything.id');
-    }
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.fixture.Everything.id');
   }
   {
     const value = message.leaf;
@@ -2118,15 +1846,11 @@ function measureEverything(message: Everything, writer: protobuf.ProtoWriter): n
   }
   {
     const value = message.kind;
-    if (value !== 0) {
-      size += 1 + protobuf.enumSize(value, 'atoll.fixture.Everything.kind');
-    }
+    if (value !== 0) size += 1 + protobuf.enumSize(value, 'atoll.fixture.Everything.kind');
   }
   {
     const value = message.qualifiedStatus;
-    if (value !== 0) {
-      size += 1 + protobuf.enumSize(value, 'atoll.fixture.Everything.qualified_status');
-    }
+    if (value !== 0) size += 1 + protobuf.enumSize(value, 'atoll.fixture.Everything.qualified_status');
   }
   {
     const value = message.twoByteTag;
@@ -2146,15 +1870,11 @@ function measureEverything(message: Everything, writer: protobuf.ProtoWriter): n
   }
   {
     const value = message.largestFieldNumber;
-    if (value !== 0) {
-      size += 5 + protobuf.int64Size(value, 'atoll.fixture.Everything.largest_field_number');
-    }
+    if (value !== 0) size += 5 + protobuf.int64Size(value, 'atoll.fixture.Everything.largest_field_number');
   }
   {
     const value = message.aliased;
-    if (value !== 0) {
-      size += 2 + protobuf.enumSize(value, 'atoll.fixture.Everything.aliased');
-    }
+    if (value !== 0) size += 2 + protobuf.enumSize(value, 'atoll.fixture.Everything.aliased');
   }
   {
     const values = message.nestedList;
@@ -2172,26 +1892,15 @@ function measureEverything(message: Everything, writer: protobuf.ProtoWriter): n
 function writeEverything(message: Everything, writer: protobuf.ProtoWriter): void {
   {
     const value = message.id;
-    if (value !== 0) {
-      writer.byte(8);
-      writer.uint64(value);
-    }
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
   }
   {
     const value = message.leaf;
-    if (value !== undefined) {
-      writer.byte(18);
-      writer.varint32(writer.nextSize());
-      writeLeaf(value, writer);
-    }
+    if (value !== undefined) { writer.byte(18); writer.varint32(writer.nextSize()); writeLeaf(value, writer); }
   }
   {
     const value = message.attributes;
-    if (value !== undefined) {
-      writer.byte(26);
-      writer.varint32(writer.nextSize());
-      Attributes.write(value, writer);
-    }
+    if (value !== undefined) { writer.byte(26); writer.varint32(writer.nextSize()); Attributes.write(value, writer); }
   }
   {
     const oneof = message.body;
@@ -2223,55 +1932,31 @@ function writeEverything(message: Everything, writer: protobuf.ProtoWriter): voi
   }
   {
     const value = message.nested;
-    if (value !== undefined) {
-      writer.byte(74);
-      writer.varint32(writer.nextSize());
-      writeEverything_Nested(value, writer);
-    }
+    if (value !== undefined) { writer.byte(74); writer.varint32(writer.nextSize()); writeEverything_Nested(value, writer); }
   }
   {
     const value = message.kind;
-    if (value !== 0) {
-      writer.byte(112);
-      writer.int32(value);
-    }
+    if (value !== 0) { writer.byte(112); writer.int32(value); }
   }
   {
     const value = message.qualifiedStatus;
-    if (value !== 0) {
-      writer.byte(120);
-      writer.int32(value);
-    }
+    if (value !== 0) { writer.byte(120); writer.int32(value); }
   }
   {
     const value = message.twoByteTag;
-    if (value.length !== 0) {
-      writer.byte(130);
-      writer.byte(125);
-      writer.string(value);
-    }
+    if (value.length !== 0) { writer.byte(130); writer.byte(125); writer.string(value); }
   }
   {
     const value = message.threeByteTag;
-    if (value.length !== 0) {
-      writer.varint32(24002);
-      writer.string(value);
-    }
+    if (value.length !== 0) { writer.varint32(24002); writer.string(value); }
   }
   {
     const value = message.largestFieldNumber;
-    if (value !== 0) {
-      writer.varint32(4294967288);
-      writer.int64(value);
-    }
+    if (value !== 0) { writer.varint32(4294967288); writer.int64(value); }
   }
   {
     const value = message.aliased;
-    if (value !== 0) {
-      writer.byte(128);
-      writer.byte(1);
-      writer.int32(value);
-    }
+    if (value !== 0) { writer.byte(128); writer.byte(1); writer.int32(value); }
   }
   {
     const values = message.nestedList;
@@ -2302,10 +1987,7 @@ function readEverything(reader: protobuf.ProtoReader): Everything {
   while (reader.position < reader.limit) {
     const tag = reader.tag();
     switch (tag) {
-      case 8: {
-        message.id = reader.uint64();
-        break;
-      }
+      case 8: message.id = reader.uint64(); break;
       case 18: {
         const outer = reader.enterMessage();
         message.leaf = readLeaf(reader);
@@ -2318,58 +2000,28 @@ function readEverything(reader: protobuf.ProtoReader): Everything {
         reader.leaveMessage(outer);
         break;
       }
-      case 34: {
-        message.body = { case: 'text', value: reader.string() };
-        break;
-      }
+      case 34: message.body = { case: 'text', value: reader.string() }; break;
       case 42: {
         const outer = reader.enterMessage();
         message.body = { case: 'child', value: readLeaf(reader) };
         reader.leaveMessage(outer);
         break;
       }
-      case 48: {
-        message.body = { case: 'number', value: reader.uint64() };
-        break;
-      }
-      case 56: {
-        message.body = { case: 'status', value: reader.enumValue() };
-        break;
-      }
-      case 106: {
-        message.body = { case: 'blob', value: reader.bytesField() };
-        break;
-      }
+      case 48: message.body = { case: 'number', value: reader.uint64() }; break;
+      case 56: message.body = { case: 'status', value: reader.enumValue() }; break;
+      case 106: message.body = { case: 'blob', value: reader.bytesField() }; break;
       case 74: {
         const outer = reader.enterMessage();
         message.nested = readEverything_Nested(reader);
         reader.leaveMessage(outer);
         break;
       }
-      case 112: {
-        message.kind = reader.enumValue();
-        break;
-      }
-      case 120: {
-        message.qualifiedStatus = reader.enumValue();
-        break;
-      }
-      case 16002: {
-        message.twoByteTag = reader.string();
-        break;
-      }
-      case 24002: {
-        message.threeByteTag = reader.string();
-        break;
-      }
-      case 4294967288: {
-        message.largestFieldNumber = reader.int64();
-        break;
-      }
-      case 128: {
-        message.aliased = reader.enumValue();
-        break;
-      }
+      case 112: message.kind = reader.enumValue(); break;
+      case 120: message.qualifiedStatus = reader.enumValue(); break;
+      case 16002: message.twoByteTag = reader.string(); break;
+      case 24002: message.threeByteTag = reader.string(); break;
+      case 4294967288: message.largestFieldNumber = reader.int64(); break;
+      case 128: message.aliased = reader.enumValue(); break;
       case 138: {
         const outer = reader.enterMessage();
         message.nestedList.push(readEverything_Nested(reader));
@@ -2430,9 +2082,7 @@ function measureEverything_Nested(message: Everything_Nested, writer: protobuf.P
   let size = 0;
   {
     const value = message.kind;
-    if (value !== 0) {
-      size += 1 + protobuf.enumSize(value, 'atoll.fixture.Everything.Nested.kind');
-    }
+    if (value !== 0) size += 1 + protobuf.enumSize(value, 'atoll.fixture.Everything.Nested.kind');
   }
   {
     const values = message.children;
@@ -2450,10 +2100,7 @@ function measureEverything_Nested(message: Everything_Nested, writer: protobuf.P
 function writeEverything_Nested(message: Everything_Nested, writer: protobuf.ProtoWriter): void {
   {
     const value = message.kind;
-    if (value !== 0) {
-      writer.byte(8);
-      writer.int32(value);
-    }
+    if (value !== 0) { writer.byte(8); writer.int32(value); }
   }
   {
     const values = message.children;
@@ -2473,10 +2120,7 @@ function readEverything_Nested(reader: protobuf.ProtoReader): Everything_Nested 
   while (reader.position < reader.limit) {
     const tag = reader.tag();
     switch (tag) {
-      case 8: {
-        message.kind = reader.enumValue();
-        break;
-      }
+      case 8: message.kind = reader.enumValue(); break;
       case 18: {
         const outer = reader.enterMessage();
         message.children.push(readEverything_Nested(reader));
@@ -2573,9 +2217,7 @@ function measureRecursive(message: Recursive, writer: protobuf.ProtoWriter): num
   }
   {
     const value = message.depth;
-    if (value !== 0) {
-      size += 1 + protobuf.uint32Size(value, 'atoll.fixture.Recursive.depth');
-    }
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.fixture.Recursive.depth');
   }
   return size;
 }
@@ -2583,18 +2225,11 @@ function measureRecursive(message: Recursive, writer: protobuf.ProtoWriter): num
 function writeRecursive(message: Recursive, writer: protobuf.ProtoWriter): void {
   {
     const value = message.child;
-    if (value !== undefined) {
-      writer.byte(10);
-      writer.varint32(writer.nextSize());
-      writeRecursive(value, writer);
-    }
+    if (value !== undefined) { writer.byte(10); writer.varint32(writer.nextSize()); writeRecursive(value, writer); }
   }
   {
     const value = message.depth;
-    if (value !== 0) {
-      writer.byte(16);
-      writer.varint32(value);
-    }
+    if (value !== 0) { writer.byte(16); writer.varint32(value); }
   }
 }
 
@@ -2612,10 +2247,7 @@ function readRecursive(reader: protobuf.ProtoReader): Recursive {
         reader.leaveMessage(outer);
         break;
       }
-      case 16: {
-        message.depth = reader.uint32();
-        break;
-      }
+      case 16: message.depth = reader.uint32(); break;
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.fixture.Recursive.child');

@@ -13,7 +13,7 @@ export enum Status {
 
 /**
  * Attributes of a file,
- *    in a block comment.
+ * in a block comment.
  */
 export interface Attributes {
   mode: number;
@@ -45,21 +45,15 @@ function measureAttributes(message: Attributes, writer: protobuf.ProtoWriter): n
   let size = 0;
   {
     const value = message.mode;
-    if (value !== 0) {
-      size += 1 + protobuf.uint32Size(value, 'atoll.fixture.common.Attributes.mode');
-    }
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.fixture.common.Attributes.mode');
   }
   {
     const value = message.uid;
-    if (value !== 0) {
-      size += 1 + protobuf.uint32Size(value, 'atoll.fixture.common.Attributes.uid');
-    }
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.fixture.common.Attributes.uid');
   }
   {
     const value = message.size;
-    if (value !== 0) {
-      size += 1 + protobuf.uint64Size(value, 'atoll.fixture.common.Attributes.size');
-    }
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.fixture.common.Attributes.size');
   }
   return size;
 }
@@ -67,24 +61,15 @@ function measureAttributes(message: Attributes, writer: protobuf.ProtoWriter): n
 function writeAttributes(message: Attributes, writer: protobuf.ProtoWriter): void {
   {
     const value = message.mode;
-    if (value !== 0) {
-      writer.byte(8);
-      writer.varint32(value);
-    }
+    if (value !== 0) { writer.byte(8); writer.varint32(value); }
   }
   {
     const value = message.uid;
-    if (value !== 0) {
-      writer.byte(16);
-      writer.varint32(value);
-    }
+    if (value !== 0) { writer.byte(16); writer.varint32(value); }
   }
   {
     const value = message.size;
-    if (value !== 0) {
-      writer.byte(24);
-      writer.uint64(value);
-    }
+    if (value !== 0) { writer.byte(24); writer.uint64(value); }
   }
 }
 
@@ -97,18 +82,9 @@ function readAttributes(reader: protobuf.ProtoReader): Attributes {
   while (reader.position < reader.limit) {
     const tag = reader.tag();
     switch (tag) {
-      case 8: {
-        message.mode = reader.uint32();
-        break;
-      }
-      case 16: {
-        message.uid = reader.uint32();
-        break;
-      }
-      case 24: {
-        message.size = reader.uint64();
-        break;
-      }
+      case 8: message.mode = reader.uint32(); break;
+      case 16: message.uid = reader.uint32(); break;
+      case 24: message.size = reader.uint64(); break;
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.fixture.common.Attributes.mode');
