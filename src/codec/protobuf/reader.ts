@@ -131,23 +131,57 @@ export class ProtoReader {
   }
 
   uint64(): number {
-    const position = this.position;
-    if (position < this.limit) {
-      const byte = this.bytes[position];
-      if (byte < 0x80) { this.position = position + 1; return byte; }
-    }
+    const value = this.unsignedVarintUpTo56Bits();
+    if (value >= 0) return value;
     this.varint64();
     return this.unsignedFromParts(this.low, this.high, 'uint64');
   }
 
   int64(): number {
-    const position = this.position;
-    if (position < this.limit) {
-      const byte = this.bytes[position];
-      if (byte < 0x80) { this.position = position + 1; return byte; }
-    }
+    const value = this.unsignedVarintUpTo56Bits();
+    if (value >= 0) return value;
     this.varint64();
     return this.signedFromParts(this.low, this.high, 'int64');
+  }
+
+  /**
+   * Fast path for 64-bit varints of at most 8 bytes (values below 2^56), the common
+   * case for ids and offsets: seven bits at a time in 32-bit arithmetic, combined into
+   * one double at the end. Returns -1 without moving when the varint is longer, when
+   * fewer than 10 bytes remain (so per-byte bound checks would be needed), or when the
+   * value exceeds Number.MAX_SAFE_INTEGER; the caller then takes the checked path,
+   * which also produces the precise error.
+   */
+  private unsignedVarintUpTo56Bits(): number {
+    const bytes = this.bytes;
+    let position = this.position;
+    if (position + varintBytesMax > this.limit) return -1;
+    let byte = bytes[position++];
+    let low = byte & 0x7f;
+    if (byte < 0x80) { this.position = position; return low; }
+    byte = bytes[position++]; low |= (byte & 0x7f) << 7;
+    if (byte < 0x80) { this.position = position; return low; }
+    byte = bytes[position++]; low |= (byte & 0x7f) << 14;
+    if (byte < 0x80) { this.position = position; return low; }
+    byte = bytes[position++]; low |= (byte & 0x7f) << 21;
+    if (byte < 0x80) { this.position = position; return low; }
+    // Bits 28 and up.
+    byte = bytes[position++];
+    let high = byte & 0x7f;
+    if (byte >= 0x80) {
+      byte = bytes[position++]; high |= (byte & 0x7f) << 7;
+      if (byte >= 0x80) {
+        byte = bytes[position++]; high |= (byte & 0x7f) << 14;
+        if (byte >= 0x80) {
+          byte = bytes[position++]; high |= (byte & 0x7f) << 21;
+          if (byte >= 0x80) return -1;
+        }
+      }
+    }
+    // high < 2^25 keeps high * 2^28 + low <= 2^53 - 1.
+    if (high >= 0x200_0000) return -1;
+    this.position = position;
+    return high * 0x1000_0000 + low;
   }
 
   sint64(): number {

@@ -126,8 +126,24 @@ export class ProtoWriter {
 
   /** uint64 as a non-negative safe integer (checked by the size pass). */
   uint64(value: number): void {
-    if (value <= 0xffff_ffff) this.varint32(value);
-    else this.varint64Parts(value >>> 0, Math.floor(value / twoTo32));
+    if (value <= 0xffff_ffff) {
+      this.varint32(value);
+      return;
+    }
+    // Peel seven bits at a time in double arithmetic (dividing by 128 is exact) until
+    // the rest fits 32 bits; cheaper than splitting into halves for ids and offsets.
+    const bytes = this.bytes;
+    let position = this.position;
+    do {
+      bytes[position++] = (value & 0x7f) | 0x80;
+      value = Math.floor(value / 128);
+    } while (value > 0xffff_ffff);
+    while (value > 0x7f) {
+      bytes[position++] = (value & 0x7f) | 0x80;
+      value >>>= 7;
+    }
+    bytes[position++] = value;
+    this.position = position;
   }
 
   /** int64 as a safe integer; negatives are 64-bit two's complement, 10 bytes. */
