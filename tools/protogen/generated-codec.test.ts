@@ -363,3 +363,10 @@ test('encoding re-entered from inside an encode still produces correct bytes', (
   assert.equal(Scalars.decode(encoded).stringValue, 'outer');
   assert.equal(Scalars.decode(innerBytes!).stringValue, 'inner');
 });
+
+test('encoded buffers stay correct after a caller transfers a shared slab away', () => {
+  const first = Scalars.encode(Scalars.create({ stringValue: 'first' }));
+  structuredClone(first.buffer, { transfer: [first.buffer as ArrayBuffer] });
+  const second = Scalars.encode(Scalars.create({ stringValue: 'second' }));
+  assert.equal(Scalars.decode(second).stringValue, 'second');
+});

@@ -35,12 +35,15 @@ let slab = new Uint8Array(slabBytes);
 let slabOffset = 0;
 
 function allocate(size: number): Uint8Array {
+  if (size === 0) return new Uint8Array(0);
   if (size > pooledAllocationBytesMax) {
     // Not zero-filled: the write pass covers every byte (finish() asserts it).
     const own = Buffer.allocUnsafeSlow(size);
     return new Uint8Array(own.buffer, own.byteOffset, size);
   }
-  if (slabOffset + size > slabBytes) {
+  // A slab whose ArrayBuffer a caller transferred (postMessage) is detached and reads
+  // as length 0; it is replaced like a full one.
+  if (slabOffset + size > slab.length) {
     slab = new Uint8Array(slabBytes);
     slabOffset = 0;
   }
