@@ -463,7 +463,7 @@ class Parser {
       const token = this.peek();
       if (token.kind === 'string') {
         names.push(this.next().text);
-      } else if (token.kind === 'identifier' && !/^(to|max)$/.test(token.text) && what === 'field' && token.text !== '-') {
+      } else if (token.kind === 'identifier' && what === 'field') {
         // Editions allow bare identifiers in reserved names; accept them too.
         names.push(this.next().text);
       } else {

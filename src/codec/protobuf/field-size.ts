@@ -8,8 +8,6 @@
  */
 import { ProtoEncodeError } from './errors.js';
 
-
-
 /** Bytes of a varint holding an unsigned 32-bit value. */
 export function varint32Size(value: number): number {
   if (value < 0x80) return 1;
