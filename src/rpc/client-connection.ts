@@ -11,7 +11,7 @@ import { FrameWriter } from './frame-writer.js';
 import { clientProof, newNonce, proofMatches, serverProof } from './handshake.js';
 import { protocolVersion, type RpcLimits } from './limits.js';
 import type { RpcLogger } from './logger.js';
-import type { MethodDescriptor } from './method.js';
+import { methodLabel, type MethodDescriptor } from './method.js';
 
 export interface CallOptions {
   // Milliseconds the call may take, sent to the server too; defaults to the limits'.
@@ -121,14 +121,14 @@ export class ClientConnection {
         return;
       }
       if (options?.signal?.aborted) {
-        reject(new AtollError(StatusCode.CANCELLED, `${method.name}: cancelled before it was sent`));
+        reject(new AtollError(StatusCode.CANCELLED, `${methodLabel(method)}: cancelled before it was sent`));
         return;
       }
       const untypedMethod = method as MethodDescriptor<unknown, unknown>;
       const untypedResolve = resolve as PendingCall['resolve'];
       if (this.pending.size >= this.inflightMax) {
         if (this.waiting.length - this.waitingHead >= this.limits.waitingCallsMax) {
-          reject(new AtollError(StatusCode.OVERLOADED, `${method.name}: more than ${this.limits.waitingCallsMax} calls waiting on ${this.address}`));
+          reject(new AtollError(StatusCode.OVERLOADED, `${methodLabel(method)}: more than ${this.limits.waitingCallsMax} calls waiting on ${this.address}`));
           return;
         }
         this.waiting.push({ method: untypedMethod, request, options, resolve: untypedResolve, reject });
@@ -148,12 +148,12 @@ export class ClientConnection {
     try {
       header = method.request.encode(request);
     } catch (error) {
-      reject(new AtollError(StatusCode.INVALID_ARGUMENT, `${method.name}: request does not encode: ${(error as Error).message}`, { cause: error }));
+      reject(new AtollError(StatusCode.INVALID_ARGUMENT, `${methodLabel(method)}: request does not encode: ${(error as Error).message}`, { cause: error }));
       return;
     }
     const payload = options?.payload ?? null;
     if (header.length > this.limits.headerBytesMax || (payload !== null && payload.length > this.limits.payloadBytesMax)) {
-      reject(new AtollError(StatusCode.TOO_LARGE, `${method.name}: request of ${header.length} + ${payload?.length ?? 0} bytes exceeds the limits`));
+      reject(new AtollError(StatusCode.TOO_LARGE, `${methodLabel(method)}: request of ${header.length} + ${payload?.length ?? 0} bytes exceeds the limits`));
       return;
     }
     let requestId = this.nextRequestId;
@@ -165,7 +165,7 @@ export class ClientConnection {
     const signal = options?.signal;
     if (signal !== undefined) {
       call.signal = signal;
-      call.onAbort = () => this.abandon(requestId, new AtollError(StatusCode.CANCELLED, `${method.name}: cancelled by the caller`));
+      call.onAbort = () => this.abandon(requestId, new AtollError(StatusCode.CANCELLED, `${methodLabel(method)}: cancelled by the caller`));
       signal.addEventListener('abort', call.onAbort, { once: true });
     }
     this.pending.set(requestId, call);
@@ -175,7 +175,7 @@ export class ClientConnection {
   private expire(requestId: number, deadlineMs: number): void {
     const call = this.pending.get(requestId);
     if (call === undefined) return;
-    this.abandon(requestId, new AtollError(StatusCode.TIMEOUT, `${call.method.name}: no answer from ${this.address} within ${deadlineMs} ms`));
+    this.abandon(requestId, new AtollError(StatusCode.TIMEOUT, `${methodLabel(call.method)}: no answer from ${this.address} within ${deadlineMs} ms`));
   }
 
   private abandon(requestId: number, error: AtollError): void {
@@ -203,7 +203,7 @@ export class ClientConnection {
       this.waiting[this.waitingHead] = undefined as unknown as WaitingCall;
       this.waitingHead += 1;
       if (next.options?.signal?.aborted) {
-        next.reject(new AtollError(StatusCode.CANCELLED, `${next.method.name}: cancelled while waiting`));
+        next.reject(new AtollError(StatusCode.CANCELLED, `${methodLabel(next.method)}: cancelled while waiting`));
         continue;
       }
       this.send(next.method, next.request, next.options, next.resolve, next.reject);
@@ -240,7 +240,7 @@ export class ClientConnection {
         try {
           response = call.method.response.decode(frame.header);
         } catch (error) {
-          call.reject(new AtollError(StatusCode.BAD_FRAME, `${call.method.name}: response does not decode: ${(error as Error).message}`));
+          call.reject(new AtollError(StatusCode.BAD_FRAME, `${methodLabel(call.method)}: response does not decode: ${(error as Error).message}`));
           return;
         }
         call.resolve({ response, payload: frame.payload });
@@ -255,7 +255,7 @@ export class ClientConnection {
         }
         const call = this.settle(frame.requestId);
         if (call === undefined) return;
-        call.reject(errorFromFrameHeader(frame.header, call.method.name));
+        call.reject(errorFromFrameHeader(frame.header, methodLabel(call.method)));
         return;
       }
       case FrameKind.Challenge:

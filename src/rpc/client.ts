@@ -6,7 +6,7 @@ import { ClientConnection, parseAddress, type CallOptions } from './client-conne
 import { normalizeSecret } from './handshake.js';
 import { rpcLimits, type RpcLimits } from './limits.js';
 import { silentRpcLogger, type RpcLogger } from './logger.js';
-import type { MethodDescriptor, ResponseWithPayload } from './method.js';
+import { methodLabel, type MethodDescriptor, type ResponseWithPayload } from './method.js';
 
 export type { CallOptions };
 
@@ -51,7 +51,7 @@ export class RpcClient {
     request: Request,
     options?: CallOptions,
   ): Promise<ResponseWithPayload<Response>> {
-    if (this.closed) return Promise.reject(new AtollError(StatusCode.UNAVAILABLE, `${method.name}: rpc client is closed`));
+    if (this.closed) return Promise.reject(new AtollError(StatusCode.UNAVAILABLE, `${methodLabel(method)}: rpc client is closed`));
     let pool = this.peers.get(address);
     if (pool === undefined) {
       try {
@@ -64,7 +64,7 @@ export class RpcClient {
     }
     const connection = pool.readyConnection();
     if (connection !== null) return connection.call(method, request, options);
-    return pool.connected(method.name).then((ready) => ready.call(method, request, options));
+    return pool.connected(methodLabel(method)).then((ready) => ready.call(method, request, options));
   }
 
   // Drops every connection to one peer (e.g. after it was replaced); calls in flight fail.

@@ -9,6 +9,8 @@ export interface MessageCodec<T> {
 export interface MethodDescriptor<Request, Response> {
   readonly id: number;
   readonly name: string;
+  // Fully qualified service name ('atoll.common.Diagnostics'), when generated from proto.
+  readonly service?: string;
   readonly request: MessageCodec<Request>;
   readonly response: MessageCodec<Response>;
 }
@@ -28,4 +30,10 @@ export function withPayload<Response>(response: Response, payload: Uint8Array): 
 export interface ResponseWithPayload<Response> {
   readonly response: Response;
   readonly payload: Buffer;
+}
+
+// 'Diagnostics.Echo': how logs and metrics name a method.
+export function methodLabel(method: MethodDescriptor<unknown, unknown>): string {
+  if (method.service === undefined) return method.name;
+  return `${method.service.slice(method.service.lastIndexOf('.') + 1)}.${method.name}`;
 }

@@ -15,7 +15,7 @@ import { FrameWriter } from './frame-writer.js';
 import { clientProof, newNonce, normalizeSecret, proofMatches, serverProof } from './handshake.js';
 import { protocolVersion, rpcLimits, type RpcLimits } from './limits.js';
 import { silentRpcLogger, type RpcLogger } from './logger.js';
-import { ReplyWithPayload, type MethodDescriptor } from './method.js';
+import { methodLabel, ReplyWithPayload, type MethodDescriptor } from './method.js';
 import { errorFrameHeader } from './error-frame.js';
 
 // Before authentication a peer may send only a small handshake, never bulk data.
@@ -43,6 +43,8 @@ export type Handler<Request, Response> = (
 interface Registered {
   method: MethodDescriptor<unknown, unknown>;
   handler: Handler<unknown, unknown>;
+  // 'Service.Method', for logs, metrics and error messages.
+  label: string;
 }
 
 export interface RpcServerOptions {
@@ -77,7 +79,8 @@ export class RpcServer {
     if (this.methods.has(method.id)) {
       throw new Error(`rpc server: method id ${method.id} (${method.name}) is registered twice`);
     }
-    this.methods.set(method.id, { method: method as MethodDescriptor<unknown, unknown>, handler: handler as Handler<unknown, unknown> });
+    const untyped = method as MethodDescriptor<unknown, unknown>;
+    this.methods.set(method.id, { method: untyped, handler: handler as Handler<unknown, unknown>, label: methodLabel(untyped) });
   }
 
   lookup(methodId: number): Registered | undefined {
@@ -363,14 +366,14 @@ class ServerConnection {
     try {
       request = registered.method.request.decode(frame.header);
     } catch (error) {
-      this.sendError(requestId, method, StatusCode.BAD_FRAME, `${registered.method.name}: request does not decode: ${(error as Error).message}`);
+      this.sendError(requestId, method, StatusCode.BAD_FRAME, `${registered.label}: request does not decode: ${(error as Error).message}`);
       return;
     }
     const started = Date.now();
     const deadline = frame.deadlineMs === 0 ? 0 : started + frame.deadlineMs;
     const call: InflightCall = { controller: null, timer: null };
     this.inflight.set(requestId, call);
-    const context = new ServerCallContext(registered.method.name, requestId, frame.payload, deadline, this.peerInstance, this.remoteAddress, call);
+    const context = new ServerCallContext(registered.label, requestId, frame.payload, deadline, this.peerInstance, this.remoteAddress, call);
     let result: unknown;
     try {
       result = registered.handler(request, context);
@@ -413,7 +416,7 @@ class ServerConnection {
         }
       }
     }
-    this.server.onCallFinished?.(registered.method.name, status, Date.now() - started);
+    this.server.onCallFinished?.(registered.label, status, Date.now() - started);
     if (this.goingAway && this.inflight.size === 0) {
       this.closeSoon();
       for (const resolve of this.drainWaiters) resolve();
@@ -430,10 +433,10 @@ class ServerConnection {
     }
     // Anything else is a bug in the handler: log it in full, tell the caller little.
     this.server.logger.error(
-      { method: registered.method.name, peer: this.peerInstance, err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) },
+      { method: registered.label, peer: this.peerInstance, err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) },
       'rpc handler failed',
     );
-    this.writer.enqueue(FrameKind.Error, registered.method.id, requestId, 0, errorFrameHeader(StatusCode.INTERNAL, `${registered.method.name}: internal error`), null);
+    this.writer.enqueue(FrameKind.Error, registered.method.id, requestId, 0, errorFrameHeader(StatusCode.INTERNAL, `${registered.label}: internal error`), null);
     return StatusCode.INTERNAL;
   }
 
