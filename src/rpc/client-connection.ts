@@ -11,7 +11,7 @@ import { FrameWriter } from './frame-writer.js';
 import { clientProof, newNonce, proofMatches, serverProof } from './handshake.js';
 import { protocolVersion, type RpcLimits } from './limits.js';
 import type { RpcLogger } from './logger.js';
-import { methodLabel, type MethodDescriptor } from './method.js';
+import { methodLabel, type MethodDescriptor, type ResponseWithPayload } from './method.js';
 
 export interface CallOptions {
   // Milliseconds the call may take, sent to the server too; defaults to the limits'.
@@ -23,7 +23,9 @@ export interface CallOptions {
 
 interface PendingCall {
   method: MethodDescriptor<unknown, unknown>;
-  resolve: (value: { response: unknown; payload: Buffer }) => void;
+  // Resolves with the response alone, or with {response, payload} when withPayload.
+  withPayload: boolean;
+  resolve: (value: unknown) => void;
   reject: (error: AtollError) => void;
   timer: NodeJS.Timeout | null;
   signal: AbortSignal | null;
@@ -32,6 +34,7 @@ interface PendingCall {
 
 interface WaitingCall {
   method: MethodDescriptor<unknown, unknown>;
+  withPayload: boolean;
   request: unknown;
   options: CallOptions | undefined;
   resolve: PendingCall['resolve'];
@@ -114,7 +117,9 @@ export class ClientConnection {
     return this.serverInstance;
   }
 
-  call<Request, Response>(method: MethodDescriptor<Request, Response>, request: Request, options?: CallOptions): Promise<{ response: Response; payload: Buffer }> {
+  call<Request, Response>(method: MethodDescriptor<Request, Response>, request: Request, options: CallOptions | undefined, withPayload: true): Promise<ResponseWithPayload<Response>>;
+  call<Request, Response>(method: MethodDescriptor<Request, Response>, request: Request, options: CallOptions | undefined, withPayload: false): Promise<Response>;
+  call<Request, Response>(method: MethodDescriptor<Request, Response>, request: Request, options: CallOptions | undefined, withPayload: boolean): Promise<unknown> {
     return new Promise((resolve, reject) => {
       if (this.state !== 'open') {
         reject(this.unavailable());
@@ -131,10 +136,10 @@ export class ClientConnection {
           reject(new AtollError(StatusCode.OVERLOADED, `${methodLabel(method)}: more than ${this.limits.waitingCallsMax} calls waiting on ${this.address}`));
           return;
         }
-        this.waiting.push({ method: untypedMethod, request, options, resolve: untypedResolve, reject });
+        this.waiting.push({ method: untypedMethod, withPayload, request, options, resolve: untypedResolve, reject });
         return;
       }
-      this.send(untypedMethod, request, options, untypedResolve, reject);
+      this.send(untypedMethod, withPayload, request, options, untypedResolve, reject);
     });
   }
 
@@ -143,7 +148,7 @@ export class ClientConnection {
     this.fail(reason);
   }
 
-  private send(method: MethodDescriptor<unknown, unknown>, request: unknown, options: CallOptions | undefined, resolve: PendingCall['resolve'], reject: PendingCall['reject']): void {
+  private send(method: MethodDescriptor<unknown, unknown>, withPayload: boolean, request: unknown, options: CallOptions | undefined, resolve: PendingCall['resolve'], reject: PendingCall['reject']): void {
     let header: Uint8Array;
     try {
       header = method.request.encode(request);
@@ -160,7 +165,7 @@ export class ClientConnection {
     while (this.pending.has(requestId)) requestId = (requestId + 1) >>> 0 || 1;
     this.nextRequestId = (requestId + 1) >>> 0 || 1;
     const deadlineMs = Math.max(1, Math.ceil(options?.deadlineMs ?? this.limits.defaultDeadlineMs));
-    const call: PendingCall = { method, resolve, reject, timer: null, signal: null, onAbort: null };
+    const call: PendingCall = { method, withPayload, resolve, reject, timer: null, signal: null, onAbort: null };
     call.timer = setTimeout(() => this.expire(requestId, deadlineMs), deadlineMs);
     const signal = options?.signal;
     if (signal !== undefined) {
@@ -206,7 +211,7 @@ export class ClientConnection {
         next.reject(new AtollError(StatusCode.CANCELLED, `${methodLabel(next.method)}: cancelled while waiting`));
         continue;
       }
-      this.send(next.method, next.request, next.options, next.resolve, next.reject);
+      this.send(next.method, next.withPayload, next.request, next.options, next.resolve, next.reject);
     }
     if (this.waitingHead === this.waiting.length && this.waitingHead > 0) {
       this.waiting.length = 0;
@@ -243,7 +248,7 @@ export class ClientConnection {
           call.reject(new AtollError(StatusCode.BAD_FRAME, `${methodLabel(call.method)}: response does not decode: ${(error as Error).message}`));
           return;
         }
-        call.resolve({ response, payload: frame.payload });
+        call.resolve(call.withPayload ? { response, payload: frame.payload } : response);
         return;
       }
       case FrameKind.Error: {

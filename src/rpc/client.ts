@@ -40,9 +40,8 @@ export class RpcClient {
     }
   }
 
-  async call<Request, Response>(address: string, method: MethodDescriptor<Request, Response>, request: Request, options?: CallOptions): Promise<Response> {
-    const reply = await this.callWithPayload(address, method, request, options);
-    return reply.response;
+  call<Request, Response>(address: string, method: MethodDescriptor<Request, Response>, request: Request, options?: CallOptions): Promise<Response> {
+    return this.dispatch(address, method, request, options, false) as Promise<Response>;
   }
 
   callWithPayload<Request, Response>(
@@ -51,6 +50,10 @@ export class RpcClient {
     request: Request,
     options?: CallOptions,
   ): Promise<ResponseWithPayload<Response>> {
+    return this.dispatch(address, method, request, options, true) as Promise<ResponseWithPayload<Response>>;
+  }
+
+  private dispatch<Request, Response>(address: string, method: MethodDescriptor<Request, Response>, request: Request, options: CallOptions | undefined, withPayload: boolean): Promise<unknown> {
     if (this.closed) return Promise.reject(new AtollError(StatusCode.UNAVAILABLE, `${methodLabel(method)}: rpc client is closed`));
     let pool = this.peers.get(address);
     if (pool === undefined) {
@@ -63,8 +66,9 @@ export class RpcClient {
       this.peers.set(address, pool);
     }
     const connection = pool.readyConnection();
-    if (connection !== null) return connection.call(method, request, options);
-    return pool.connected(methodLabel(method)).then((ready) => ready.call(method, request, options));
+    // Two literal calls rather than one with a boolean, so each keeps its overload's type.
+    if (connection !== null) return withPayload ? connection.call(method, request, options, true) : connection.call(method, request, options, false);
+    return pool.connected(methodLabel(method)).then((ready): Promise<unknown> => (withPayload ? ready.call(method, request, options, true) : ready.call(method, request, options, false)));
   }
 
   // Drops every connection to one peer (e.g. after it was replaced); calls in flight fail.

@@ -3,7 +3,7 @@
 // one that spans chunks is copied once into a buffer of exactly its size. Memory held is
 // at most one frame plus one chunk, because the prefix is checked (lengths against the
 // limits) before anything of the body is kept waiting.
-import { FrameError, frameHeaderBytes, readFramePrefix, verifyFrameChecksum, type FramePrefix } from './frame.js';
+import { FrameError, frameHeaderBytes, readFramePrefix, verifyFrameChecksum, verifyFrameChecksumInPlace, type FramePrefix } from './frame.js';
 
 export interface Frame {
   readonly kind: number;
@@ -50,14 +50,37 @@ export class FrameDecoder {
   next(): Frame | null {
     if (this.prefix === null) {
       if (this.buffered < frameHeaderBytes) return null;
-      const prefixBytes = this.take(frameHeaderBytes);
-      this.prefix = readFramePrefix(prefixBytes, 0, this.headerBytesMax, this.payloadBytesMax);
-      this.prefixBytes = prefixBytes;
+      const first = this.chunks[0]!;
+      if (first.length - this.offset >= frameHeaderBytes) {
+        // Usual case: parse the prefix where it lies; it is consumed with the header.
+        this.prefix = readFramePrefix(first, this.offset, this.headerBytesMax, this.payloadBytesMax);
+        this.prefixBytes = null;
+      } else {
+        const prefixBytes = this.take(frameHeaderBytes);
+        this.prefix = readFramePrefix(prefixBytes, 0, this.headerBytesMax, this.payloadBytesMax);
+        this.prefixBytes = prefixBytes;
+      }
     }
     const prefix = this.prefix;
-    if (this.buffered < prefix.headerLength + prefix.payloadLength) return null;
-    const header = prefix.headerLength === 0 ? emptyBuffer : this.take(prefix.headerLength);
-    verifyFrameChecksum(this.prefixBytes!, header, prefix.checksum);
+    const prefixPending = this.prefixBytes === null ? frameHeaderBytes : 0;
+    if (this.buffered < prefixPending + prefix.headerLength + prefix.payloadLength) return null;
+    let header: Buffer;
+    if (prefixPending === 0) {
+      header = prefix.headerLength === 0 ? emptyBuffer : this.take(prefix.headerLength);
+      verifyFrameChecksum(this.prefixBytes!, header, prefix.checksum);
+    } else {
+      const first = this.chunks[0]!;
+      const start = this.offset;
+      if (first.length - start >= frameHeaderBytes + prefix.headerLength) {
+        verifyFrameChecksumInPlace(first, start, prefix.headerLength, prefix.checksum);
+        this.skip(frameHeaderBytes);
+        header = prefix.headerLength === 0 ? emptyBuffer : this.take(prefix.headerLength);
+      } else {
+        const prefixBytes = this.take(frameHeaderBytes);
+        header = prefix.headerLength === 0 ? emptyBuffer : this.take(prefix.headerLength);
+        verifyFrameChecksum(prefixBytes, header, prefix.checksum);
+      }
+    }
     const payload = prefix.payloadLength === 0 ? emptyBuffer : this.take(prefix.payloadLength);
     this.prefix = null;
     this.prefixBytes = null;
@@ -69,6 +92,17 @@ export class FrameDecoder {
       header,
       payload,
     };
+  }
+
+  // Consumes bytes known to lie in the first chunk.
+  private skip(length: number): void {
+    const first = this.chunks[0]!;
+    this.offset += length;
+    this.buffered -= length;
+    if (this.offset === first.length) {
+      this.chunks.shift();
+      this.offset = 0;
+    }
   }
 
   private take(length: number): Buffer {

@@ -18,7 +18,7 @@
 // out of step, which is why a bad one closes the connection. Prefix and header lie side
 // by side in the sender's batch and usually in the receiver's chunk, so the checksum is
 // one crc32 call over one range.
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../checksum/index.js';
 import { frameHeaderBytes, protocolVersion } from './limits.js';
 
 export const frameMagic = 0xa701;
@@ -84,7 +84,7 @@ export function writeFramePrefix(
 
 // Fills in the checksum of a prefix whose header follows it in the same buffer.
 export function sealFrame(target: Buffer, offset: number, headerLength: number): void {
-  target.writeUInt32BE(crc32(target.subarray(offset, offset + frameHeaderBytes + headerLength)) >>> 0, offset + 28);
+  target.writeUInt32BE(crc32(target, offset, offset + frameHeaderBytes + headerLength), offset + 28);
 }
 
 // Parses and checks a prefix; throws FrameError naming what is wrong.
@@ -113,14 +113,21 @@ export function readFramePrefix(source: Buffer, offset: number, headerBytesMax: 
   };
 }
 
-// Checks the checksum of a received prefix and header. Zeroes the checksum field of
-// `prefixBytes` (received bytes the decoder owns) to compute it the way the sender did.
+// Checks the checksum of a frame whose prefix and header lie side by side at `offset`
+// of `source` (received bytes the decoder owns): the checksum field is zeroed there to
+// compute the sum the way the sender did.
+export function verifyFrameChecksumInPlace(source: Buffer, offset: number, headerLength: number, expected: number): void {
+  source.writeUInt32BE(0, offset + 28);
+  checkSum(crc32(source, offset, offset + frameHeaderBytes + headerLength), expected);
+}
+
+// The same for a prefix and a header that arrived in different chunks.
 export function verifyFrameChecksum(prefixBytes: Buffer, header: Buffer, expected: number): void {
   prefixBytes.writeUInt32BE(0, 28);
-  const adjacent = header.length === 0 || (header.buffer === prefixBytes.buffer && header.byteOffset === prefixBytes.byteOffset + frameHeaderBytes);
-  const actual = (adjacent
-    ? crc32(new Uint8Array(prefixBytes.buffer, prefixBytes.byteOffset, frameHeaderBytes + header.length))
-    : crc32(header, crc32(prefixBytes))) >>> 0;
+  checkSum(crc32(header, 0, header.length, crc32(prefixBytes, 0, frameHeaderBytes)), expected);
+}
+
+function checkSum(actual: number, expected: number): void {
   if (actual !== expected) throw new FrameError(`header checksum mismatch (expected 0x${expected.toString(16)}, got 0x${actual.toString(16)})`);
 }
 
