@@ -113,18 +113,25 @@ export function readFramePrefix(source: Buffer, offset: number, headerBytesMax: 
   };
 }
 
-// Checks the checksum of a frame whose prefix and header lie side by side at `offset`
-// of `source` (received bytes the decoder owns): the checksum field is zeroed there to
-// compute the sum the way the sender did.
-export function verifyFrameChecksumInPlace(source: Buffer, offset: number, headerLength: number, expected: number): void {
-  source.writeUInt32BE(0, offset + 28);
-  checkSum(crc32(source, offset, offset + frameHeaderBytes + headerLength), expected);
+const zeroChecksumField = new Uint8Array(4);
+
+// The checksum of a received prefix and header, computed as the sender did (checksum
+// field zero) without writing into the received bytes.
+function receivedChecksum(prefix: Uint8Array, prefixOffset: number, header: Uint8Array, headerStart: number, headerEnd: number): number {
+  let crc = crc32(prefix, prefixOffset, prefixOffset + 28);
+  crc = crc32(zeroChecksumField, 0, 4, crc);
+  return crc32(header, headerStart, headerEnd, crc);
 }
 
-// The same for a prefix and a header that arrived in different chunks.
+// For a prefix and header that lie side by side at `offset` of `source`.
+export function verifyFrameChecksumInPlace(source: Buffer, offset: number, headerLength: number, expected: number): void {
+  const headerStart = offset + frameHeaderBytes;
+  checkSum(receivedChecksum(source, offset, source, headerStart, headerStart + headerLength), expected);
+}
+
+// For a prefix and a header that arrived in different chunks.
 export function verifyFrameChecksum(prefixBytes: Buffer, header: Buffer, expected: number): void {
-  prefixBytes.writeUInt32BE(0, 28);
-  checkSum(crc32(header, 0, header.length, crc32(prefixBytes, 0, frameHeaderBytes)), expected);
+  checkSum(receivedChecksum(prefixBytes, 0, header, 0, header.length), expected);
 }
 
 function checkSum(actual: number, expected: number): void {

@@ -279,6 +279,28 @@ test('a live server survives random, corrupted and hostile frames and keeps serv
   }
 });
 
+test('a peer that stops in the middle of a frame is cut off; an idle one is not', async () => {
+  const server = new RpcServer({ secret, instance: 'stall-server', limits: { frameStallTimeoutMs: 200 } });
+  registerDiagnostics(server);
+  const port = await server.listen('127.0.0.1', 0);
+  try {
+    const idle = await RawPeer.connect(port);
+    await idle.authenticate();
+    const stalled = await RawPeer.connect(port);
+    await stalled.authenticate();
+    const frame = encodeFrame(FrameKind.Request, echoMethod.id, 1, 1000, EchoRequest.encode({ sequence: 1, data: Buffer.alloc(10) }));
+    stalled.socket.write(frame.subarray(0, frame.length - 3));
+    assert.ok(await stalled.waitClosed(3000), 'the stalled peer is closed');
+    assert.ok(!idle.closed, 'the idle peer stays connected');
+    idle.socket.write(frame);
+    const answer = await idle.nextFrame();
+    assert.ok(answer !== null && answer.kind === FrameKind.Response);
+    idle.destroy();
+  } finally {
+    await server.stop();
+  }
+});
+
 test('a client refuses a server that cannot prove it holds the secret', async () => {
   // An impostor that accepts anything and answers with a made-up proof.
   const impostor = createServer((socket) => {

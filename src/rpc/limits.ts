@@ -18,6 +18,9 @@ export interface RpcLimits {
   // Small frames are copied into one buffer per flush; larger ones are written as they are.
   readonly coalesceFrameBytesMax: number;
   readonly handshakeTimeoutMs: number;
+  // A connection holding part of a frame that gets no byte for this long is closed; an
+  // idle connection between frames is left alone.
+  readonly frameStallTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly defaultDeadlineMs: number;
   // How long stop() waits for in-flight calls before closing connections anyway.
@@ -34,6 +37,7 @@ export const defaultRpcLimits: RpcLimits = Object.freeze({
   writeQueueBytesMax: 16 * 1024 * 1024,
   coalesceFrameBytesMax: 16 * 1024,
   handshakeTimeoutMs: 5_000,
+  frameStallTimeoutMs: 30_000,
   connectTimeoutMs: 3_000,
   defaultDeadlineMs: 30_000,
   drainTimeoutMs: 10_000,

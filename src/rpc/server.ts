@@ -184,6 +184,13 @@ class ServerConnection {
     });
     socket.on('close', () => this.onClose());
     socket.on('drain', () => this.maybeResume());
+    socket.setTimeout(server.limits.frameStallTimeoutMs);
+    socket.on('timeout', () => {
+      // Only a frame that stopped halfway counts; while paused, the silence is ours.
+      if (this.decoder.bufferedBytes > 0 && !this.paused) {
+        this.reject(`no byte for ${server.limits.frameStallTimeoutMs} ms in the middle of a frame (${this.decoder.bufferedBytes} bytes held)`, StatusCode.BAD_FRAME);
+      }
+    });
     this.handshakeTimer = setTimeout(() => this.reject('handshake timed out', StatusCode.UNAUTHENTICATED), server.limits.handshakeTimeoutMs);
     this.handshakeTimer.unref();
     const challenge = HandshakeChallenge.encode({ protocolVersion, serverNonce: this.serverNonce, serverInstance: server.instance });
