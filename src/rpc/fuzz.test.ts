@@ -301,6 +301,42 @@ test('a peer that stops in the middle of a frame is cut off; an idle one is not'
   }
 });
 
+test('a peer that ignores the advertised window cannot run more than inflightRequestsMax handlers', async () => {
+  const server = new RpcServer({ secret, instance: 'window-server', limits: { inflightRequestsMax: 4 } });
+  const slow = { ...echoMethod, id: 9100, name: 'Slow' };
+  let running = 0;
+  let peak = 0;
+  const releases: Array<() => void> = [];
+  server.handle(slow, (request) => {
+    running += 1;
+    peak = Math.max(peak, running);
+    return new Promise((resolve) => releases.push(() => { running -= 1; resolve(request); }));
+  });
+  const port = await server.listen('127.0.0.1', 0);
+  const peer = await RawPeer.connect(port);
+  try {
+    await peer.authenticate();
+    const burst = Buffer.concat(Array.from({ length: 200 }, (_, index) => encodeFrame(FrameKind.Request, slow.id, index + 1, 10_000, EchoRequest.encode({ sequence: index, data: Buffer.alloc(0) }))));
+    peer.socket.write(burst);
+    let answered = 0;
+    while (answered < 200) {
+      const deadline = Date.now() + 5000;
+      while (releases.length === 0) {
+        assert.ok(Date.now() < deadline, `handler ${answered} never started`);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      releases.shift()!();
+      const response = await peer.nextFrame();
+      assert.ok(response !== null && response.kind === FrameKind.Response, 'every request is answered in the end');
+      answered += 1;
+    }
+    assert.ok(peak <= 4, `at most 4 handlers at once, saw ${peak}`);
+  } finally {
+    peer.destroy();
+    await server.stop();
+  }
+});
+
 test('a client refuses a server that cannot prove it holds the secret', async () => {
   // An impostor that accepts anything and answers with a made-up proof.
   const impostor = createServer((socket) => {
