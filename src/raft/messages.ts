@@ -22,7 +22,7 @@ export enum MessageType {
   /** Would you vote for me at term (carried as term + 1 without changing anyone's term)? */
   PreVote = 7,
   PreVoteResponse = 8,
-  /** Leader to follower: keeps the lease, carries commit = min(match, committed) and a read-index context. */
+  /** Leader to follower: keeps the lease, carries commit = min(match, committed), a read-index context, and in index the leader's heartbeat round (echoed back) to time its lease. */
   Heartbeat = 9,
   HeartbeatResponse = 10,
   /** Leader to follower: install snapshot; the follower answers with AppendResponse. */
@@ -55,7 +55,7 @@ export interface Message {
   readonly term: Term;
   /** Append: term of the entry at index. AppendResponse reject: term of the hint. Vote: candidate's last term. */
   readonly logTerm: Term;
-  /** Append: index preceding entries. AppendResponse: last matching or rejected index. Vote: candidate's last index. ReadIndexResponse: the read index. */
+  /** Append: index preceding entries. AppendResponse: last matching or rejected index. Vote: candidate's last index. ReadIndexResponse: the read index. Heartbeat(Response): heartbeat round. */
   readonly index: LogIndex;
   readonly entries: readonly Entry[];
   readonly commit: LogIndex;

@@ -27,6 +27,8 @@ export class Progress {
    * window whose messages were all lost still recovers (see Raft.maybeSendAppend).
    */
   sendPaused = false;
+  /** Leader tick at which the newest heartbeat this member acknowledged was sent; -1 when none. Times the leader lease. */
+  leaseSentTick = -1;
   readonly inflights: Inflights;
   isLearner: boolean;
 

@@ -8,7 +8,7 @@ import { RaftError, RaftErrorCode } from './errors.js';
 import type { RaftLimits } from './limits.js';
 import { RaftLog } from './log.js';
 import type { Message } from './messages.js';
-import { MessageType, campaignTransferContext, isCampaignTransfer, makeMessage, voteResponseType } from './messages.js';
+import { MessageType, campaignTransferContext, isCampaignTransfer, isResponseMessageType, makeMessage, voteResponseType } from './messages.js';
 import type { Progress } from './progress.js';
 import { ProgressState } from './progress.js';
 import { ProgressTracker } from './progress-tracker.js';
@@ -61,6 +61,15 @@ export class Raft {
   private heartbeatElapsed = 0;
   /** In [electionTicks, 2 * electionTicks): different per replica and per term so that split votes resolve. */
   private randomizedElectionTimeout = 0;
+  /** Ticks since this replica started, saturating at electionTicks (see inLease). */
+  private ticksSinceStart = 0;
+  /** Leader: ticks since it became leader; the clock of its lease. */
+  private leaderTicks = 0;
+  /** Leader: number of the last heartbeat broadcast, and when (leaderTicks) recent ones were sent. */
+  private heartbeatRound = 0;
+  private readonly heartbeatRoundSentTicks = new Map<number, number>();
+  /** Leader: a TimeoutNow went out this term, so another leader may appear before our lease ends. */
+  private transferAttempted = false;
 
   constructor(input: RaftConfig) {
     this.config = resolveRaftConfig(input);
@@ -138,6 +147,10 @@ export class Raft {
     this.uncommittedBytes = 0;
     this.readOnly = new ReadOnly(this.config.readOnlyOption, this.limits.readIndexRequestsMax);
     this.pendingReadIndexMessages = [];
+    this.leaderTicks = 0;
+    this.heartbeatRoundSentTicks.clear();
+    this.transferAttempted = false;
+    for (const progress of this.tracker.progress.values()) progress.leaseSentTick = -1;
   }
 
   becomeFollower(term: Term, lead: NodeId): void {
@@ -188,6 +201,7 @@ export class Raft {
   // ---- ticks ----
 
   tick(): void {
+    if (this.ticksSinceStart < this.limits.electionTicks) this.ticksSinceStart++;
     if (this.role === Role.Leader) this.tickHeartbeat();
     else this.tickElection();
   }
@@ -201,6 +215,7 @@ export class Raft {
   }
 
   private tickHeartbeat(): void {
+    this.leaderTicks++;
     this.heartbeatElapsed++;
     this.electionElapsed++;
     if (this.electionElapsed >= this.limits.electionTicks) {
@@ -293,6 +308,18 @@ export class Raft {
     }
   }
 
+  /**
+   * Whether this replica refuses to vote for anyone but its leader: it heard from a live
+   * leader less than an election timeout ago. With lease reads, a replica that just
+   * started (and may have forgotten such a leader in a crash) also waits one election
+   * timeout, since a leader may be counting on it for its lease.
+   */
+  private inLease(): boolean {
+    if (!this.config.checkQuorum) return false;
+    if (this.lead !== noNode && this.electionElapsed < this.limits.electionTicks) return true;
+    return this.config.readOnlyOption === ReadOnlyOption.LeaseBased && this.ticksSinceStart < this.limits.electionTicks;
+  }
+
   // ---- step ----
 
   step(message: Message): RaftError | undefined {
@@ -300,13 +327,16 @@ export class Raft {
       // Local message, or a proposal/read/transfer forwarded by a follower.
     } else if (message.term > this.term) {
       if (message.type === MessageType.Vote || message.type === MessageType.PreVote) {
-        const inLease = this.config.checkQuorum && this.lead !== noNode && this.electionElapsed < this.limits.electionTicks;
-        if (inLease && !isCampaignTransfer(message)) {
+        if (this.inLease() && !isCampaignTransfer(message)) {
           // We heard from a live leader within the election timeout: the candidate is
           // partitioned or removed. Ignoring it (without raising our term) keeps it from
           // disrupting a healthy group.
           return undefined;
         }
+      } else if (this.role === Role.Follower && isResponseMessageType(message.type) && this.inLease()) {
+        // A late answer to a request we made in an earlier role. Followers have no use for
+        // it, and adopting its term would drop our leader and with it the lease we promised.
+        return undefined;
       }
       if (message.type === MessageType.PreVote) {
         // A pre-vote never changes our term.
@@ -659,20 +689,25 @@ export class Raft {
     while (this.maybeSendAppend(message.from, false)) {
       // keep sending
     }
-    if (message.from === this.leadTransferee && progress.match === this.log.lastIndex()) {
-      this.send({ type: MessageType.TimeoutNow, to: message.from });
-    }
+    if (message.from === this.leadTransferee && progress.match === this.log.lastIndex()) this.sendTimeoutNow(message.from);
   }
 
   private broadcastHeartbeat(context?: Uint8Array): void {
     const heartbeatContext = context ?? this.readOnly.lastPendingContext() ?? emptyBytes;
+    this.heartbeatRound++;
+    this.heartbeatRoundSentTicks.set(this.heartbeatRound, this.leaderTicks);
+    // Acks of rounds older than an election timeout cannot extend the lease: forget them.
+    for (const [round, sentTick] of this.heartbeatRoundSentTicks) {
+      if (sentTick + this.limits.electionTicks > this.leaderTicks) break;
+      this.heartbeatRoundSentTicks.delete(round);
+    }
     for (const id of this.tracker.members()) {
       if (id === this.id) continue;
       const progress = this.tracker.progress.get(id);
       assert(progress !== undefined, () => `heartbeat: no progress for ${id}`);
       // Never tell a follower to commit past what it is known to hold.
       const commit = Math.min(progress.match, this.log.committed) as LogIndex;
-      this.send({ type: MessageType.Heartbeat, to: id, commit, context: heartbeatContext });
+      this.send({ type: MessageType.Heartbeat, to: id, commit, context: heartbeatContext, index: this.heartbeatRound as LogIndex });
     }
   }
 
@@ -684,7 +719,9 @@ export class Raft {
     if (progress.match < this.log.lastIndex() || progress.state === ProgressState.Probe) {
       this.maybeSendAppend(message.from, true);
     }
-    if (this.readOnly.option !== ReadOnlyOption.Safe || message.context.byteLength === 0) return;
+    const sentTick = this.heartbeatRoundSentTicks.get(message.index);
+    if (sentTick !== undefined) progress.leaseSentTick = Math.max(progress.leaseSentTick, sentTick);
+    if (message.context.byteLength === 0) return;
     const acknowledgedBy = this.readOnly.receiveAck(message.from, message.context);
     if (acknowledgedBy === undefined || !this.tracker.isQuorum(acknowledgedBy)) return;
     for (const status of this.readOnly.advance(message.context)) this.answerReadIndex(status.request, status.index);
@@ -726,10 +763,11 @@ export class Raft {
       this.answerReadIndex(message, this.log.committed);
       return undefined;
     }
-    if (this.readOnly.option === ReadOnlyOption.LeaseBased) {
+    if (this.readOnly.option === ReadOnlyOption.LeaseBased && this.leaseValid()) {
       this.answerReadIndex(message, this.log.committed);
       return undefined;
     }
+    // Safe reads, and lease reads while the lease is not established: confirm with a heartbeat round.
     if (this.readOnly.has(message.context)) {
       return refuse(RaftErrorCode.ReadIndexDropped, 'read index: a request with the same context is already pending');
     }
@@ -740,6 +778,24 @@ export class Raft {
     this.readOnly.receiveAck(this.id, message.context);
     this.broadcastHeartbeat(message.context);
     return undefined;
+  }
+
+  /**
+   * Whether no other leader can exist now. A voter that acknowledged a heartbeat sent at
+   * leader tick s refuses other candidates until at least s + electionTicks (inLease),
+   * and every electing quorum includes one of the quorum with the newest acks. Assumes
+   * ticks run at the same rate everywhere (within one tick, the margin below) and that
+   * no transfer was attempted this term (TimeoutNow overrides leases).
+   */
+  private leaseValid(): boolean {
+    if (!this.config.checkQuorum || this.transferAttempted || this.leadTransferee !== noNode) return false;
+    const sentTicks = this.tracker
+      .voters()
+      .map((id) => (id === this.id ? Number.POSITIVE_INFINITY : (this.tracker.progress.get(id)?.leaseSentTick ?? -1)))
+      .sort((left, right) => right - left);
+    const quorum = Math.floor(sentTicks.length / 2) + 1;
+    const leaseStart = sentTicks[quorum - 1];
+    return leaseStart >= 0 && this.leaderTicks + 1 < leaseStart + this.limits.electionTicks;
   }
 
   private releasePendingReadIndexMessages(): void {
@@ -775,12 +831,17 @@ export class Raft {
     const progress = this.tracker.progress.get(transferee);
     assert(progress !== undefined, () => `transfer leadership: no progress for ${transferee}`);
     if (progress.match === this.log.lastIndex()) {
-      this.send({ type: MessageType.TimeoutNow, to: transferee });
+      this.sendTimeoutNow(transferee);
     } else {
       // Catch the transferee up first; TimeoutNow follows its acknowledgement.
       this.maybeSendAppend(transferee, true);
     }
     return undefined;
+  }
+
+  private sendTimeoutNow(to: NodeId): void {
+    this.transferAttempted = true;
+    this.send({ type: MessageType.TimeoutNow, to });
   }
 
   private abortLeaderTransfer(): void {
@@ -814,7 +875,7 @@ export class Raft {
 
   private handleHeartbeat(message: Message): void {
     this.log.commitTo(message.commit);
-    this.send({ type: MessageType.HeartbeatResponse, to: message.from, context: message.context });
+    this.send({ type: MessageType.HeartbeatResponse, to: message.from, context: message.context, index: message.index });
   }
 
   private handleSnapshot(message: Message): void {
