@@ -185,13 +185,14 @@ export class Raft {
     selfProgress.match = this.log.lastIndex();
     selfProgress.next = (this.log.lastIndex() + 1) as LogIndex;
     selfProgress.recentActive = true;
-    // Uncommitted entries of earlier terms may hold a membership change we cannot see
-    // cheaply: allow none until this term's first entry is applied. This is also the
-    // fix for single-server changes across leader changes (Ongaro, raft-dev 2015).
-    this.pendingConfIndex = this.log.lastIndex();
     // §5.4.2 / §8: an entry of the new term lets the leader commit what earlier leaders left.
     const appended = this.appendEntries([{ type: EntryType.Normal, data: emptyBytes }]);
     assert(appended, 'become leader: the empty entry must always be accepted');
+    // No membership change until this term's first entry is applied: uncommitted entries
+    // of earlier terms may hold a change we cannot see cheaply, and committing an entry of
+    // its own term first is the fix for single-server changes across leader changes
+    // (Ongaro, raft-dev, 2015).
+    this.pendingConfIndex = this.log.lastIndex();
   }
 
   private promotable(): boolean {
