@@ -68,9 +68,13 @@ function simulate(runSeed: number, nodeCount: number): RunReport {
       for (const other of network.nodes.values()) other.rawNode.tick();
     } else if (action < 77) {
       node.rawNode.propose(textBytes(`r${runSeed}-p${proposals++}`));
-    } else if (action < 80) {
+    } else if (action < 79) {
       network.isolate(id);
-    } else if (action < 82) {
+    } else if (action < 81) {
+      // Cut off whoever leads now: leaves leaders with uncommitted tails behind.
+      const leader = network.leader();
+      if (leader !== undefined) network.isolate(leader.id);
+    } else if (action < 83) {
       network.cut(id, pick(random, ids));
     } else if (action < 86) {
       network.heal();

@@ -20,6 +20,15 @@ import { EntryType, Role, isEmptyHardState, isEmptySnapshot, noNode } from './ty
 
 const emptyBytes = new Uint8Array(0);
 
+enum CampaignCause {
+  /** The election timer ran out: any lease we granted has expired. */
+  ElectionTimeout,
+  /** The application asked (campaign()). */
+  Explicit,
+  /** The leader asked (TimeoutNow): skip pre-vote, override leases. */
+  Transfer,
+}
+
 function refuse(code: RaftErrorCode, message: string): RaftError {
   return new RaftError(code, message);
 }
@@ -212,7 +221,7 @@ export class Raft {
     if (this.electionElapsed < this.randomizedElectionTimeout) return;
     this.electionElapsed = 0;
     // Campaign gating: a gated replica lets its timer run out without standing.
-    if (this.campaignEnabled && this.promotable()) this.hup(false);
+    if (this.campaignEnabled && this.promotable()) this.hup(CampaignCause.ElectionTimeout);
   }
 
   private tickHeartbeat(): void {
@@ -234,13 +243,19 @@ export class Raft {
 
   // ---- elections ----
 
-  private hup(transfer: boolean): RaftError | undefined {
+  private hup(cause: CampaignCause): RaftError | undefined {
+    const transfer = cause === CampaignCause.Transfer;
     if (this.role === Role.Leader) return undefined;
     if (!this.promotable()) return refuse(RaftErrorCode.CampaignRefused, `campaign: ${this.id} is not a voter or is restoring a snapshot`);
     if (!this.campaignEnabled) return refuse(RaftErrorCode.CampaignRefused, `campaign: campaigning is disabled on ${this.id}`);
     if (this.log.hasUnappliedConfChanges(this.limits.readyCommittedBytesMax)) {
       // With effect-on-apply, our membership may be stale until those entries are applied.
       return refuse(RaftErrorCode.CampaignRefused, `campaign: committed membership changes are not applied yet: applied=${this.log.applied} committed=${this.log.committed}`);
+    }
+    if (cause === CampaignCause.Explicit && this.config.readOnlyOption === ReadOnlyOption.LeaseBased && this.inLease()) {
+      // We acknowledged a live leader's heartbeat: it may be serving lease reads counting
+      // on us not to help elect anyone, ourselves included, for an election timeout.
+      return refuse(RaftErrorCode.CampaignRefused, `campaign: ${this.id} is within the lease of leader ${this.lead}; use transferLeadership`);
     }
     if (transfer || !this.config.preVote) this.campaign(false, transfer);
     else this.campaign(true, false);
@@ -367,7 +382,7 @@ export class Raft {
 
     switch (message.type) {
       case MessageType.Hup:
-        return this.hup(false);
+        return this.hup(CampaignCause.Explicit);
       case MessageType.Vote:
       case MessageType.PreVote:
         this.handleVoteRequest(message);
@@ -415,7 +430,7 @@ export class Raft {
         // Campaign gating covers transfers too: a gated replica is not ready to lead.
         // The leader aborts the transfer after an election timeout.
         if (!this.campaignEnabled) return undefined;
-        return this.hup(true);
+        return this.hup(CampaignCause.Transfer);
       case MessageType.ReadIndex:
         if (this.lead === noNode) return refuse(RaftErrorCode.ReadIndexDropped, `read index: no leader known at term ${this.term}`);
         this.forward(message, this.lead);
