@@ -9,7 +9,7 @@ export enum RaftErrorCode {
   ConfChangeRejected = 'RAFT_CONF_CHANGE_REJECTED',
   /** No leader is known, the queue of pending read-index requests is full, or the context is already pending. */
   ReadIndexDropped = 'RAFT_READ_INDEX_DROPPED',
-  /** Campaigning is gated off (RaftConfig.campaignEnabled) or this replica cannot be elected. */
+  /** Campaigning is gated off (RaftConfig.campaignEnabled), this replica cannot be elected (learner, removed, restoring a snapshot, unapplied membership changes), or in lease mode it is within a leader's lease. */
   CampaignRefused = 'RAFT_CAMPAIGN_REFUSED',
   /** A message type that only the local application may produce arrived through step(). */
   LocalMessageFromNetwork = 'RAFT_LOCAL_MESSAGE_FROM_NETWORK',
