@@ -1,0 +1,68 @@
+import type { Random } from '../random/index.js';
+import type { RaftLimits } from './limits.js';
+import { buildRaftLimits } from './limits.js';
+import { ReadOnlyOption } from './read-only.js';
+import type { Storage } from './storage.js';
+import type { LogIndex, NodeId } from './types.js';
+
+export interface RaftConfig {
+  /** This replica's id; not 0. */
+  readonly id: NodeId;
+  readonly storage: Storage;
+  /** Source of election-timeout jitter; seeded in simulations. */
+  readonly random: Random;
+  /** The last index the application applied before a restart; 0 (default) means replay from the snapshot. */
+  readonly applied?: LogIndex;
+  readonly limits?: Partial<RaftLimits>;
+  /** Ask "would you vote for me?" before raising the term (default true). A partitioned replica then cannot disrupt the group when it returns. */
+  readonly preVote?: boolean;
+  /** A leader that has not heard from a quorum for an election timeout steps down, and followers with a live leader ignore (pre)votes (default true). */
+  readonly checkQuorum?: boolean;
+  readonly readOnlyOption?: ReadOnlyOption;
+  /** When false the replica votes and follows but never stands for election (default true). See RawNode.setCampaignEnabled. */
+  readonly campaignEnabled?: boolean;
+  /** When true a follower drops proposals instead of forwarding them to the leader (default false). */
+  readonly disableProposalForwarding?: boolean;
+}
+
+export interface ResolvedRaftConfig {
+  readonly id: NodeId;
+  readonly storage: Storage;
+  readonly random: Random;
+  readonly applied: LogIndex;
+  readonly limits: RaftLimits;
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
+  readonly readOnlyOption: ReadOnlyOption;
+  readonly campaignEnabled: boolean;
+  readonly disableProposalForwarding: boolean;
+}
+
+/** Fills defaults and refuses contradictory settings with a RangeError naming them. */
+export function resolveRaftConfig(config: RaftConfig): ResolvedRaftConfig {
+  if (!Number.isSafeInteger(config.id) || config.id <= 0) {
+    throw new RangeError(`build raft config: id must be a positive safe integer: ${config.id}`);
+  }
+  const applied = config.applied ?? (0 as LogIndex);
+  if (!Number.isSafeInteger(applied) || applied < 0) {
+    throw new RangeError(`build raft config: applied must be a non-negative safe integer: ${applied}`);
+  }
+  const checkQuorum = config.checkQuorum ?? true;
+  const readOnlyOption = config.readOnlyOption ?? ReadOnlyOption.Safe;
+  if (readOnlyOption === ReadOnlyOption.LeaseBased && !checkQuorum) {
+    // Without check-quorum a deposed leader keeps believing in its lease.
+    throw new RangeError('build raft config: readOnlyOption lease-based requires checkQuorum');
+  }
+  return {
+    id: config.id,
+    storage: config.storage,
+    random: config.random,
+    applied,
+    limits: buildRaftLimits(config.limits),
+    preVote: config.preVote ?? true,
+    checkQuorum,
+    readOnlyOption,
+    campaignEnabled: config.campaignEnabled ?? true,
+    disableProposalForwarding: config.disableProposalForwarding ?? false,
+  };
+}
