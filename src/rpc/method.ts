@@ -3,6 +3,10 @@
 // provide these; the RPC layer depends on this shape only.
 export interface MessageCodec<T> {
   encode(message: T): Uint8Array;
+  // Exact encoded size, and encoding into a given buffer: the frame writer uses these to
+  // put a header straight into its batch.
+  encodedSize(message: T): number;
+  encodeInto(message: T, buffer: Uint8Array, offset: number): number;
   decode(bytes: Uint8Array): T;
 }
 

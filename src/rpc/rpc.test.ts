@@ -94,6 +94,7 @@ test('a handler error reaches the caller with its status and leader hint; a bug 
   server.handle(failMethod, (request) => {
     if (request.sequence === 1) throw new AtollError(StatusCode.NOT_LEADER, 'not the leader', { leaderHint: '127.0.0.1:17010' });
     if (request.sequence === 2) return Promise.reject(new AtollError(StatusCode.PARTITION_NOT_READY, 'partition 5 loading'));
+    if (request.sequence === 9) return { sequence: -9, data: new Uint8Array(0) };
     throw new TypeError('a bug in the handler');
   });
   const client = new RpcClient({ secret, instance: 'test-client' });
@@ -113,6 +114,10 @@ test('a handler error reaches the caller with its status and leader hint; a bug 
     });
     assert.ok(logger.lines.some((line) => line.level === 'error' && line.message === 'rpc handler failed'));
     await assert.rejects(client.call(address, unknownMethod, echo(4)), (error: AtollError) => error.status === StatusCode.UNKNOWN_METHOD);
+    // A response that cannot be encoded is the handler's bug: INTERNAL, connection kept.
+    await assert.rejects(client.call(address, failMethod, echo(9)), (error: AtollError) => error.status === StatusCode.INTERNAL);
+    // A request that cannot be encoded never leaves the client.
+    await assert.rejects(client.call(address, echoMethod, { sequence: -1, data: new Uint8Array(0) }), (error: AtollError) => error.status === StatusCode.INVALID_ARGUMENT);
     // The connection survived all of that.
     assert.equal((await client.call(address, echoMethod, echo(5))).sequence, 5);
     assert.equal(server.connectionCount, 1);

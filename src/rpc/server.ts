@@ -204,7 +204,7 @@ class ServerConnection {
       this.close('server stopping');
       return;
     }
-    this.writer.enqueue(FrameKind.GoAway, 0, 0, 0, new Uint8Array(0), null);
+    this.writer.enqueueEmpty(FrameKind.GoAway, 0, 0);
     if (this.inflight.size === 0) this.closeSoon();
   }
 
@@ -413,11 +413,15 @@ class ServerConnection {
         status = StatusCode.TIMEOUT;
       } else {
         try {
-          if (value instanceof ReplyWithPayload) {
-            this.writer.enqueue(FrameKind.Response, methodId, requestId, 0, registered.method.response.encode(value.response), value.payload);
-          } else {
-            this.writer.enqueue(FrameKind.Response, methodId, requestId, 0, registered.method.response.encode(value), null);
+          const codec = registered.method.response;
+          const response = value instanceof ReplyWithPayload ? value.response : value;
+          const payload = value instanceof ReplyWithPayload ? value.payload : null;
+          const headerLength = codec.encodedSize(response);
+          const limits = this.server.limits;
+          if (headerLength > limits.headerBytesMax || (payload !== null && payload.length > limits.payloadBytesMax)) {
+            throw new AtollError(StatusCode.TOO_LARGE, `${registered.label}: response of ${headerLength} + ${payload?.length ?? 0} bytes exceeds the frame limits`);
           }
+          this.writer.enqueueMessage(FrameKind.Response, methodId, requestId, 0, codec, response, headerLength, payload);
         } catch (encodeError) {
           status = this.sendFailure(requestId, registered, encodeError);
         }
