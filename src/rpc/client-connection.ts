@@ -257,6 +257,12 @@ export class ClientConnection {
       case FrameKind.Response: {
         const call = this.settle(frame.requestId);
         if (call === undefined) return; // cancelled or timed out already
+        // The sweep runs every few ms; an answer past the deadline is a timeout all the same,
+        // so a deadline means the same thing whichever side noticed it first.
+        if (Date.now() >= call.deadlineAt) {
+          call.reject(new AtollError(StatusCode.TIMEOUT, `${methodLabel(call.method)}: answer from ${this.address} came after the ${call.deadlineMs} ms deadline`));
+          return;
+        }
         let response: unknown;
         try {
           response = call.method.response.decode(frame.header);

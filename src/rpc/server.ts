@@ -408,7 +408,7 @@ class ServerConnection {
     if (this.state === 'open') {
       if (error !== undefined) {
         status = this.sendFailure(requestId, registered, error);
-      } else if (deadline !== 0 && Date.now() > deadline) {
+      } else if (deadline !== 0 && Date.now() >= deadline) {
         // The caller has given up already; an answer would only cost bandwidth.
         status = StatusCode.TIMEOUT;
       } else {
