@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Thin launcher: the compiled CLI lives in dist/ (built by `npm install` through `prepare`).
-import { main } from '../dist/src/cli/main.js';
+import { main } from '../dist/src/cli/index.js';
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },

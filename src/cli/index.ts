@@ -1,0 +1,2 @@
+export { main, usage } from './main.js';
+export { exitCodes } from './exit-codes.js';
