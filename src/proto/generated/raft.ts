@@ -312,7 +312,6 @@ export interface SnapshotMetadata {
   index: number;
   term: number;
   confState: ConfState | undefined;
-  peers: PeerAddress[];
 }
 
 export const SnapshotMetadata: protobuf.MessageCodec<SnapshotMetadata> = {
@@ -332,7 +331,6 @@ function createSnapshotMetadata(partial?: Partial<SnapshotMetadata>): SnapshotMe
     index: partial?.index ?? 0,
     term: partial?.term ?? 0,
     confState: partial?.confState,
-    peers: partial?.peers ?? [],
   };
 }
 
@@ -355,16 +353,6 @@ function measureSnapshotMetadata(message: SnapshotMetadata, writer: protobuf.Pro
       size += 1 + protobuf.varint32Size(length) + length;
     }
   }
-  {
-    const values = message.peers;
-    for (let index = 0; index < values.length; index++) {
-      const value = values[index];
-      const slot = writer.reserveSize();
-      const length = measurePeerAddress(value, writer);
-      writer.fillSize(slot, length);
-      size += 1 + protobuf.varint32Size(length) + length;
-    }
-  }
   return size;
 }
 
@@ -381,14 +369,6 @@ function writeSnapshotMetadata(message: SnapshotMetadata, writer: protobuf.Proto
     const value = message.confState;
     if (value !== undefined) { writer.byte(26); writer.varint32(writer.nextSize()); writeConfState(value, writer); }
   }
-  {
-    const values = message.peers;
-    for (let index = 0; index < values.length; index++) {
-      writer.byte(34);
-      writer.varint32(writer.nextSize());
-      writePeerAddress(values[index], writer);
-    }
-  }
 }
 
 function readSnapshotMetadata(reader: protobuf.ProtoReader): SnapshotMetadata {
@@ -396,7 +376,6 @@ function readSnapshotMetadata(reader: protobuf.ProtoReader): SnapshotMetadata {
     index: 0,
     term: 0,
     confState: undefined,
-    peers: [],
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
@@ -409,18 +388,11 @@ function readSnapshotMetadata(reader: protobuf.ProtoReader): SnapshotMetadata {
         reader.leaveMessage(outer);
         break;
       }
-      case 34: {
-        const outer = reader.enterMessage();
-        message.peers.push(readPeerAddress(reader));
-        reader.leaveMessage(outer);
-        break;
-      }
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.raft.SnapshotMetadata.index');
           case 2: throw reader.wrongWireType(tag, 'atoll.raft.SnapshotMetadata.term');
           case 3: throw reader.wrongWireType(tag, 'atoll.raft.SnapshotMetadata.conf_state');
-          case 4: throw reader.wrongWireType(tag, 'atoll.raft.SnapshotMetadata.peers');
         }
         reader.skip(tag);
     }
@@ -442,6 +414,7 @@ export interface RaftMessage {
   reject: boolean;
   rejectHint: number;
   context: Uint8Array;
+  /** For a Snapshot message: its metadata. The data travels in SnapshotChunks. */
   snapshot: SnapshotMetadata | undefined;
 }
 
@@ -668,6 +641,7 @@ function readRaftMessage(reader: protobuf.ProtoReader): RaftMessage {
 
 export interface RaftMessageBatch {
   fromNodeId: number;
+  toNodeId: number;
   messages: RaftMessage[];
 }
 
@@ -686,6 +660,7 @@ export const RaftMessageBatch: protobuf.MessageCodec<RaftMessageBatch> = {
 function createRaftMessageBatch(partial?: Partial<RaftMessageBatch>): RaftMessageBatch {
   return {
     fromNodeId: partial?.fromNodeId ?? 0,
+    toNodeId: partial?.toNodeId ?? 0,
     messages: partial?.messages ?? [],
   };
 }
@@ -695,6 +670,10 @@ function measureRaftMessageBatch(message: RaftMessageBatch, writer: protobuf.Pro
   {
     const value = message.fromNodeId;
     if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.raft.RaftMessageBatch.from_node_id');
+  }
+  {
+    const value = message.toNodeId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.raft.RaftMessageBatch.to_node_id');
   }
   {
     const values = message.messages;
@@ -715,9 +694,13 @@ function writeRaftMessageBatch(message: RaftMessageBatch, writer: protobuf.Proto
     if (value !== 0) { writer.byte(8); writer.uint64(value); }
   }
   {
+    const value = message.toNodeId;
+    if (value !== 0) { writer.byte(16); writer.uint64(value); }
+  }
+  {
     const values = message.messages;
     for (let index = 0; index < values.length; index++) {
-      writer.byte(18);
+      writer.byte(26);
       writer.varint32(writer.nextSize());
       writeRaftMessage(values[index], writer);
     }
@@ -727,13 +710,15 @@ function writeRaftMessageBatch(message: RaftMessageBatch, writer: protobuf.Proto
 function readRaftMessageBatch(reader: protobuf.ProtoReader): RaftMessageBatch {
   const message: RaftMessageBatch = {
     fromNodeId: 0,
+    toNodeId: 0,
     messages: [],
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
     switch (tag) {
       case 8: message.fromNodeId = reader.uint64(); break;
-      case 18: {
+      case 16: message.toNodeId = reader.uint64(); break;
+      case 26: {
         const outer = reader.enterMessage();
         message.messages.push(readRaftMessage(reader));
         reader.leaveMessage(outer);
@@ -742,7 +727,8 @@ function readRaftMessageBatch(reader: protobuf.ProtoReader): RaftMessageBatch {
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.raft.RaftMessageBatch.from_node_id');
-          case 2: throw reader.wrongWireType(tag, 'atoll.raft.RaftMessageBatch.messages');
+          case 2: throw reader.wrongWireType(tag, 'atoll.raft.RaftMessageBatch.to_node_id');
+          case 3: throw reader.wrongWireType(tag, 'atoll.raft.RaftMessageBatch.messages');
         }
         reader.skip(tag);
     }
@@ -791,239 +777,18 @@ function readRaftMessageBatchAck(reader: protobuf.ProtoReader): RaftMessageBatch
   return message;
 }
 
-/** The heartbeats of every group two nodes share, sent once per tick. */
-export interface GroupHeartbeat {
-  groupId: number;
-  term: number;
-  commit: number;
-  context: Uint8Array;
-}
-
-export const GroupHeartbeat: protobuf.MessageCodec<GroupHeartbeat> = {
-  typeName: 'atoll.raft.GroupHeartbeat',
-  create: createGroupHeartbeat,
-  encode: (message) => protobuf.encodeMessage(message, measureGroupHeartbeat, writeGroupHeartbeat, 'atoll.raft.GroupHeartbeat'),
-  encodedSize: (message) => protobuf.encodedMessageSize(message, measureGroupHeartbeat, 'atoll.raft.GroupHeartbeat'),
-  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureGroupHeartbeat, writeGroupHeartbeat, 'atoll.raft.GroupHeartbeat'),
-  decode: (bytes) => protobuf.decodeMessage(bytes, readGroupHeartbeat),
-  measure: measureGroupHeartbeat,
-  write: writeGroupHeartbeat,
-  read: readGroupHeartbeat,
-};
-
-function createGroupHeartbeat(partial?: Partial<GroupHeartbeat>): GroupHeartbeat {
-  return {
-    groupId: partial?.groupId ?? 0,
-    term: partial?.term ?? 0,
-    commit: partial?.commit ?? 0,
-    context: partial?.context ?? protobuf.emptyBytes,
-  };
-}
-
-function measureGroupHeartbeat(message: GroupHeartbeat, writer: protobuf.ProtoWriter): number {
-  let size = 0;
-  {
-    const value = message.groupId;
-    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.raft.GroupHeartbeat.group_id');
-  }
-  {
-    const value = message.term;
-    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.raft.GroupHeartbeat.term');
-  }
-  {
-    const value = message.commit;
-    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.raft.GroupHeartbeat.commit');
-  }
-  {
-    const value = message.context;
-    if (value.length !== 0) size += 1 + protobuf.lengthDelimitedSize(value.length);
-  }
-  return size;
-}
-
-function writeGroupHeartbeat(message: GroupHeartbeat, writer: protobuf.ProtoWriter): void {
-  {
-    const value = message.groupId;
-    if (value !== 0) { writer.byte(8); writer.uint64(value); }
-  }
-  {
-    const value = message.term;
-    if (value !== 0) { writer.byte(16); writer.uint64(value); }
-  }
-  {
-    const value = message.commit;
-    if (value !== 0) { writer.byte(24); writer.uint64(value); }
-  }
-  {
-    const value = message.context;
-    if (value.length !== 0) { writer.byte(34); writer.bytesField(value); }
-  }
-}
-
-function readGroupHeartbeat(reader: protobuf.ProtoReader): GroupHeartbeat {
-  const message: GroupHeartbeat = {
-    groupId: 0,
-    term: 0,
-    commit: 0,
-    context: protobuf.emptyBytes,
-  };
-  while (reader.position < reader.limit) {
-    const tag = reader.tag();
-    switch (tag) {
-      case 8: message.groupId = reader.uint64(); break;
-      case 16: message.term = reader.uint64(); break;
-      case 24: message.commit = reader.uint64(); break;
-      case 34: message.context = reader.bytesField(); break;
-      default:
-        switch (tag >>> 3) {
-          case 1: throw reader.wrongWireType(tag, 'atoll.raft.GroupHeartbeat.group_id');
-          case 2: throw reader.wrongWireType(tag, 'atoll.raft.GroupHeartbeat.term');
-          case 3: throw reader.wrongWireType(tag, 'atoll.raft.GroupHeartbeat.commit');
-          case 4: throw reader.wrongWireType(tag, 'atoll.raft.GroupHeartbeat.context');
-        }
-        reader.skip(tag);
-    }
-  }
-  return message;
-}
-
-export interface CoalescedHeartbeat {
-  fromNodeId: number;
-  toNodeId: number;
-  heartbeats: GroupHeartbeat[];
-  /** Set on the response: groups whose heartbeat was answered with a higher term. */
-  responses: GroupHeartbeat[];
-}
-
-export const CoalescedHeartbeat: protobuf.MessageCodec<CoalescedHeartbeat> = {
-  typeName: 'atoll.raft.CoalescedHeartbeat',
-  create: createCoalescedHeartbeat,
-  encode: (message) => protobuf.encodeMessage(message, measureCoalescedHeartbeat, writeCoalescedHeartbeat, 'atoll.raft.CoalescedHeartbeat'),
-  encodedSize: (message) => protobuf.encodedMessageSize(message, measureCoalescedHeartbeat, 'atoll.raft.CoalescedHeartbeat'),
-  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureCoalescedHeartbeat, writeCoalescedHeartbeat, 'atoll.raft.CoalescedHeartbeat'),
-  decode: (bytes) => protobuf.decodeMessage(bytes, readCoalescedHeartbeat),
-  measure: measureCoalescedHeartbeat,
-  write: writeCoalescedHeartbeat,
-  read: readCoalescedHeartbeat,
-};
-
-function createCoalescedHeartbeat(partial?: Partial<CoalescedHeartbeat>): CoalescedHeartbeat {
-  return {
-    fromNodeId: partial?.fromNodeId ?? 0,
-    toNodeId: partial?.toNodeId ?? 0,
-    heartbeats: partial?.heartbeats ?? [],
-    responses: partial?.responses ?? [],
-  };
-}
-
-function measureCoalescedHeartbeat(message: CoalescedHeartbeat, writer: protobuf.ProtoWriter): number {
-  let size = 0;
-  {
-    const value = message.fromNodeId;
-    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.raft.CoalescedHeartbeat.from_node_id');
-  }
-  {
-    const value = message.toNodeId;
-    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.raft.CoalescedHeartbeat.to_node_id');
-  }
-  {
-    const values = message.heartbeats;
-    for (let index = 0; index < values.length; index++) {
-      const value = values[index];
-      const slot = writer.reserveSize();
-      const length = measureGroupHeartbeat(value, writer);
-      writer.fillSize(slot, length);
-      size += 1 + protobuf.varint32Size(length) + length;
-    }
-  }
-  {
-    const values = message.responses;
-    for (let index = 0; index < values.length; index++) {
-      const value = values[index];
-      const slot = writer.reserveSize();
-      const length = measureGroupHeartbeat(value, writer);
-      writer.fillSize(slot, length);
-      size += 1 + protobuf.varint32Size(length) + length;
-    }
-  }
-  return size;
-}
-
-function writeCoalescedHeartbeat(message: CoalescedHeartbeat, writer: protobuf.ProtoWriter): void {
-  {
-    const value = message.fromNodeId;
-    if (value !== 0) { writer.byte(8); writer.uint64(value); }
-  }
-  {
-    const value = message.toNodeId;
-    if (value !== 0) { writer.byte(16); writer.uint64(value); }
-  }
-  {
-    const values = message.heartbeats;
-    for (let index = 0; index < values.length; index++) {
-      writer.byte(26);
-      writer.varint32(writer.nextSize());
-      writeGroupHeartbeat(values[index], writer);
-    }
-  }
-  {
-    const values = message.responses;
-    for (let index = 0; index < values.length; index++) {
-      writer.byte(34);
-      writer.varint32(writer.nextSize());
-      writeGroupHeartbeat(values[index], writer);
-    }
-  }
-}
-
-function readCoalescedHeartbeat(reader: protobuf.ProtoReader): CoalescedHeartbeat {
-  const message: CoalescedHeartbeat = {
-    fromNodeId: 0,
-    toNodeId: 0,
-    heartbeats: [],
-    responses: [],
-  };
-  while (reader.position < reader.limit) {
-    const tag = reader.tag();
-    switch (tag) {
-      case 8: message.fromNodeId = reader.uint64(); break;
-      case 16: message.toNodeId = reader.uint64(); break;
-      case 26: {
-        const outer = reader.enterMessage();
-        message.heartbeats.push(readGroupHeartbeat(reader));
-        reader.leaveMessage(outer);
-        break;
-      }
-      case 34: {
-        const outer = reader.enterMessage();
-        message.responses.push(readGroupHeartbeat(reader));
-        reader.leaveMessage(outer);
-        break;
-      }
-      default:
-        switch (tag >>> 3) {
-          case 1: throw reader.wrongWireType(tag, 'atoll.raft.CoalescedHeartbeat.from_node_id');
-          case 2: throw reader.wrongWireType(tag, 'atoll.raft.CoalescedHeartbeat.to_node_id');
-          case 3: throw reader.wrongWireType(tag, 'atoll.raft.CoalescedHeartbeat.heartbeats');
-          case 4: throw reader.wrongWireType(tag, 'atoll.raft.CoalescedHeartbeat.responses');
-        }
-        reader.skip(tag);
-    }
-  }
-  return message;
-}
-
-/** One chunk of a snapshot; the chunk bytes travel as the frame's payload. */
+/**
+ * One chunk of a snapshot sent to a follower on the replica port; the chunk's bytes are
+ * the frame payload. Every chunk names the snapshot message (its metadata, without data)
+ * so the receiver can tell chunks of different snapshots apart.
+ */
 export interface SnapshotChunk {
-  groupId: number;
-  from: number;
-  to: number;
-  metadata: SnapshotMetadata | undefined;
+  message: RaftMessage | undefined;
   offset: number;
   totalBytes: number;
   /** CRC32 of this chunk's payload. */
   chunkCrc32: number;
-  /** CRC32 of the whole snapshot, set on the last chunk. */
+  /** CRC32 of the whole snapshot data; checked when the last chunk arrives. */
   snapshotCrc32: number;
   last: boolean;
 }
@@ -1042,10 +807,7 @@ export const SnapshotChunk: protobuf.MessageCodec<SnapshotChunk> = {
 
 function createSnapshotChunk(partial?: Partial<SnapshotChunk>): SnapshotChunk {
   return {
-    groupId: partial?.groupId ?? 0,
-    from: partial?.from ?? 0,
-    to: partial?.to ?? 0,
-    metadata: partial?.metadata,
+    message: partial?.message,
     offset: partial?.offset ?? 0,
     totalBytes: partial?.totalBytes ?? 0,
     chunkCrc32: partial?.chunkCrc32 ?? 0,
@@ -1057,22 +819,10 @@ function createSnapshotChunk(partial?: Partial<SnapshotChunk>): SnapshotChunk {
 function measureSnapshotChunk(message: SnapshotChunk, writer: protobuf.ProtoWriter): number {
   let size = 0;
   {
-    const value = message.groupId;
-    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.raft.SnapshotChunk.group_id');
-  }
-  {
-    const value = message.from;
-    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.raft.SnapshotChunk.from');
-  }
-  {
-    const value = message.to;
-    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.raft.SnapshotChunk.to');
-  }
-  {
-    const value = message.metadata;
+    const value = message.message;
     if (value !== undefined) {
       const slot = writer.reserveSize();
-      const length = measureSnapshotMetadata(value, writer);
+      const length = measureRaftMessage(value, writer);
       writer.fillSize(slot, length);
       size += 1 + protobuf.varint32Size(length) + length;
     }
@@ -1102,49 +852,34 @@ function measureSnapshotChunk(message: SnapshotChunk, writer: protobuf.ProtoWrit
 
 function writeSnapshotChunk(message: SnapshotChunk, writer: protobuf.ProtoWriter): void {
   {
-    const value = message.groupId;
-    if (value !== 0) { writer.byte(8); writer.uint64(value); }
-  }
-  {
-    const value = message.from;
-    if (value !== 0) { writer.byte(16); writer.uint64(value); }
-  }
-  {
-    const value = message.to;
-    if (value !== 0) { writer.byte(24); writer.uint64(value); }
-  }
-  {
-    const value = message.metadata;
-    if (value !== undefined) { writer.byte(34); writer.varint32(writer.nextSize()); writeSnapshotMetadata(value, writer); }
+    const value = message.message;
+    if (value !== undefined) { writer.byte(10); writer.varint32(writer.nextSize()); writeRaftMessage(value, writer); }
   }
   {
     const value = message.offset;
-    if (value !== 0) { writer.byte(40); writer.uint64(value); }
+    if (value !== 0) { writer.byte(16); writer.uint64(value); }
   }
   {
     const value = message.totalBytes;
-    if (value !== 0) { writer.byte(48); writer.uint64(value); }
+    if (value !== 0) { writer.byte(24); writer.uint64(value); }
   }
   {
     const value = message.chunkCrc32;
-    if (value !== 0) { writer.byte(56); writer.varint32(value); }
+    if (value !== 0) { writer.byte(32); writer.varint32(value); }
   }
   {
     const value = message.snapshotCrc32;
-    if (value !== 0) { writer.byte(64); writer.varint32(value); }
+    if (value !== 0) { writer.byte(40); writer.varint32(value); }
   }
   {
     const value = message.last;
-    if (value !== false) { writer.byte(72); writer.bool(value); }
+    if (value !== false) { writer.byte(48); writer.bool(value); }
   }
 }
 
 function readSnapshotChunk(reader: protobuf.ProtoReader): SnapshotChunk {
   const message: SnapshotChunk = {
-    groupId: 0,
-    from: 0,
-    to: 0,
-    metadata: undefined,
+    message: undefined,
     offset: 0,
     totalBytes: 0,
     chunkCrc32: 0,
@@ -1154,31 +889,25 @@ function readSnapshotChunk(reader: protobuf.ProtoReader): SnapshotChunk {
   while (reader.position < reader.limit) {
     const tag = reader.tag();
     switch (tag) {
-      case 8: message.groupId = reader.uint64(); break;
-      case 16: message.from = reader.uint64(); break;
-      case 24: message.to = reader.uint64(); break;
-      case 34: {
+      case 10: {
         const outer = reader.enterMessage();
-        message.metadata = readSnapshotMetadata(reader);
+        message.message = readRaftMessage(reader);
         reader.leaveMessage(outer);
         break;
       }
-      case 40: message.offset = reader.uint64(); break;
-      case 48: message.totalBytes = reader.uint64(); break;
-      case 56: message.chunkCrc32 = reader.uint32(); break;
-      case 64: message.snapshotCrc32 = reader.uint32(); break;
-      case 72: message.last = reader.bool(); break;
+      case 16: message.offset = reader.uint64(); break;
+      case 24: message.totalBytes = reader.uint64(); break;
+      case 32: message.chunkCrc32 = reader.uint32(); break;
+      case 40: message.snapshotCrc32 = reader.uint32(); break;
+      case 48: message.last = reader.bool(); break;
       default:
         switch (tag >>> 3) {
-          case 1: throw reader.wrongWireType(tag, 'atoll.raft.SnapshotChunk.group_id');
-          case 2: throw reader.wrongWireType(tag, 'atoll.raft.SnapshotChunk.from');
-          case 3: throw reader.wrongWireType(tag, 'atoll.raft.SnapshotChunk.to');
-          case 4: throw reader.wrongWireType(tag, 'atoll.raft.SnapshotChunk.metadata');
-          case 5: throw reader.wrongWireType(tag, 'atoll.raft.SnapshotChunk.offset');
-          case 6: throw reader.wrongWireType(tag, 'atoll.raft.SnapshotChunk.total_bytes');
-          case 7: throw reader.wrongWireType(tag, 'atoll.raft.SnapshotChunk.chunk_crc32');
-          case 8: throw reader.wrongWireType(tag, 'atoll.raft.SnapshotChunk.snapshot_crc32');
-          case 9: throw reader.wrongWireType(tag, 'atoll.raft.SnapshotChunk.last');
+          case 1: throw reader.wrongWireType(tag, 'atoll.raft.SnapshotChunk.message');
+          case 2: throw reader.wrongWireType(tag, 'atoll.raft.SnapshotChunk.offset');
+          case 3: throw reader.wrongWireType(tag, 'atoll.raft.SnapshotChunk.total_bytes');
+          case 4: throw reader.wrongWireType(tag, 'atoll.raft.SnapshotChunk.chunk_crc32');
+          case 5: throw reader.wrongWireType(tag, 'atoll.raft.SnapshotChunk.snapshot_crc32');
+          case 6: throw reader.wrongWireType(tag, 'atoll.raft.SnapshotChunk.last');
         }
         reader.skip(tag);
     }
@@ -1242,6 +971,100 @@ function readSnapshotChunkAck(reader: protobuf.ProtoReader): SnapshotChunkAck {
   return message;
 }
 
+/**
+ * What the multi-raft host puts in a group's snapshot data: the peers (so a replica that
+ * installs the snapshot can reach every member without any local config) and the state
+ * machine's own snapshot.
+ */
+export interface GroupSnapshotData {
+  peers: PeerAddress[];
+  state: Uint8Array;
+}
+
+export const GroupSnapshotData: protobuf.MessageCodec<GroupSnapshotData> = {
+  typeName: 'atoll.raft.GroupSnapshotData',
+  create: createGroupSnapshotData,
+  encode: (message) => protobuf.encodeMessage(message, measureGroupSnapshotData, writeGroupSnapshotData, 'atoll.raft.GroupSnapshotData'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureGroupSnapshotData, 'atoll.raft.GroupSnapshotData'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureGroupSnapshotData, writeGroupSnapshotData, 'atoll.raft.GroupSnapshotData'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readGroupSnapshotData),
+  measure: measureGroupSnapshotData,
+  write: writeGroupSnapshotData,
+  read: readGroupSnapshotData,
+};
+
+function createGroupSnapshotData(partial?: Partial<GroupSnapshotData>): GroupSnapshotData {
+  return {
+    peers: partial?.peers ?? [],
+    state: partial?.state ?? protobuf.emptyBytes,
+  };
+}
+
+function measureGroupSnapshotData(message: GroupSnapshotData, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const values = message.peers;
+    for (let index = 0; index < values.length; index++) {
+      const value = values[index];
+      const slot = writer.reserveSize();
+      const length = measurePeerAddress(value, writer);
+      writer.fillSize(slot, length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.state;
+    if (value.length !== 0) size += 1 + protobuf.lengthDelimitedSize(value.length);
+  }
+  return size;
+}
+
+function writeGroupSnapshotData(message: GroupSnapshotData, writer: protobuf.ProtoWriter): void {
+  {
+    const values = message.peers;
+    for (let index = 0; index < values.length; index++) {
+      writer.byte(10);
+      writer.varint32(writer.nextSize());
+      writePeerAddress(values[index], writer);
+    }
+  }
+  {
+    const value = message.state;
+    if (value.length !== 0) { writer.byte(18); writer.bytesField(value); }
+  }
+}
+
+function readGroupSnapshotData(reader: protobuf.ProtoReader): GroupSnapshotData {
+  const message: GroupSnapshotData = {
+    peers: [],
+    state: protobuf.emptyBytes,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 10: {
+        const outer = reader.enterMessage();
+        message.peers.push(readPeerAddress(reader));
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 18: message.state = reader.bytesField(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.raft.GroupSnapshotData.peers');
+          case 2: throw reader.wrongWireType(tag, 'atoll.raft.GroupSnapshotData.state');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+/**
+ * Between the multi-raft hosts of two instances. Heartbeats (and their responses) of all
+ * groups two nodes share go as one batch per tick on the heartbeat port; appends, votes
+ * and everything else on the replica port.
+ */
 export const RaftTransport = {
   send: {
     id: 500,
@@ -1254,8 +1077,8 @@ export const RaftTransport = {
     id: 501,
     name: 'Heartbeat',
     service: 'atoll.raft.RaftTransport',
-    request: CoalescedHeartbeat,
-    response: CoalescedHeartbeat,
+    request: RaftMessageBatch,
+    response: RaftMessageBatchAck,
   },
   installSnapshotChunk: {
     id: 502,

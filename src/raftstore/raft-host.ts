@@ -1,0 +1,430 @@
+// The multi-raft host of one instance: many Raft groups, one persistence (the shared
+// write-ahead log), one transport. It runs the Ready loop for all groups together, so one
+// sync makes the Ready batches of every group durable at once (group commit), and it
+// coalesces the heartbeats of all groups for one peer into one message per cycle.
+//
+// A cycle: take the Ready of every group that has one; persist them all (one sync when
+// any must be synced); send their messages; apply their committed entries; advance.
+// Ticks and received messages only step the cores and ask for a cycle; a cycle runs at a
+// time, and one more follows when something arrived during it.
+import {
+  ConfChangeType,
+  MessageType,
+  Role,
+  encodeConfChange,
+  type ConfState,
+  type Entry,
+  type NodeId,
+  type RaftLimits,
+  type Ready,
+} from '../raft/index.js';
+import type { Random } from '../random/index.js';
+import { AtollError } from '../errors/atoll-error.js';
+import { assert } from '../errors/assert.js';
+import { StatusCode } from '../proto/generated/common.js';
+import { PeerAddress as WirePeerAddress } from '../proto/generated/raft.js';
+import { wrapCommand } from './proposal-envelope.js';
+import { RaftGroup, readRequestContext, type RecoveredGroupState } from './raft-group.js';
+import type { GroupId, GroupMessage, GroupStateMachine, PeerAddress, RaftPersistence, RaftTransport } from './types.js';
+import { raftHostLimitsDefault, type RaftHostLimits } from './limits.js';
+
+export interface RaftHostLogger {
+  debug(fields: object, message: string): void;
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+}
+
+const silent: RaftHostLogger = { debug() {}, info() {}, warn() {} };
+
+export interface RaftHostOptions {
+  readonly nodeId: NodeId;
+  readonly persistence: RaftPersistence;
+  readonly transport: RaftTransport;
+  readonly random: Random;
+  // Runs a function soon, outside the caller's stack: queueMicrotask-like in production,
+  // an event of the scheduler in the simulator.
+  readonly defer: (work: () => void) => void;
+  readonly limits?: Partial<RaftHostLimits>;
+  readonly raftLimits?: Partial<RaftLimits>;
+  readonly logger?: RaftHostLogger;
+}
+
+export interface CreateGroupOptions {
+  readonly groupId: GroupId;
+  readonly peers: readonly PeerAddress[];
+  readonly stateMachine: GroupStateMachine;
+  // Founding members bootstrap a new group; a member added later joins empty.
+  readonly bootstrap: boolean;
+  // False until the group's state is loaded and caught up (staged start-up).
+  readonly campaignEnabled?: boolean;
+  readonly recovered?: RecoveredGroupState;
+}
+
+export interface GroupStatus {
+  readonly groupId: GroupId;
+  readonly role: Role;
+  readonly leader: NodeId;
+  readonly term: number;
+  readonly commit: number;
+  readonly applied: number;
+  readonly snapshotIndex: number;
+  readonly confState: ConfState;
+  readonly campaignEnabled: boolean;
+}
+
+export class RaftHost {
+  readonly nodeId: NodeId;
+  private readonly groups = new Map<GroupId, RaftGroup>();
+  private readonly limits: RaftHostLimits;
+  private readonly logger: RaftHostLogger;
+  private tickCount = 0;
+  private cycleRunning = false;
+  private cycleRequested = false;
+  private cycleScheduled = false;
+  private stopped = false;
+  private nextRequestId: number;
+  private idle: Array<() => void> = [];
+
+  constructor(private readonly options: RaftHostOptions) {
+    this.nodeId = options.nodeId;
+    this.limits = { ...raftHostLimitsDefault, ...options.limits };
+    this.logger = options.logger ?? silent;
+    // A random start so request ids of this run never match entries of an earlier run.
+    this.nextRequestId = (options.random.nextUint32() % 0x10_0000) * 0x1_0000_0000 + 1;
+  }
+
+  createGroup(options: CreateGroupOptions): void {
+    assert(!this.stopped, 'createGroup on a stopped host');
+    if (this.groups.has(options.groupId)) throw new AtollError(StatusCode.EXISTS, `raft group ${options.groupId} already exists on node ${this.nodeId}`);
+    const group = new RaftGroup({
+      groupId: options.groupId,
+      nodeId: this.nodeId,
+      peers: options.peers,
+      stateMachine: options.stateMachine,
+      random: this.options.random,
+      raftLimits: this.options.raftLimits,
+      bootstrap: options.bootstrap,
+      campaignEnabled: options.campaignEnabled ?? true,
+      recovered: options.recovered,
+    });
+    this.groups.set(options.groupId, group);
+    this.requestCycle();
+  }
+
+  removeGroup(groupId: GroupId): void {
+    const group = this.groups.get(groupId);
+    if (group === undefined) return;
+    this.groups.delete(groupId);
+    group.failAll(new AtollError(StatusCode.NOT_FOUND, `raft group ${groupId} was removed from node ${this.nodeId}`));
+    this.options.persistence.removeGroup(groupId);
+  }
+
+  hasGroup(groupId: GroupId): boolean {
+    return this.groups.has(groupId);
+  }
+
+  groupIds(): GroupId[] {
+    return [...this.groups.keys()];
+  }
+
+  // Releases (or holds back) a group's candidacy: staged start-up keeps a group from
+  // standing for election until its partition is loaded and caught up.
+  setCampaignEnabled(groupId: GroupId, enabled: boolean): void {
+    this.group(groupId).rawNode.setCampaignEnabled(enabled);
+  }
+
+  status(groupId: GroupId): GroupStatus {
+    const group = this.group(groupId);
+    const status = group.rawNode.status();
+    return {
+      groupId,
+      role: status.role,
+      leader: status.lead,
+      term: status.term,
+      commit: status.commit,
+      applied: group.applied,
+      snapshotIndex: group.snapshotIndex,
+      confState: group.confState,
+      campaignEnabled: status.campaignEnabled,
+    };
+  }
+
+  peersOf(groupId: GroupId): PeerAddress[] {
+    return [...this.group(groupId).peers.values()];
+  }
+
+  // Replicates a command and resolves with the state machine's result on this node, once
+  // it is applied here. Only the leader accepts proposals.
+  propose(groupId: GroupId, command: Uint8Array): Promise<unknown> {
+    const group = this.group(groupId);
+    const notLeader = this.refuseUnlessLeader(group);
+    if (notLeader !== null) return Promise.reject(notLeader);
+    if (group.proposals.size >= this.limits.pendingProposalsMax) {
+      return Promise.reject(new AtollError(StatusCode.OVERLOADED, `group ${groupId}: ${group.proposals.size} proposals pending`));
+    }
+    const requestId = this.newRequestId();
+    const refused = group.rawNode.propose(wrapCommand(requestId, command));
+    if (refused !== undefined) return Promise.reject(new AtollError(StatusCode.NOT_LEADER, `group ${groupId}: ${refused.message}`));
+    return this.waitForProposal(group, requestId);
+  }
+
+  // Adds (or promotes) a voter, adds a learner, or removes a member; resolves with the
+  // membership once the change is applied here.
+  proposeConfChange(groupId: GroupId, type: ConfChangeType, peer: PeerAddress): Promise<ConfState> {
+    const group = this.group(groupId);
+    const notLeader = this.refuseUnlessLeader(group);
+    if (notLeader !== null) return Promise.reject(notLeader);
+    const requestId = this.newRequestId();
+    const address = WirePeerAddress.encode({ nodeId: peer.nodeId, host: peer.host, heartbeatPort: peer.heartbeatPort, replicaPort: peer.replicaPort });
+    const refused = group.rawNode.proposeConfChange({ type, nodeId: peer.nodeId, context: wrapCommand(requestId, address) });
+    if (refused !== undefined) return Promise.reject(new AtollError(StatusCode.OVERLOADED, `group ${groupId}: membership change refused: ${refused.message}`));
+    return this.waitForProposal(group, requestId) as Promise<ConfState>;
+  }
+
+  // A linearizable read barrier: resolves once this leader has confirmed its leadership
+  // with a quorum and applied everything committed before the call.
+  readIndex(groupId: GroupId): Promise<void> {
+    const group = this.group(groupId);
+    const notLeader = this.refuseUnlessLeader(group);
+    if (notLeader !== null) return Promise.reject(notLeader);
+    const requestId = this.newRequestId();
+    const refused = group.rawNode.readIndex(readRequestContext(requestId));
+    if (refused !== undefined) return Promise.reject(new AtollError(StatusCode.UNAVAILABLE, `group ${groupId}: read index refused: ${refused.message}`));
+    const done = new Promise<void>((resolve, reject) => {
+      group.reads.set(requestId, { resolve: resolve as (value: unknown) => void, reject, expiresAtTick: this.tickCount + this.limits.requestTimeoutTicks, index: null });
+    });
+    this.requestCycle();
+    return done;
+  }
+
+  transferLeadership(groupId: GroupId, to: NodeId): void {
+    const refused = this.group(groupId).rawNode.transferLeadership(to);
+    if (refused !== undefined) throw new AtollError(StatusCode.INVALID_ARGUMENT, `group ${groupId}: transfer to ${to} refused: ${refused.message}`);
+    this.requestCycle();
+  }
+
+  // One logical tick for every group (elections, heartbeats, timeouts).
+  tick(): void {
+    if (this.stopped) return;
+    this.tickCount += 1;
+    for (const group of this.groups.values()) {
+      group.rawNode.tick();
+      group.expireWaiters(this.tickCount);
+    }
+    this.requestCycle();
+  }
+
+  // Messages from other instances.
+  receive(messages: readonly GroupMessage[]): void {
+    if (this.stopped) return;
+    for (const { groupId, message } of messages) {
+      const group = this.groups.get(groupId);
+      if (group === undefined) {
+        // A group this node does not hold (yet, or any more): the master decides membership.
+        this.logger.debug({ groupId, from: message.from, type: MessageType[message.type] }, 'raft message for an unknown group dropped');
+        continue;
+      }
+      const refused = group.rawNode.step(message);
+      if (refused !== undefined) this.logger.debug({ groupId, from: message.from, reason: refused.message }, 'raft message refused');
+    }
+    this.requestCycle();
+  }
+
+  reportUnreachable(groupId: GroupId, nodeId: NodeId): void {
+    this.groups.get(groupId)?.rawNode.reportUnreachable(nodeId);
+  }
+
+  // Resolves when no cycle is running and none is needed (tests and orderly shutdown).
+  settled(): Promise<void> {
+    if (!this.cycleRunning && !this.cycleScheduled && !this.anyReady()) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.settled();
+    const error = new AtollError(StatusCode.UNAVAILABLE, `node ${this.nodeId} is stopping`);
+    for (const group of this.groups.values()) group.failAll(error);
+  }
+
+  private group(groupId: GroupId): RaftGroup {
+    const group = this.groups.get(groupId);
+    if (group === undefined) throw new AtollError(StatusCode.NOT_FOUND, `raft group ${groupId} is not on node ${this.nodeId}`);
+    return group;
+  }
+
+  private refuseUnlessLeader(group: RaftGroup): AtollError | null {
+    if (this.stopped) return new AtollError(StatusCode.UNAVAILABLE, `node ${this.nodeId} is stopping`);
+    if (group.isLeader) return null;
+    const leader = group.leader;
+    return new AtollError(StatusCode.NOT_LEADER, `group ${group.groupId}: node ${this.nodeId} is not the leader${leader !== 0 ? `; node ${leader} is` : ''}`, { leaderHint: leader !== 0 ? `node:${leader}` : '' });
+  }
+
+  private newRequestId(): number {
+    const requestId = this.nextRequestId;
+    this.nextRequestId += 1;
+    return requestId;
+  }
+
+  private waitForProposal(group: RaftGroup, requestId: number): Promise<unknown> {
+    const done = new Promise<unknown>((resolve, reject) => {
+      group.proposals.set(requestId, { resolve, reject, expiresAtTick: this.tickCount + this.limits.requestTimeoutTicks });
+    });
+    this.requestCycle();
+    return done;
+  }
+
+  private anyReady(): boolean {
+    for (const group of this.groups.values()) if (group.rawNode.hasReady()) return true;
+    return false;
+  }
+
+  private requestCycle(): void {
+    if (this.cycleRunning) {
+      this.cycleRequested = true;
+      return;
+    }
+    if (this.cycleScheduled) return;
+    this.cycleScheduled = true;
+    this.options.defer(() => {
+      this.cycleScheduled = false;
+      void this.runCycles();
+    });
+  }
+
+  private async runCycles(): Promise<void> {
+    if (this.cycleRunning) return;
+    this.cycleRunning = true;
+    try {
+      for (let cycles = 0; cycles < this.limits.cyclesPerRunMax; cycles++) {
+        this.cycleRequested = false;
+        const worked = await this.cycle();
+        if (!worked && !this.cycleRequested) break;
+      }
+    } finally {
+      this.cycleRunning = false;
+    }
+    if (this.cycleRequested || this.anyReady()) {
+      this.requestCycle();
+      return;
+    }
+    const waiting = this.idle;
+    this.idle = [];
+    for (const resolve of waiting) resolve();
+  }
+
+  // One Ready round over all groups; false when no group had anything.
+  private async cycle(): Promise<boolean> {
+    const batch: Array<{ group: RaftGroup; ready: Ready }> = [];
+    for (const group of this.groups.values()) {
+      if (group.rawNode.hasReady()) batch.push({ group, ready: group.rawNode.ready() });
+    }
+    if (batch.length === 0) return false;
+    const persistence = this.options.persistence;
+
+    // 1. Persist every group's Ready; one sync for all of them.
+    let mustSync = false;
+    for (const { group, ready } of batch) {
+      if (ready.snapshot !== undefined) {
+        const { metadata, data } = ready.snapshot;
+        await persistence.saveSnapshot(group.groupId, { index: metadata.index, term: metadata.term, confState: metadata.confState, data });
+      }
+      if (ready.entries.length > 0) persistence.appendEntries(group.groupId, ready.entries);
+      if (ready.hardState !== undefined) persistence.setHardState(group.groupId, ready.hardState);
+      mustSync ||= ready.mustSync;
+    }
+    if (mustSync) await persistence.sync();
+    // What is durable now goes into the log the cores read (etcd's order: disk first).
+    for (const { group, ready } of batch) {
+      if (ready.snapshot !== undefined) group.storage.applySnapshot(ready.snapshot);
+      if (ready.entries.length > 0) group.storage.append(ready.entries as Entry[]);
+      if (ready.hardState !== undefined) group.storage.setHardState(ready.hardState);
+    }
+
+    // 2. Send: heartbeats of all groups per peer together, the rest batched per peer.
+    this.send(batch);
+
+    // 3. Apply, and note leadership changes.
+    for (const { group, ready } of batch) {
+      if (ready.softState !== undefined) {
+        const wasLeader = group.isLeader;
+        group.leader = ready.softState.lead;
+        group.role = ready.softState.role;
+        if (wasLeader && !group.isLeader) {
+          group.failReads(new AtollError(StatusCode.NOT_LEADER, `group ${group.groupId}: leadership moved while a read waited`));
+        }
+        this.logger.info({ groupId: group.groupId, role: group.role, leader: group.leader }, 'raft role changed');
+      }
+      if (ready.snapshot !== undefined) group.installSnapshot(ready.snapshot);
+      if (ready.committedEntries.length > 0) group.applyEntries(ready.committedEntries);
+      if (ready.readStates.length > 0) group.noteReadStates(ready.readStates);
+    }
+
+    // 4. Advance, then take snapshots where the log has grown long.
+    for (const { group, ready } of batch) group.rawNode.advance(ready);
+    for (const { group } of batch) await this.maybeSnapshot(group);
+    return true;
+  }
+
+  private send(batch: ReadonlyArray<{ group: RaftGroup; ready: Ready }>): void {
+    const heartbeats = new Map<string, { peer: PeerAddress; messages: GroupMessage[] }>();
+    const others = new Map<string, { peer: PeerAddress; messages: GroupMessage[] }>();
+    const transport = this.options.transport;
+    for (const { group, ready } of batch) {
+      for (const message of ready.messages) {
+        const peer = group.peers.get(message.to);
+        if (peer === undefined) {
+          this.logger.warn({ groupId: group.groupId, to: message.to, type: MessageType[message.type] }, 'raft peer has no address record; message dropped');
+          group.rawNode.reportUnreachable(message.to);
+          continue;
+        }
+        const groupMessage = { groupId: group.groupId, message };
+        if (message.type === MessageType.Snapshot) {
+          transport.sendSnapshot(peer, groupMessage).then(
+            (delivered) => this.reportSnapshot(group.groupId, message.to, delivered),
+            () => this.reportSnapshot(group.groupId, message.to, false),
+          );
+          continue;
+        }
+        const buckets = message.type === MessageType.Heartbeat || message.type === MessageType.HeartbeatResponse ? heartbeats : others;
+        const key = `${peer.nodeId}@${peer.host}:${peer.heartbeatPort}:${peer.replicaPort}`;
+        let bucket = buckets.get(key);
+        if (bucket === undefined) {
+          bucket = { peer, messages: [] };
+          buckets.set(key, bucket);
+        }
+        bucket.messages.push(groupMessage);
+      }
+    }
+    for (const { peer, messages } of heartbeats.values()) transport.sendHeartbeats(peer, messages);
+    for (const { peer, messages } of others.values()) transport.send(peer, messages);
+  }
+
+  private reportSnapshot(groupId: GroupId, to: NodeId, delivered: boolean): void {
+    const group = this.groups.get(groupId);
+    if (group === undefined) return;
+    group.rawNode.reportSnapshot(to, delivered);
+    this.requestCycle();
+  }
+
+  private async maybeSnapshot(group: RaftGroup): Promise<void> {
+    if (group.applied - group.snapshotIndex < this.limits.snapshotEntriesMin) return;
+    const index = group.applied;
+    const data = group.encodeSnapshotData();
+    const snapshot = group.storage.createSnapshot(index as never, group.confState, data);
+    await this.options.persistence.saveSnapshot(group.groupId, { index, term: snapshot.metadata.term, confState: group.confState, data });
+    group.snapshotIndex = index;
+    // Keep some entries behind the snapshot, so a follower that lags a little catches up
+    // from the log instead of needing the whole snapshot.
+    const compactTo = index - this.limits.entriesKeptAfterSnapshot;
+    if (compactTo > group.storage.firstIndex()) group.storage.compact(compactTo as never);
+    this.logger.debug({ groupId: group.groupId, index }, 'raft snapshot taken');
+  }
+}
+
+// Encodes an AddVoter/AddLearner/RemoveNode change the way the host proposes it (used by
+// tools and tests that build conf change entries directly).
+export function encodeHostConfChange(type: ConfChangeType, peer: PeerAddress, requestId: number): Uint8Array {
+  const address = WirePeerAddress.encode({ nodeId: peer.nodeId, host: peer.host, heartbeatPort: peer.heartbeatPort, replicaPort: peer.replicaPort });
+  return encodeConfChange({ type, nodeId: peer.nodeId, context: wrapCommand(requestId, address) });
+}
