@@ -1,0 +1,143 @@
+// The Raft transport over the RPC layer: heartbeat batches to a peer's heartbeat port,
+// everything else to its replica port, snapshots in checksummed chunks to the replica
+// port. Addresses come from the group's peer records only.
+import { crc32 } from '../checksum/index.js';
+import { AtollError } from '../errors/atoll-error.js';
+import { StatusCode } from '../proto/generated/common.js';
+import { RaftTransport as RaftTransportService, type RaftMessageBatch, type RaftMessageBatchAck, type SnapshotChunk } from '../proto/generated/raft.js';
+import { MessageType, type NodeId } from '../raft/index.js';
+import type { MethodDescriptor, RpcClient, RpcServer } from '../rpc/index.js';
+import { messageFromWire, messageToWire } from './message-codec.js';
+import type { RaftHost } from './raft-host.js';
+import type { GroupMessage, PeerAddress, RaftTransport } from './types.js';
+
+export const snapshotChunkBytesDefault = 1024 * 1024;
+// Snapshots being received at once, and their bytes, are bounded: a peer cannot make this
+// node buffer without limit.
+export const snapshotsReceivingMax = 16;
+export const snapshotBytesMax = 4 * 1024 * 1024 * 1024;
+
+export interface RpcRaftTransportOptions {
+  readonly localNodeId: NodeId;
+  readonly client: RpcClient;
+  // Called when a peer could not be reached, for every group in the lost batch.
+  readonly onUnreachable: (groupId: number, nodeId: NodeId) => void;
+  readonly deadlineMs?: number;
+  readonly snapshotChunkBytes?: number;
+}
+
+export class RpcRaftTransport implements RaftTransport {
+  constructor(private readonly options: RpcRaftTransportOptions) {}
+
+  sendHeartbeats(to: PeerAddress, messages: readonly GroupMessage[]): void {
+    this.sendBatch(`${to.host}:${to.heartbeatPort}`, RaftTransportService.heartbeat, to, messages);
+  }
+
+  send(to: PeerAddress, messages: readonly GroupMessage[]): void {
+    this.sendBatch(`${to.host}:${to.replicaPort}`, RaftTransportService.send, to, messages);
+  }
+
+  async sendSnapshot(to: PeerAddress, groupMessage: GroupMessage): Promise<boolean> {
+    const snapshot = groupMessage.message.snapshot;
+    if (snapshot === undefined) return false;
+    const data = snapshot.data;
+    const wire = messageToWire(groupMessage.groupId, groupMessage.message);
+    const snapshotCrc = crc32(data);
+    const address = `${to.host}:${to.replicaPort}`;
+    const chunkBytes = this.options.snapshotChunkBytes ?? snapshotChunkBytesDefault;
+    try {
+      let offset = 0;
+      do {
+        const end = Math.min(data.length, offset + chunkBytes);
+        const chunk = data.subarray(offset, end);
+        const chunkHeader: SnapshotChunk = {
+          message: wire,
+          offset,
+          totalBytes: data.length,
+          chunkCrc32: crc32(chunk),
+          snapshotCrc32: snapshotCrc,
+          last: end === data.length,
+        };
+        const ack = await this.options.client.call(address, RaftTransportService.installSnapshotChunk, chunkHeader, { payload: chunk, deadlineMs: this.options.deadlineMs ?? 30_000 });
+        if (ack.nextOffset !== end) return false;
+        offset = end;
+      } while (offset < data.length);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private sendBatch(address: string, method: MethodDescriptor<RaftMessageBatch, RaftMessageBatchAck>, to: PeerAddress, messages: readonly GroupMessage[]): void {
+    const batch: RaftMessageBatch = {
+      fromNodeId: this.options.localNodeId,
+      toNodeId: to.nodeId,
+      messages: messages.map(({ groupId, message }) => messageToWire(groupId, message)),
+    };
+    this.options.client.call(address, method, batch, { deadlineMs: this.options.deadlineMs ?? 5_000 }).catch(() => {
+      for (const { groupId } of messages) this.options.onUnreachable(groupId, to.nodeId);
+    });
+  }
+}
+
+interface IncomingSnapshot {
+  readonly key: string;
+  readonly data: Buffer;
+  received: number;
+  lastChunkAtMs: number;
+}
+
+// Serves the RaftTransport methods: batches on the heartbeat and replica listeners go to
+// the host; snapshot chunks are reassembled, checked, and handed over whole.
+export function registerRaftTransport(host: RaftHost, heartbeatServer: RpcServer, replicaServer: RpcServer): void {
+  const receiveBatch = (batch: RaftMessageBatch) => {
+    if (batch.toNodeId !== host.nodeId) {
+      throw new AtollError(StatusCode.INVALID_ARGUMENT, `raft batch for node ${batch.toNodeId} reached node ${host.nodeId}`);
+    }
+    const messages: GroupMessage[] = [];
+    for (const wire of batch.messages) {
+      if (wire.type === MessageType.Snapshot) throw new AtollError(StatusCode.INVALID_ARGUMENT, 'snapshot messages travel as snapshot chunks');
+      messages.push({ groupId: wire.groupId, message: messageFromWire(wire, host.nodeId) });
+    }
+    host.receive(messages);
+    return {};
+  };
+  heartbeatServer.handle(RaftTransportService.heartbeat, receiveBatch);
+  replicaServer.handle(RaftTransportService.send, receiveBatch);
+
+  const incoming = new Map<string, IncomingSnapshot>();
+  replicaServer.handle(RaftTransportService.installSnapshotChunk, (chunk, context) => {
+    const wire = chunk.message;
+    if (wire === undefined || wire.snapshot === undefined || wire.type !== MessageType.Snapshot) {
+      throw new AtollError(StatusCode.INVALID_ARGUMENT, 'snapshot chunk without its snapshot message');
+    }
+    if (chunk.totalBytes > snapshotBytesMax) throw new AtollError(StatusCode.TOO_LARGE, `snapshot of ${chunk.totalBytes} bytes exceeds ${snapshotBytesMax}`);
+    const key = `${wire.groupId}/${wire.from}/${wire.term}/${wire.snapshot.index}`;
+    const payload = context.payload;
+    if (crc32(payload) !== chunk.chunkCrc32) throw new AtollError(StatusCode.CHECKSUM_MISMATCH, `snapshot chunk at ${chunk.offset} of group ${wire.groupId}: checksum mismatch`);
+    let state = incoming.get(key);
+    if (chunk.offset === 0) {
+      if (state === undefined && incoming.size >= snapshotsReceivingMax) throw new AtollError(StatusCode.OVERLOADED, `${incoming.size} snapshots are being received`);
+      state = { key, data: Buffer.allocUnsafe(chunk.totalBytes), received: 0, lastChunkAtMs: Date.now() };
+      incoming.set(key, state);
+    }
+    if (state === undefined || chunk.offset !== state.received || chunk.offset + payload.length > state.data.length) {
+      incoming.delete(key);
+      throw new AtollError(StatusCode.INVALID_ARGUMENT, `snapshot chunk of group ${wire.groupId} at ${chunk.offset} is out of order; start again`);
+    }
+    payload.copy(state.data, chunk.offset);
+    state.received += payload.length;
+    state.lastChunkAtMs = Date.now();
+    if (chunk.last) {
+      incoming.delete(key);
+      if (state.received !== state.data.length || crc32(state.data) !== chunk.snapshotCrc32) {
+        throw new AtollError(StatusCode.CHECKSUM_MISMATCH, `snapshot of group ${wire.groupId} at index ${wire.snapshot.index}: checksum of the whole does not match`);
+      }
+      host.receive([{ groupId: wire.groupId, message: messageFromWire(wire, host.nodeId, state.data) }]);
+    }
+    // Snapshots abandoned by their sender are dropped after a while.
+    const now = Date.now();
+    for (const [other, pending] of incoming) if (now - pending.lastChunkAtMs > 60_000) incoming.delete(other);
+    return { nextOffset: state.received };
+  });
+}
