@@ -1,4 +1,5 @@
 export {
+  freePorts,
   instanceArguments,
   instancesPerRoleMax,
   loadOrCreatePlan,

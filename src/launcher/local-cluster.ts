@@ -54,7 +54,7 @@ export function mastersOf(plan: ClusterPlan): string[] {
   return plan.instances.filter((instance) => instance.role === 'master').map((instance) => serviceAddress(plan, instance));
 }
 
-async function freePorts(host: string, count: number): Promise<number[]> {
+export async function freePorts(host: string, count: number): Promise<number[]> {
   // Hold every port until all are chosen, so none is handed out twice.
   const servers = [];
   const ports: number[] = [];

@@ -1,0 +1,144 @@
+// TEST ONLY: one replica of a replicated key-value service, run as its own process by the
+// Raft real-process test and the Raft benchmark. It uses the production pieces end to
+// end: the RPC layer, the multi-raft host, the RPC Raft transport and the shared
+// write-ahead log with real fsync. Not an AtollFS role.
+//
+// Usage: node kv-process.js <json options>
+//   {"nodeId": 1, "dataDir": "...", "secret": "...", "groups": 1, "tickMs": 20,
+//    "cluster": [{"nodeId": 1, "host": "127.0.0.1", "servicePort": N, "heartbeatPort": N, "replicaPort": N}, ...]}
+// Prints one JSON line {"ready": true, ...} once listening.
+import { createHash } from 'node:crypto';
+import { NodeDisk } from '../../disk/index.js';
+import { AtollError } from '../../errors/atoll-error.js';
+import { StatusCode } from '../../proto/generated/common.js';
+import { TestKv } from '../../proto/generated/testkv.js';
+import { Role, type NodeId } from '../../raft/index.js';
+import { createRandom } from '../../random/index.js';
+import { RpcClient, RpcServer, registerDiagnostics } from '../../rpc/index.js';
+import { RaftHost } from '../raft-host.js';
+import { RpcRaftTransport, registerRaftTransport } from '../rpc-transport.js';
+import { openWalPersistence } from '../wal-persistence.js';
+import { KeyValueStateMachine, putCommand } from './kv-state-machine.js';
+
+interface ClusterMember {
+  nodeId: number;
+  host: string;
+  servicePort: number;
+  heartbeatPort: number;
+  replicaPort: number;
+}
+
+interface Options {
+  nodeId: number;
+  dataDir: string;
+  secret: string;
+  groups: number;
+  tickMs: number;
+  cluster: ClusterMember[];
+}
+
+const options = JSON.parse(process.argv[2] ?? '{}') as Options;
+const self = options.cluster.find((member) => member.nodeId === options.nodeId);
+if (self === undefined) throw new Error(`node ${options.nodeId} is not in the cluster list`);
+const groupIds = Array.from({ length: options.groups }, (_, index) => index + 1);
+
+const service = new RpcServer({ secret: options.secret, instance: `kv-${options.nodeId}` });
+const heartbeat = new RpcServer({ secret: options.secret, instance: `kv-${options.nodeId}-hb` });
+const replica = new RpcServer({ secret: options.secret, instance: `kv-${options.nodeId}-rep` });
+registerDiagnostics(service);
+await service.listen(self.host, self.servicePort);
+await heartbeat.listen(self.host, self.heartbeatPort);
+await replica.listen(self.host, self.replicaPort);
+
+const { persistence, recovered } = await openWalPersistence(new NodeDisk(), options.dataDir);
+const client = new RpcClient({ secret: options.secret, instance: `kv-${options.nodeId}` });
+// eslint-disable-next-line prefer-const
+let host: RaftHost;
+const transport = new RpcRaftTransport({ localNodeId: options.nodeId as NodeId, client, onUnreachable: (groupId, peer) => host.reportUnreachable(groupId, peer) });
+host = new RaftHost({
+  nodeId: options.nodeId as NodeId,
+  persistence,
+  transport,
+  random: createRandom(options.nodeId * 7919 + Date.now() % 100_000),
+  defer: (work) => setImmediate(work),
+  limits: { requestTimeoutTicks: Math.ceil(5000 / options.tickMs), snapshotEntriesMin: 5_000, entriesKeptAfterSnapshot: 500 },
+});
+registerRaftTransport(host, heartbeat, replica);
+const peers = options.cluster.map((member) => ({ nodeId: member.nodeId as NodeId, host: member.host, heartbeatPort: member.heartbeatPort, replicaPort: member.replicaPort }));
+const machines = new Map<number, KeyValueStateMachine>();
+for (const groupId of groupIds) {
+  const machine = new KeyValueStateMachine();
+  machines.set(groupId, machine);
+  const state = recovered.get(groupId);
+  host.createGroup({ groupId, peers, stateMachine: machine, bootstrap: state === undefined, recovered: state });
+}
+const ticker = setInterval(() => host.tick(), options.tickMs);
+
+function groupOf(key: string): number {
+  // Keys spread over the groups by a stable hash.
+  const digest = createHash('sha1').update(key).digest();
+  return (digest.readUInt32BE(0) % groupIds.length) + 1;
+}
+
+function serviceAddressOf(nodeId: number): string {
+  const member = options.cluster.find((candidate) => candidate.nodeId === nodeId);
+  return member === undefined ? '' : `${member.host}:${member.servicePort}`;
+}
+
+// NOT_LEADER hints name the leader's service address, which clients can call.
+function withServiceHint(error: unknown): never {
+  if (error instanceof AtollError && error.status === StatusCode.NOT_LEADER) {
+    const leader = Number(error.leaderHint.replace(/^node:/, ''));
+    throw new AtollError(StatusCode.NOT_LEADER, error.message, { leaderHint: leader > 0 ? serviceAddressOf(leader) : '' });
+  }
+  throw error;
+}
+
+service.handle(TestKv.put, async (request) => {
+  const previous = await host.propose(groupOf(request.key), putCommand(request.key, Buffer.from(request.value).toString('utf8'))).catch(withServiceHint);
+  return { replaced: previous !== null };
+});
+
+service.handle(TestKv.get, async (request) => {
+  const groupId = groupOf(request.key);
+  if (request.linearizable) await host.readIndex(groupId).catch(withServiceHint);
+  const value = machines.get(groupId)!.values.get(request.key);
+  return { found: value !== undefined, value: Buffer.from(value ?? '') };
+});
+
+service.handle(TestKv.state, () => {
+  const hash = createHash('sha256');
+  let applied = 0;
+  let keyCount = 0;
+  let isLeader = true;
+  let leader = 0;
+  let term = 0;
+  for (const groupId of groupIds) {
+    const machine = machines.get(groupId)!;
+    hash.update(machine.stateHash());
+    const status = host.status(groupId);
+    applied += status.applied;
+    keyCount += machine.values.size;
+    isLeader &&= status.role === Role.Leader;
+    if (groupId === 1) {
+      leader = status.leader;
+      term = status.term;
+    }
+  }
+  return { nodeId: options.nodeId, isLeader, leaderNodeId: leader, term, applied, keyCount, stateHash: hash.digest('hex') };
+});
+
+process.stdout.write(`${JSON.stringify({ ready: true, nodeId: options.nodeId, pid: process.pid, recoveredGroups: recovered.size })}\n`);
+
+const shutdown = async (): Promise<void> => {
+  clearInterval(ticker);
+  await host.stop();
+  await service.stop();
+  await heartbeat.stop();
+  await replica.stop();
+  await client.close();
+  await persistence.close();
+  process.exit(0);
+};
+process.once('SIGTERM', () => void shutdown());
+process.once('SIGINT', () => void shutdown());
