@@ -1,0 +1,9 @@
+// Public face of the simulator's building blocks. None of them knows about Raft: the
+// cluster runner composes them with the real Raft core, host and log.
+export { Scheduler } from './scheduler.js';
+export type { EventId, EventNotice, RunResult, RunStop, SchedulerOptions, StopCondition } from './scheduler.js';
+export { SimulatedClock } from './simulated-clock.js';
+export type { SimulatedClockOptions } from './simulated-clock.js';
+export { RandomStreams, deriveSeed } from './random-streams.js';
+export { simulatorLimitsDefault } from './limits.js';
+export type { SimulatorLimits } from './limits.js';
