@@ -5,5 +5,9 @@ export type { EventId, EventNotice, RunResult, RunStop, SchedulerOptions, StopCo
 export { SimulatedClock } from './simulated-clock.js';
 export type { SimulatedClockOptions } from './simulated-clock.js';
 export { RandomStreams, deriveSeed } from './random-streams.js';
+export { checkFaultProfile, faultProfileCalm, randomFaultProfile } from './fault-profile.js';
+export type { FaultProfile } from './fault-profile.js';
+export { SimulatedNetwork } from './network.js';
+export type { DropReason, MessageHandler, NetworkCounters, NetworkEvent, SimulatedNetworkOptions } from './network.js';
 export { simulatorLimitsDefault } from './limits.js';
 export type { SimulatorLimits } from './limits.js';
