@@ -9,5 +9,7 @@ export { checkFaultProfile, faultProfileCalm, randomFaultProfile } from './fault
 export type { FaultProfile } from './fault-profile.js';
 export { SimulatedNetwork } from './network.js';
 export type { DropReason, MessageHandler, NetworkCounters, NetworkEvent, SimulatedNetworkOptions } from './network.js';
+export { Trace, formatTrace } from './trace.js';
+export type { FormatTraceOptions, TraceDetail, TraceEntry, TraceEvent } from './trace.js';
 export { simulatorLimitsDefault } from './limits.js';
 export type { SimulatorLimits } from './limits.js';
