@@ -9,6 +9,12 @@ export { checkFaultProfile, faultProfileCalm, randomFaultProfile } from './fault
 export type { FaultProfile } from './fault-profile.js';
 export { SimulatedNetwork } from './network.js';
 export type { DropReason, MessageHandler, NetworkCounters, NetworkEvent, SimulatedNetworkOptions } from './network.js';
+export { HistoryRecorder } from './history.js';
+export type { HistoryOperation, HistoryRecorderOptions, OperationResponse } from './history.js';
+export { checkLinearizability, inconsistent } from './linearizability.js';
+export type { Inconsistent, LinearizabilityOptions, LinearizabilityResult, Model, PartitionVerdict, Verdict, Violation } from './linearizability.js';
+export { checkKeyValueHistory, keyValueModel } from './key-value-model.js';
+export type { KeyValueInput, KeyValueOperation, KeyValueOutput, KeyValueState } from './key-value-model.js';
 export { Trace, formatTrace } from './trace.js';
 export type { FormatTraceOptions, TraceDetail, TraceEntry, TraceEvent } from './trace.js';
 export { simulatorLimitsDefault } from './limits.js';
