@@ -20,9 +20,11 @@ class GroupReplay {
   snapshot: { index: LogIndex; term: Term } | null = null;
   entries: Entry[] = [];
   /**
-   * The highest index below which entries were missing when an append arrived. That is
-   * normal when older segments were deleted (their entries were covered by a snapshot
-   * mark then), and the last snapshot mark must cover it: else a segment is missing.
+   * The log lacks the entries in (snapshot index, missingBelow]: an append arrived that
+   * did not follow what the replay holds. That is normal when older segments were
+   * deleted (a snapshot mark covered their entries), and by the end a snapshot mark must
+   * cover the hole, or a mark that replaced the whole log must have come after it: else
+   * a segment is missing.
    */
   missingBelow = 0;
 
@@ -37,7 +39,8 @@ class GroupReplay {
       entries.length = entry.index - first;
       entries.push(entry);
     } else {
-      this.missingBelow = Math.max(this.missingBelow, entry.index - 1);
+      // The append replaces the log from entry.index on, so only the hole below it matters.
+      this.missingBelow = entry.index - 1;
       this.entries = [entry];
     }
   }
@@ -55,6 +58,8 @@ class GroupReplay {
     } else {
       this.entries = [];
     }
+    // The snapshot covers the hole, or (a mark that replaced the log) made it irrelevant.
+    if (!keepsEntriesAbove || index >= this.missingBelow) this.missingBelow = 0;
     this.snapshot = { index: index as LogIndex, term: term as Term };
   }
 }
