@@ -4,3 +4,8 @@ export type { WalOpenResult, WalRecoveryReport, WalStats } from './write-ahead-l
 export type { RecoveredGroup } from './log-replay.js';
 export type { WalLimits } from './limits.js';
 export { buildWalLimits, walLimitsDefault } from './limits.js';
+export { SnapshotStore } from './snapshot-store.js';
+export type { LoadedSnapshot } from './snapshot-store.js';
+export type { StoredSnapshotMetadata } from './snapshot-file.js';
+export type { SnapshotLimits } from './limits.js';
+export { buildSnapshotLimits, snapshotLimitsDefault } from './limits.js';

@@ -55,3 +55,30 @@ export function buildWalLimits(overrides: Partial<WalLimits> = {}): WalLimits {
   }
   return Object.freeze(limits);
 }
+
+/** Bounds of the snapshot store: a snapshot is read and written as one buffer. */
+export interface SnapshotLimits {
+  /** Application data of one snapshot. */
+  readonly snapshotBytesMax: number;
+  /** The encoded metadata (index, term, membership, peer addresses). */
+  readonly snapshotMetadataBytesMax: number;
+}
+
+export const snapshotLimitsDefault: Readonly<SnapshotLimits> = Object.freeze({
+  snapshotBytesMax: 1024 * mebibyte,
+  snapshotMetadataBytesMax: 1 * mebibyte,
+});
+
+export function buildSnapshotLimits(overrides: Partial<SnapshotLimits> = {}): SnapshotLimits {
+  const limits: SnapshotLimits = { ...snapshotLimitsDefault, ...overrides };
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`build snapshot limits: ${name} must be a positive safe integer: ${value}`);
+  }
+  if (limits.snapshotMetadataBytesMax > 0xffff_ffff) {
+    throw new RangeError(`build snapshot limits: snapshotMetadataBytesMax must fit in the u32 length field: ${limits.snapshotMetadataBytesMax}`);
+  }
+  if (limits.snapshotMetadataBytesMax > limits.snapshotBytesMax) {
+    throw new RangeError(`build snapshot limits: snapshotMetadataBytesMax must not exceed snapshotBytesMax: ${limits.snapshotMetadataBytesMax} > ${limits.snapshotBytesMax}`);
+  }
+  return Object.freeze(limits);
+}
