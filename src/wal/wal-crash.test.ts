@@ -90,7 +90,7 @@ function apply(wal: WriteAheadLog, operation: ModelOperation): void {
 
 const drainMicrotasks = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-async function runScenario(seed: number): Promise<{ crashes: number; tornTails: number; segmentsDeleted: number }> {
+async function runScenario(seed: number): Promise<{ crashes: number; tornTails: number; segmentsDeleted: number; recordsRewritten: number }> {
   const random = createRandom(seed);
   let disk = new SimulatedDisk();
   await disk.makeDirectory('/instance');
@@ -104,6 +104,7 @@ async function runScenario(seed: number): Promise<{ crashes: number; tornTails: 
   const terms = new Map<number, number>();
   let tornTails = 0;
   let segmentsDeleted = 0;
+  let recordsRewritten = 0;
   const crashes = 3 + random.nextInt(4);
   for (let crash = 0; crash < crashes; crash++) {
     const steps = 40 + random.nextInt(200);
@@ -144,6 +145,7 @@ async function runScenario(seed: number): Promise<{ crashes: number; tornTails: 
     }
     for (let turn = random.nextInt(8); turn > 0; turn--) await Promise.resolve();
     segmentsDeleted += wal.stats().segmentsDeleted;
+    recordsRewritten += wal.stats().recordsRewritten;
     disk = disk.crash(random, { reorderWriteback: random.nextInt(2) === 0 });
     // Syncs of the dead process that completed before the power went may still report.
     await drainMicrotasks();
@@ -168,11 +170,12 @@ async function runScenario(seed: number): Promise<{ crashes: number; tornTails: 
   }
   await wal.close();
   segmentsDeleted += wal.stats().segmentsDeleted;
+  recordsRewritten += wal.stats().recordsRewritten;
   const final = await WriteAheadLog.open(disk, '/instance', limits);
   assert.equal(fingerprint(WalModel.fromRecovered(final.recovered)), fingerprint(current), `seed ${seed}: clean reopen`);
   await final.wal.close();
   assert.equal(disk.openFileCount(), 0, `seed ${seed}: files left open`);
-  return { crashes, tornTails, segmentsDeleted };
+  return { crashes, tornTails, segmentsDeleted, recordsRewritten };
 }
 
 test('recovery after random crashes keeps every synced record and nothing after a torn frame', async () => {
@@ -180,21 +183,24 @@ test('recovery after random crashes keeps every synced record and nothing after 
   let crashes = 0;
   let tornTails = 0;
   let segmentsDeleted = 0;
+  let recordsRewritten = 0;
   for (const seed of seeds) {
     try {
       const result = await runScenario(seed);
       crashes += result.crashes;
       tornTails += result.tornTails;
       segmentsDeleted += result.segmentsDeleted;
+      recordsRewritten += result.recordsRewritten;
     } catch (error) {
       console.log(`wal crash test failed with seed ${seed}: replay with ATOLL_WAL_SEED=${seed}`);
       throw error;
     }
   }
-  console.log(`wal crash: ${seeds.length} seeds, ${crashes} crashes, ${tornTails} torn tails cut, ${segmentsDeleted} segments deleted`);
+  console.log(`wal crash: ${seeds.length} seeds, ${crashes} crashes, ${tornTails} torn tails cut, ${segmentsDeleted} segments deleted, ${recordsRewritten} records rewritten`);
   if (replaySeed === undefined) {
     // The scenario must exercise what it claims to.
     assert.ok(tornTails > 0, 'no crash tore a frame');
     assert.ok(segmentsDeleted > 0, 'no segment was ever deleted');
+    assert.ok(recordsRewritten > 0, 'no hard state or mark was ever rewritten');
   }
 });
