@@ -106,6 +106,7 @@ test('SIGKILL of the leader under load: every acknowledged write survives on eve
     await new Promise((resolve) => setTimeout(resolve, 1500));
     stopWriting = true;
     await Promise.all(writers);
+    console.log(`kv-process: ${countBeforeKill} writes acknowledged before the SIGKILL of node ${leader.nodeId}, ${countWhileDown} by its restart, ${acknowledged.size} in all`);
     assert.ok(countBeforeKill > 50, `writes went through before the kill (${countBeforeKill})`);
     assert.ok(countWhileDown > countBeforeKill, 'writes went on while the old leader was down');
 

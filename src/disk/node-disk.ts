@@ -1,0 +1,167 @@
+// Disk over node:fs/promises: the one adapter in the storage path that touches the real
+// file system. Data syncs are fdatasync (FileHandle.datasync): the size of an appended
+// file is part of what fdatasync flushes, other metadata (mtime) is not needed.
+import { mkdir, open, readdir, rename, rmdir, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { assert } from '../errors/index.js';
+import type { Disk, DiskFile } from './disk.js';
+import { diskError } from './disk-error.js';
+
+class NodeDiskFile implements DiskFile {
+  private closed = false;
+
+  constructor(
+    readonly path: string,
+    private readonly handle: FileHandle,
+    private readonly appendable: boolean,
+  ) {}
+
+  async size(): Promise<number> {
+    this.checkOpen('size');
+    try {
+      return (await this.handle.stat()).size;
+    } catch (error) {
+      throw diskError('size of', this.path, error);
+    }
+  }
+
+  async read(position: number, length: number): Promise<Uint8Array> {
+    this.checkOpen('read');
+    assert(Number.isSafeInteger(position) && position >= 0, () => `read ${this.path}: bad position ${position}`);
+    assert(Number.isSafeInteger(length) && length >= 0, () => `read ${this.path}: bad length ${length}`);
+    const buffer = Buffer.allocUnsafe(length);
+    let filled = 0;
+    try {
+      // A read may return fewer bytes than asked before the end of the file; only 0 means the end.
+      while (filled < length) {
+        const { bytesRead } = await this.handle.read(buffer, filled, length - filled, position + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+    } catch (error) {
+      throw diskError('read', this.path, error);
+    }
+    return new Uint8Array(buffer.buffer, buffer.byteOffset, filled);
+  }
+
+  async append(bytes: Uint8Array): Promise<void> {
+    this.checkOpen('append');
+    assert(this.appendable, () => `append to ${this.path}: opened for reading only`);
+    let written = 0;
+    try {
+      // The file is opened with O_APPEND, so every write lands at the end; a short write
+      // (rare, for example when the device fills) is continued, not dropped.
+      while (written < bytes.byteLength) {
+        const result = await this.handle.write(bytes, written, bytes.byteLength - written, null);
+        written += result.bytesWritten;
+      }
+    } catch (error) {
+      throw diskError('append to', this.path, error);
+    }
+  }
+
+  async sync(): Promise<void> {
+    this.checkOpen('sync');
+    try {
+      await this.handle.datasync();
+    } catch (error) {
+      throw diskError('fdatasync', this.path, error);
+    }
+  }
+
+  async truncate(length: number): Promise<void> {
+    this.checkOpen('truncate');
+    assert(Number.isSafeInteger(length) && length >= 0, () => `truncate ${this.path}: bad length ${length}`);
+    const size = await this.size();
+    assert(length <= size, () => `truncate ${this.path}: ${length} is beyond the size ${size}`);
+    try {
+      await this.handle.truncate(length);
+    } catch (error) {
+      throw diskError('truncate', this.path, error);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.handle.close();
+    } catch (error) {
+      throw diskError('close', this.path, error);
+    }
+  }
+
+  private checkOpen(action: string): void {
+    assert(!this.closed, () => `${action} ${this.path}: the file is closed`);
+  }
+}
+
+export class NodeDisk implements Disk {
+  async makeDirectory(path: string): Promise<void> {
+    try {
+      await mkdir(path, { recursive: true });
+    } catch (error) {
+      throw diskError('make directory', path, error);
+    }
+  }
+
+  async list(path: string): Promise<string[]> {
+    try {
+      // Sorted by code unit, like SimulatedDisk, so callers see the same order on both.
+      return (await readdir(path)).sort((left, right) => (left < right ? -1 : left > right ? 1 : 0));
+    } catch (error) {
+      throw diskError('list', path, error);
+    }
+  }
+
+  async openForAppend(path: string): Promise<DiskFile> {
+    try {
+      return new NodeDiskFile(path, await open(path, 'a+'), true);
+    } catch (error) {
+      throw diskError('open for append', path, error);
+    }
+  }
+
+  async openForRead(path: string): Promise<DiskFile> {
+    try {
+      return new NodeDiskFile(path, await open(path, 'r'), false);
+    } catch (error) {
+      throw diskError('open for read', path, error);
+    }
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    try {
+      await rename(from, to);
+    } catch (error) {
+      throw diskError(`rename to ${to}`, from, error);
+    }
+  }
+
+  async remove(path: string): Promise<void> {
+    try {
+      await unlink(path);
+    } catch (error) {
+      // Linux answers EISDIR for unlink of a directory (other systems EPERM).
+      const code = (error as { code?: string }).code;
+      if (code !== 'EISDIR' && code !== 'EPERM') throw diskError('remove', path, error);
+      try {
+        await rmdir(path);
+      } catch (directoryError) {
+        throw diskError('remove', path, directoryError);
+      }
+    }
+  }
+
+  async syncDirectory(path: string): Promise<void> {
+    let handle: FileHandle | undefined;
+    try {
+      handle = await open(path, 'r');
+      await handle.sync();
+    } catch (error) {
+      throw diskError('fsync directory', path, error);
+    } finally {
+      await handle?.close();
+    }
+  }
+}
