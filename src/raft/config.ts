@@ -23,6 +23,18 @@ export interface RaftConfig {
   readonly campaignEnabled?: boolean;
   /** When true a follower drops proposals instead of forwarding them to the leader (default false). */
   readonly disableProposalForwarding?: boolean;
+  /**
+   * Deliberate protocol bugs, for the simulator only: it proves it catches a broken rule
+   * by running with one of these on. Never set outside simulation (default: none).
+   */
+  readonly simulationFaults?: RaftSimulationFaults;
+}
+
+export interface RaftSimulationFaults {
+  /** Grant votes without the §5.4.1 check that the candidate's log is at least as up to date. */
+  readonly grantVoteWithoutLogCheck?: boolean;
+  /** Grant a second vote in a term to another candidate (breaks §5.2: one vote per term). */
+  readonly grantSecondVoteInTerm?: boolean;
 }
 
 export interface ResolvedRaftConfig {
@@ -36,6 +48,7 @@ export interface ResolvedRaftConfig {
   readonly readOnlyOption: ReadOnlyOption;
   readonly campaignEnabled: boolean;
   readonly disableProposalForwarding: boolean;
+  readonly simulationFaults: RaftSimulationFaults;
 }
 
 /** Fills defaults and refuses contradictory settings with a RangeError naming them. */
@@ -64,5 +77,6 @@ export function resolveRaftConfig(config: RaftConfig): ResolvedRaftConfig {
     readOnlyOption,
     campaignEnabled: config.campaignEnabled ?? true,
     disableProposalForwarding: config.disableProposalForwarding ?? false,
+    simulationFaults: config.simulationFaults ?? {},
   };
 }

@@ -2,7 +2,7 @@
 // they can change without breaking the multi-raft host.
 export type { ConfChange } from './conf-change.js';
 export { ConfChangeType, decodeConfChange, encodeConfChange } from './conf-change.js';
-export type { RaftConfig } from './config.js';
+export type { RaftConfig, RaftSimulationFaults } from './config.js';
 export { RaftError, RaftErrorCode } from './errors.js';
 export { RaftAssertionError } from './assert.js';
 export type { RaftLimits } from './limits.js';

@@ -306,12 +306,14 @@ export class Raft {
     const responseType = voteResponseType(message.type as MessageType.Vote | MessageType.PreVote);
     // §5.2: one vote per term, first come first served (repeating it is fine). A pre-vote
     // for a future term binds nothing, so it is given whenever the log qualifies.
+    const faults = this.config.simulationFaults;
     const canVote =
       this.vote === message.from ||
       (this.vote === noNode && this.lead === noNode) ||
-      (isPreVote && message.term > this.term);
+      (isPreVote && message.term > this.term) ||
+      (faults.grantSecondVoteInTerm === true && this.lead === noNode);
     // §5.4.1: never help elect a candidate whose log lacks entries we have.
-    if (canVote && this.log.isUpToDate(message.index, message.logTerm)) {
+    if (canVote && (faults.grantVoteWithoutLogCheck === true || this.log.isUpToDate(message.index, message.logTerm))) {
       // A granted pre-vote answers with the term asked about, so the pre-candidate
       // counts it without anyone's term moving.
       this.send({ type: responseType, to: message.from, term: message.term, reject: false });

@@ -11,6 +11,7 @@ import {
   type Entry,
   type NodeId,
   type RaftLimits,
+  type RaftSimulationFaults,
   type ReadState,
   type Snapshot,
 } from '../raft/index.js';
@@ -49,6 +50,9 @@ export interface RaftGroupOptions {
   readonly bootstrap: boolean;
   readonly campaignEnabled: boolean;
   readonly recovered?: RecoveredGroupState;
+  readonly simulationFaults?: RaftSimulationFaults;
+  // Sees every entry this replica applies, in order (the simulator's safety checker).
+  readonly onApplied?: (entry: Entry) => void;
 }
 
 export class RaftGroup {
@@ -66,8 +70,10 @@ export class RaftGroup {
   leader: NodeId = 0 as NodeId;
   role: Role = Role.Follower;
   removed = false;
+  private readonly onApplied: ((entry: Entry) => void) | undefined;
 
   constructor(options: RaftGroupOptions) {
+    this.onApplied = options.onApplied;
     this.groupId = options.groupId;
     this.nodeId = options.nodeId;
     this.stateMachine = options.stateMachine;
@@ -100,6 +106,7 @@ export class RaftGroup {
       // Callers propose at the leader; a follower answers NOT_LEADER instead of forwarding,
       // so a proposal's fate is known on the node that made it.
       disableProposalForwarding: true,
+      simulationFaults: options.simulationFaults,
     });
     if (options.bootstrap && recovered === undefined) {
       this.rawNode.bootstrap(options.peers.map((peer) => peer.nodeId));
@@ -118,6 +125,7 @@ export class RaftGroup {
       if (entry.type === 1 /* EntryType.ConfChange */) this.applyConfChangeEntry(entry);
       else this.applyNormalEntry(entry);
       this.applied = entry.index;
+      this.onApplied?.(entry);
     }
     this.completeReads();
   }

@@ -16,6 +16,7 @@ import {
   type Entry,
   type NodeId,
   type RaftLimits,
+  type RaftSimulationFaults,
   type Ready,
 } from '../raft/index.js';
 import type { Random } from '../random/index.js';
@@ -47,6 +48,13 @@ export interface RaftHostOptions {
   readonly limits?: Partial<RaftHostLimits>;
   readonly raftLimits?: Partial<RaftLimits>;
   readonly logger?: RaftHostLogger;
+  // A cycle failed (the disk refused a write or a sync): the host has stopped and holds
+  // nothing it can trust. Production crashes the instance; the default rethrows.
+  readonly onFatalError?: (error: unknown) => void;
+  // Sees every entry applied by every group (the simulator's safety checker).
+  readonly onApplied?: (groupId: GroupId, entry: Entry) => void;
+  // Deliberate protocol bugs, for the simulator only (see RaftSimulationFaults).
+  readonly simulationFaults?: RaftSimulationFaults;
 }
 
 export interface CreateGroupOptions {
@@ -106,6 +114,8 @@ export class RaftHost {
       bootstrap: options.bootstrap,
       campaignEnabled: options.campaignEnabled ?? true,
       recovered: options.recovered,
+      simulationFaults: this.options.simulationFaults,
+      onApplied: this.options.onApplied === undefined ? undefined : (entry) => this.options.onApplied!(options.groupId, entry),
     });
     this.groups.set(options.groupId, group);
     this.requestCycle();
@@ -240,6 +250,30 @@ export class RaftHost {
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
+  // Stops at once, as a crash would: no more cycles, ticks or messages; every waiter fails
+  // with UNAVAILABLE (its outcome unknown). What the disk holds is all that remains.
+  halt(): void {
+    this.stopped = true;
+    const error = new AtollError(StatusCode.UNAVAILABLE, `node ${this.nodeId} halted`);
+    for (const group of this.groups.values()) group.failAll(error);
+    const waiting = this.idle;
+    this.idle = [];
+    for (const resolve of waiting) resolve();
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  // The persisted log of a group as its core reads it, for checkers and diagnostics.
+  inspectLog(groupId: GroupId): { firstIndex: number; lastIndex: number; entries: Entry[] } {
+    const storage = this.group(groupId).storage;
+    const firstIndex = storage.firstIndex();
+    const lastIndex = storage.lastIndex();
+    const entries = lastIndex >= firstIndex ? storage.entries(firstIndex, (lastIndex + 1) as never, Number.MAX_SAFE_INTEGER) : [];
+    return { firstIndex, lastIndex, entries };
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     await this.settled();
@@ -296,13 +330,26 @@ export class RaftHost {
     if (this.cycleRunning) return;
     this.cycleRunning = true;
     try {
-      for (let cycles = 0; cycles < this.limits.cyclesPerRunMax; cycles++) {
+      for (let cycles = 0; cycles < this.limits.cyclesPerRunMax && !this.stopped; cycles++) {
         this.cycleRequested = false;
         const worked = await this.cycle();
         if (!worked && !this.cycleRequested) break;
       }
+    } catch (error) {
+      // Persistence failed mid-cycle: nothing after this point may be trusted.
+      this.halt();
+      this.cycleRunning = false;
+      if (this.options.onFatalError === undefined) throw error;
+      this.options.onFatalError(error);
+      return;
     } finally {
       this.cycleRunning = false;
+    }
+    if (this.stopped) {
+      const waiting = this.idle;
+      this.idle = [];
+      for (const resolve of waiting) resolve();
+      return;
     }
     if (this.cycleRequested || this.anyReady()) {
       this.requestCycle();
@@ -328,12 +375,15 @@ export class RaftHost {
       if (ready.snapshot !== undefined) {
         const { metadata, data } = ready.snapshot;
         await persistence.saveSnapshot(group.groupId, { index: metadata.index, term: metadata.term, confState: metadata.confState, data });
+        // A crash while writing: the dead node must not go on (nor send) after it.
+        if (this.stopped) return false;
       }
       if (ready.entries.length > 0) persistence.appendEntries(group.groupId, ready.entries);
       if (ready.hardState !== undefined) persistence.setHardState(group.groupId, ready.hardState);
       mustSync ||= ready.mustSync;
     }
     if (mustSync) await persistence.sync();
+    if (this.stopped) return false;
     // What is durable now goes into the log the cores read (etcd's order: disk first).
     for (const { group, ready } of batch) {
       if (ready.snapshot !== undefined) group.storage.applySnapshot(ready.snapshot);
@@ -362,7 +412,10 @@ export class RaftHost {
 
     // 4. Advance, then take snapshots where the log has grown long.
     for (const { group, ready } of batch) group.rawNode.advance(ready);
-    for (const { group } of batch) await this.maybeSnapshot(group);
+    for (const { group } of batch) {
+      if (this.stopped) return false;
+      await this.maybeSnapshot(group);
+    }
     return true;
   }
 
