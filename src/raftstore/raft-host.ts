@@ -224,8 +224,8 @@ export class RaftHost {
     this.requestCycle();
   }
 
-  // Messages from other instances.
-  receive(messages: readonly GroupMessage[]): void {
+  // Messages from other instances; `from` is the sender's own address record.
+  receive(messages: readonly GroupMessage[], from?: PeerAddress): void {
     if (this.stopped) return;
     for (const { groupId, message } of messages) {
       const group = this.groups.get(groupId);
@@ -233,6 +233,12 @@ export class RaftHost {
         // A group this node does not hold (yet, or any more): the master decides membership.
         this.logger.debug({ groupId, from: message.from, type: MessageType[message.type] }, 'raft message for an unknown group dropped');
         continue;
+      }
+      // A member this replica has no record of (it joined while this one was down) can
+      // still be answered; a record it has is never replaced from a message.
+      if (from !== undefined && from.nodeId === message.from && !group.peers.has(message.from)) {
+        group.peers.set(message.from, from);
+        this.logger.info({ groupId, peer: from.nodeId }, 'raft peer record learned from its message');
       }
       const refused = group.rawNode.step(message);
       if (refused !== undefined) this.logger.debug({ groupId, from: message.from, reason: refused.message }, 'raft message refused');

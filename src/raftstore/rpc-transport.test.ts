@@ -37,7 +37,7 @@ async function startMember(nodeId: number, seed: number): Promise<{ address: Pee
     start: (peers, bootstrap) => {
       const client = new RpcClient({ secret, instance: `node-${nodeId}` });
       let host: RaftHost;
-      const transport = new RpcRaftTransport({ localNodeId: nodeId as NodeId, client, snapshotChunkBytes: 64 * 1024, onUnreachable: (groupId, peer) => host.reportUnreachable(groupId, peer) });
+      const transport = new RpcRaftTransport({ localNodeId: nodeId as NodeId, localAddress: address, client, snapshotChunkBytes: 64 * 1024, onUnreachable: (groupId, peer) => host.reportUnreachable(groupId, peer) });
       host = new RaftHost({
         nodeId: nodeId as NodeId,
         persistence: new MemoryPersistence(),

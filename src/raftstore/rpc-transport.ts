@@ -19,6 +19,8 @@ export const snapshotBytesMax = 4 * 1024 * 1024 * 1024;
 
 export interface RpcRaftTransportOptions {
   readonly localNodeId: NodeId;
+  // This instance's own record, sent with every batch.
+  readonly localAddress: PeerAddress;
   readonly client: RpcClient;
   // Called when a peer could not be reached, for every group in the lost batch.
   readonly onUnreachable: (groupId: number, nodeId: NodeId) => void;
@@ -69,10 +71,12 @@ export class RpcRaftTransport implements RaftTransport {
   }
 
   private sendBatch(address: string, method: MethodDescriptor<RaftMessageBatch, RaftMessageBatchAck>, to: PeerAddress, messages: readonly GroupMessage[]): void {
+    const local = this.options.localAddress;
     const batch: RaftMessageBatch = {
       fromNodeId: this.options.localNodeId,
       toNodeId: to.nodeId,
       messages: messages.map(({ groupId, message }) => messageToWire(groupId, message)),
+      fromAddress: { nodeId: local.nodeId, host: local.host, heartbeatPort: local.heartbeatPort, replicaPort: local.replicaPort },
     };
     this.options.client.call(address, method, batch, { deadlineMs: this.options.deadlineMs ?? 5_000 }).catch(() => {
       for (const { groupId } of messages) this.options.onUnreachable(groupId, to.nodeId);
@@ -99,7 +103,11 @@ export function registerRaftTransport(host: RaftHost, heartbeatServer: RpcServer
       if (wire.type === MessageType.Snapshot) throw new AtollError(StatusCode.INVALID_ARGUMENT, 'snapshot messages travel as snapshot chunks');
       messages.push({ groupId: wire.groupId, message: messageFromWire(wire, host.nodeId) });
     }
-    host.receive(messages);
+    const from = batch.fromAddress;
+    host.receive(
+      messages,
+      from === undefined || from.nodeId !== batch.fromNodeId ? undefined : { nodeId: from.nodeId as NodeId, host: from.host, heartbeatPort: from.heartbeatPort, replicaPort: from.replicaPort },
+    );
     return {};
   };
   heartbeatServer.handle(RaftTransportService.heartbeat, receiveBatch);

@@ -45,6 +45,8 @@ export interface GroupMessage {
 
 // Sends Raft messages to other instances. Fire and forget: Raft retransmits what is
 // lost; an unreachable peer is reported back through onUnreachable.
+// Implementations put the sender's own PeerAddress on every batch; the receiving host
+// learns it for groups where it lacks a record of that member (RaftHost.receive).
 export interface RaftTransport {
   // Heartbeats and heartbeat responses of many groups for one peer: one send per tick.
   sendHeartbeats(to: PeerAddress, messages: readonly GroupMessage[]): void;

@@ -10,6 +10,8 @@ import type { RecoveredGroupState } from './raft-group.js';
 import type { GroupId, RaftPersistence } from './types.js';
 
 export class WalPersistence implements RaftPersistence {
+  private readonly snapshotRemovals = new Set<GroupId>();
+
   constructor(
     private readonly wal: WriteAheadLog,
     private readonly snapshots: SnapshotStore,
@@ -32,13 +34,18 @@ export class WalPersistence implements RaftPersistence {
 
   removeGroup(groupId: GroupId): void {
     this.wal.removeGroup(groupId);
-    // The log's record of the removal is what counts; files left by a crash here are
-    // removed again with the next removal or ignored (the group is gone from the log).
-    void this.snapshots.remove(groupId).catch(() => {});
+    // The snapshot files go only once the log's removal record is durable: deleted
+    // before it, a crash would leave a log that still holds the group and marks a
+    // snapshot that no longer exists (the simulator found this).
+    this.snapshotRemovals.add(groupId);
   }
 
-  sync(): Promise<void> {
-    return this.wal.sync();
+  async sync(): Promise<void> {
+    await this.wal.sync();
+    if (this.snapshotRemovals.size === 0) return;
+    const removals = [...this.snapshotRemovals];
+    this.snapshotRemovals.clear();
+    for (const groupId of removals) await this.snapshots.remove(groupId);
   }
 
   close(): Promise<void> {
@@ -58,7 +65,9 @@ export async function openWalPersistence(disk: Disk, dir: string, limits: Partia
     let snapshot: RecoveredGroupState['snapshot'] = null;
     const loaded = await snapshots.load(groupId);
     if (log.snapshot !== null && (loaded === null || loaded.metadata.index < log.snapshot.index)) {
-      throw new AtollError(StatusCode.INTERNAL, `group ${groupId}: the log marks a snapshot at index ${log.snapshot.index} but no snapshot file that recent is intact in ${dir}`);
+      const found = loaded === null ? 'none' : `index ${loaded.metadata.index}`;
+      const skipped = loaded === null ? '' : loaded.skipped.map((file) => `${file.path}: ${file.reason}`).join('; ');
+      throw new AtollError(StatusCode.INTERNAL, `group ${groupId}: the log marks a snapshot at index ${log.snapshot.index} but no snapshot file that recent is intact in ${dir} (newest intact: ${found}${skipped === '' ? '' : `; skipped ${skipped}`})`);
     }
     if (loaded !== null) {
       snapshot = {

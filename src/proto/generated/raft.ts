@@ -643,6 +643,12 @@ export interface RaftMessageBatch {
   fromNodeId: number;
   toNodeId: number;
   messages: RaftMessage[];
+  /**
+   * The sender's own record. A replica that has none for the sender (it was down while
+   * the sender joined the group, and the sender now leads) keeps it: without it, it could
+   * not answer the leader that alone can send it the entry that adds the sender.
+   */
+  fromAddress: PeerAddress | undefined;
 }
 
 export const RaftMessageBatch: protobuf.MessageCodec<RaftMessageBatch> = {
@@ -662,6 +668,7 @@ function createRaftMessageBatch(partial?: Partial<RaftMessageBatch>): RaftMessag
     fromNodeId: partial?.fromNodeId ?? 0,
     toNodeId: partial?.toNodeId ?? 0,
     messages: partial?.messages ?? [],
+    fromAddress: partial?.fromAddress,
   };
 }
 
@@ -681,6 +688,15 @@ function measureRaftMessageBatch(message: RaftMessageBatch, writer: protobuf.Pro
       const value = values[index];
       const slot = writer.reserveSize();
       const length = measureRaftMessage(value, writer);
+      writer.fillSize(slot, length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.fromAddress;
+    if (value !== undefined) {
+      const slot = writer.reserveSize();
+      const length = measurePeerAddress(value, writer);
       writer.fillSize(slot, length);
       size += 1 + protobuf.varint32Size(length) + length;
     }
@@ -705,6 +721,10 @@ function writeRaftMessageBatch(message: RaftMessageBatch, writer: protobuf.Proto
       writeRaftMessage(values[index], writer);
     }
   }
+  {
+    const value = message.fromAddress;
+    if (value !== undefined) { writer.byte(34); writer.varint32(writer.nextSize()); writePeerAddress(value, writer); }
+  }
 }
 
 function readRaftMessageBatch(reader: protobuf.ProtoReader): RaftMessageBatch {
@@ -712,6 +732,7 @@ function readRaftMessageBatch(reader: protobuf.ProtoReader): RaftMessageBatch {
     fromNodeId: 0,
     toNodeId: 0,
     messages: [],
+    fromAddress: undefined,
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
@@ -724,11 +745,18 @@ function readRaftMessageBatch(reader: protobuf.ProtoReader): RaftMessageBatch {
         reader.leaveMessage(outer);
         break;
       }
+      case 34: {
+        const outer = reader.enterMessage();
+        message.fromAddress = readPeerAddress(reader);
+        reader.leaveMessage(outer);
+        break;
+      }
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.raft.RaftMessageBatch.from_node_id');
           case 2: throw reader.wrongWireType(tag, 'atoll.raft.RaftMessageBatch.to_node_id');
           case 3: throw reader.wrongWireType(tag, 'atoll.raft.RaftMessageBatch.messages');
+          case 4: throw reader.wrongWireType(tag, 'atoll.raft.RaftMessageBatch.from_address');
         }
         reader.skip(tag);
     }

@@ -54,7 +54,7 @@ const { persistence, recovered } = await openWalPersistence(new NodeDisk(), opti
 const client = new RpcClient({ secret: options.secret, instance: `kv-${options.nodeId}` });
 // eslint-disable-next-line prefer-const
 let host: RaftHost;
-const transport = new RpcRaftTransport({ localNodeId: options.nodeId as NodeId, client, onUnreachable: (groupId, peer) => host.reportUnreachable(groupId, peer) });
+const transport = new RpcRaftTransport({ localNodeId: options.nodeId as NodeId, localAddress: { nodeId: options.nodeId as NodeId, host: self.host, heartbeatPort: self.heartbeatPort, replicaPort: self.replicaPort }, client, onUnreachable: (groupId, peer) => host.reportUnreachable(groupId, peer) });
 host = new RaftHost({
   nodeId: options.nodeId as NodeId,
   persistence,

@@ -1,5 +1,7 @@
-// A small key-value state machine for tests, the simulator and the real-process test:
-// commands are JSON {op: 'put', key, value}; results are the previous value.
+// A small key-value state machine for tests, the simulator and the real-process test.
+// Commands are JSON: {op: 'put', key, value} returns the previous value (or null);
+// {op: 'append', key, value} returns the new value; {op: 'cas', key, expected, value}
+// (expected null: the key must be absent) returns whether it swapped.
 import { createHash } from 'node:crypto';
 import type { GroupStateMachine } from '../types.js';
 
@@ -9,13 +11,27 @@ export class KeyValueStateMachine implements GroupStateMachine {
   appliedCount = 0;
 
   apply(index: number, command: Uint8Array): unknown {
-    const { op, key, value } = JSON.parse(Buffer.from(command).toString('utf8')) as { op: string; key: string; value: string };
-    if (op !== 'put') throw new Error(`unknown op ${op}`);
-    const previous = this.values.get(key) ?? null;
-    this.values.set(key, value);
+    const { op, key, value, expected } = JSON.parse(Buffer.from(command).toString('utf8')) as { op: string; key: string; value: string; expected?: string | null };
     this.appliedIndex = index;
     this.appliedCount += 1;
-    return previous;
+    const previous = this.values.get(key) ?? null;
+    switch (op) {
+      case 'put':
+        this.values.set(key, value);
+        return previous;
+      case 'append': {
+        const next = (previous ?? '') + value;
+        this.values.set(key, next);
+        return next;
+      }
+      case 'cas': {
+        if (previous !== (expected ?? null)) return false;
+        this.values.set(key, value);
+        return true;
+      }
+      default:
+        throw new Error(`key-value state machine: unknown op ${op}`);
+    }
   }
 
   snapshot(): Uint8Array {
@@ -36,4 +52,12 @@ export class KeyValueStateMachine implements GroupStateMachine {
 
 export function putCommand(key: string, value: string): Uint8Array {
   return Buffer.from(JSON.stringify({ op: 'put', key, value }));
+}
+
+export function appendCommand(key: string, suffix: string): Uint8Array {
+  return Buffer.from(JSON.stringify({ op: 'append', key, value: suffix }));
+}
+
+export function casCommand(key: string, expected: string | null, value: string): Uint8Array {
+  return Buffer.from(JSON.stringify({ op: 'cas', key, expected, value }));
 }
