@@ -72,6 +72,15 @@ export interface GroupStatus {
   readonly campaignEnabled: boolean;
 }
 
+// Counters since the host started (benchmarks and diagnostics).
+export interface RaftHostStats {
+  // Ready cycles run, and those that synced the persistence.
+  readonly cycles: number;
+  readonly syncedCycles: number;
+  // Entries handed to the persistence, over all groups.
+  readonly entriesPersisted: number;
+}
+
 export class RaftHost {
   readonly nodeId: NodeId;
   private readonly groups = new Map<GroupId, RaftGroup>();
@@ -84,6 +93,7 @@ export class RaftHost {
   private stopped = false;
   private nextRequestId: number;
   private idle: Array<() => void> = [];
+  private counters = { cycles: 0, syncedCycles: 0, entriesPersisted: 0 };
 
   constructor(private readonly options: RaftHostOptions) {
     this.nodeId = options.nodeId;
@@ -147,6 +157,10 @@ export class RaftHost {
       confState: group.confState,
       campaignEnabled: status.campaignEnabled,
     };
+  }
+
+  stats(): RaftHostStats {
+    return { ...this.counters };
   }
 
   peersOf(groupId: GroupId): PeerAddress[] {
@@ -321,6 +335,7 @@ export class RaftHost {
     }
     if (batch.length === 0) return false;
     const persistence = this.options.persistence;
+    this.counters.cycles += 1;
 
     // 1. Persist every group's Ready; one sync for all of them.
     let mustSync = false;
@@ -329,11 +344,17 @@ export class RaftHost {
         const { metadata, data } = ready.snapshot;
         await persistence.saveSnapshot(group.groupId, { index: metadata.index, term: metadata.term, confState: metadata.confState, data });
       }
-      if (ready.entries.length > 0) persistence.appendEntries(group.groupId, ready.entries);
+      if (ready.entries.length > 0) {
+        persistence.appendEntries(group.groupId, ready.entries);
+        this.counters.entriesPersisted += ready.entries.length;
+      }
       if (ready.hardState !== undefined) persistence.setHardState(group.groupId, ready.hardState);
       mustSync ||= ready.mustSync;
     }
-    if (mustSync) await persistence.sync();
+    if (mustSync) {
+      this.counters.syncedCycles += 1;
+      await persistence.sync();
+    }
     // What is durable now goes into the log the cores read (etcd's order: disk first).
     for (const { group, ready } of batch) {
       if (ready.snapshot !== undefined) group.storage.applySnapshot(ready.snapshot);
