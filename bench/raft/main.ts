@@ -80,6 +80,8 @@ interface ScenarioResult {
   syncsPerSecondPerReplica: number;
   // Entries persisted per host cycle that synced, over the three replicas.
   entriesPerSyncedCycle: number;
+  // Raft messages the three replicas sent (heartbeats included) per committed entry.
+  raftMessagesPerEntry: number;
   acknowledged: number;
   committed: number;
   failedCalls: number;
@@ -187,6 +189,7 @@ async function runScenario(cluster: KvCluster, client: RpcClient, scenario: Scen
       latencyP99Ms: percentile(measured, 0.99),
       syncsPerEntry: committed > 0 ? syncs / committed : Number.NaN,
       syncsPerSecondPerReplica: syncs / elapsedSeconds / after.length,
+      raftMessagesPerEntry: committed > 0 ? sumDelta(before, after, 'hostMessagesSent') / committed : Number.NaN,
       entriesPerSyncedCycle: syncedCycles > 0 ? sumDelta(before, after, 'hostEntriesPersisted') / syncedCycles : Number.NaN,
       acknowledged,
       committed,
@@ -214,6 +217,7 @@ function formatRow(name: string, result: ScenarioResult): string {
     `p99 ${result.latencyP99Ms.toFixed(2).padStart(7)} ms`,
     `${result.syncsPerEntry.toFixed(4)} fdatasync/entry`,
     `${result.entriesPerSyncedCycle.toFixed(1).padStart(6)} entries/synced cycle`,
+    `${result.raftMessagesPerEntry.toFixed(2).padStart(5)} msgs/entry`,
     `cpu ${result.replicaCpuPercent.map((cpu) => cpu.toFixed(0)).join('+')}+${result.clientCpuPercent.toFixed(0)}% ${Math.round(result.cpuMicrosecondsPerEntry).toLocaleString('en-US').padStart(6)} us/entry`,
     `ceiling ${ceiling} syncs/s`,
     `ratio ${result.ratioToCeiling.toFixed(2).padStart(5)}x`,
@@ -306,6 +310,7 @@ async function main(): Promise<void> {
         syncsPerEntry: rounded(result.syncsPerEntry, 4),
         syncsPerSecondPerReplica: Math.round(result.syncsPerSecondPerReplica),
         entriesPerSyncedCycle: rounded(result.entriesPerSyncedCycle, 2),
+        raftMessagesPerEntry: rounded(result.raftMessagesPerEntry, 3),
         replicaCpuPercent: result.replicaCpuPercent.map((cpu) => Math.round(cpu)),
         clientCpuPercent: Math.round(result.clientCpuPercent),
         cpuMicrosecondsPerEntry: Math.round(result.cpuMicrosecondsPerEntry),

@@ -79,6 +79,10 @@ export interface RaftHostStats {
   readonly syncedCycles: number;
   // Entries handed to the persistence, over all groups.
   readonly entriesPersisted: number;
+  // Raft messages of all groups handed to the transport (heartbeats included) and
+  // received from it.
+  readonly messagesSent: number;
+  readonly messagesReceived: number;
 }
 
 export class RaftHost {
@@ -93,7 +97,7 @@ export class RaftHost {
   private stopped = false;
   private nextRequestId: number;
   private idle: Array<() => void> = [];
-  private counters = { cycles: 0, syncedCycles: 0, entriesPersisted: 0 };
+  private counters = { cycles: 0, syncedCycles: 0, entriesPersisted: 0, messagesSent: 0, messagesReceived: 0 };
 
   constructor(private readonly options: RaftHostOptions) {
     this.nodeId = options.nodeId;
@@ -231,6 +235,7 @@ export class RaftHost {
   // Messages from other instances.
   receive(messages: readonly GroupMessage[]): void {
     if (this.stopped) return;
+    this.counters.messagesReceived += messages.length;
     for (const { groupId, message } of messages) {
       const group = this.groups.get(groupId);
       if (group === undefined) {
@@ -417,8 +422,14 @@ export class RaftHost {
         bucket.messages.push(groupMessage);
       }
     }
-    for (const { peer, messages } of heartbeats.values()) transport.sendHeartbeats(peer, messages);
-    for (const { peer, messages } of others.values()) transport.send(peer, messages);
+    for (const { peer, messages } of heartbeats.values()) {
+      this.counters.messagesSent += messages.length;
+      transport.sendHeartbeats(peer, messages);
+    }
+    for (const { peer, messages } of others.values()) {
+      this.counters.messagesSent += messages.length;
+      transport.send(peer, messages);
+    }
   }
 
   private reportSnapshot(groupId: GroupId, to: NodeId, delivered: boolean): void {

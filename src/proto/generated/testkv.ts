@@ -361,6 +361,9 @@ export interface KvStateResponse {
   hostCycles: number;
   hostSyncedCycles: number;
   hostEntriesPersisted: number;
+  /** Raft messages the host sent (heartbeats included) and received. */
+  hostMessagesSent: number;
+  hostMessagesReceived: number;
 }
 
 export const KvStateResponse: protobuf.MessageCodec<KvStateResponse> = {
@@ -390,6 +393,8 @@ function createKvStateResponse(partial?: Partial<KvStateResponse>): KvStateRespo
     hostCycles: partial?.hostCycles ?? 0,
     hostSyncedCycles: partial?.hostSyncedCycles ?? 0,
     hostEntriesPersisted: partial?.hostEntriesPersisted ?? 0,
+    hostMessagesSent: partial?.hostMessagesSent ?? 0,
+    hostMessagesReceived: partial?.hostMessagesReceived ?? 0,
   };
 }
 
@@ -451,6 +456,14 @@ function measureKvStateResponse(message: KvStateResponse, writer: protobuf.Proto
     const value = message.hostEntriesPersisted;
     if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.testkv.KvStateResponse.host_entries_persisted');
   }
+  {
+    const value = message.hostMessagesSent;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.testkv.KvStateResponse.host_messages_sent');
+  }
+  {
+    const value = message.hostMessagesReceived;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.testkv.KvStateResponse.host_messages_received');
+  }
   return size;
 }
 
@@ -507,6 +520,14 @@ function writeKvStateResponse(message: KvStateResponse, writer: protobuf.ProtoWr
     const value = message.hostEntriesPersisted;
     if (value !== 0) { writer.byte(104); writer.uint64(value); }
   }
+  {
+    const value = message.hostMessagesSent;
+    if (value !== 0) { writer.byte(112); writer.uint64(value); }
+  }
+  {
+    const value = message.hostMessagesReceived;
+    if (value !== 0) { writer.byte(120); writer.uint64(value); }
+  }
 }
 
 function readKvStateResponse(reader: protobuf.ProtoReader): KvStateResponse {
@@ -524,6 +545,8 @@ function readKvStateResponse(reader: protobuf.ProtoReader): KvStateResponse {
     hostCycles: 0,
     hostSyncedCycles: 0,
     hostEntriesPersisted: 0,
+    hostMessagesSent: 0,
+    hostMessagesReceived: 0,
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
@@ -541,6 +564,8 @@ function readKvStateResponse(reader: protobuf.ProtoReader): KvStateResponse {
       case 88: message.hostCycles = reader.uint64(); break;
       case 96: message.hostSyncedCycles = reader.uint64(); break;
       case 104: message.hostEntriesPersisted = reader.uint64(); break;
+      case 112: message.hostMessagesSent = reader.uint64(); break;
+      case 120: message.hostMessagesReceived = reader.uint64(); break;
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.testkv.KvStateResponse.node_id');
@@ -556,6 +581,8 @@ function readKvStateResponse(reader: protobuf.ProtoReader): KvStateResponse {
           case 11: throw reader.wrongWireType(tag, 'atoll.testkv.KvStateResponse.host_cycles');
           case 12: throw reader.wrongWireType(tag, 'atoll.testkv.KvStateResponse.host_synced_cycles');
           case 13: throw reader.wrongWireType(tag, 'atoll.testkv.KvStateResponse.host_entries_persisted');
+          case 14: throw reader.wrongWireType(tag, 'atoll.testkv.KvStateResponse.host_messages_sent');
+          case 15: throw reader.wrongWireType(tag, 'atoll.testkv.KvStateResponse.host_messages_received');
         }
         reader.skip(tag);
     }

@@ -148,6 +148,8 @@ service.handle(TestKv.state, (request) => {
     hostCycles: hostStats.cycles,
     hostSyncedCycles: hostStats.syncedCycles,
     hostEntriesPersisted: hostStats.entriesPersisted,
+    hostMessagesSent: hostStats.messagesSent,
+    hostMessagesReceived: hostStats.messagesReceived,
   };
 });
 
