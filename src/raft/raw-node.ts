@@ -129,6 +129,18 @@ export class RawNode {
     );
   }
 
+  /**
+   * Proposes several commands as one step: they become consecutive entries, and the
+   * leader sends each follower one Append for all of them instead of one per command.
+   * All or nothing: a refusal drops every command of the batch.
+   */
+  proposeBatch(data: readonly Uint8Array[]): RaftError | undefined {
+    assert(data.length > 0, 'propose batch: no commands');
+    return this.raft.step(
+      makeMessage({ type: MessageType.Propose, from: this.raft.id, entries: data.map((command) => proposalEntry(EntryType.Normal, command)) }),
+    );
+  }
+
   /** Proposes one membership change. Refused while another is not applied yet. */
   proposeConfChange(change: ConfChange): RaftError | undefined {
     return this.raft.step(

@@ -59,6 +59,10 @@ export class RaftGroup {
   readonly stateMachine: GroupStateMachine;
   readonly peers = new Map<NodeId, PeerAddress>();
   readonly proposals = new Map<number, Waiter>();
+  // Commands proposed since the last cycle, with their request ids: the host steps them
+  // into the core together, so they travel in one Append per follower.
+  queuedCommands: Uint8Array[] = [];
+  queuedRequestIds: number[] = [];
   readonly reads = new Map<number, ReadWaiter>();
   applied = 0;
   snapshotIndex = 0;
@@ -229,7 +233,26 @@ export class RaftGroup {
     this.reads.clear();
   }
 
+  // The proposals queued since the last cycle, handed over and forgotten.
+  takeQueuedProposals(): { commands: Uint8Array[]; requestIds: number[] } {
+    const taken = { commands: this.queuedCommands, requestIds: this.queuedRequestIds };
+    this.queuedCommands = [];
+    this.queuedRequestIds = [];
+    return taken;
+  }
+
+  // Fails the waiters of proposals the core refused.
+  rejectProposals(requestIds: readonly number[], error: AtollError): void {
+    for (const requestId of requestIds) {
+      const waiter = this.proposals.get(requestId);
+      if (waiter === undefined) continue;
+      this.proposals.delete(requestId);
+      waiter.reject(error);
+    }
+  }
+
   failAll(error: AtollError): void {
+    this.takeQueuedProposals();
     for (const waiter of this.proposals.values()) waiter.reject(error);
     this.proposals.clear();
     this.failReads(error);

@@ -108,6 +108,22 @@ test('a group elects a leader, replicates proposals to every replica, and answer
   });
 });
 
+test('proposals made between two cycles reach each follower in one Append', async () => {
+  const { network, nodes } = makeCluster([1, 2, 3], [6]);
+  const leader = await waitLeader(network, nodes, 6);
+  const hosts = [...nodes.values()].map((node) => node.host);
+  await run(network, hosts, 3);
+  network.messages = 0;
+  const writes = Array.from({ length: 100 }, (_, index) => leader.host.propose(6, putCommand(`k${index}`, `v${index}`)));
+  await run(network, hosts, 3);
+  const results = await Promise.all(writes);
+  assert.ok(results.every((result) => result === null), 'every put applied and answered');
+  // One Append with the 100 entries and one answer per follower, then the commit index:
+  // a handful of messages, where one step per proposal would send 100 per follower.
+  assert.ok(network.messages <= 24, `${network.messages} messages for 100 proposals`);
+  for (const node of nodes.values()) assert.equal(node.machines.get(6)!.values.get('k99'), 'v99');
+});
+
 test('heartbeats of all groups for one peer go as one message, and one sync covers every group', async () => {
   const groups = [1, 2, 3, 4, 5, 6, 7, 8];
   const { network, nodes } = makeCluster([1, 2, 3], groups);

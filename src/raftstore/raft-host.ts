@@ -97,6 +97,8 @@ export class RaftHost {
   private stopped = false;
   private nextRequestId: number;
   private idle: Array<() => void> = [];
+  // Groups with proposals queued for the next cycle.
+  private readonly proposing = new Set<RaftGroup>();
   private counters = { cycles: 0, syncedCycles: 0, entriesPersisted: 0, messagesSent: 0, messagesReceived: 0 };
 
   constructor(private readonly options: RaftHostOptions) {
@@ -129,6 +131,7 @@ export class RaftHost {
     const group = this.groups.get(groupId);
     if (group === undefined) return;
     this.groups.delete(groupId);
+    this.proposing.delete(group);
     group.failAll(new AtollError(StatusCode.NOT_FOUND, `raft group ${groupId} was removed from node ${this.nodeId}`));
     this.options.persistence.removeGroup(groupId);
   }
@@ -172,7 +175,10 @@ export class RaftHost {
   }
 
   // Replicates a command and resolves with the state machine's result on this node, once
-  // it is applied here. Only the leader accepts proposals.
+  // it is applied here. Only the leader accepts proposals. Commands proposed between two
+  // cycles enter the log together at the start of the next one (one step, one Append per
+  // follower for all of them); commands proposed while a cycle syncs wait for the next,
+  // as they would have anyway.
   propose(groupId: GroupId, command: Uint8Array): Promise<unknown> {
     const group = this.group(groupId);
     const notLeader = this.refuseUnlessLeader(group);
@@ -181,8 +187,9 @@ export class RaftHost {
       return Promise.reject(new AtollError(StatusCode.OVERLOADED, `group ${groupId}: ${group.proposals.size} proposals pending`));
     }
     const requestId = this.newRequestId();
-    const refused = group.rawNode.propose(wrapCommand(requestId, command));
-    if (refused !== undefined) return Promise.reject(new AtollError(StatusCode.NOT_LEADER, `group ${groupId}: ${refused.message}`));
+    group.queuedCommands.push(wrapCommand(requestId, command));
+    group.queuedRequestIds.push(requestId);
+    this.proposing.add(group);
     return this.waitForProposal(group, requestId);
   }
 
@@ -294,6 +301,7 @@ export class RaftHost {
   }
 
   private anyReady(): boolean {
+    if (this.proposing.size > 0) return true;
     for (const group of this.groups.values()) if (group.rawNode.hasReady()) return true;
     return false;
   }
@@ -332,8 +340,25 @@ export class RaftHost {
     for (const resolve of waiting) resolve();
   }
 
+  // Steps the commands queued since the last cycle into the cores, one batch per group.
+  private proposeQueued(): void {
+    for (const group of this.proposing) {
+      const { commands, requestIds } = group.takeQueuedProposals();
+      if (commands.length === 0) continue;
+      const refused = group.rawNode.proposeBatch(commands);
+      if (refused === undefined) continue;
+      // The core is no longer the leader (or cannot take more): the callers retry, at the
+      // leader if one is known.
+      const leader = group.rawNode.status().lead;
+      const hint = leader !== 0 && leader !== this.nodeId ? `node:${leader}` : '';
+      group.rejectProposals(requestIds, new AtollError(StatusCode.NOT_LEADER, `group ${group.groupId}: ${refused.message}`, { leaderHint: hint }));
+    }
+    this.proposing.clear();
+  }
+
   // One Ready round over all groups; false when no group had anything.
   private async cycle(): Promise<boolean> {
+    this.proposeQueued();
     const batch: Array<{ group: RaftGroup; ready: Ready }> = [];
     for (const group of this.groups.values()) {
       if (group.rawNode.hasReady()) batch.push({ group, ready: group.rawNode.ready() });
