@@ -23,6 +23,14 @@ export interface RaftConfig {
   readonly campaignEnabled?: boolean;
   /** When true a follower drops proposals instead of forwarding them to the leader (default false). */
   readonly disableProposalForwarding?: boolean;
+  /**
+   * When true the leader does not send every follower an Append as soon as its commit
+   * index moves (default false): followers learn it from the next Append or heartbeat,
+   * at most a heartbeat interval later, and apply that much later. Under load this saves
+   * an Append and its answer per follower per commit. Membership changes are still
+   * broadcast at once (raft-rs calls this skip_bcast_commit).
+   */
+  readonly skipCommitBroadcast?: boolean;
 }
 
 export interface ResolvedRaftConfig {
@@ -36,6 +44,7 @@ export interface ResolvedRaftConfig {
   readonly readOnlyOption: ReadOnlyOption;
   readonly campaignEnabled: boolean;
   readonly disableProposalForwarding: boolean;
+  readonly skipCommitBroadcast: boolean;
 }
 
 /** Fills defaults and refuses contradictory settings with a RangeError naming them. */
@@ -64,5 +73,6 @@ export function resolveRaftConfig(config: RaftConfig): ResolvedRaftConfig {
     readOnlyOption,
     campaignEnabled: config.campaignEnabled ?? true,
     disableProposalForwarding: config.disableProposalForwarding ?? false,
+    skipCommitBroadcast: config.skipCommitBroadcast ?? false,
   };
 }

@@ -696,7 +696,9 @@ export class Raft {
         break;
     }
     if (this.maybeCommit()) {
-      this.broadcastAppend();
+      // A membership change not applied yet goes out at once even when skipping: the
+      // followers must apply it to take part in the next one.
+      if (!this.config.skipCommitBroadcast || this.pendingConfIndex > this.log.applied) this.broadcastAppend();
     } else if (wasPaused) {
       // The follower may be missing the latest commit index while we held back.
       this.maybeSendAppend(message.from, true);
