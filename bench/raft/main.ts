@@ -8,13 +8,16 @@
 // sends its next Put when the previous one is acknowledged), 128-byte values. Callers
 // hash a key to its group and send the Put straight to that group's leader, which every
 // replica names through TestKv.Leaders; a NOT_LEADER answer updates the route.
-// Right before each scenario, with the replicas idle, the disk's bare ceiling is measured
-// in the same directory (append 128 bytes + fdatasync, one entry per sync); the ratio of
-// each scenario to its own ceiling is the figure to compare between runs.
+// Before and after each scenario, with the replicas idle, the disk's bare ceiling is
+// measured in the same directory (append 128 bytes + fdatasync, one entry per sync); the
+// ratio of each scenario to the mean of its two ceilings is the figure to compare
+// between runs. The fdatasync rate of the shared disk drifts (from under 1,000 to over
+// 4,000 per second within minutes), hence a ceiling on each side.
 //
-// The machine is shared and noisy, so every scenario runs in several rounds (each with
-// its own ceiling right before it); the table shows, per scenario, the round with the
-// median ratio to the ceiling, and the JSON adds every round's rate and ratio.
+// The machine is shared and noisy, so every scenario runs in several rounds; the table
+// shows, per scenario, the round with the median ratio to the ceiling, and the JSON adds
+// every round's rate and ratio. Each row shows the CPU of the replicas and the client,
+// and of everything else on the machine in the window ("others").
 //
 // Environment: BENCH_SECONDS (measured window per scenario, default 3),
 // BENCH_WARMUP_SECONDS (default 1), BENCH_CEILING_SECONDS (default 2), BENCH_ROUNDS
@@ -34,7 +37,7 @@ import { groupOfKey } from '../../src/raftstore/testing/kv-routing.js';
 import { RpcClient } from '../../src/rpc/index.js';
 import { ceilingAppend, type CeilingMeasurement } from '../wal/ceiling.js';
 import { KvCluster } from './kv-cluster.js';
-import { processCpuSeconds } from './process-cpu.js';
+import { machineBusyCpuSeconds, processCpuSeconds } from './process-cpu.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? '3');
 const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? '1');
@@ -90,9 +93,28 @@ interface ScenarioResult {
   // percent of one core, and in all four per acknowledged entry.
   replicaCpuPercent: number[];
   clientCpuPercent: number;
+  // The rest of the machine's busy CPU in the window (other processes, the kernel's own
+  // threads), in percent of one core.
+  othersCpuPercent: number;
   cpuMicrosecondsPerEntry: number;
+  // The ceiling measured right before and right after, and their mean.
+  ceilingBeforeSyncsPerSecond: number;
+  ceilingAfterSyncsPerSecond: number;
   ceilingSyncsPerSecond: number;
   ratioToCeiling: number;
+}
+
+type Measured = Omit<ScenarioResult, 'ceilingBeforeSyncsPerSecond' | 'ceilingAfterSyncsPerSecond' | 'ceilingSyncsPerSecond' | 'ratioToCeiling'>;
+
+function withCeilings(measured: Measured, before: CeilingMeasurement, after: CeilingMeasurement): ScenarioResult {
+  const ceilingSyncsPerSecond = (before.syncsPerSecond + after.syncsPerSecond) / 2;
+  return {
+    ...measured,
+    ceilingBeforeSyncsPerSecond: before.syncsPerSecond,
+    ceilingAfterSyncsPerSecond: after.syncsPerSecond,
+    ceilingSyncsPerSecond,
+    ratioToCeiling: measured.entriesPerSecond / ceilingSyncsPerSecond,
+  };
 }
 
 function sleep(ms: number): Promise<void> {
@@ -111,7 +133,7 @@ function sumDelta(before: readonly KvStateResponse[], after: readonly KvStateRes
 }
 
 // One scenario: warm up, then count and time what is acknowledged in the window.
-async function runScenario(cluster: KvCluster, client: RpcClient, scenario: Scenario, ceiling: CeilingMeasurement): Promise<ScenarioResult> {
+async function runScenario(cluster: KvCluster, client: RpcClient, scenario: Scenario): Promise<Measured> {
   const routes = await cluster.agreedLeaders(client);
   const routesAtStart = routes.join(',');
   const value = Buffer.alloc(valueBytes, 0x61);
@@ -161,6 +183,7 @@ async function runScenario(cluster: KvCluster, client: RpcClient, scenario: Scen
     await Promise.race([sleep(warmupSeconds * 1000), running]);
     const before = await cluster.counters(client);
     const replicaCpuBefore = await Promise.all(cluster.pids.map(processCpuSeconds));
+    const machineBusyBefore = await machineBusyCpuSeconds();
     const clientCpuBefore = process.cpuUsage();
     const started = performance.now();
     measuring = true;
@@ -168,6 +191,7 @@ async function runScenario(cluster: KvCluster, client: RpcClient, scenario: Scen
     measuring = false;
     const elapsedSeconds = (performance.now() - started) / 1000;
     const clientCpu = process.cpuUsage(clientCpuBefore);
+    const machineBusySeconds = (await machineBusyCpuSeconds()) - machineBusyBefore;
     const replicaCpuSeconds = (await Promise.all(cluster.pids.map(processCpuSeconds))).map((cpu, position) => cpu - replicaCpuBefore[position]!);
     const clientCpuSeconds = (clientCpu.user + clientCpu.system) / 1e6;
     const after = await cluster.counters(client);
@@ -196,10 +220,9 @@ async function runScenario(cluster: KvCluster, client: RpcClient, scenario: Scen
       failedCalls,
       replicaCpuPercent: replicaCpuSeconds.map((cpu) => (100 * cpu) / elapsedSeconds),
       clientCpuPercent: (100 * clientCpuSeconds) / elapsedSeconds,
+      othersCpuPercent: Math.max(0, (100 * (machineBusySeconds - clientCpuSeconds - replicaCpuSeconds.reduce((sum, cpu) => sum + cpu, 0))) / elapsedSeconds),
       cpuMicrosecondsPerEntry: acknowledged > 0 ? ((replicaCpuSeconds.reduce((sum, cpu) => sum + cpu, 0) + clientCpuSeconds) * 1e6) / acknowledged : Number.NaN,
       leaderChanges: routesAtStart === routesAtEnd ? 0 : routesAtStart.split(',').filter((address, index) => address !== routesAtEnd.split(',')[index]).length,
-      ceilingSyncsPerSecond: ceiling.syncsPerSecond,
-      ratioToCeiling: entriesPerSecond / ceiling.syncsPerSecond,
     };
   } finally {
     stopping = true;
@@ -218,7 +241,7 @@ function formatRow(name: string, result: ScenarioResult): string {
     `${result.syncsPerEntry.toFixed(4)} fdatasync/entry`,
     `${result.entriesPerSyncedCycle.toFixed(1).padStart(6)} entries/synced cycle`,
     `${result.raftMessagesPerEntry.toFixed(2).padStart(5)} msgs/entry`,
-    `cpu ${result.replicaCpuPercent.map((cpu) => cpu.toFixed(0)).join('+')}+${result.clientCpuPercent.toFixed(0)}% ${Math.round(result.cpuMicrosecondsPerEntry).toLocaleString('en-US').padStart(6)} us/entry`,
+    `cpu ${result.replicaCpuPercent.map((cpu) => cpu.toFixed(0)).join('+')}+${result.clientCpuPercent.toFixed(0)}% (others ${result.othersCpuPercent.toFixed(0)}%) ${Math.round(result.cpuMicrosecondsPerEntry).toLocaleString('en-US').padStart(6)} us/entry`,
     `ceiling ${ceiling} syncs/s`,
     `ratio ${result.ratioToCeiling.toFixed(2).padStart(5)}x`,
   ].join('  ');
@@ -252,17 +275,20 @@ async function main(): Promise<void> {
   const fileSystem = await statfs(directory);
   console.log(
     `bench:raft on ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, dir ${directory} (fs type 0x${fileSystem.type.toString(16)}), ` +
-      `3 replica processes, ${valueBytes}-byte values, tick ${tickMs} ms, ${warmupSeconds} s warm-up + ${seconds} s per scenario, ceiling ${ceilingSeconds} s before each`,
+      `3 replica processes, ${valueBytes}-byte values, tick ${tickMs} ms, ${warmupSeconds} s warm-up + ${seconds} s per scenario, ceiling ${ceilingSeconds} s before and after each`,
   );
   const perRound: Record<string, ScenarioResult[]> = {};
   try {
     for (const groups of [...new Set(scenarios.map((scenario) => scenario.groups))]) {
       const root = join(directory, `cluster-${groups}`);
       cluster = await KvCluster.start({ root, groups, tickMs, secret, execArgv: kvExecArgv });
+      let ceilingBefore = await ceilingAppend(directory, ceilingSeconds, valueBytes);
       for (let round = 1; round <= rounds; round++) {
         for (const scenario of scenarios.filter((candidate) => candidate.groups === groups)) {
-          const ceiling = await ceilingAppend(directory, ceilingSeconds, valueBytes);
-          const result = await runScenario(cluster, client, scenario, ceiling);
+          const measured = await runScenario(cluster, client, scenario);
+          const ceilingAfter = await ceilingAppend(directory, ceilingSeconds, valueBytes);
+          const result = withCeilings(measured, ceilingBefore, ceilingAfter);
+          ceilingBefore = ceilingAfter;
           (perRound[scenario.name] ??= []).push(result);
           console.log(formatRow(`round ${round}: ${scenario.name}`, result));
         }
@@ -278,7 +304,7 @@ async function main(): Promise<void> {
 
   // Per scenario, the round with the median ratio to its ceiling.
   const results: Record<string, ScenarioResult> = {};
-  console.log(`median of ${rounds} round${rounds === 1 ? '' : 's'} (by ratio to the ceiling measured right before):`);
+  console.log(`median of ${rounds} round${rounds === 1 ? '' : 's'} (by ratio to the mean ceiling measured right before and after):`);
   for (const scenario of scenarios) {
     const sorted = [...perRound[scenario.name]!].sort((left, right) => left.ratioToCeiling - right.ratioToCeiling);
     results[scenario.name] = sorted[Math.floor((sorted.length - 1) / 2)]!;
@@ -313,7 +339,10 @@ async function main(): Promise<void> {
         raftMessagesPerEntry: rounded(result.raftMessagesPerEntry, 3),
         replicaCpuPercent: result.replicaCpuPercent.map((cpu) => Math.round(cpu)),
         clientCpuPercent: Math.round(result.clientCpuPercent),
+        othersCpuPercent: Math.round(result.othersCpuPercent),
         cpuMicrosecondsPerEntry: Math.round(result.cpuMicrosecondsPerEntry),
+        ceilingBeforeSyncsPerSecond: Math.round(result.ceilingBeforeSyncsPerSecond),
+        ceilingAfterSyncsPerSecond: Math.round(result.ceilingAfterSyncsPerSecond),
         ceilingSyncsPerSecond: Math.round(result.ceilingSyncsPerSecond),
         ratioToCeiling: rounded(result.ratioToCeiling, 3),
         entriesPerSecondPerRound: perRound[name]!.map((round) => Math.round(round.entriesPerSecond)),

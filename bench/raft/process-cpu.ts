@@ -18,3 +18,17 @@ export async function processCpuSeconds(pid: number): Promise<number> {
     return Number.NaN;
   }
 }
+
+// CPU seconds the whole machine has been busy (all cores: user, nice, system, irq,
+// softirq, steal), from the first line of /proc/stat; NaN where it is not available.
+// Minus what the benchmark's processes used, it shows how busy the neighbours were.
+export async function machineBusyCpuSeconds(): Promise<number> {
+  try {
+    const stat = await readFile('/proc/stat', 'utf8');
+    const fields = stat.slice(0, stat.indexOf('\n')).trim().split(/\s+/).slice(1).map(Number);
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
+    return (user + nice + system + irq + softirq + steal) / clockTicksPerSecond;
+  } catch {
+    return Number.NaN;
+  }
+}
