@@ -8,7 +8,7 @@ import { RaftError, RaftErrorCode } from './errors.js';
 import type { RaftLimits } from './limits.js';
 import { RaftLog } from './log.js';
 import type { Message } from './messages.js';
-import { MessageType, campaignTransferContext, isCampaignTransfer, isResponseMessageType, makeMessage, voteResponseType } from './messages.js';
+import { MessageType, campaignTransferContext, isCampaignTransfer, isResponseMessageType, makeMessage, makeMessageFrom, voteResponseType } from './messages.js';
 import type { Progress } from './progress.js';
 import { ProgressState } from './progress.js';
 import { ProgressTracker } from './progress-tracker.js';
@@ -997,9 +997,9 @@ export class Raft {
     if (isVoteTraffic) {
       // Vote traffic carries the term it is about (for pre-votes a future one).
       assert(fields.term !== undefined && fields.term !== 0, () => `send: ${MessageType[fields.type]} without a term`);
-      this.messages.push(makeMessage({ ...fields, from: this.id }));
+      this.messages.push(makeMessageFrom(fields, this.id, fields.term!));
     } else {
-      this.messages.push(makeMessage({ ...fields, from: this.id, term: this.term }));
+      this.messages.push(makeMessageFrom(fields, this.id, this.term));
     }
   }
 

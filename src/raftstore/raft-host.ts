@@ -413,7 +413,7 @@ export class RaftHost {
 
     // 4. Advance, then take snapshots where the log has grown long.
     for (const { group, ready } of batch) group.rawNode.advance(ready);
-    for (const { group } of batch) await this.maybeSnapshot(group);
+    for (const { group } of batch) if (this.snapshotDue(group)) await this.takeSnapshot(group);
     return true;
   }
 
@@ -464,8 +464,11 @@ export class RaftHost {
     this.requestCycle();
   }
 
-  private async maybeSnapshot(group: RaftGroup): Promise<void> {
-    if (group.applied - group.snapshotIndex < this.limits.snapshotEntriesMin) return;
+  private snapshotDue(group: RaftGroup): boolean {
+    return group.applied - group.snapshotIndex >= this.limits.snapshotEntriesMin;
+  }
+
+  private async takeSnapshot(group: RaftGroup): Promise<void> {
     const index = group.applied;
     const data = group.encodeSnapshotData();
     const snapshot = group.storage.createSnapshot(index as never, group.confState, data);
