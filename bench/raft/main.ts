@@ -81,8 +81,10 @@ interface ScenarioResult {
   // fdatasyncs of the three replicas' logs per entry committed in the window.
   syncsPerEntry: number;
   syncsPerSecondPerReplica: number;
-  // Entries persisted per host cycle that synced, over the three replicas.
+  // Entries persisted per host cycle that synced, over the three replicas; host cycles
+  // (synced or not) per second of one replica.
   entriesPerSyncedCycle: number;
+  cyclesPerSecondPerReplica: number;
   // Raft messages the three replicas sent (heartbeats included) per committed entry.
   raftMessagesPerEntry: number;
   acknowledged: number;
@@ -214,6 +216,7 @@ async function runScenario(cluster: KvCluster, client: RpcClient, scenario: Scen
       syncsPerEntry: committed > 0 ? syncs / committed : Number.NaN,
       syncsPerSecondPerReplica: syncs / elapsedSeconds / after.length,
       raftMessagesPerEntry: committed > 0 ? sumDelta(before, after, 'hostMessagesSent') / committed : Number.NaN,
+      cyclesPerSecondPerReplica: sumDelta(before, after, 'hostCycles') / elapsedSeconds / after.length,
       entriesPerSyncedCycle: syncedCycles > 0 ? sumDelta(before, after, 'hostEntriesPersisted') / syncedCycles : Number.NaN,
       acknowledged,
       committed,
@@ -336,6 +339,7 @@ async function main(): Promise<void> {
         syncsPerEntry: rounded(result.syncsPerEntry, 4),
         syncsPerSecondPerReplica: Math.round(result.syncsPerSecondPerReplica),
         entriesPerSyncedCycle: rounded(result.entriesPerSyncedCycle, 2),
+        cyclesPerSecondPerReplica: Math.round(result.cyclesPerSecondPerReplica),
         raftMessagesPerEntry: rounded(result.raftMessagesPerEntry, 3),
         replicaCpuPercent: result.replicaCpuPercent.map((cpu) => Math.round(cpu)),
         clientCpuPercent: Math.round(result.clientCpuPercent),
