@@ -3,8 +3,9 @@
 // sync makes the Ready batches of every group durable at once (group commit), and it
 // coalesces the heartbeats of all groups for one peer into one message per cycle.
 //
-// A cycle: take the Ready of every group that has one; persist them all (one sync when
-// any must be synced); send their messages; apply their committed entries; advance.
+// A cycle: take the Ready of every group that has one; send the Appends and heartbeats
+// of the groups it leads; persist them all (one sync when any must be synced); send the
+// other messages; apply their committed entries; advance.
 // Ticks and received messages only step the cores and ask for a cycle; a cycle runs at a
 // time, and one more follows when something arrived during it.
 import {
@@ -14,6 +15,7 @@ import {
   encodeConfChange,
   type ConfState,
   type Entry,
+  type Message,
   type NodeId,
   type RaftLimits,
   type Ready,
@@ -367,6 +369,24 @@ export class RaftHost {
     const persistence = this.options.persistence;
     this.counters.cycles += 1;
 
+    // 0. A leader's Appends and heartbeats go out before its own disk write (Raft thesis
+    // 10.2.1): the followers persist in parallel with it. Safe because the leader
+    // acknowledges nothing, and announces no commit, before a later cycle, which starts
+    // only once this one's sync is done; see leaderMessagesNow().
+    const now: Array<{ group: RaftGroup; messages: readonly Message[] }> = [];
+    const afterSync: Array<{ group: RaftGroup; messages: readonly Message[] }> = [];
+    for (const { group, ready } of batch) {
+      if (ready.messages.length === 0) continue;
+      const early = this.leaderMessagesNow(group, ready);
+      if (early === null) {
+        afterSync.push({ group, messages: ready.messages });
+        continue;
+      }
+      now.push({ group, messages: early.now });
+      if (early.afterSync.length > 0) afterSync.push({ group, messages: early.afterSync });
+    }
+    if (now.length > 0) this.send(now);
+
     // 1. Persist every group's Ready; one sync for all of them.
     let mustSync = false;
     for (const { group, ready } of batch) {
@@ -392,8 +412,8 @@ export class RaftHost {
       if (ready.hardState !== undefined) group.storage.setHardState(ready.hardState);
     }
 
-    // 2. Send: heartbeats of all groups per peer together, the rest batched per peer.
-    this.send(batch);
+    // 2. Send the rest: heartbeats of all groups per peer together, the rest batched per peer.
+    this.send(afterSync);
 
     // 3. Apply, and note leadership changes.
     for (const { group, ready } of batch) {
@@ -417,12 +437,32 @@ export class RaftHost {
     return true;
   }
 
-  private send(batch: ReadonlyArray<{ group: RaftGroup; ready: Ready }>): void {
+  // Which of a Ready's messages may leave before the Ready is durable: a leader's Appends
+  // and heartbeats, when the Ready changes neither term nor vote (a new term must be on
+  // disk before anyone hears of it) and they announce no commit beyond what this node
+  // already holds durably (a single voter commits on its own: its learners must not apply
+  // what it could still lose). Everything else waits for the sync. null: all of them wait.
+  private leaderMessagesNow(group: RaftGroup, ready: Ready): { now: Message[]; afterSync: Message[] } | null {
+    const role = ready.softState?.role ?? group.role;
+    if (role !== Role.Leader || ready.snapshot !== undefined) return null;
+    const durable = group.storage.initialState().hardState;
+    if (ready.hardState !== undefined && (ready.hardState.term !== durable.term || ready.hardState.vote !== durable.vote)) return null;
+    const durableIndex = group.storage.lastIndex();
+    const now: Message[] = [];
+    const afterSync: Message[] = [];
+    for (const message of ready.messages) {
+      const early = (message.type === MessageType.Append || message.type === MessageType.Heartbeat) && message.commit <= durableIndex;
+      (early ? now : afterSync).push(message);
+    }
+    return { now, afterSync };
+  }
+
+  private send(batch: ReadonlyArray<{ group: RaftGroup; messages: readonly Message[] }>): void {
     const heartbeats = new Map<string, { peer: PeerAddress; messages: GroupMessage[] }>();
     const others = new Map<string, { peer: PeerAddress; messages: GroupMessage[] }>();
     const transport = this.options.transport;
-    for (const { group, ready } of batch) {
-      for (const message of ready.messages) {
+    for (const { group, messages } of batch) {
+      for (const message of messages) {
         const peer = group.peers.get(message.to);
         if (peer === undefined) {
           this.logger.warn({ groupId: group.groupId, to: message.to, type: MessageType[message.type] }, 'raft peer has no address record; message dropped');
