@@ -20,6 +20,7 @@ import { NodeDisk } from '../../src/disk/index.js';
 import type { Entry, LogIndex, Term } from '../../src/raft/index.js';
 import { EntryType } from '../../src/raft/index.js';
 import { WriteAheadLog } from '../../src/wal/index.js';
+import { ceilingAppend, type CeilingMeasurement } from './ceiling.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? '2');
 const rounds = Number(process.env.BENCH_ROUNDS ?? '3');
@@ -27,29 +28,10 @@ const only = process.env.BENCH_ONLY ?? '';
 const entryBytes = 128;
 const payload = new Uint8Array(entryBytes).fill(0x5a);
 
-interface Measurement {
-  entriesPerSecond: number;
-  syncsPerEntry: number;
-  syncsPerSecond: number;
-}
+type Measurement = CeilingMeasurement;
 
 function elapsedSeconds(started: bigint): number {
   return Number(process.hrtime.bigint() - started) / 1e9;
-}
-
-async function ceilingAppend(directory: string): Promise<Measurement> {
-  const handle = await open(join(directory, `ceiling-append-${Date.now()}`), 'a');
-  let syncs = 0;
-  const started = process.hrtime.bigint();
-  const end = Date.now() + seconds * 1000;
-  while (Date.now() < end) {
-    await handle.write(payload, 0, entryBytes, null);
-    await handle.datasync();
-    syncs += 1;
-  }
-  const elapsed = elapsedSeconds(started);
-  await handle.close();
-  return { entriesPerSecond: syncs / elapsed, syncsPerEntry: 1, syncsPerSecond: syncs / elapsed };
 }
 
 async function ceilingPreallocated(directory: string): Promise<Measurement> {
@@ -137,7 +119,7 @@ async function main(): Promise<void> {
     `bench:wal on ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, dir ${directory} (fs type 0x${fileSystem.type.toString(16)}), ${seconds}s per measurement, best of ${rounds}`,
   );
   const measurements: { key: string; name: string; measure: () => Promise<Measurement> }[] = [
-    { key: 'ceilingAppend', name: 'ceiling: append 128 B + fdatasync', measure: () => ceilingAppend(directory) },
+    { key: 'ceilingAppend', name: 'ceiling: append 128 B + fdatasync', measure: () => ceilingAppend(directory, seconds, entryBytes) },
   ];
   for (const groups of [1, 64]) {
     for (const entriesPerSync of [1, 64, 1024]) {

@@ -24,6 +24,14 @@ export interface RaftConfig {
   /** When true a follower drops proposals instead of forwarding them to the leader (default false). */
   readonly disableProposalForwarding?: boolean;
   /**
+   * When true the leader does not send every follower an Append as soon as its commit
+   * index moves (default false): followers learn it from the next Append or heartbeat,
+   * at most a heartbeat interval later, and apply that much later. Under load this saves
+   * an Append and its answer per follower per commit. Membership changes are still
+   * broadcast at once (raft-rs calls this skip_bcast_commit).
+   */
+  readonly skipCommitBroadcast?: boolean;
+  /**
    * Deliberate protocol bugs, for the simulator only: it proves it catches a broken rule
    * by running with one of these on. Never set outside simulation (default: none).
    */
@@ -48,6 +56,7 @@ export interface ResolvedRaftConfig {
   readonly readOnlyOption: ReadOnlyOption;
   readonly campaignEnabled: boolean;
   readonly disableProposalForwarding: boolean;
+  readonly skipCommitBroadcast: boolean;
   readonly simulationFaults: RaftSimulationFaults;
 }
 
@@ -77,6 +86,7 @@ export function resolveRaftConfig(config: RaftConfig): ResolvedRaftConfig {
     readOnlyOption,
     campaignEnabled: config.campaignEnabled ?? true,
     disableProposalForwarding: config.disableProposalForwarding ?? false,
+    skipCommitBroadcast: config.skipCommitBroadcast ?? false,
     simulationFaults: config.simulationFaults ?? {},
   };
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createRandom } from '../random/index.js';
 import { entriesBytes } from './entries.js';
 import { RaftErrorCode } from './errors.js';
+import { ConfChangeType } from './conf-change.js';
 import { MessageType } from './messages.js';
 import type { NodeId } from './types.js';
 import { Network, textBytes } from './testing/network.js';
@@ -150,4 +151,35 @@ test('the leader drops proposals beyond uncommittedBytesMax until entries commit
   network.tickAll(3);
   assert.equal(leader.appliedData.length, 10);
   assert.equal(network.propose(leader.id, 'after commit'), undefined, 'room again once committed and applied');
+});
+
+test('skipCommitBroadcast: followers learn a commit from the next heartbeat instead of an Append each', () => {
+  for (const skipCommitBroadcast of [false, true]) {
+    const network = Network.withNodes(createRandom(14), 3, { skipCommitBroadcast });
+    const leader = network.electLeader();
+    network.stabilize();
+    let appends = 0;
+    network.onSend = (message) => {
+      if (message.from === leader.id && message.type === MessageType.Append) appends++;
+    };
+    assert.equal(network.propose(leader.id, 'one'), undefined);
+    const followers = [...network.nodes.values()].filter((node) => node !== leader);
+    assert.deepEqual(leader.appliedData, ['one']);
+    if (skipCommitBroadcast) {
+      assert.equal(appends, 2, 'one Append with the entry per follower, none for the commit');
+      for (const follower of followers) assert.deepEqual(follower.appliedData, [], `node ${follower.id} waits for the commit index`);
+      network.tickAll();
+    } else {
+      assert.equal(appends, 4, 'the entry, then the commit index, to each follower');
+    }
+    for (const follower of followers) assert.deepEqual(follower.appliedData, ['one'], `node ${follower.id}`);
+  }
+});
+
+test('skipCommitBroadcast still broadcasts the commit of a membership change at once', () => {
+  const network = Network.withNodes(createRandom(15), 3, { skipCommitBroadcast: true });
+  const leader = network.electLeader();
+  network.stabilize();
+  assert.equal(network.proposeConfChange(leader.id, { type: ConfChangeType.AddLearner, nodeId: 4 as NodeId, context: new Uint8Array() }), undefined);
+  for (const node of network.nodes.values()) assert.deepEqual([...node.confState.learners], [4], `node ${node.id} applied the change without a tick`);
 });

@@ -8,7 +8,7 @@ import { RaftError, RaftErrorCode } from './errors.js';
 import type { RaftLimits } from './limits.js';
 import { RaftLog } from './log.js';
 import type { Message } from './messages.js';
-import { MessageType, campaignTransferContext, isCampaignTransfer, isResponseMessageType, makeMessage, voteResponseType } from './messages.js';
+import { MessageType, campaignTransferContext, isCampaignTransfer, isResponseMessageType, makeMessage, makeMessageFrom, voteResponseType } from './messages.js';
 import type { Progress } from './progress.js';
 import { ProgressState } from './progress.js';
 import { ProgressTracker } from './progress-tracker.js';
@@ -698,7 +698,9 @@ export class Raft {
         break;
     }
     if (this.maybeCommit()) {
-      this.broadcastAppend();
+      // A membership change not applied yet goes out at once even when skipping: the
+      // followers must apply it to take part in the next one.
+      if (!this.config.skipCommitBroadcast || this.pendingConfIndex > this.log.applied) this.broadcastAppend();
     } else if (wasPaused) {
       // The follower may be missing the latest commit index while we held back.
       this.maybeSendAppend(message.from, true);
@@ -997,9 +999,9 @@ export class Raft {
     if (isVoteTraffic) {
       // Vote traffic carries the term it is about (for pre-votes a future one).
       assert(fields.term !== undefined && fields.term !== 0, () => `send: ${MessageType[fields.type]} without a term`);
-      this.messages.push(makeMessage({ ...fields, from: this.id }));
+      this.messages.push(makeMessageFrom(fields, this.id, fields.term!));
     } else {
-      this.messages.push(makeMessage({ ...fields, from: this.id, term: this.term }));
+      this.messages.push(makeMessageFrom(fields, this.id, this.term));
     }
   }
 

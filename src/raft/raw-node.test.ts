@@ -53,6 +53,27 @@ test('a vote is handed out in the same Ready as the hard state that records it',
   node.advance(ready);
 });
 
+test('a batch of proposals becomes consecutive entries, sent to each follower in one Append', () => {
+  const network = Network.withNodes(createRandom(73), 3);
+  const leader = network.electLeader();
+  network.stabilize();
+  const lastIndex = leader.rawNode.status().commit;
+  assert.equal(leader.rawNode.proposeBatch([textBytes('a'), textBytes('b'), textBytes('c')]), undefined);
+  const ready = leader.rawNode.ready();
+  assert.deepEqual(
+    ready.entries.map((entry) => [entry.index, new TextDecoder().decode(entry.data)]),
+    [
+      [lastIndex + 1, 'a'],
+      [lastIndex + 2, 'b'],
+      [lastIndex + 3, 'c'],
+    ],
+  );
+  const appends = ready.messages.filter((message) => message.type === MessageType.Append);
+  assert.equal(appends.length, 2, 'one Append per follower');
+  for (const append of appends) assert.equal(append.entries.length, 3);
+  leader.rawNode.advance(ready);
+});
+
 test('a commit-only change needs no sync', () => {
   const network = Network.withNodes(createRandom(71), 3);
   const leader = network.electLeader();

@@ -129,6 +129,18 @@ export class RawNode {
     );
   }
 
+  /**
+   * Proposes several commands as one step: they become consecutive entries, and the
+   * leader sends each follower one Append for all of them instead of one per command.
+   * All or nothing: a refusal drops every command of the batch.
+   */
+  proposeBatch(data: readonly Uint8Array[]): RaftError | undefined {
+    assert(data.length > 0, 'propose batch: no commands');
+    return this.raft.step(
+      makeMessage({ type: MessageType.Propose, from: this.raft.id, entries: data.map((command) => proposalEntry(EntryType.Normal, command)) }),
+    );
+  }
+
   /** Proposes one membership change. Refused while another is not applied yet. */
   proposeConfChange(change: ConfChange): RaftError | undefined {
     return this.raft.step(
@@ -189,10 +201,12 @@ export class RawNode {
   hasReady(): boolean {
     if (this.outstandingReady !== undefined) return false;
     const raft = this.raft;
-    const softState = raft.softState();
-    if (softState.lead !== this.previousSoftState.lead || softState.role !== this.previousSoftState.role) return true;
-    const hardState = raft.hardState();
-    if (!isEmptyHardState(hardState) && !hardStatesEqual(hardState, this.previousHardState)) return true;
+    // Field by field rather than through softState()/hardState(), which build objects:
+    // the host asks every group at every cycle.
+    if (raft.lead !== this.previousSoftState.lead || raft.role !== this.previousSoftState.role) return true;
+    const previous = this.previousHardState;
+    const hardStateEmpty = raft.term === 0 && raft.vote === noNode && raft.log.committed === 0;
+    if (!hardStateEmpty && (raft.term !== previous.term || raft.vote !== previous.vote || raft.log.committed !== previous.commit)) return true;
     return (
       raft.log.pendingSnapshot() !== undefined ||
       raft.log.unstable.entries.length > 0 ||
@@ -212,10 +226,9 @@ export class RawNode {
     const hardChanged = !isEmptyHardState(hardState) && !hardStatesEqual(hardState, this.previousHardState);
     const entries = raft.log.unstableEntries();
     const snapshot = raft.log.pendingSnapshot();
-    const ready: Ready = {
-      ...(softChanged ? { softState } : {}),
-      ...(hardChanged ? { hardState } : {}),
-      ...(snapshot !== undefined ? { snapshot } : {}),
+    // Optional fields are set only when present, without spreads: a host takes a Ready
+    // per busy group per cycle.
+    const ready: { -readonly [Key in keyof Ready]: Ready[Key] } = {
       entries,
       committedEntries: raft.log.nextCommittedEntries(),
       messages: raft.messages,
@@ -226,6 +239,9 @@ export class RawNode {
         hardState.term !== this.previousHardState.term ||
         hardState.vote !== this.previousHardState.vote,
     };
+    if (softChanged) ready.softState = softState;
+    if (hardChanged) ready.hardState = hardState;
+    if (snapshot !== undefined) ready.snapshot = snapshot;
     raft.messages = [];
     raft.readStates = [];
     this.previousSoftState = softState;

@@ -60,7 +60,7 @@ test('SIGKILL of the leader under load: every acknowledged write survives on eve
       const deadline = Date.now() + 20_000;
       while (Date.now() < deadline) {
         for (const member of cluster) {
-          const state = await client.call(address(member), TestKv.state, {}, { deadlineMs: 1000 }).catch(() => null);
+          const state = await client.call(address(member), TestKv.state, { countersOnly: false }, { deadlineMs: 1000 }).catch(() => null);
           if (state?.isLeader) return member;
         }
         await new Promise((resolve) => setTimeout(resolve, 50));
@@ -114,7 +114,7 @@ test('SIGKILL of the leader under load: every acknowledged write survives on eve
     const deadline = Date.now() + 30_000;
     let states: Array<{ applied: number; stateHash: string; keyCount: number }> = [];
     while (Date.now() < deadline) {
-      states = await Promise.all(cluster.map((member) => client.call(address(member), TestKv.state, {}, { deadlineMs: 2000 }).catch(() => ({ applied: -1, stateHash: '', keyCount: -1 }))));
+      states = await Promise.all(cluster.map((member) => client.call(address(member), TestKv.state, { countersOnly: false }, { deadlineMs: 2000 }).catch(() => ({ applied: -1, stateHash: '', keyCount: -1 }))));
       if (states.every((state) => state.applied > 0 && state.applied === states[0]!.applied && state.stateHash === states[0]!.stateHash)) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

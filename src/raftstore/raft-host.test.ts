@@ -108,6 +108,61 @@ test('a group elects a leader, replicates proposals to every replica, and answer
   });
 });
 
+test('proposals made between two cycles reach each follower in one Append', async () => {
+  const { network, nodes } = makeCluster([1, 2, 3], [6]);
+  const leader = await waitLeader(network, nodes, 6);
+  const hosts = [...nodes.values()].map((node) => node.host);
+  await run(network, hosts, 3);
+  network.messages = 0;
+  const writes = Array.from({ length: 100 }, (_, index) => leader.host.propose(6, putCommand(`k${index}`, `v${index}`)));
+  await run(network, hosts, 3);
+  const results = await Promise.all(writes);
+  assert.ok(results.every((result) => result === null), 'every put applied and answered');
+  // One Append with the 100 entries and one answer per follower, then the commit index:
+  // a handful of messages, where one step per proposal would send 100 per follower.
+  assert.ok(network.messages <= 24, `${network.messages} messages for 100 proposals`);
+  for (const node of nodes.values()) assert.equal(node.machines.get(6)!.values.get('k99'), 'v99');
+});
+
+test('a leader sends its Appends while its own sync is in flight, and answers only once that sync is done', async () => {
+  const { network, nodes } = makeCluster([1, 2, 3], [8]);
+  const leader = await waitLeader(network, nodes, 8);
+  const hosts = [...nodes.values()].map((node) => node.host);
+  await run(network, hosts, 3);
+  // Hold the leader's next sync until released.
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const sync = leader.persistence.sync.bind(leader.persistence);
+  let syncsStarted = 0;
+  leader.persistence.sync = async () => {
+    syncsStarted += 1;
+    await held;
+    return sync();
+  };
+  network.messages = 0;
+  let answered = false;
+  const write = leader.host.propose(8, putCommand('early', 'yes')).then((result) => {
+    answered = true;
+    return result;
+  });
+  for (let turn = 0; turn < 50 && syncsStarted === 0; turn++) await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(syncsStarted, 1, 'the leader is syncing its entry');
+  // The followers get the entry and persist it (and answer) while the leader's sync waits.
+  const followers = [...nodes.values()].filter((node) => node !== leader);
+  const holdsEntry = (node: Node) => node.persistence.durableEntries(8).some((entry) => Buffer.from(entry.data).includes('early'));
+  for (let turn = 0; turn < 200 && !followers.every(holdsEntry); turn++) await new Promise((resolve) => setImmediate(resolve));
+  for (const follower of followers) assert.ok(holdsEntry(follower), `node ${follower.host.nodeId} holds the entry durably`);
+  assert.equal(holdsEntry(leader), false, 'the leader does not yet');
+  for (let turn = 0; turn < 50; turn++) await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(answered, false, 'no answer while the leader has not synced');
+  assert.equal(leader.machines.get(8)!.values.has('early'), false, 'nor applied');
+  release();
+  leader.persistence.sync = sync;
+  await run(network, hosts, 2);
+  assert.equal(await write, null);
+  assert.equal(answered, true);
+});
+
 test('heartbeats of all groups for one peer go as one message, and one sync covers every group', async () => {
   const groups = [1, 2, 3, 4, 5, 6, 7, 8];
   const { network, nodes } = makeCluster([1, 2, 3], groups);

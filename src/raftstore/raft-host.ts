@@ -3,8 +3,9 @@
 // sync makes the Ready batches of every group durable at once (group commit), and it
 // coalesces the heartbeats of all groups for one peer into one message per cycle.
 //
-// A cycle: take the Ready of every group that has one; persist them all (one sync when
-// any must be synced); send their messages; apply their committed entries; advance.
+// A cycle: take the Ready of every group that has one; send the Appends and heartbeats
+// of the groups it leads; persist them all (one sync when any must be synced); send the
+// other messages; apply their committed entries; advance.
 // Ticks and received messages only step the cores and ask for a cycle; a cycle runs at a
 // time, and one more follows when something arrived during it.
 import {
@@ -14,6 +15,7 @@ import {
   encodeConfChange,
   type ConfState,
   type Entry,
+  type Message,
   type NodeId,
   type RaftLimits,
   type RaftSimulationFaults,
@@ -80,6 +82,19 @@ export interface GroupStatus {
   readonly campaignEnabled: boolean;
 }
 
+// Counters since the host started (benchmarks and diagnostics).
+export interface RaftHostStats {
+  // Ready cycles run, and those that synced the persistence.
+  readonly cycles: number;
+  readonly syncedCycles: number;
+  // Entries handed to the persistence, over all groups.
+  readonly entriesPersisted: number;
+  // Raft messages of all groups handed to the transport (heartbeats included) and
+  // received from it.
+  readonly messagesSent: number;
+  readonly messagesReceived: number;
+}
+
 export class RaftHost {
   readonly nodeId: NodeId;
   private readonly groups = new Map<GroupId, RaftGroup>();
@@ -92,6 +107,9 @@ export class RaftHost {
   private stopped = false;
   private nextRequestId: number;
   private idle: Array<() => void> = [];
+  // Groups with proposals queued for the next cycle.
+  private readonly proposing = new Set<RaftGroup>();
+  private counters = { cycles: 0, syncedCycles: 0, entriesPersisted: 0, messagesSent: 0, messagesReceived: 0 };
 
   constructor(private readonly options: RaftHostOptions) {
     this.nodeId = options.nodeId;
@@ -125,6 +143,7 @@ export class RaftHost {
     const group = this.groups.get(groupId);
     if (group === undefined) return;
     this.groups.delete(groupId);
+    this.proposing.delete(group);
     group.failAll(new AtollError(StatusCode.NOT_FOUND, `raft group ${groupId} was removed from node ${this.nodeId}`));
     this.options.persistence.removeGroup(groupId);
   }
@@ -159,12 +178,19 @@ export class RaftHost {
     };
   }
 
+  stats(): RaftHostStats {
+    return { ...this.counters };
+  }
+
   peersOf(groupId: GroupId): PeerAddress[] {
     return [...this.group(groupId).peers.values()];
   }
 
   // Replicates a command and resolves with the state machine's result on this node, once
-  // it is applied here. Only the leader accepts proposals.
+  // it is applied here. Only the leader accepts proposals. Commands proposed between two
+  // cycles enter the log together at the start of the next one (one step, one Append per
+  // follower for all of them); commands proposed while a cycle syncs wait for the next,
+  // as they would have anyway.
   propose(groupId: GroupId, command: Uint8Array): Promise<unknown> {
     const group = this.group(groupId);
     const notLeader = this.refuseUnlessLeader(group);
@@ -173,8 +199,9 @@ export class RaftHost {
       return Promise.reject(new AtollError(StatusCode.OVERLOADED, `group ${groupId}: ${group.proposals.size} proposals pending`));
     }
     const requestId = this.newRequestId();
-    const refused = group.rawNode.propose(wrapCommand(requestId, command));
-    if (refused !== undefined) return Promise.reject(new AtollError(StatusCode.NOT_LEADER, `group ${groupId}: ${refused.message}`));
+    group.queuedCommands.push(wrapCommand(requestId, command));
+    group.queuedRequestIds.push(requestId);
+    this.proposing.add(group);
     return this.waitForProposal(group, requestId);
   }
 
@@ -227,6 +254,7 @@ export class RaftHost {
   // Messages from other instances; `from` is the sender's own address record.
   receive(messages: readonly GroupMessage[], from?: PeerAddress): void {
     if (this.stopped) return;
+    this.counters.messagesReceived += messages.length;
     for (const { groupId, message } of messages) {
       const group = this.groups.get(groupId);
       if (group === undefined) {
@@ -315,6 +343,7 @@ export class RaftHost {
   }
 
   private anyReady(): boolean {
+    if (this.proposing.size > 0) return true;
     for (const group of this.groups.values()) if (group.rawNode.hasReady()) return true;
     return false;
   }
@@ -366,14 +395,50 @@ export class RaftHost {
     for (const resolve of waiting) resolve();
   }
 
+  // Steps the commands queued since the last cycle into the cores, one batch per group.
+  private proposeQueued(): void {
+    for (const group of this.proposing) {
+      const { commands, requestIds } = group.takeQueuedProposals();
+      if (commands.length === 0) continue;
+      const refused = group.rawNode.proposeBatch(commands);
+      if (refused === undefined) continue;
+      // The core is no longer the leader (or cannot take more): the callers retry, at the
+      // leader if one is known.
+      const leader = group.rawNode.status().lead;
+      const hint = leader !== 0 && leader !== this.nodeId ? `node:${leader}` : '';
+      group.rejectProposals(requestIds, new AtollError(StatusCode.NOT_LEADER, `group ${group.groupId}: ${refused.message}`, { leaderHint: hint }));
+    }
+    this.proposing.clear();
+  }
+
   // One Ready round over all groups; false when no group had anything.
   private async cycle(): Promise<boolean> {
+    this.proposeQueued();
     const batch: Array<{ group: RaftGroup; ready: Ready }> = [];
     for (const group of this.groups.values()) {
       if (group.rawNode.hasReady()) batch.push({ group, ready: group.rawNode.ready() });
     }
     if (batch.length === 0) return false;
     const persistence = this.options.persistence;
+    this.counters.cycles += 1;
+
+    // 0. A leader's Appends and heartbeats go out before its own disk write (Raft thesis
+    // 10.2.1): the followers persist in parallel with it. Safe because the leader
+    // acknowledges nothing, and announces no commit, before a later cycle, which starts
+    // only once this one's sync is done; see leaderMessagesNow().
+    const now: Array<{ group: RaftGroup; messages: readonly Message[] }> = [];
+    const afterSync: Array<{ group: RaftGroup; messages: readonly Message[] }> = [];
+    for (const { group, ready } of batch) {
+      if (ready.messages.length === 0) continue;
+      const early = this.leaderMessagesNow(group, ready);
+      if (early === null) {
+        afterSync.push({ group, messages: ready.messages });
+        continue;
+      }
+      now.push({ group, messages: early.now });
+      if (early.afterSync.length > 0) afterSync.push({ group, messages: early.afterSync });
+    }
+    if (now.length > 0) this.send(now);
 
     // 1. Persist every group's Ready; one sync for all of them.
     let mustSync = false;
@@ -384,11 +449,17 @@ export class RaftHost {
         // A crash while writing: the dead node must not go on (nor send) after it.
         if (this.stopped) return false;
       }
-      if (ready.entries.length > 0) persistence.appendEntries(group.groupId, ready.entries);
+      if (ready.entries.length > 0) {
+        persistence.appendEntries(group.groupId, ready.entries);
+        this.counters.entriesPersisted += ready.entries.length;
+      }
       if (ready.hardState !== undefined) persistence.setHardState(group.groupId, ready.hardState);
       mustSync ||= ready.mustSync;
     }
-    if (mustSync) await persistence.sync();
+    if (mustSync) {
+      this.counters.syncedCycles += 1;
+      await persistence.sync();
+    }
     if (this.stopped) return false;
     // What is durable now goes into the log the cores read (etcd's order: disk first).
     for (const { group, ready } of batch) {
@@ -397,8 +468,8 @@ export class RaftHost {
       if (ready.hardState !== undefined) group.storage.setHardState(ready.hardState);
     }
 
-    // 2. Send: heartbeats of all groups per peer together, the rest batched per peer.
-    this.send(batch);
+    // 2. Send the rest: heartbeats of all groups per peer together, the rest batched per peer.
+    this.send(afterSync);
 
     // 3. Apply, and note leadership changes.
     for (const { group, ready } of batch) {
@@ -420,17 +491,37 @@ export class RaftHost {
     for (const { group, ready } of batch) group.rawNode.advance(ready);
     for (const { group } of batch) {
       if (this.stopped) return false;
-      await this.maybeSnapshot(group);
+      if (this.snapshotDue(group)) await this.takeSnapshot(group);
     }
     return true;
   }
 
-  private send(batch: ReadonlyArray<{ group: RaftGroup; ready: Ready }>): void {
+  // Which of a Ready's messages may leave before the Ready is durable: a leader's Appends
+  // and heartbeats, when the Ready changes neither term nor vote (a new term must be on
+  // disk before anyone hears of it) and they announce no commit beyond what this node
+  // already holds durably (a single voter commits on its own: its learners must not apply
+  // what it could still lose). Everything else waits for the sync. null: all of them wait.
+  private leaderMessagesNow(group: RaftGroup, ready: Ready): { now: Message[]; afterSync: Message[] } | null {
+    const role = ready.softState?.role ?? group.role;
+    if (role !== Role.Leader || ready.snapshot !== undefined) return null;
+    const durable = group.storage.initialState().hardState;
+    if (ready.hardState !== undefined && (ready.hardState.term !== durable.term || ready.hardState.vote !== durable.vote)) return null;
+    const durableIndex = group.storage.lastIndex();
+    const now: Message[] = [];
+    const afterSync: Message[] = [];
+    for (const message of ready.messages) {
+      const early = (message.type === MessageType.Append || message.type === MessageType.Heartbeat) && message.commit <= durableIndex;
+      (early ? now : afterSync).push(message);
+    }
+    return { now, afterSync };
+  }
+
+  private send(batch: ReadonlyArray<{ group: RaftGroup; messages: readonly Message[] }>): void {
     const heartbeats = new Map<string, { peer: PeerAddress; messages: GroupMessage[] }>();
     const others = new Map<string, { peer: PeerAddress; messages: GroupMessage[] }>();
     const transport = this.options.transport;
-    for (const { group, ready } of batch) {
-      for (const message of ready.messages) {
+    for (const { group, messages } of batch) {
+      for (const message of messages) {
         const peer = group.peers.get(message.to);
         if (peer === undefined) {
           this.logger.warn({ groupId: group.groupId, to: message.to, type: MessageType[message.type] }, 'raft peer has no address record; message dropped');
@@ -455,8 +546,14 @@ export class RaftHost {
         bucket.messages.push(groupMessage);
       }
     }
-    for (const { peer, messages } of heartbeats.values()) transport.sendHeartbeats(peer, messages);
-    for (const { peer, messages } of others.values()) transport.send(peer, messages);
+    for (const { peer, messages } of heartbeats.values()) {
+      this.counters.messagesSent += messages.length;
+      transport.sendHeartbeats(peer, messages);
+    }
+    for (const { peer, messages } of others.values()) {
+      this.counters.messagesSent += messages.length;
+      transport.send(peer, messages);
+    }
   }
 
   private reportSnapshot(groupId: GroupId, to: NodeId, delivered: boolean): void {
@@ -466,8 +563,11 @@ export class RaftHost {
     this.requestCycle();
   }
 
-  private async maybeSnapshot(group: RaftGroup): Promise<void> {
-    if (group.applied - group.snapshotIndex < this.limits.snapshotEntriesMin) return;
+  private snapshotDue(group: RaftGroup): boolean {
+    return group.applied - group.snapshotIndex >= this.limits.snapshotEntriesMin;
+  }
+
+  private async takeSnapshot(group: RaftGroup): Promise<void> {
     const index = group.applied;
     const data = group.encodeSnapshotData();
     const snapshot = group.storage.createSnapshot(index as never, group.confState, data);

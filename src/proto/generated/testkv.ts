@@ -280,6 +280,11 @@ function readKvGetResponse(reader: protobuf.ProtoReader): KvGetResponse {
 }
 
 export interface KvStateRequest {
+  /**
+   * True: only the counters and the leadership fields; no state hash and no key count,
+   * which walk the whole state (the benchmark reads counters while under load).
+   */
+  countersOnly: boolean;
 }
 
 export const KvStateRequest: protobuf.MessageCodec<KvStateRequest> = {
@@ -294,26 +299,40 @@ export const KvStateRequest: protobuf.MessageCodec<KvStateRequest> = {
   read: readKvStateRequest,
 };
 
-function createKvStateRequest(_partial?: Partial<KvStateRequest>): KvStateRequest {
+function createKvStateRequest(partial?: Partial<KvStateRequest>): KvStateRequest {
   return {
+    countersOnly: partial?.countersOnly ?? false,
   };
 }
 
-function measureKvStateRequest(_message: KvStateRequest, _writer: protobuf.ProtoWriter): number {
-  const size = 0;
+function measureKvStateRequest(message: KvStateRequest, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.countersOnly;
+    if (value !== false) size += 1 + 1;
+  }
   return size;
 }
 
-function writeKvStateRequest(_message: KvStateRequest, _writer: protobuf.ProtoWriter): void {
+function writeKvStateRequest(message: KvStateRequest, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.countersOnly;
+    if (value !== false) { writer.byte(8); writer.bool(value); }
+  }
 }
 
 function readKvStateRequest(reader: protobuf.ProtoReader): KvStateRequest {
   const message: KvStateRequest = {
+    countersOnly: false,
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
     switch (tag) {
+      case 8: message.countersOnly = reader.bool(); break;
       default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.testkv.KvStateRequest.counters_only');
+        }
         reader.skip(tag);
     }
   }
@@ -329,6 +348,22 @@ export interface KvStateResponse {
   keyCount: number;
   /** SHA-256 of the state machine's contents: equal on replicas with equal state. */
   stateHash: string;
+  /**
+   * Counters of this process since it started (the Raft benchmark reads them before and
+   * after a measurement). fdatasyncs of the write-ahead log:
+   */
+  walSyncs: number;
+  /** Records the write-ahead log wrote (entries, hard states, snapshot marks). */
+  walRecords: number;
+  /** Entries this replica learned were committed, summed over its groups. */
+  committedEntries: number;
+  /** Ready cycles of the host, those that synced the log, and the entries they persisted. */
+  hostCycles: number;
+  hostSyncedCycles: number;
+  hostEntriesPersisted: number;
+  /** Raft messages the host sent (heartbeats included) and received. */
+  hostMessagesSent: number;
+  hostMessagesReceived: number;
 }
 
 export const KvStateResponse: protobuf.MessageCodec<KvStateResponse> = {
@@ -352,6 +387,14 @@ function createKvStateResponse(partial?: Partial<KvStateResponse>): KvStateRespo
     applied: partial?.applied ?? 0,
     keyCount: partial?.keyCount ?? 0,
     stateHash: partial?.stateHash ?? '',
+    walSyncs: partial?.walSyncs ?? 0,
+    walRecords: partial?.walRecords ?? 0,
+    committedEntries: partial?.committedEntries ?? 0,
+    hostCycles: partial?.hostCycles ?? 0,
+    hostSyncedCycles: partial?.hostSyncedCycles ?? 0,
+    hostEntriesPersisted: partial?.hostEntriesPersisted ?? 0,
+    hostMessagesSent: partial?.hostMessagesSent ?? 0,
+    hostMessagesReceived: partial?.hostMessagesReceived ?? 0,
   };
 }
 
@@ -389,6 +432,38 @@ function measureKvStateResponse(message: KvStateResponse, writer: protobuf.Proto
       size += 1 + protobuf.varint32Size(length) + length;
     }
   }
+  {
+    const value = message.walSyncs;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.testkv.KvStateResponse.wal_syncs');
+  }
+  {
+    const value = message.walRecords;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.testkv.KvStateResponse.wal_records');
+  }
+  {
+    const value = message.committedEntries;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.testkv.KvStateResponse.committed_entries');
+  }
+  {
+    const value = message.hostCycles;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.testkv.KvStateResponse.host_cycles');
+  }
+  {
+    const value = message.hostSyncedCycles;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.testkv.KvStateResponse.host_synced_cycles');
+  }
+  {
+    const value = message.hostEntriesPersisted;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.testkv.KvStateResponse.host_entries_persisted');
+  }
+  {
+    const value = message.hostMessagesSent;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.testkv.KvStateResponse.host_messages_sent');
+  }
+  {
+    const value = message.hostMessagesReceived;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.testkv.KvStateResponse.host_messages_received');
+  }
   return size;
 }
 
@@ -421,6 +496,38 @@ function writeKvStateResponse(message: KvStateResponse, writer: protobuf.ProtoWr
     const value = message.stateHash;
     if (value.length !== 0) { writer.byte(58); writer.string(value); }
   }
+  {
+    const value = message.walSyncs;
+    if (value !== 0) { writer.byte(64); writer.uint64(value); }
+  }
+  {
+    const value = message.walRecords;
+    if (value !== 0) { writer.byte(72); writer.uint64(value); }
+  }
+  {
+    const value = message.committedEntries;
+    if (value !== 0) { writer.byte(80); writer.uint64(value); }
+  }
+  {
+    const value = message.hostCycles;
+    if (value !== 0) { writer.byte(88); writer.uint64(value); }
+  }
+  {
+    const value = message.hostSyncedCycles;
+    if (value !== 0) { writer.byte(96); writer.uint64(value); }
+  }
+  {
+    const value = message.hostEntriesPersisted;
+    if (value !== 0) { writer.byte(104); writer.uint64(value); }
+  }
+  {
+    const value = message.hostMessagesSent;
+    if (value !== 0) { writer.byte(112); writer.uint64(value); }
+  }
+  {
+    const value = message.hostMessagesReceived;
+    if (value !== 0) { writer.byte(120); writer.uint64(value); }
+  }
 }
 
 function readKvStateResponse(reader: protobuf.ProtoReader): KvStateResponse {
@@ -432,6 +539,14 @@ function readKvStateResponse(reader: protobuf.ProtoReader): KvStateResponse {
     applied: 0,
     keyCount: 0,
     stateHash: '',
+    walSyncs: 0,
+    walRecords: 0,
+    committedEntries: 0,
+    hostCycles: 0,
+    hostSyncedCycles: 0,
+    hostEntriesPersisted: 0,
+    hostMessagesSent: 0,
+    hostMessagesReceived: 0,
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
@@ -443,6 +558,14 @@ function readKvStateResponse(reader: protobuf.ProtoReader): KvStateResponse {
       case 40: message.applied = reader.uint64(); break;
       case 48: message.keyCount = reader.uint64(); break;
       case 58: message.stateHash = reader.string(); break;
+      case 64: message.walSyncs = reader.uint64(); break;
+      case 72: message.walRecords = reader.uint64(); break;
+      case 80: message.committedEntries = reader.uint64(); break;
+      case 88: message.hostCycles = reader.uint64(); break;
+      case 96: message.hostSyncedCycles = reader.uint64(); break;
+      case 104: message.hostEntriesPersisted = reader.uint64(); break;
+      case 112: message.hostMessagesSent = reader.uint64(); break;
+      case 120: message.hostMessagesReceived = reader.uint64(); break;
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.testkv.KvStateResponse.node_id');
@@ -452,6 +575,123 @@ function readKvStateResponse(reader: protobuf.ProtoReader): KvStateResponse {
           case 5: throw reader.wrongWireType(tag, 'atoll.testkv.KvStateResponse.applied');
           case 6: throw reader.wrongWireType(tag, 'atoll.testkv.KvStateResponse.key_count');
           case 7: throw reader.wrongWireType(tag, 'atoll.testkv.KvStateResponse.state_hash');
+          case 8: throw reader.wrongWireType(tag, 'atoll.testkv.KvStateResponse.wal_syncs');
+          case 9: throw reader.wrongWireType(tag, 'atoll.testkv.KvStateResponse.wal_records');
+          case 10: throw reader.wrongWireType(tag, 'atoll.testkv.KvStateResponse.committed_entries');
+          case 11: throw reader.wrongWireType(tag, 'atoll.testkv.KvStateResponse.host_cycles');
+          case 12: throw reader.wrongWireType(tag, 'atoll.testkv.KvStateResponse.host_synced_cycles');
+          case 13: throw reader.wrongWireType(tag, 'atoll.testkv.KvStateResponse.host_entries_persisted');
+          case 14: throw reader.wrongWireType(tag, 'atoll.testkv.KvStateResponse.host_messages_sent');
+          case 15: throw reader.wrongWireType(tag, 'atoll.testkv.KvStateResponse.host_messages_received');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface KvLeadersRequest {
+}
+
+export const KvLeadersRequest: protobuf.MessageCodec<KvLeadersRequest> = {
+  typeName: 'atoll.testkv.KvLeadersRequest',
+  create: createKvLeadersRequest,
+  encode: (message) => protobuf.encodeMessage(message, measureKvLeadersRequest, writeKvLeadersRequest, 'atoll.testkv.KvLeadersRequest'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureKvLeadersRequest, 'atoll.testkv.KvLeadersRequest'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureKvLeadersRequest, writeKvLeadersRequest, 'atoll.testkv.KvLeadersRequest'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readKvLeadersRequest),
+  measure: measureKvLeadersRequest,
+  write: writeKvLeadersRequest,
+  read: readKvLeadersRequest,
+};
+
+function createKvLeadersRequest(_partial?: Partial<KvLeadersRequest>): KvLeadersRequest {
+  return {
+  };
+}
+
+function measureKvLeadersRequest(_message: KvLeadersRequest, _writer: protobuf.ProtoWriter): number {
+  const size = 0;
+  return size;
+}
+
+function writeKvLeadersRequest(_message: KvLeadersRequest, _writer: protobuf.ProtoWriter): void {
+}
+
+function readKvLeadersRequest(reader: protobuf.ProtoReader): KvLeadersRequest {
+  const message: KvLeadersRequest = {
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      default:
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface KvLeadersResponse {
+  /**
+   * The leader of group i + 1 as this replica knows it, by its TestKv service address
+   * ("host:port"); "" while the group has no known leader.
+   */
+  leaderAddresses: string[];
+}
+
+export const KvLeadersResponse: protobuf.MessageCodec<KvLeadersResponse> = {
+  typeName: 'atoll.testkv.KvLeadersResponse',
+  create: createKvLeadersResponse,
+  encode: (message) => protobuf.encodeMessage(message, measureKvLeadersResponse, writeKvLeadersResponse, 'atoll.testkv.KvLeadersResponse'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureKvLeadersResponse, 'atoll.testkv.KvLeadersResponse'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureKvLeadersResponse, writeKvLeadersResponse, 'atoll.testkv.KvLeadersResponse'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readKvLeadersResponse),
+  measure: measureKvLeadersResponse,
+  write: writeKvLeadersResponse,
+  read: readKvLeadersResponse,
+};
+
+function createKvLeadersResponse(partial?: Partial<KvLeadersResponse>): KvLeadersResponse {
+  return {
+    leaderAddresses: partial?.leaderAddresses ?? [],
+  };
+}
+
+function measureKvLeadersResponse(message: KvLeadersResponse, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const values = message.leaderAddresses;
+    for (let index = 0; index < values.length; index++) {
+      const value = values[index];
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  return size;
+}
+
+function writeKvLeadersResponse(message: KvLeadersResponse, writer: protobuf.ProtoWriter): void {
+  {
+    const values = message.leaderAddresses;
+    for (let index = 0; index < values.length; index++) {
+      writer.byte(10);
+      writer.string(values[index]);
+    }
+  }
+}
+
+function readKvLeadersResponse(reader: protobuf.ProtoReader): KvLeadersResponse {
+  const message: KvLeadersResponse = {
+    leaderAddresses: [],
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 10: message.leaderAddresses.push(reader.string()); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.testkv.KvLeadersResponse.leader_addresses');
         }
         reader.skip(tag);
     }
@@ -480,5 +720,16 @@ export const TestKv = {
     service: 'atoll.testkv.TestKv',
     request: KvStateRequest,
     response: KvStateResponse,
+  },
+  /**
+   * Where to send a key's Put: clients hash the key to its group (groupOfKey in
+   * src/raftstore/testing/kv-routing.ts) and call that group's leader directly.
+   */
+  leaders: {
+    id: 9003,
+    name: 'Leaders',
+    service: 'atoll.testkv.TestKv',
+    request: KvLeadersRequest,
+    response: KvLeadersResponse,
   },
 } as const satisfies protobuf.ServiceDefinition;

@@ -33,6 +33,7 @@ export interface SimulatedNodeOptions {
   readonly readOnlyOption?: ReadOnlyOption;
   readonly campaignEnabled?: boolean;
   readonly disableProposalForwarding?: boolean;
+  readonly skipCommitBroadcast?: boolean;
   /** Founding members: bootstrap the group with these voters. Omit for a node that joins later. */
   readonly bootstrap?: readonly NodeId[];
 }
@@ -70,6 +71,7 @@ export class SimulatedNode {
       readOnlyOption: this.options.readOnlyOption,
       campaignEnabled: this.options.campaignEnabled,
       disableProposalForwarding: this.options.disableProposalForwarding,
+      skipCommitBroadcast: this.options.skipCommitBroadcast,
     });
   }
 

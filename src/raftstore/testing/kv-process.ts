@@ -5,8 +5,11 @@
 //
 // Usage: node kv-process.js <json options>
 //   {"nodeId": 1, "dataDir": "...", "secret": "...", "groups": 1, "tickMs": 20,
-//    "cluster": [{"nodeId": 1, "host": "127.0.0.1", "servicePort": N, "heartbeatPort": N, "replicaPort": N}, ...]}
-// Prints one JSON line {"ready": true, ...} once listening.
+//    "cluster": [{"nodeId": 1, "host": "127.0.0.1", "servicePort": N, "heartbeatPort": N, "replicaPort": N}, ...],
+//    "exitWhenStdinEnds": false}
+// Prints one JSON line {"ready": true, ...} once listening. With exitWhenStdinEnds the
+// process shuts down when its stdin closes, so a parent that dies (even by SIGKILL) does
+// not leave it running: give it a pipe for stdin.
 import { createHash } from 'node:crypto';
 import { NodeDisk } from '../../disk/index.js';
 import { AtollError } from '../../errors/atoll-error.js';
@@ -19,6 +22,7 @@ import { RaftHost } from '../raft-host.js';
 import { RpcRaftTransport, registerRaftTransport } from '../rpc-transport.js';
 import { openWalPersistence } from '../wal-persistence.js';
 import { KeyValueStateMachine, putCommand } from './kv-state-machine.js';
+import { groupOfKey } from './kv-routing.js';
 
 interface ClusterMember {
   nodeId: number;
@@ -35,6 +39,7 @@ interface Options {
   groups: number;
   tickMs: number;
   cluster: ClusterMember[];
+  exitWhenStdinEnds?: boolean;
 }
 
 const options = JSON.parse(process.argv[2] ?? '{}') as Options;
@@ -75,9 +80,7 @@ for (const groupId of groupIds) {
 const ticker = setInterval(() => host.tick(), options.tickMs);
 
 function groupOf(key: string): number {
-  // Keys spread over the groups by a stable hash.
-  const digest = createHash('sha1').update(key).digest();
-  return (digest.readUInt32BE(0) % groupIds.length) + 1;
+  return groupOfKey(key, groupIds.length);
 }
 
 function serviceAddressOf(nodeId: number): string {
@@ -106,31 +109,63 @@ service.handle(TestKv.get, async (request) => {
   return { found: value !== undefined, value: Buffer.from(value ?? '') };
 });
 
-service.handle(TestKv.state, () => {
+service.handle(TestKv.state, (request) => {
   const hash = createHash('sha256');
   let applied = 0;
   let keyCount = 0;
   let isLeader = true;
   let leader = 0;
   let term = 0;
+  let committedEntries = 0;
   for (const groupId of groupIds) {
     const machine = machines.get(groupId)!;
-    hash.update(machine.stateHash());
     const status = host.status(groupId);
     applied += status.applied;
-    keyCount += machine.values.size;
+    committedEntries += status.commit;
+    if (!request.countersOnly) {
+      hash.update(machine.stateHash());
+      keyCount += machine.values.size;
+    }
     isLeader &&= status.role === Role.Leader;
     if (groupId === 1) {
       leader = status.leader;
       term = status.term;
     }
   }
-  return { nodeId: options.nodeId, isLeader, leaderNodeId: leader, term, applied, keyCount, stateHash: hash.digest('hex') };
+  const wal = persistence.stats();
+  const hostStats = host.stats();
+  return {
+    nodeId: options.nodeId,
+    isLeader,
+    leaderNodeId: leader,
+    term,
+    applied,
+    keyCount,
+    stateHash: request.countersOnly ? '' : hash.digest('hex'),
+    walSyncs: wal.syncs,
+    walRecords: wal.recordsWritten,
+    committedEntries,
+    hostCycles: hostStats.cycles,
+    hostSyncedCycles: hostStats.syncedCycles,
+    hostEntriesPersisted: hostStats.entriesPersisted,
+    hostMessagesSent: hostStats.messagesSent,
+    hostMessagesReceived: hostStats.messagesReceived,
+  };
 });
+
+service.handle(TestKv.leaders, () => ({
+  leaderAddresses: groupIds.map((groupId) => {
+    const leader = host.status(groupId).leader;
+    return leader === 0 ? '' : serviceAddressOf(leader);
+  }),
+}));
 
 process.stdout.write(`${JSON.stringify({ ready: true, nodeId: options.nodeId, pid: process.pid, recoveredGroups: recovered.size })}\n`);
 
+let shuttingDown = false;
 const shutdown = async (): Promise<void> => {
+  if (shuttingDown) return;
+  shuttingDown = true;
   clearInterval(ticker);
   await host.stop();
   await service.stop();
@@ -142,3 +177,8 @@ const shutdown = async (): Promise<void> => {
 };
 process.once('SIGTERM', () => void shutdown());
 process.once('SIGINT', () => void shutdown());
+if (options.exitWhenStdinEnds === true) {
+  process.stdin.once('end', () => void shutdown());
+  process.stdin.once('error', () => void shutdown());
+  process.stdin.resume();
+}

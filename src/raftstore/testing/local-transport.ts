@@ -10,6 +10,8 @@ export class LocalNetwork {
   heartbeatSends = 0;
   heartbeatMessages = 0;
   sends = 0;
+  // Messages (not batches) passed to send(): Appends, their responses, votes, ...
+  messages = 0;
 
   transportFor(from: NodeId): RaftTransport {
     return {
@@ -20,6 +22,7 @@ export class LocalNetwork {
       },
       send: (to, messages) => {
         this.sends += 1;
+        this.messages += messages.length;
         this.deliver(from, to, messages);
       },
       sendSnapshot: async (to, message) => {

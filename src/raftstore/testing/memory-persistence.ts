@@ -48,6 +48,11 @@ export class MemoryPersistence implements RaftPersistence {
     for (const write of pending) write(this.durable);
   }
 
+  // The entries synced so far (unlike recover(), leaves unsynced writes alone).
+  durableEntries(groupId: GroupId): readonly Entry[] {
+    return this.durable.get(groupId)?.entries ?? [];
+  }
+
   // What a restart finds: unsynced writes are lost.
   recover(groupId: GroupId): RecoveredGroupState | undefined {
     this.pending = [];
