@@ -1,0 +1,1 @@
+export { forbiddenEverywhere, forbiddenUsesIn, scanForImpurities, type ForbiddenUse } from './purity-scan.js';
