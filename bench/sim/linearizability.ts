@@ -16,6 +16,7 @@ import { createRandom } from '../../src/random/index.js';
 import type { Random } from '../../src/random/index.js';
 import { checkKeyValueHistory } from '../../src/sim/index.js';
 import type { KeyValueInput, KeyValueOperation, KeyValueOutput } from '../../src/sim/index.js';
+import { applyToReferenceStore } from '../../src/sim/key-value-reference.js';
 
 const seed = Number(process.env.ATOLL_SIM_SEED ?? '1');
 const roundCount = 5;
@@ -41,23 +42,6 @@ function pick<T>(random: Random, items: readonly T[]): T {
   return items[random.nextInt(items.length)];
 }
 
-function apply(store: Map<string, string>, input: KeyValueInput): KeyValueOutput {
-  const current = store.get(input.key);
-  switch (input.kind) {
-    case 'get':
-      return current;
-    case 'put':
-      store.set(input.key, input.value);
-      return undefined;
-    case 'append':
-      store.set(input.key, (current ?? '') + input.suffix);
-      return undefined;
-    case 'cas':
-      if (current !== input.expected) return false;
-      store.set(input.key, input.value);
-      return true;
-  }
-}
 
 function generate(random: Random, shape: Shape): KeyValueOperation[] {
   const keys = Array.from({ length: shape.keys }, (_, index) => `k${index}`);
@@ -87,7 +71,7 @@ function generate(random: Random, shape: Shape): KeyValueOperation[] {
   }
   const store = new Map<string, string>();
   for (const draft of drafts.filter((draft) => draft.effectTime !== undefined).sort((left, right) => left.effectTime! - right.effectTime!)) {
-    draft.output = apply(store, draft.input);
+    draft.output = applyToReferenceStore(store, draft.input);
   }
   return drafts.map((draft) =>
     draft.responseTime === undefined

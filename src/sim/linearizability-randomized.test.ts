@@ -13,6 +13,7 @@ import { createRandom } from '../random/index.js';
 import type { Random } from '../random/index.js';
 import { checkKeyValueHistory } from './key-value-model.js';
 import type { KeyValueInput, KeyValueOperation, KeyValueOutput } from './key-value-model.js';
+import { applyToReferenceStore } from './key-value-reference.js';
 
 const seed = process.env.ATOLL_SIM_SEED !== undefined ? Number(process.env.ATOLL_SIM_SEED) : randomInt(2 ** 31);
 const historyCount = Number(process.env.ATOLL_SIM_HISTORIES ?? '4000');
@@ -37,24 +38,6 @@ function randomInput(random: Random, keys: readonly string[]): KeyValueInput {
   }
 }
 
-/** Applies one input to a store, returning its true output. Independent of keyValueModel on purpose. */
-function apply(store: Map<string, string>, input: KeyValueInput): KeyValueOutput {
-  const current = store.get(input.key);
-  switch (input.kind) {
-    case 'get':
-      return current;
-    case 'put':
-      store.set(input.key, input.value);
-      return undefined;
-    case 'append':
-      store.set(input.key, (current ?? '') + input.suffix);
-      return undefined;
-    case 'cas':
-      if (current !== input.expected) return false;
-      store.set(input.key, input.value);
-      return true;
-  }
-}
 
 /**
  * Runs operations against a real store at random points inside their intervals, so the
@@ -74,7 +57,7 @@ function randomHistory(random: Random): KeyValueOperation[] {
   });
   const store = new Map<string, string>();
   for (const draft of [...drafts].filter((draft) => draft.effectTime !== undefined).sort((left, right) => left.effectTime! - right.effectTime!)) {
-    draft.output = apply(store, draft.input);
+    draft.output = applyToReferenceStore(store, draft.input);
   }
   const operations: KeyValueOperation[] = drafts.map((draft) =>
     draft.pending ? { id: draft.id, clientId: draft.clientId, input: draft.input, invokeTime: draft.invokeTime } : { id: draft.id, clientId: draft.clientId, input: draft.input, invokeTime: draft.invokeTime, response: { time: draft.responseTime, output: draft.output } },
@@ -109,7 +92,7 @@ function someOrderFits(chosen: readonly KeyValueOperation[], placed: ReadonlySet
     const mustPrecede = chosen.filter((other) => other.response !== undefined && other.response.time < operation.invokeTime);
     if (mustPrecede.some((other) => !placed.has(other.id))) continue;
     const next = new Map(store);
-    const output = apply(next, operation.input);
+    const output = applyToReferenceStore(next, operation.input);
     if (operation.response !== undefined && operation.response.output !== output) continue;
     if (someOrderFits(chosen, new Set([...placed, operation.id]), next)) return true;
   }

@@ -19,6 +19,7 @@ import { RandomStreams } from './random-streams.js';
 import { Scheduler } from './scheduler.js';
 import { SimulatedClock } from './simulated-clock.js';
 import { Trace, formatTrace } from './trace.js';
+import { applyToReferenceStore } from './key-value-reference.js';
 
 const baseSeed = process.env.ATOLL_SIM_SEED !== undefined ? Number(process.env.ATOLL_SIM_SEED) : randomInt(2 ** 31);
 
@@ -39,23 +40,6 @@ const clientNodes = [10, 11, 12, 13];
 const operationsPerClient = 25;
 const requestTimeoutMs = 60;
 
-function applyToStore(store: Map<string, string>, input: KeyValueInput): KeyValueOutput {
-  const current = store.get(input.key);
-  switch (input.kind) {
-    case 'get':
-      return current;
-    case 'put':
-      store.set(input.key, input.value);
-      return undefined;
-    case 'append':
-      store.set(input.key, (current ?? '') + input.suffix);
-      return undefined;
-    case 'cas':
-      if (current !== input.expected) return false;
-      store.set(input.key, input.value);
-      return true;
-  }
-}
 
 async function runToyCluster(seed: number, staleReads: boolean): Promise<RunReport> {
   const streams = new RandomStreams(seed);
@@ -89,7 +73,7 @@ async function runToyCluster(seed: number, staleReads: boolean): Promise<RunRepo
     if (message.kind !== 'request') return;
     const dedupeKey = `${from}/${message.requestId}`;
     if (!replies.has(dedupeKey)) {
-      const output = staleReads && message.input.kind === 'get' ? cache.get(message.input.key) : applyToStore(store, message.input);
+      const output = staleReads && message.input.kind === 'get' ? cache.get(message.input.key) : applyToReferenceStore(store, message.input);
       replies.set(dedupeKey, output);
       trace.record({ timeMs: scheduler.now(), kind: 'server.apply', node: serverNode, detail: keyValueModel.formatOperation(message.input, { time: 0, output }) });
     }
