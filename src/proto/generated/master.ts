@@ -26,6 +26,28 @@ export enum PartitionStatus {
   PARTITION_UNAVAILABLE = 3,
 }
 
+export enum PartitionKind {
+  PARTITION_KIND_UNSPECIFIED = 0,
+  PARTITION_META = 1,
+  PARTITION_DATA = 2,
+}
+
+export enum NodeTaskKind {
+  TASK_UNSPECIFIED = 0,
+  /** Create a replica of a partition here (bootstrap: a new group; else join an existing one). */
+  TASK_CREATE_PARTITION = 1,
+  /** Drop this node's replica of a partition (it is no longer a member). */
+  TASK_DELETE_PARTITION = 2,
+  /** Sent to the partition leader: add `member` to the Raft group. */
+  TASK_ADD_MEMBER = 3,
+  /** Sent to the partition leader: remove `member` from the Raft group. */
+  TASK_REMOVE_MEMBER = 4,
+  /** Sent to the partition leader: hand leadership to `member`. */
+  TASK_TRANSFER_LEADER = 5,
+  /** Sent to a meta partition leader: its inode range now ends at inode_end (a split). */
+  TASK_SET_INODE_END = 6,
+}
+
 /** Every port of an instance; the master stores all of them. */
 export interface NodeAddress {
   host: string;
@@ -147,6 +169,11 @@ export interface RegisterNodeRequest {
   capacityBytes: number;
   /** Set when the node registered before (from its data directory); 0 for a new node. */
   nodeId: number;
+  /**
+   * A random token the node makes once and keeps in its data directory: a retried first
+   * registration (the answer was lost) gets the same node id instead of a second one.
+   */
+  registrationToken: string;
 }
 
 export const RegisterNodeRequest: protobuf.MessageCodec<RegisterNodeRequest> = {
@@ -169,6 +196,7 @@ function createRegisterNodeRequest(partial?: Partial<RegisterNodeRequest>): Regi
     instance: partial?.instance ?? '',
     capacityBytes: partial?.capacityBytes ?? 0,
     nodeId: partial?.nodeId ?? 0,
+    registrationToken: partial?.registrationToken ?? '',
   };
 }
 
@@ -211,6 +239,14 @@ function measureRegisterNodeRequest(message: RegisterNodeRequest, writer: protob
     const value = message.nodeId;
     if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.master.RegisterNodeRequest.node_id');
   }
+  {
+    const value = message.registrationToken;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
   return size;
 }
 
@@ -239,6 +275,10 @@ function writeRegisterNodeRequest(message: RegisterNodeRequest, writer: protobuf
     const value = message.nodeId;
     if (value !== 0) { writer.byte(48); writer.uint64(value); }
   }
+  {
+    const value = message.registrationToken;
+    if (value.length !== 0) { writer.byte(58); writer.string(value); }
+  }
 }
 
 function readRegisterNodeRequest(reader: protobuf.ProtoReader): RegisterNodeRequest {
@@ -249,6 +289,7 @@ function readRegisterNodeRequest(reader: protobuf.ProtoReader): RegisterNodeRequ
     instance: '',
     capacityBytes: 0,
     nodeId: 0,
+    registrationToken: '',
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
@@ -264,6 +305,7 @@ function readRegisterNodeRequest(reader: protobuf.ProtoReader): RegisterNodeRequ
       case 34: message.instance = reader.string(); break;
       case 40: message.capacityBytes = reader.uint64(); break;
       case 48: message.nodeId = reader.uint64(); break;
+      case 58: message.registrationToken = reader.string(); break;
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.master.RegisterNodeRequest.role');
@@ -272,6 +314,7 @@ function readRegisterNodeRequest(reader: protobuf.ProtoReader): RegisterNodeRequ
           case 4: throw reader.wrongWireType(tag, 'atoll.master.RegisterNodeRequest.instance');
           case 5: throw reader.wrongWireType(tag, 'atoll.master.RegisterNodeRequest.capacity_bytes');
           case 6: throw reader.wrongWireType(tag, 'atoll.master.RegisterNodeRequest.node_id');
+          case 7: throw reader.wrongWireType(tag, 'atoll.master.RegisterNodeRequest.registration_token');
         }
         reader.skip(tag);
     }
@@ -282,6 +325,7 @@ function readRegisterNodeRequest(reader: protobuf.ProtoReader): RegisterNodeRequ
 export interface RegisterNodeResponse {
   nodeId: number;
   clusterName: string;
+  heartbeatIntervalMs: number;
 }
 
 export const RegisterNodeResponse: protobuf.MessageCodec<RegisterNodeResponse> = {
@@ -300,6 +344,7 @@ function createRegisterNodeResponse(partial?: Partial<RegisterNodeResponse>): Re
   return {
     nodeId: partial?.nodeId ?? 0,
     clusterName: partial?.clusterName ?? '',
+    heartbeatIntervalMs: partial?.heartbeatIntervalMs ?? 0,
   };
 }
 
@@ -317,6 +362,10 @@ function measureRegisterNodeResponse(message: RegisterNodeResponse, writer: prot
       size += 1 + protobuf.varint32Size(length) + length;
     }
   }
+  {
+    const value = message.heartbeatIntervalMs;
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.master.RegisterNodeResponse.heartbeat_interval_ms');
+  }
   return size;
 }
 
@@ -329,22 +378,29 @@ function writeRegisterNodeResponse(message: RegisterNodeResponse, writer: protob
     const value = message.clusterName;
     if (value.length !== 0) { writer.byte(18); writer.string(value); }
   }
+  {
+    const value = message.heartbeatIntervalMs;
+    if (value !== 0) { writer.byte(24); writer.varint32(value); }
+  }
 }
 
 function readRegisterNodeResponse(reader: protobuf.ProtoReader): RegisterNodeResponse {
   const message: RegisterNodeResponse = {
     nodeId: 0,
     clusterName: '',
+    heartbeatIntervalMs: 0,
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
     switch (tag) {
       case 8: message.nodeId = reader.uint64(); break;
       case 18: message.clusterName = reader.string(); break;
+      case 24: message.heartbeatIntervalMs = reader.uint32(); break;
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.master.RegisterNodeResponse.node_id');
           case 2: throw reader.wrongWireType(tag, 'atoll.master.RegisterNodeResponse.cluster_name');
+          case 3: throw reader.wrongWireType(tag, 'atoll.master.RegisterNodeResponse.heartbeat_interval_ms');
         }
         reader.skip(tag);
     }
@@ -363,6 +419,12 @@ export interface PartitionReport {
   inodeCursor: number;
   extentCount: number;
   loaded: boolean;
+  kind: PartitionKind;
+  /** The Raft members as this replica knows them (the leader's view is authoritative). */
+  members: number[];
+  /** Exclusive end of a meta partition's inode range as the replica applies it (0: unbounded). */
+  inodeEnd: number;
+  appliedIndex: number;
 }
 
 export const PartitionReport: protobuf.MessageCodec<PartitionReport> = {
@@ -389,6 +451,10 @@ function createPartitionReport(partial?: Partial<PartitionReport>): PartitionRep
     inodeCursor: partial?.inodeCursor ?? 0,
     extentCount: partial?.extentCount ?? 0,
     loaded: partial?.loaded ?? false,
+    kind: partial?.kind ?? PartitionKind.PARTITION_KIND_UNSPECIFIED,
+    members: partial?.members ?? [],
+    inodeEnd: partial?.inodeEnd ?? 0,
+    appliedIndex: partial?.appliedIndex ?? 0,
   };
 }
 
@@ -434,6 +500,27 @@ function measurePartitionReport(message: PartitionReport, writer: protobuf.Proto
     const value = message.loaded;
     if (value !== false) size += 1 + 1;
   }
+  {
+    const value = message.kind;
+    if (value !== 0) size += 1 + protobuf.enumSize(value, 'atoll.master.PartitionReport.kind');
+  }
+  {
+    const values = message.members;
+    if (values.length !== 0) {
+      let length = 0;
+      for (let index = 0; index < values.length; index++) length += protobuf.uint64Size(values[index], 'atoll.master.PartitionReport.members');
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.inodeEnd;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.master.PartitionReport.inode_end');
+  }
+  {
+    const value = message.appliedIndex;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.master.PartitionReport.applied_index');
+  }
   return size;
 }
 
@@ -478,6 +565,26 @@ function writePartitionReport(message: PartitionReport, writer: protobuf.ProtoWr
     const value = message.loaded;
     if (value !== false) { writer.byte(80); writer.bool(value); }
   }
+  {
+    const value = message.kind;
+    if (value !== 0) { writer.byte(88); writer.int32(value); }
+  }
+  {
+    const values = message.members;
+    if (values.length !== 0) {
+      writer.byte(98);
+      writer.varint32(writer.nextSize());
+      for (let index = 0; index < values.length; index++) writer.uint64(values[index]);
+    }
+  }
+  {
+    const value = message.inodeEnd;
+    if (value !== 0) { writer.byte(104); writer.uint64(value); }
+  }
+  {
+    const value = message.appliedIndex;
+    if (value !== 0) { writer.byte(112); writer.uint64(value); }
+  }
 }
 
 function readPartitionReport(reader: protobuf.ProtoReader): PartitionReport {
@@ -492,6 +599,10 @@ function readPartitionReport(reader: protobuf.ProtoReader): PartitionReport {
     inodeCursor: 0,
     extentCount: 0,
     loaded: false,
+    kind: PartitionKind.PARTITION_KIND_UNSPECIFIED,
+    members: [],
+    inodeEnd: 0,
+    appliedIndex: 0,
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
@@ -506,6 +617,17 @@ function readPartitionReport(reader: protobuf.ProtoReader): PartitionReport {
       case 64: message.inodeCursor = reader.uint64(); break;
       case 72: message.extentCount = reader.uint64(); break;
       case 80: message.loaded = reader.bool(); break;
+      case 88: message.kind = reader.enumValue(); break;
+      case 96: message.members.push(reader.uint64()); break;
+      case 98: {
+        const outer = reader.enter();
+        const values = message.members;
+        while (reader.position < reader.limit) values.push(reader.uint64());
+        reader.leave(outer);
+        break;
+      }
+      case 104: message.inodeEnd = reader.uint64(); break;
+      case 112: message.appliedIndex = reader.uint64(); break;
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.master.PartitionReport.partition_id');
@@ -518,6 +640,10 @@ function readPartitionReport(reader: protobuf.ProtoReader): PartitionReport {
           case 8: throw reader.wrongWireType(tag, 'atoll.master.PartitionReport.inode_cursor');
           case 9: throw reader.wrongWireType(tag, 'atoll.master.PartitionReport.extent_count');
           case 10: throw reader.wrongWireType(tag, 'atoll.master.PartitionReport.loaded');
+          case 11: throw reader.wrongWireType(tag, 'atoll.master.PartitionReport.kind');
+          case 12: throw reader.wrongWireType(tag, 'atoll.master.PartitionReport.members');
+          case 13: throw reader.wrongWireType(tag, 'atoll.master.PartitionReport.inode_end');
+          case 14: throw reader.wrongWireType(tag, 'atoll.master.PartitionReport.applied_index');
         }
         reader.skip(tag);
     }
@@ -661,11 +787,25 @@ function readNodeHeartbeatRequest(reader: protobuf.ProtoReader): NodeHeartbeatRe
   return message;
 }
 
-/** Tasks the master hands back to a node: create or remove a partition replica, etc. */
+/**
+ * What the master wants a node to do. Tasks are derived from the master's state and the
+ * node's own report at every heartbeat (level-triggered): a task that was lost or failed
+ * comes back at the next heartbeat until the report shows it done, so tasks need no ids
+ * and survive a master failover. A node must treat each task as idempotent.
+ */
 export interface NodeTask {
-  taskId: number;
-  kind: string;
-  body: Uint8Array;
+  kind: NodeTaskKind;
+  partitionKind: PartitionKind;
+  partitionId: number;
+  volume: string;
+  inodeStart: number;
+  inodeEnd: number;
+  /** TASK_CREATE_PARTITION: the members the replica starts with. */
+  peers: PeerAddress[];
+  /** TASK_ADD_MEMBER, TASK_REMOVE_MEMBER, TASK_TRANSFER_LEADER: the member concerned. */
+  member: PeerAddress | undefined;
+  bootstrap: boolean;
+  capacityBytes: number;
 }
 
 export const NodeTask: protobuf.MessageCodec<NodeTask> = {
@@ -682,20 +822,35 @@ export const NodeTask: protobuf.MessageCodec<NodeTask> = {
 
 function createNodeTask(partial?: Partial<NodeTask>): NodeTask {
   return {
-    taskId: partial?.taskId ?? 0,
-    kind: partial?.kind ?? '',
-    body: partial?.body ?? protobuf.emptyBytes,
+    kind: partial?.kind ?? NodeTaskKind.TASK_UNSPECIFIED,
+    partitionKind: partial?.partitionKind ?? PartitionKind.PARTITION_KIND_UNSPECIFIED,
+    partitionId: partial?.partitionId ?? 0,
+    volume: partial?.volume ?? '',
+    inodeStart: partial?.inodeStart ?? 0,
+    inodeEnd: partial?.inodeEnd ?? 0,
+    peers: partial?.peers ?? [],
+    member: partial?.member,
+    bootstrap: partial?.bootstrap ?? false,
+    capacityBytes: partial?.capacityBytes ?? 0,
   };
 }
 
 function measureNodeTask(message: NodeTask, writer: protobuf.ProtoWriter): number {
   let size = 0;
   {
-    const value = message.taskId;
-    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.master.NodeTask.task_id');
+    const value = message.kind;
+    if (value !== 0) size += 1 + protobuf.enumSize(value, 'atoll.master.NodeTask.kind');
   }
   {
-    const value = message.kind;
+    const value = message.partitionKind;
+    if (value !== 0) size += 1 + protobuf.enumSize(value, 'atoll.master.NodeTask.partition_kind');
+  }
+  {
+    const value = message.partitionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.master.NodeTask.partition_id');
+  }
+  {
+    const value = message.volume;
     if (value.length !== 0) {
       const length = protobuf.utf8ByteLength(value);
       writer.recordSize(length);
@@ -703,44 +858,138 @@ function measureNodeTask(message: NodeTask, writer: protobuf.ProtoWriter): numbe
     }
   }
   {
-    const value = message.body;
-    if (value.length !== 0) size += 1 + protobuf.lengthDelimitedSize(value.length);
+    const value = message.inodeStart;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.master.NodeTask.inode_start');
+  }
+  {
+    const value = message.inodeEnd;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.master.NodeTask.inode_end');
+  }
+  {
+    const values = message.peers;
+    for (let index = 0; index < values.length; index++) {
+      const value = values[index];
+      const slot = writer.reserveSize();
+      const length = PeerAddress.measure(value, writer);
+      writer.fillSize(slot, length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.member;
+    if (value !== undefined) {
+      const slot = writer.reserveSize();
+      const length = PeerAddress.measure(value, writer);
+      writer.fillSize(slot, length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.bootstrap;
+    if (value !== false) size += 1 + 1;
+  }
+  {
+    const value = message.capacityBytes;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.master.NodeTask.capacity_bytes');
   }
   return size;
 }
 
 function writeNodeTask(message: NodeTask, writer: protobuf.ProtoWriter): void {
   {
-    const value = message.taskId;
-    if (value !== 0) { writer.byte(8); writer.uint64(value); }
-  }
-  {
     const value = message.kind;
-    if (value.length !== 0) { writer.byte(18); writer.string(value); }
+    if (value !== 0) { writer.byte(8); writer.int32(value); }
   }
   {
-    const value = message.body;
-    if (value.length !== 0) { writer.byte(26); writer.bytesField(value); }
+    const value = message.partitionKind;
+    if (value !== 0) { writer.byte(16); writer.int32(value); }
+  }
+  {
+    const value = message.partitionId;
+    if (value !== 0) { writer.byte(24); writer.uint64(value); }
+  }
+  {
+    const value = message.volume;
+    if (value.length !== 0) { writer.byte(34); writer.string(value); }
+  }
+  {
+    const value = message.inodeStart;
+    if (value !== 0) { writer.byte(40); writer.uint64(value); }
+  }
+  {
+    const value = message.inodeEnd;
+    if (value !== 0) { writer.byte(48); writer.uint64(value); }
+  }
+  {
+    const values = message.peers;
+    for (let index = 0; index < values.length; index++) {
+      writer.byte(58);
+      writer.varint32(writer.nextSize());
+      PeerAddress.write(values[index], writer);
+    }
+  }
+  {
+    const value = message.member;
+    if (value !== undefined) { writer.byte(66); writer.varint32(writer.nextSize()); PeerAddress.write(value, writer); }
+  }
+  {
+    const value = message.bootstrap;
+    if (value !== false) { writer.byte(72); writer.bool(value); }
+  }
+  {
+    const value = message.capacityBytes;
+    if (value !== 0) { writer.byte(80); writer.uint64(value); }
   }
 }
 
 function readNodeTask(reader: protobuf.ProtoReader): NodeTask {
   const message: NodeTask = {
-    taskId: 0,
-    kind: '',
-    body: protobuf.emptyBytes,
+    kind: NodeTaskKind.TASK_UNSPECIFIED,
+    partitionKind: PartitionKind.PARTITION_KIND_UNSPECIFIED,
+    partitionId: 0,
+    volume: '',
+    inodeStart: 0,
+    inodeEnd: 0,
+    peers: [],
+    member: undefined,
+    bootstrap: false,
+    capacityBytes: 0,
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
     switch (tag) {
-      case 8: message.taskId = reader.uint64(); break;
-      case 18: message.kind = reader.string(); break;
-      case 26: message.body = reader.bytesField(); break;
+      case 8: message.kind = reader.enumValue(); break;
+      case 16: message.partitionKind = reader.enumValue(); break;
+      case 24: message.partitionId = reader.uint64(); break;
+      case 34: message.volume = reader.string(); break;
+      case 40: message.inodeStart = reader.uint64(); break;
+      case 48: message.inodeEnd = reader.uint64(); break;
+      case 58: {
+        const outer = reader.enterMessage();
+        message.peers.push(PeerAddress.read(reader));
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 66: {
+        const outer = reader.enterMessage();
+        message.member = PeerAddress.read(reader);
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 72: message.bootstrap = reader.bool(); break;
+      case 80: message.capacityBytes = reader.uint64(); break;
       default:
         switch (tag >>> 3) {
-          case 1: throw reader.wrongWireType(tag, 'atoll.master.NodeTask.task_id');
-          case 2: throw reader.wrongWireType(tag, 'atoll.master.NodeTask.kind');
-          case 3: throw reader.wrongWireType(tag, 'atoll.master.NodeTask.body');
+          case 1: throw reader.wrongWireType(tag, 'atoll.master.NodeTask.kind');
+          case 2: throw reader.wrongWireType(tag, 'atoll.master.NodeTask.partition_kind');
+          case 3: throw reader.wrongWireType(tag, 'atoll.master.NodeTask.partition_id');
+          case 4: throw reader.wrongWireType(tag, 'atoll.master.NodeTask.volume');
+          case 5: throw reader.wrongWireType(tag, 'atoll.master.NodeTask.inode_start');
+          case 6: throw reader.wrongWireType(tag, 'atoll.master.NodeTask.inode_end');
+          case 7: throw reader.wrongWireType(tag, 'atoll.master.NodeTask.peers');
+          case 8: throw reader.wrongWireType(tag, 'atoll.master.NodeTask.member');
+          case 9: throw reader.wrongWireType(tag, 'atoll.master.NodeTask.bootstrap');
+          case 10: throw reader.wrongWireType(tag, 'atoll.master.NodeTask.capacity_bytes');
         }
         reader.skip(tag);
     }
@@ -750,6 +999,7 @@ function readNodeTask(reader: protobuf.ProtoReader): NodeTask {
 
 export interface NodeHeartbeatResponse {
   tasks: NodeTask[];
+  heartbeatIntervalMs: number;
 }
 
 export const NodeHeartbeatResponse: protobuf.MessageCodec<NodeHeartbeatResponse> = {
@@ -767,6 +1017,7 @@ export const NodeHeartbeatResponse: protobuf.MessageCodec<NodeHeartbeatResponse>
 function createNodeHeartbeatResponse(partial?: Partial<NodeHeartbeatResponse>): NodeHeartbeatResponse {
   return {
     tasks: partial?.tasks ?? [],
+    heartbeatIntervalMs: partial?.heartbeatIntervalMs ?? 0,
   };
 }
 
@@ -782,6 +1033,10 @@ function measureNodeHeartbeatResponse(message: NodeHeartbeatResponse, writer: pr
       size += 1 + protobuf.varint32Size(length) + length;
     }
   }
+  {
+    const value = message.heartbeatIntervalMs;
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.master.NodeHeartbeatResponse.heartbeat_interval_ms');
+  }
   return size;
 }
 
@@ -794,11 +1049,16 @@ function writeNodeHeartbeatResponse(message: NodeHeartbeatResponse, writer: prot
       writeNodeTask(values[index], writer);
     }
   }
+  {
+    const value = message.heartbeatIntervalMs;
+    if (value !== 0) { writer.byte(16); writer.varint32(value); }
+  }
 }
 
 function readNodeHeartbeatResponse(reader: protobuf.ProtoReader): NodeHeartbeatResponse {
   const message: NodeHeartbeatResponse = {
     tasks: [],
+    heartbeatIntervalMs: 0,
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
@@ -809,9 +1069,11 @@ function readNodeHeartbeatResponse(reader: protobuf.ProtoReader): NodeHeartbeatR
         reader.leaveMessage(outer);
         break;
       }
+      case 16: message.heartbeatIntervalMs = reader.uint32(); break;
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.master.NodeHeartbeatResponse.tasks');
+          case 2: throw reader.wrongWireType(tag, 'atoll.master.NodeHeartbeatResponse.heartbeat_interval_ms');
         }
         reader.skip(tag);
     }
@@ -1191,6 +1453,9 @@ export interface VolumeView {
   replicaCount: number;
   capacityBytes: number;
   trashRetentionHours: number;
+  volumeId: number;
+  /** Set while the volume is being deleted or was made read-only by an operator. */
+  readOnly: boolean;
 }
 
 export const VolumeView: protobuf.MessageCodec<VolumeView> = {
@@ -1214,6 +1479,8 @@ function createVolumeView(partial?: Partial<VolumeView>): VolumeView {
     replicaCount: partial?.replicaCount ?? 0,
     capacityBytes: partial?.capacityBytes ?? 0,
     trashRetentionHours: partial?.trashRetentionHours ?? 0,
+    volumeId: partial?.volumeId ?? 0,
+    readOnly: partial?.readOnly ?? false,
   };
 }
 
@@ -1263,6 +1530,14 @@ function measureVolumeView(message: VolumeView, writer: protobuf.ProtoWriter): n
     const value = message.trashRetentionHours;
     if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.master.VolumeView.trash_retention_hours');
   }
+  {
+    const value = message.volumeId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.master.VolumeView.volume_id');
+  }
+  {
+    const value = message.readOnly;
+    if (value !== false) size += 1 + 1;
+  }
   return size;
 }
 
@@ -1303,6 +1578,14 @@ function writeVolumeView(message: VolumeView, writer: protobuf.ProtoWriter): voi
     const value = message.trashRetentionHours;
     if (value !== 0) { writer.byte(56); writer.varint32(value); }
   }
+  {
+    const value = message.volumeId;
+    if (value !== 0) { writer.byte(64); writer.uint64(value); }
+  }
+  {
+    const value = message.readOnly;
+    if (value !== false) { writer.byte(72); writer.bool(value); }
+  }
 }
 
 function readVolumeView(reader: protobuf.ProtoReader): VolumeView {
@@ -1314,6 +1597,8 @@ function readVolumeView(reader: protobuf.ProtoReader): VolumeView {
     replicaCount: 0,
     capacityBytes: 0,
     trashRetentionHours: 0,
+    volumeId: 0,
+    readOnly: false,
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
@@ -1335,6 +1620,8 @@ function readVolumeView(reader: protobuf.ProtoReader): VolumeView {
       case 40: message.replicaCount = reader.uint32(); break;
       case 48: message.capacityBytes = reader.uint64(); break;
       case 56: message.trashRetentionHours = reader.uint32(); break;
+      case 64: message.volumeId = reader.uint64(); break;
+      case 72: message.readOnly = reader.bool(); break;
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.master.VolumeView.volume');
@@ -1344,6 +1631,8 @@ function readVolumeView(reader: protobuf.ProtoReader): VolumeView {
           case 5: throw reader.wrongWireType(tag, 'atoll.master.VolumeView.replica_count');
           case 6: throw reader.wrongWireType(tag, 'atoll.master.VolumeView.capacity_bytes');
           case 7: throw reader.wrongWireType(tag, 'atoll.master.VolumeView.trash_retention_hours');
+          case 8: throw reader.wrongWireType(tag, 'atoll.master.VolumeView.volume_id');
+          case 9: throw reader.wrongWireType(tag, 'atoll.master.VolumeView.read_only');
         }
         reader.skip(tag);
     }
@@ -1393,9 +1682,16 @@ function readClusterInfoRequest(reader: protobuf.ProtoReader): ClusterInfoReques
 }
 
 export interface ClusterMember {
+  /** The member's service address (host:port), the form of the `masters` list. */
   address: string;
   nodeId: number;
+  /** leader, follower, candidate, loading or down. */
   state: string;
+  httpPort: number;
+  term: number;
+  appliedIndex: number;
+  /** Milliseconds since this master last heard from the member (0 for itself). */
+  lastSeenMsAgo: number;
 }
 
 export const ClusterMember: protobuf.MessageCodec<ClusterMember> = {
@@ -1415,6 +1711,10 @@ function createClusterMember(partial?: Partial<ClusterMember>): ClusterMember {
     address: partial?.address ?? '',
     nodeId: partial?.nodeId ?? 0,
     state: partial?.state ?? '',
+    httpPort: partial?.httpPort ?? 0,
+    term: partial?.term ?? 0,
+    appliedIndex: partial?.appliedIndex ?? 0,
+    lastSeenMsAgo: partial?.lastSeenMsAgo ?? 0,
   };
 }
 
@@ -1440,6 +1740,22 @@ function measureClusterMember(message: ClusterMember, writer: protobuf.ProtoWrit
       size += 1 + protobuf.varint32Size(length) + length;
     }
   }
+  {
+    const value = message.httpPort;
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.master.ClusterMember.http_port');
+  }
+  {
+    const value = message.term;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.master.ClusterMember.term');
+  }
+  {
+    const value = message.appliedIndex;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.master.ClusterMember.applied_index');
+  }
+  {
+    const value = message.lastSeenMsAgo;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.master.ClusterMember.last_seen_ms_ago');
+  }
   return size;
 }
 
@@ -1456,6 +1772,22 @@ function writeClusterMember(message: ClusterMember, writer: protobuf.ProtoWriter
     const value = message.state;
     if (value.length !== 0) { writer.byte(26); writer.string(value); }
   }
+  {
+    const value = message.httpPort;
+    if (value !== 0) { writer.byte(32); writer.varint32(value); }
+  }
+  {
+    const value = message.term;
+    if (value !== 0) { writer.byte(40); writer.uint64(value); }
+  }
+  {
+    const value = message.appliedIndex;
+    if (value !== 0) { writer.byte(48); writer.uint64(value); }
+  }
+  {
+    const value = message.lastSeenMsAgo;
+    if (value !== 0) { writer.byte(56); writer.uint64(value); }
+  }
 }
 
 function readClusterMember(reader: protobuf.ProtoReader): ClusterMember {
@@ -1463,6 +1795,10 @@ function readClusterMember(reader: protobuf.ProtoReader): ClusterMember {
     address: '',
     nodeId: 0,
     state: '',
+    httpPort: 0,
+    term: 0,
+    appliedIndex: 0,
+    lastSeenMsAgo: 0,
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
@@ -1470,11 +1806,19 @@ function readClusterMember(reader: protobuf.ProtoReader): ClusterMember {
       case 10: message.address = reader.string(); break;
       case 16: message.nodeId = reader.uint64(); break;
       case 26: message.state = reader.string(); break;
+      case 32: message.httpPort = reader.uint32(); break;
+      case 40: message.term = reader.uint64(); break;
+      case 48: message.appliedIndex = reader.uint64(); break;
+      case 56: message.lastSeenMsAgo = reader.uint64(); break;
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.master.ClusterMember.address');
           case 2: throw reader.wrongWireType(tag, 'atoll.master.ClusterMember.node_id');
           case 3: throw reader.wrongWireType(tag, 'atoll.master.ClusterMember.state');
+          case 4: throw reader.wrongWireType(tag, 'atoll.master.ClusterMember.http_port');
+          case 5: throw reader.wrongWireType(tag, 'atoll.master.ClusterMember.term');
+          case 6: throw reader.wrongWireType(tag, 'atoll.master.ClusterMember.applied_index');
+          case 7: throw reader.wrongWireType(tag, 'atoll.master.ClusterMember.last_seen_ms_ago');
         }
         reader.skip(tag);
     }
@@ -1483,10 +1827,14 @@ function readClusterMember(reader: protobuf.ProtoReader): ClusterMember {
 }
 
 export interface ClusterInfoResponse {
+  /** The leader's service address, empty when no leader is known. */
   leader: string;
   term: number;
   appliedIndex: number;
   members: ClusterMember[];
+  clusterName: string;
+  /** The service address of the master that answered. */
+  answeredBy: string;
 }
 
 export const ClusterInfoResponse: protobuf.MessageCodec<ClusterInfoResponse> = {
@@ -1507,6 +1855,8 @@ function createClusterInfoResponse(partial?: Partial<ClusterInfoResponse>): Clus
     term: partial?.term ?? 0,
     appliedIndex: partial?.appliedIndex ?? 0,
     members: partial?.members ?? [],
+    clusterName: partial?.clusterName ?? '',
+    answeredBy: partial?.answeredBy ?? '',
   };
 }
 
@@ -1538,6 +1888,22 @@ function measureClusterInfoResponse(message: ClusterInfoResponse, writer: protob
       size += 1 + protobuf.varint32Size(length) + length;
     }
   }
+  {
+    const value = message.clusterName;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.answeredBy;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
   return size;
 }
 
@@ -1562,6 +1928,14 @@ function writeClusterInfoResponse(message: ClusterInfoResponse, writer: protobuf
       writeClusterMember(values[index], writer);
     }
   }
+  {
+    const value = message.clusterName;
+    if (value.length !== 0) { writer.byte(42); writer.string(value); }
+  }
+  {
+    const value = message.answeredBy;
+    if (value.length !== 0) { writer.byte(50); writer.string(value); }
+  }
 }
 
 function readClusterInfoResponse(reader: protobuf.ProtoReader): ClusterInfoResponse {
@@ -1570,6 +1944,8 @@ function readClusterInfoResponse(reader: protobuf.ProtoReader): ClusterInfoRespo
     term: 0,
     appliedIndex: 0,
     members: [],
+    clusterName: '',
+    answeredBy: '',
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
@@ -1583,12 +1959,768 @@ function readClusterInfoResponse(reader: protobuf.ProtoReader): ClusterInfoRespo
         reader.leaveMessage(outer);
         break;
       }
+      case 42: message.clusterName = reader.string(); break;
+      case 50: message.answeredBy = reader.string(); break;
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.master.ClusterInfoResponse.leader');
           case 2: throw reader.wrongWireType(tag, 'atoll.master.ClusterInfoResponse.term');
           case 3: throw reader.wrongWireType(tag, 'atoll.master.ClusterInfoResponse.applied_index');
           case 4: throw reader.wrongWireType(tag, 'atoll.master.ClusterInfoResponse.members');
+          case 5: throw reader.wrongWireType(tag, 'atoll.master.ClusterInfoResponse.cluster_name');
+          case 6: throw reader.wrongWireType(tag, 'atoll.master.ClusterInfoResponse.answered_by');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+/**
+ * Master to master: who are you and how far are you. Used at start-up to learn the
+ * members' Raft ports, and every second as the health check behind ClusterInfo.
+ */
+export interface MasterPeerStatusRequest {
+  /**
+   * The caller's sorted list of member service addresses; a member with another list
+   * refuses (INVALID_ARGUMENT) so that a misconfigured group never forms.
+   */
+  peers: string[];
+}
+
+export const MasterPeerStatusRequest: protobuf.MessageCodec<MasterPeerStatusRequest> = {
+  typeName: 'atoll.master.MasterPeerStatusRequest',
+  create: createMasterPeerStatusRequest,
+  encode: (message) => protobuf.encodeMessage(message, measureMasterPeerStatusRequest, writeMasterPeerStatusRequest, 'atoll.master.MasterPeerStatusRequest'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureMasterPeerStatusRequest, 'atoll.master.MasterPeerStatusRequest'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureMasterPeerStatusRequest, writeMasterPeerStatusRequest, 'atoll.master.MasterPeerStatusRequest'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readMasterPeerStatusRequest),
+  measure: measureMasterPeerStatusRequest,
+  write: writeMasterPeerStatusRequest,
+  read: readMasterPeerStatusRequest,
+};
+
+function createMasterPeerStatusRequest(partial?: Partial<MasterPeerStatusRequest>): MasterPeerStatusRequest {
+  return {
+    peers: partial?.peers ?? [],
+  };
+}
+
+function measureMasterPeerStatusRequest(message: MasterPeerStatusRequest, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const values = message.peers;
+    for (let index = 0; index < values.length; index++) {
+      const value = values[index];
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  return size;
+}
+
+function writeMasterPeerStatusRequest(message: MasterPeerStatusRequest, writer: protobuf.ProtoWriter): void {
+  {
+    const values = message.peers;
+    for (let index = 0; index < values.length; index++) {
+      writer.byte(10);
+      writer.string(values[index]);
+    }
+  }
+}
+
+function readMasterPeerStatusRequest(reader: protobuf.ProtoReader): MasterPeerStatusRequest {
+  const message: MasterPeerStatusRequest = {
+    peers: [],
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 10: message.peers.push(reader.string()); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.master.MasterPeerStatusRequest.peers');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface MasterPeerStatusResponse {
+  nodeId: number;
+  address: string;
+  httpPort: number;
+  raftHeartbeatPort: number;
+  raftReplicaPort: number;
+  /** leader, follower, candidate or loading. */
+  state: string;
+  term: number;
+  appliedIndex: number;
+  leaderNodeId: number;
+}
+
+export const MasterPeerStatusResponse: protobuf.MessageCodec<MasterPeerStatusResponse> = {
+  typeName: 'atoll.master.MasterPeerStatusResponse',
+  create: createMasterPeerStatusResponse,
+  encode: (message) => protobuf.encodeMessage(message, measureMasterPeerStatusResponse, writeMasterPeerStatusResponse, 'atoll.master.MasterPeerStatusResponse'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureMasterPeerStatusResponse, 'atoll.master.MasterPeerStatusResponse'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureMasterPeerStatusResponse, writeMasterPeerStatusResponse, 'atoll.master.MasterPeerStatusResponse'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readMasterPeerStatusResponse),
+  measure: measureMasterPeerStatusResponse,
+  write: writeMasterPeerStatusResponse,
+  read: readMasterPeerStatusResponse,
+};
+
+function createMasterPeerStatusResponse(partial?: Partial<MasterPeerStatusResponse>): MasterPeerStatusResponse {
+  return {
+    nodeId: partial?.nodeId ?? 0,
+    address: partial?.address ?? '',
+    httpPort: partial?.httpPort ?? 0,
+    raftHeartbeatPort: partial?.raftHeartbeatPort ?? 0,
+    raftReplicaPort: partial?.raftReplicaPort ?? 0,
+    state: partial?.state ?? '',
+    term: partial?.term ?? 0,
+    appliedIndex: partial?.appliedIndex ?? 0,
+    leaderNodeId: partial?.leaderNodeId ?? 0,
+  };
+}
+
+function measureMasterPeerStatusResponse(message: MasterPeerStatusResponse, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.nodeId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.master.MasterPeerStatusResponse.node_id');
+  }
+  {
+    const value = message.address;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.httpPort;
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.master.MasterPeerStatusResponse.http_port');
+  }
+  {
+    const value = message.raftHeartbeatPort;
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.master.MasterPeerStatusResponse.raft_heartbeat_port');
+  }
+  {
+    const value = message.raftReplicaPort;
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.master.MasterPeerStatusResponse.raft_replica_port');
+  }
+  {
+    const value = message.state;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.term;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.master.MasterPeerStatusResponse.term');
+  }
+  {
+    const value = message.appliedIndex;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.master.MasterPeerStatusResponse.applied_index');
+  }
+  {
+    const value = message.leaderNodeId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.master.MasterPeerStatusResponse.leader_node_id');
+  }
+  return size;
+}
+
+function writeMasterPeerStatusResponse(message: MasterPeerStatusResponse, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.nodeId;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+  {
+    const value = message.address;
+    if (value.length !== 0) { writer.byte(18); writer.string(value); }
+  }
+  {
+    const value = message.httpPort;
+    if (value !== 0) { writer.byte(24); writer.varint32(value); }
+  }
+  {
+    const value = message.raftHeartbeatPort;
+    if (value !== 0) { writer.byte(32); writer.varint32(value); }
+  }
+  {
+    const value = message.raftReplicaPort;
+    if (value !== 0) { writer.byte(40); writer.varint32(value); }
+  }
+  {
+    const value = message.state;
+    if (value.length !== 0) { writer.byte(50); writer.string(value); }
+  }
+  {
+    const value = message.term;
+    if (value !== 0) { writer.byte(56); writer.uint64(value); }
+  }
+  {
+    const value = message.appliedIndex;
+    if (value !== 0) { writer.byte(64); writer.uint64(value); }
+  }
+  {
+    const value = message.leaderNodeId;
+    if (value !== 0) { writer.byte(72); writer.uint64(value); }
+  }
+}
+
+function readMasterPeerStatusResponse(reader: protobuf.ProtoReader): MasterPeerStatusResponse {
+  const message: MasterPeerStatusResponse = {
+    nodeId: 0,
+    address: '',
+    httpPort: 0,
+    raftHeartbeatPort: 0,
+    raftReplicaPort: 0,
+    state: '',
+    term: 0,
+    appliedIndex: 0,
+    leaderNodeId: 0,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.nodeId = reader.uint64(); break;
+      case 18: message.address = reader.string(); break;
+      case 24: message.httpPort = reader.uint32(); break;
+      case 32: message.raftHeartbeatPort = reader.uint32(); break;
+      case 40: message.raftReplicaPort = reader.uint32(); break;
+      case 50: message.state = reader.string(); break;
+      case 56: message.term = reader.uint64(); break;
+      case 64: message.appliedIndex = reader.uint64(); break;
+      case 72: message.leaderNodeId = reader.uint64(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.master.MasterPeerStatusResponse.node_id');
+          case 2: throw reader.wrongWireType(tag, 'atoll.master.MasterPeerStatusResponse.address');
+          case 3: throw reader.wrongWireType(tag, 'atoll.master.MasterPeerStatusResponse.http_port');
+          case 4: throw reader.wrongWireType(tag, 'atoll.master.MasterPeerStatusResponse.raft_heartbeat_port');
+          case 5: throw reader.wrongWireType(tag, 'atoll.master.MasterPeerStatusResponse.raft_replica_port');
+          case 6: throw reader.wrongWireType(tag, 'atoll.master.MasterPeerStatusResponse.state');
+          case 7: throw reader.wrongWireType(tag, 'atoll.master.MasterPeerStatusResponse.term');
+          case 8: throw reader.wrongWireType(tag, 'atoll.master.MasterPeerStatusResponse.applied_index');
+          case 9: throw reader.wrongWireType(tag, 'atoll.master.MasterPeerStatusResponse.leader_node_id');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+/**
+ * The admin API (docs/api.md) carried over RPC: the CLI and the master client use it,
+ * and a follower forwards a mutating HTTP request to the leader with it.
+ */
+export interface AdminRequest {
+  method: string;
+  /** Path and query string, as in the HTTP request line. */
+  path: string;
+  /** The JSON body; empty for none. */
+  bodyJson: string;
+  adminToken: string;
+  /** How many masters already forwarded this request (a loop guard). */
+  forwardedHops: number;
+}
+
+export const AdminRequest: protobuf.MessageCodec<AdminRequest> = {
+  typeName: 'atoll.master.AdminRequest',
+  create: createAdminRequest,
+  encode: (message) => protobuf.encodeMessage(message, measureAdminRequest, writeAdminRequest, 'atoll.master.AdminRequest'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureAdminRequest, 'atoll.master.AdminRequest'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureAdminRequest, writeAdminRequest, 'atoll.master.AdminRequest'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readAdminRequest),
+  measure: measureAdminRequest,
+  write: writeAdminRequest,
+  read: readAdminRequest,
+};
+
+function createAdminRequest(partial?: Partial<AdminRequest>): AdminRequest {
+  return {
+    method: partial?.method ?? '',
+    path: partial?.path ?? '',
+    bodyJson: partial?.bodyJson ?? '',
+    adminToken: partial?.adminToken ?? '',
+    forwardedHops: partial?.forwardedHops ?? 0,
+  };
+}
+
+function measureAdminRequest(message: AdminRequest, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.method;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.path;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.bodyJson;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.adminToken;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.forwardedHops;
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.master.AdminRequest.forwarded_hops');
+  }
+  return size;
+}
+
+function writeAdminRequest(message: AdminRequest, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.method;
+    if (value.length !== 0) { writer.byte(10); writer.string(value); }
+  }
+  {
+    const value = message.path;
+    if (value.length !== 0) { writer.byte(18); writer.string(value); }
+  }
+  {
+    const value = message.bodyJson;
+    if (value.length !== 0) { writer.byte(26); writer.string(value); }
+  }
+  {
+    const value = message.adminToken;
+    if (value.length !== 0) { writer.byte(34); writer.string(value); }
+  }
+  {
+    const value = message.forwardedHops;
+    if (value !== 0) { writer.byte(40); writer.varint32(value); }
+  }
+}
+
+function readAdminRequest(reader: protobuf.ProtoReader): AdminRequest {
+  const message: AdminRequest = {
+    method: '',
+    path: '',
+    bodyJson: '',
+    adminToken: '',
+    forwardedHops: 0,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 10: message.method = reader.string(); break;
+      case 18: message.path = reader.string(); break;
+      case 26: message.bodyJson = reader.string(); break;
+      case 34: message.adminToken = reader.string(); break;
+      case 40: message.forwardedHops = reader.uint32(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.master.AdminRequest.method');
+          case 2: throw reader.wrongWireType(tag, 'atoll.master.AdminRequest.path');
+          case 3: throw reader.wrongWireType(tag, 'atoll.master.AdminRequest.body_json');
+          case 4: throw reader.wrongWireType(tag, 'atoll.master.AdminRequest.admin_token');
+          case 5: throw reader.wrongWireType(tag, 'atoll.master.AdminRequest.forwarded_hops');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface AdminResponse {
+  httpStatus: number;
+  bodyJson: string;
+  /** The service address of the master that handled the request. */
+  handledBy: string;
+}
+
+export const AdminResponse: protobuf.MessageCodec<AdminResponse> = {
+  typeName: 'atoll.master.AdminResponse',
+  create: createAdminResponse,
+  encode: (message) => protobuf.encodeMessage(message, measureAdminResponse, writeAdminResponse, 'atoll.master.AdminResponse'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureAdminResponse, 'atoll.master.AdminResponse'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureAdminResponse, writeAdminResponse, 'atoll.master.AdminResponse'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readAdminResponse),
+  measure: measureAdminResponse,
+  write: writeAdminResponse,
+  read: readAdminResponse,
+};
+
+function createAdminResponse(partial?: Partial<AdminResponse>): AdminResponse {
+  return {
+    httpStatus: partial?.httpStatus ?? 0,
+    bodyJson: partial?.bodyJson ?? '',
+    handledBy: partial?.handledBy ?? '',
+  };
+}
+
+function measureAdminResponse(message: AdminResponse, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.httpStatus;
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.master.AdminResponse.http_status');
+  }
+  {
+    const value = message.bodyJson;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.handledBy;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  return size;
+}
+
+function writeAdminResponse(message: AdminResponse, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.httpStatus;
+    if (value !== 0) { writer.byte(8); writer.varint32(value); }
+  }
+  {
+    const value = message.bodyJson;
+    if (value.length !== 0) { writer.byte(18); writer.string(value); }
+  }
+  {
+    const value = message.handledBy;
+    if (value.length !== 0) { writer.byte(26); writer.string(value); }
+  }
+}
+
+function readAdminResponse(reader: protobuf.ProtoReader): AdminResponse {
+  const message: AdminResponse = {
+    httpStatus: 0,
+    bodyJson: '',
+    handledBy: '',
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.httpStatus = reader.uint32(); break;
+      case 18: message.bodyJson = reader.string(); break;
+      case 26: message.handledBy = reader.string(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.master.AdminResponse.http_status');
+          case 2: throw reader.wrongWireType(tag, 'atoll.master.AdminResponse.body_json');
+          case 3: throw reader.wrongWireType(tag, 'atoll.master.AdminResponse.handled_by');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+/**
+ * Leader to follower: the views a follower may serve. `versions` lists every volume's
+ * current view version; the follower drops cached views not listed with that version.
+ * `views` holds full views for the ones the follower lacks. A follower accepts a push
+ * only from the leader it knows for `term`.
+ */
+export interface VolumeViewVersion {
+  volume: string;
+  version: number;
+}
+
+export const VolumeViewVersion: protobuf.MessageCodec<VolumeViewVersion> = {
+  typeName: 'atoll.master.VolumeViewVersion',
+  create: createVolumeViewVersion,
+  encode: (message) => protobuf.encodeMessage(message, measureVolumeViewVersion, writeVolumeViewVersion, 'atoll.master.VolumeViewVersion'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureVolumeViewVersion, 'atoll.master.VolumeViewVersion'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureVolumeViewVersion, writeVolumeViewVersion, 'atoll.master.VolumeViewVersion'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readVolumeViewVersion),
+  measure: measureVolumeViewVersion,
+  write: writeVolumeViewVersion,
+  read: readVolumeViewVersion,
+};
+
+function createVolumeViewVersion(partial?: Partial<VolumeViewVersion>): VolumeViewVersion {
+  return {
+    volume: partial?.volume ?? '',
+    version: partial?.version ?? 0,
+  };
+}
+
+function measureVolumeViewVersion(message: VolumeViewVersion, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.volume;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.version;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.master.VolumeViewVersion.version');
+  }
+  return size;
+}
+
+function writeVolumeViewVersion(message: VolumeViewVersion, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.volume;
+    if (value.length !== 0) { writer.byte(10); writer.string(value); }
+  }
+  {
+    const value = message.version;
+    if (value !== 0) { writer.byte(16); writer.uint64(value); }
+  }
+}
+
+function readVolumeViewVersion(reader: protobuf.ProtoReader): VolumeViewVersion {
+  const message: VolumeViewVersion = {
+    volume: '',
+    version: 0,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 10: message.volume = reader.string(); break;
+      case 16: message.version = reader.uint64(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.master.VolumeViewVersion.volume');
+          case 2: throw reader.wrongWireType(tag, 'atoll.master.VolumeViewVersion.version');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface PushViewsRequest {
+  leaderNodeId: number;
+  term: number;
+  appliedIndex: number;
+  versions: VolumeViewVersion[];
+  views: VolumeView[];
+}
+
+export const PushViewsRequest: protobuf.MessageCodec<PushViewsRequest> = {
+  typeName: 'atoll.master.PushViewsRequest',
+  create: createPushViewsRequest,
+  encode: (message) => protobuf.encodeMessage(message, measurePushViewsRequest, writePushViewsRequest, 'atoll.master.PushViewsRequest'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measurePushViewsRequest, 'atoll.master.PushViewsRequest'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measurePushViewsRequest, writePushViewsRequest, 'atoll.master.PushViewsRequest'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readPushViewsRequest),
+  measure: measurePushViewsRequest,
+  write: writePushViewsRequest,
+  read: readPushViewsRequest,
+};
+
+function createPushViewsRequest(partial?: Partial<PushViewsRequest>): PushViewsRequest {
+  return {
+    leaderNodeId: partial?.leaderNodeId ?? 0,
+    term: partial?.term ?? 0,
+    appliedIndex: partial?.appliedIndex ?? 0,
+    versions: partial?.versions ?? [],
+    views: partial?.views ?? [],
+  };
+}
+
+function measurePushViewsRequest(message: PushViewsRequest, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.leaderNodeId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.master.PushViewsRequest.leader_node_id');
+  }
+  {
+    const value = message.term;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.master.PushViewsRequest.term');
+  }
+  {
+    const value = message.appliedIndex;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.master.PushViewsRequest.applied_index');
+  }
+  {
+    const values = message.versions;
+    for (let index = 0; index < values.length; index++) {
+      const value = values[index];
+      const slot = writer.reserveSize();
+      const length = measureVolumeViewVersion(value, writer);
+      writer.fillSize(slot, length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const values = message.views;
+    for (let index = 0; index < values.length; index++) {
+      const value = values[index];
+      const slot = writer.reserveSize();
+      const length = measureVolumeView(value, writer);
+      writer.fillSize(slot, length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  return size;
+}
+
+function writePushViewsRequest(message: PushViewsRequest, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.leaderNodeId;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+  {
+    const value = message.term;
+    if (value !== 0) { writer.byte(16); writer.uint64(value); }
+  }
+  {
+    const value = message.appliedIndex;
+    if (value !== 0) { writer.byte(24); writer.uint64(value); }
+  }
+  {
+    const values = message.versions;
+    for (let index = 0; index < values.length; index++) {
+      writer.byte(34);
+      writer.varint32(writer.nextSize());
+      writeVolumeViewVersion(values[index], writer);
+    }
+  }
+  {
+    const values = message.views;
+    for (let index = 0; index < values.length; index++) {
+      writer.byte(42);
+      writer.varint32(writer.nextSize());
+      writeVolumeView(values[index], writer);
+    }
+  }
+}
+
+function readPushViewsRequest(reader: protobuf.ProtoReader): PushViewsRequest {
+  const message: PushViewsRequest = {
+    leaderNodeId: 0,
+    term: 0,
+    appliedIndex: 0,
+    versions: [],
+    views: [],
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.leaderNodeId = reader.uint64(); break;
+      case 16: message.term = reader.uint64(); break;
+      case 24: message.appliedIndex = reader.uint64(); break;
+      case 34: {
+        const outer = reader.enterMessage();
+        message.versions.push(readVolumeViewVersion(reader));
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 42: {
+        const outer = reader.enterMessage();
+        message.views.push(readVolumeView(reader));
+        reader.leaveMessage(outer);
+        break;
+      }
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.master.PushViewsRequest.leader_node_id');
+          case 2: throw reader.wrongWireType(tag, 'atoll.master.PushViewsRequest.term');
+          case 3: throw reader.wrongWireType(tag, 'atoll.master.PushViewsRequest.applied_index');
+          case 4: throw reader.wrongWireType(tag, 'atoll.master.PushViewsRequest.versions');
+          case 5: throw reader.wrongWireType(tag, 'atoll.master.PushViewsRequest.views');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface PushViewsResponse {
+  /** Every view version the follower now holds (the leader sends only what is missing). */
+  held: VolumeViewVersion[];
+}
+
+export const PushViewsResponse: protobuf.MessageCodec<PushViewsResponse> = {
+  typeName: 'atoll.master.PushViewsResponse',
+  create: createPushViewsResponse,
+  encode: (message) => protobuf.encodeMessage(message, measurePushViewsResponse, writePushViewsResponse, 'atoll.master.PushViewsResponse'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measurePushViewsResponse, 'atoll.master.PushViewsResponse'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measurePushViewsResponse, writePushViewsResponse, 'atoll.master.PushViewsResponse'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readPushViewsResponse),
+  measure: measurePushViewsResponse,
+  write: writePushViewsResponse,
+  read: readPushViewsResponse,
+};
+
+function createPushViewsResponse(partial?: Partial<PushViewsResponse>): PushViewsResponse {
+  return {
+    held: partial?.held ?? [],
+  };
+}
+
+function measurePushViewsResponse(message: PushViewsResponse, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const values = message.held;
+    for (let index = 0; index < values.length; index++) {
+      const value = values[index];
+      const slot = writer.reserveSize();
+      const length = measureVolumeViewVersion(value, writer);
+      writer.fillSize(slot, length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  return size;
+}
+
+function writePushViewsResponse(message: PushViewsResponse, writer: protobuf.ProtoWriter): void {
+  {
+    const values = message.held;
+    for (let index = 0; index < values.length; index++) {
+      writer.byte(10);
+      writer.varint32(writer.nextSize());
+      writeVolumeViewVersion(values[index], writer);
+    }
+  }
+}
+
+function readPushViewsResponse(reader: protobuf.ProtoReader): PushViewsResponse {
+  const message: PushViewsResponse = {
+    held: [],
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 10: {
+        const outer = reader.enterMessage();
+        message.held.push(readVolumeViewVersion(reader));
+        reader.leaveMessage(outer);
+        break;
+      }
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.master.PushViewsResponse.held');
         }
         reader.skip(tag);
     }
@@ -1624,5 +2756,26 @@ export const Master = {
     service: 'atoll.master.Master',
     request: ClusterInfoRequest,
     response: ClusterInfoResponse,
+  },
+  masterPeerStatus: {
+    id: 104,
+    name: 'MasterPeerStatus',
+    service: 'atoll.master.Master',
+    request: MasterPeerStatusRequest,
+    response: MasterPeerStatusResponse,
+  },
+  admin: {
+    id: 105,
+    name: 'Admin',
+    service: 'atoll.master.Master',
+    request: AdminRequest,
+    response: AdminResponse,
+  },
+  pushViews: {
+    id: 106,
+    name: 'PushViews',
+    service: 'atoll.master.Master',
+    request: PushViewsRequest,
+    response: PushViewsResponse,
   },
 } as const satisfies protobuf.ServiceDefinition;
