@@ -1,6 +1,7 @@
 // `atoll master|metanode|datanode`: run one server instance in the foreground until
 // SIGINT or SIGTERM, then stop it gracefully.
-import { ConfigError, describeFlags, isHelpRequested, loadConfig, type ServerRole } from '../config/index.js';
+import { ConfigError, describeFlags, isHelpRequested, loadConfig, type MasterConfig, type ServerRole } from '../config/index.js';
+import { MasterServer } from '../master/index.js';
 import { ServerInstance } from '../instance/index.js';
 import { logError } from '../observability/index.js';
 import { exitCodes } from './exit-codes.js';
@@ -35,9 +36,20 @@ export async function serveRole(role: ServerRole, argv: readonly string[]): Prom
     }
     throw error;
   }
+  // The role's server: the master runs its Raft group and API on the instance runtime;
+  // metanode and datanode run the runtime alone until their own issues land.
   let instance: ServerInstance;
+  let stop: () => Promise<void>;
   try {
-    instance = await ServerInstance.start({ role, config });
+    if (role === 'master') {
+      const master = await MasterServer.start({ config: config as MasterConfig });
+      instance = master.instance;
+      stop = () => master.stop();
+    } else {
+      const started = await ServerInstance.start({ role, config });
+      instance = started;
+      stop = () => started.stop();
+    }
   } catch (error) {
     process.stderr.write(`atoll ${role}: cannot start: ${(error as Error).message}\n`);
     return error instanceof ConfigError ? exitCodes.usage : exitCodes.unavailable;
@@ -54,6 +66,6 @@ export async function serveRole(role: ServerRole, argv: readonly string[]): Prom
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
   instance.logger.info({ signal }, 'signal received');
-  await instance.stop();
+  await stop();
   return exitCodes.ok;
 }

@@ -2,3 +2,4 @@ export { AtollError, isAtollError, type AtollErrorOptions } from './atoll-error.
 export { assert, AssertionFailure } from './assert.js';
 export { statusInfo, isKnownStatus, allStatusInfos, errnoNumber, type StatusInfo } from './status-registry.js';
 export { StatusCode } from '../proto/generated/common.js';
+export { httpStatusOf, httpErrorOf } from './http-status.js';

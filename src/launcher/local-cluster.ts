@@ -24,6 +24,8 @@ export interface ClusterPlan {
   readonly formatVersion: 1;
   readonly host: string;
   readonly secretFile: string;
+  /** The masters' admin API token (plans made before it existed get one at the next start). */
+  readonly adminTokenFile?: string;
   readonly instances: readonly PlannedInstance[];
 }
 
@@ -83,6 +85,11 @@ export async function loadOrCreatePlan(clusterDir: string, shape: ClusterShape, 
     if (plan.formatVersion !== 1 || !Array.isArray(plan.instances)) {
       throw new AtollError(StatusCode.INVALID_ARGUMENT, `${planPath}: not a cluster plan this version understands`);
     }
+    if (plan.adminTokenFile === undefined) {
+      const withToken: ClusterPlan = { ...plan, adminTokenFile: await ensureSecretFile(join(clusterDir, 'admin-token')) };
+      await writePlan(planPath, withToken);
+      return { plan: withToken, created: false };
+    }
     return { plan, created: false };
   }
   for (const [role, count] of Object.entries(shape)) {
@@ -91,8 +98,8 @@ export async function loadOrCreatePlan(clusterDir: string, shape: ClusterShape, 
     }
   }
   await mkdir(clusterDir, { recursive: true });
-  const secretFile = join(clusterDir, 'cluster-secret');
-  if (!existsSync(secretFile)) await writeFile(secretFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  const secretFile = await ensureSecretFile(join(clusterDir, 'cluster-secret'));
+  const adminTokenFile = await ensureSecretFile(join(clusterDir, 'admin-token'));
   const roles: Array<[ServerRole, number]> = [
     ['master', shape.masters],
     ['metanode', shape.metanodes],
@@ -113,10 +120,20 @@ export async function loadOrCreatePlan(clusterDir: string, shape: ClusterShape, 
       });
     }
   }
-  const plan: ClusterPlan = { formatVersion: 1, host, secretFile, instances };
+  const plan: ClusterPlan = { formatVersion: 1, host, secretFile, adminTokenFile, instances };
+  await writePlan(planPath, plan);
+  return { plan, created: true };
+}
+
+async function writePlan(planPath: string, plan: ClusterPlan): Promise<void> {
   await writeFile(`${planPath}.tmp`, `${JSON.stringify(plan, null, 2)}\n`);
   await rename(`${planPath}.tmp`, planPath);
-  return { plan, created: true };
+}
+
+// A random secret in a file only its owner reads; an existing file is kept.
+async function ensureSecretFile(path: string): Promise<string> {
+  if (!existsSync(path)) await writeFile(path, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  return path;
 }
 
 export function instanceArguments(plan: ClusterPlan, instance: PlannedInstance): string[] {
@@ -132,7 +149,10 @@ export function instanceArguments(plan: ClusterPlan, instance: PlannedInstance):
     '--data-dir', instance.dataDir,
     '--cluster-secret-file', plan.secretFile,
   ];
-  if (instance.role === 'master') args.push('--peers', masters);
+  if (instance.role === 'master') {
+    args.push('--peers', masters);
+    if (plan.adminTokenFile !== undefined) args.push('--admin-token-file', plan.adminTokenFile);
+  }
   else args.push('--masters', masters);
   return args;
 }

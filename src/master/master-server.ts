@@ -1,0 +1,711 @@
+// One master instance: the master Raft group on the instance runtime, the RPC methods of
+// the Master service, the admin API on HTTP and RPC, and the leader's background loops.
+//
+// Who does what:
+// - Every master: answers cluster info from its own Raft status and its probes of the
+//   other members; forwards admin requests to the leader; serves volume views from the
+//   cache the leader fills (view-cache.ts), or redirects to the leader.
+// - The leader only: changes state (proposals), answers node registrations and
+//   heartbeats, gathers heartbeat facts and records them in batches, runs the planner,
+//   and pushes view versions to followers.
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { MasterConfig } from '../config/index.js';
+import { NodeDisk } from '../disk/index.js';
+import { AtollError } from '../errors/atoll-error.js';
+import { ServerInstance } from '../instance/index.js';
+import { logError, type Logger } from '../observability/index.js';
+import { StatusCode } from '../proto/generated/common.js';
+import {
+  Master,
+  NodeRole,
+  PartitionKind,
+  type ClusterInfoResponse,
+  type MasterPeerStatusResponse,
+  type NodeHeartbeatRequest,
+  type PartitionReport,
+  type RegisterNodeRequest,
+  type VolumeView,
+} from '../proto/generated/master.js';
+import { Role, type NodeId } from '../raft/index.js';
+import { RaftHost, RpcRaftTransport, openWalPersistence, registerRaftTransport, type PeerAddress, type WalPersistence } from '../raftstore/index.js';
+import { createRandom } from '../random/index.js';
+import { RpcClient } from '../rpc/index.js';
+import { systemClock } from '../time/index.js';
+import { AdminApi, type AdminReply, type AdminRequest } from './admin-api.js';
+import { encodeCommand, type MasterCommand, type NodeUsage, type PartitionUsage } from './commands.js';
+import { masterLimits, type MasterLimits } from './limits.js';
+import { planBackgroundWork } from './planner.js';
+import { tasksForNode } from './reconcile.js';
+import { MasterStateMachine } from './state-machine.js';
+import type { MasterState } from './state.js';
+import { FollowerViewCache } from './view-cache.js';
+import { partitionStatusName, volumeView } from './views.js';
+
+export const masterGroupId = 1;
+export const clusterNameDefault = 'atoll';
+
+export interface MasterServerOptions {
+  readonly config: MasterConfig;
+  readonly logger?: Logger;
+  readonly limits?: Partial<MasterLimits>;
+}
+
+interface MemberProbe {
+  readonly status: MasterPeerStatusResponse | null;
+  /** Monotonic ms of the last answer. */
+  readonly seenAtMs: number | null;
+  readonly error: string | null;
+}
+
+interface MemberRecord {
+  readonly nodeId: number;
+  readonly address: string;
+  readonly host: string;
+  readonly httpPort: number;
+  readonly raftHeartbeatPort: number;
+  readonly raftReplicaPort: number;
+}
+
+// Test hooks: faults a test can switch on in a real master (never set in production).
+export interface MasterFaults {
+  /** The leader stops pushing views to this follower... set on the follower: it drops pushes. */
+  dropViewPushes: boolean;
+}
+
+export class MasterServer {
+  readonly instance: ServerInstance;
+  readonly config: MasterConfig;
+  readonly logger: Logger;
+  readonly limits: MasterLimits;
+  readonly faults: MasterFaults = { dropViewPushes: false };
+  readonly machine: MasterStateMachine;
+  readonly selfAddress: string;
+  readonly nodeId: number;
+  /** Sorted service addresses of every member; node id = position + 1. */
+  readonly memberAddresses: readonly string[];
+  readonly #viewCache = new FollowerViewCache(systemClock);
+  readonly #client: RpcClient;
+  readonly #adminApi: AdminApi;
+  readonly #members = new Map<number, MemberRecord>();
+  readonly #probes = new Map<number, MemberProbe>();
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #host: RaftHost | null = null;
+  #persistence: WalPersistence | null = null;
+  #stopped = false;
+  // Leader-only memory.
+  #leaderTerm = 0;
+  #leaderSinceMs = 0;
+  #leaderReadConfirmed = false;
+  readonly #lastHeartbeatAtMs = new Map<number, number>();
+  readonly #pendingNodeUsage = new Map<number, NodeUsage>();
+  readonly #pendingPartitionUsage = new Map<number, PartitionUsage>();
+  #flushTimer: NodeJS.Timeout | null = null;
+  #flushing = false;
+  #planning = false;
+  readonly #viewsHeldByFollower = new Map<number, Map<string, number>>();
+  readonly #pushInFlight = new Set<number>();
+  #pushSoonTimer: NodeJS.Timeout | null = null;
+  readonly #notesLogged = new Set<string>();
+
+  private constructor(instance: ServerInstance, options: MasterServerOptions, memberAddresses: readonly string[], selfAddress: string) {
+    this.instance = instance;
+    this.config = options.config;
+    this.logger = instance.logger;
+    this.limits = masterLimits(options.limits);
+    this.memberAddresses = memberAddresses;
+    this.selfAddress = selfAddress;
+    this.nodeId = memberAddresses.indexOf(selfAddress) + 1;
+    this.machine = new MasterStateMachine(clusterNameDefault);
+    this.machine.onApplied = (_index, _command, changed) => {
+      if (changed.size > 0 && this.isLeader()) this.#pushViewsSoon();
+    };
+    this.#client = new RpcClient({ secret: options.config.clusterSecret!, instance: options.config.instance });
+    this.#adminApi = new AdminApi({
+      adminToken: options.config.adminToken,
+      state: () => this.state,
+      isLeader: () => this.isLeader(),
+      leaderRead: () => this.#leaderRead(),
+      propose: (command) => this.propose(command),
+      forwardToLeader: (request) => this.#forwardToLeader(request),
+      clusterInfo: () => this.clusterInfo(),
+      volumeView: (volume, knownVersion) => this.#volumeView(volume, knownVersion),
+      nowMs: () => Date.now(),
+      randomHex: (bytes) => randomBytes(bytes).toString('hex'),
+      log: (fields, message) => this.logger.info(fields, message),
+    });
+  }
+
+  static async start(options: MasterServerOptions): Promise<MasterServer> {
+    const { config } = options;
+    const configuredPeers = config.peers.map((peer) => `${peer.host}:${peer.port}`);
+    if (configuredPeers.length > 0 && config.port === 0) {
+      throw new AtollError(StatusCode.INVALID_ARGUMENT, 'config: port: a master in a group (peers given) needs a fixed port, the one its peers list names');
+    }
+    const configuredSelf = `${config.host}:${config.port}`;
+    if (configuredPeers.length > 0 && !configuredPeers.includes(configuredSelf)) {
+      throw new AtollError(StatusCode.INVALID_ARGUMENT, `config: peers: must include this master's own address ${configuredSelf} (got ${configuredPeers.join(', ')})`);
+    }
+    let server: MasterServer | null = null;
+    const instance = await ServerInstance.start({
+      role: 'master',
+      config,
+      logger: options.logger,
+      readiness: () => ({ ready: false, reason: 'starting' }),
+      statusExtra: () => server?.statusExtra() ?? {},
+    });
+    try {
+      const selfAddress = `${config.host}:${instance.ports.service}`;
+      const members = [...new Set(configuredPeers.length > 0 ? configuredPeers : [selfAddress])].sort();
+      server = new MasterServer(instance, options, members, selfAddress);
+      server.#registerHandlers();
+      instance.setReadiness(() => server!.readiness());
+      await server.#startRaft();
+      return server;
+    } catch (error) {
+      await server?.stop().catch(() => {});
+      await instance.stop().catch(() => {});
+      throw error;
+    }
+  }
+
+  get state(): MasterState {
+    return this.machine.state;
+  }
+
+  isLeader(): boolean {
+    return this.#host !== null && !this.#stopped && this.#host.status(masterGroupId).role === Role.Leader;
+  }
+
+  /** The leader's service address as this master knows it, or '' when unknown. */
+  leaderAddress(): string {
+    if (this.#host === null) return '';
+    const leader = this.#host.status(masterGroupId).leader;
+    return leader === 0 ? '' : this.memberAddresses[leader - 1] ?? '';
+  }
+
+  async propose(command: MasterCommand): Promise<unknown> {
+    const host = this.#requireHost();
+    try {
+      return await host.propose(masterGroupId, encodeCommand(command));
+    } catch (error) {
+      throw this.#withServiceHint(error);
+    }
+  }
+
+  clusterInfo(): ClusterInfoResponse {
+    const nowMs = systemClock.nowMs();
+    const status = this.#host?.status(masterGroupId);
+    const members = this.memberAddresses.map((address, position) => {
+      const nodeId = position + 1;
+      if (nodeId === this.nodeId) {
+        return { address, nodeId, state: this.#ownState(), httpPort: this.instance.ports.http, term: status?.term ?? 0, appliedIndex: status?.applied ?? 0, lastSeenMsAgo: 0 };
+      }
+      const probe = this.#probes.get(nodeId);
+      const fresh = probe?.seenAtMs !== null && probe?.seenAtMs !== undefined && nowMs - probe.seenAtMs <= this.limits.memberDownAfterMs;
+      const answer = probe?.status ?? null;
+      return {
+        address,
+        nodeId,
+        state: fresh && answer !== null ? answer.state : 'down',
+        httpPort: answer?.httpPort ?? this.#members.get(nodeId)?.httpPort ?? 0,
+        term: answer?.term ?? 0,
+        appliedIndex: answer?.appliedIndex ?? 0,
+        lastSeenMsAgo: probe?.seenAtMs === null || probe?.seenAtMs === undefined ? 0 : Math.round(nowMs - probe.seenAtMs),
+      };
+    });
+    return { leader: this.leaderAddress(), term: status?.term ?? 0, appliedIndex: status?.applied ?? 0, members, clusterName: this.state.clusterName, answeredBy: this.selfAddress };
+  }
+
+  async readiness(): Promise<{ ready: boolean; reason?: string; details?: Record<string, unknown> }> {
+    if (this.#host === null) {
+      return { ready: false, reason: 'waiting for the other masters', details: { membersKnown: this.#members.size, members: this.memberAddresses.length } };
+    }
+    const status = this.#host.status(masterGroupId);
+    if (status.leader === 0) return { ready: false, reason: 'electing a leader', details: { term: status.term } };
+    if (status.applied < status.commit) return { ready: false, reason: 'applying the log', details: { applied: status.applied, commit: status.commit } };
+    return { ready: true, details: { leader: this.leaderAddress(), term: status.term } };
+  }
+
+  statusExtra(): Record<string, unknown> {
+    const status = this.#host?.status(masterGroupId);
+    return {
+      master: {
+        nodeId: this.nodeId,
+        address: this.selfAddress,
+        state: this.#ownState(),
+        leader: this.leaderAddress(),
+        term: status?.term ?? 0,
+        appliedIndex: status?.applied ?? 0,
+        commitIndex: status?.commit ?? 0,
+        members: this.memberAddresses,
+        nodes: Object.keys(this.state.nodes).length,
+        volumes: Object.keys(this.state.volumes).length,
+        partitions: Object.keys(this.state.partitions).length,
+        cachedViews: this.#viewCache.size,
+      },
+    };
+  }
+
+  /** Runs an admin request as if it came over HTTP or RPC (tests, the RPC tunnel). */
+  admin(request: AdminRequest): Promise<AdminReply> {
+    return this.#adminApi.handle(request);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const timer of this.#timers) clearInterval(timer);
+    this.#timers.clear();
+    if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
+    if (this.#pushSoonTimer !== null) clearTimeout(this.#pushSoonTimer);
+    await this.#host?.stop();
+    await this.instance.stop();
+    await this.#client.close();
+    await this.#persistence?.close();
+  }
+
+  // ------------------------------------------------------------------ start-up
+
+  async #startRaft(): Promise<void> {
+    const dataDir = this.config.dataDir;
+    const membersFile = join(dataDir, 'master-members.json');
+    const saved = await readSavedMembers(membersFile, this.memberAddresses);
+    if (saved !== null) {
+      for (const member of saved) this.#members.set(member.nodeId, member);
+    }
+    const ports = this.instance.ports;
+    this.#members.set(this.nodeId, { nodeId: this.nodeId, address: this.selfAddress, host: this.config.host, httpPort: ports.http, raftHeartbeatPort: ports.raftHeartbeat, raftReplicaPort: ports.raftReplica });
+    this.#startTimer(() => void this.#probeMembers(), this.limits.memberProbeIntervalMs);
+    await this.#probeMembers();
+    // The group's first configuration needs every member's Raft ports: wait for them.
+    let waitedMs = 0;
+    while (this.#members.size < this.memberAddresses.length) {
+      if (this.#stopped) throw new AtollError(StatusCode.CANCELLED, 'master stopped while waiting for its peers');
+      if (waitedMs % 10_000 === 0) {
+        const missing = this.memberAddresses.filter((_address, position) => !this.#members.has(position + 1));
+        this.logger.info({ missing }, 'waiting for the other masters to answer');
+      }
+      await new Promise((resolve) => setTimeout(resolve, this.limits.memberProbeIntervalMs));
+      waitedMs += this.limits.memberProbeIntervalMs;
+    }
+    await writeSavedMembers(membersFile, [...this.#members.values()]);
+
+    const { persistence, recovered } = await openWalPersistence(new NodeDisk(), join(dataDir, 'raft'));
+    this.#persistence = persistence;
+    const transport = new RpcRaftTransport({
+      localNodeId: this.nodeId as NodeId,
+      localAddress: this.#peerAddress(this.nodeId),
+      client: this.#client,
+      onUnreachable: (groupId, peer) => this.#host?.reportUnreachable(groupId, peer),
+    });
+    const host = new RaftHost({
+      nodeId: this.nodeId as NodeId,
+      persistence,
+      transport,
+      random: createRandom(randomBytes(4).readUInt32LE(0)),
+      defer: (work) => setImmediate(work),
+      limits: { requestTimeoutTicks: this.limits.raftRequestTimeoutTicks, snapshotEntriesMin: this.limits.snapshotEntriesMin, entriesKeptAfterSnapshot: 500 },
+      logger: { info: (fields, message) => this.logger.info(fields, message), warn: (fields, message) => this.logger.warn(fields, message) },
+      onFatalError: (error) => {
+        logError(this.logger, error, 'master Raft group failed; exiting');
+        process.exit(70);
+      },
+    });
+    registerRaftTransport(host, this.instance.raftHeartbeatRpc, this.instance.raftReplicaRpc);
+    const state = recovered.get(masterGroupId);
+    host.createGroup({
+      groupId: masterGroupId,
+      peers: this.memberAddresses.map((_address, position) => this.#peerAddress(position + 1)),
+      stateMachine: this.machine,
+      bootstrap: state === undefined,
+      recovered: state,
+    });
+    this.#host = host;
+    this.logger.info({ nodeId: this.nodeId, members: this.memberAddresses, recovered: state !== undefined }, 'master Raft group started');
+    this.#startTimer(() => this.#tick(), this.limits.raftTickMs);
+    this.#startTimer(() => void this.#plan(), this.limits.plannerIntervalMs);
+    this.#startTimer(() => void this.#flushReports(), this.limits.reportFlushIntervalMs);
+    this.#startTimer(() => this.#pushViews(), this.limits.viewPushIntervalMs);
+  }
+
+  #startTimer(work: () => void, intervalMs: number): void {
+    const timer = setInterval(work, intervalMs);
+    timer.unref();
+    this.#timers.add(timer);
+  }
+
+  #peerAddress(nodeId: number): PeerAddress {
+    const member = this.#members.get(nodeId);
+    if (member === undefined) throw new Error(`master member ${nodeId} has no known ports`);
+    return { nodeId: nodeId as NodeId, host: member.host, heartbeatPort: member.raftHeartbeatPort, replicaPort: member.raftReplicaPort };
+  }
+
+  // ------------------------------------------------------------------ members
+
+  async #probeMembers(): Promise<void> {
+    await Promise.all(this.memberAddresses.map(async (address, position) => {
+      const nodeId = position + 1;
+      if (nodeId === this.nodeId || this.#stopped) return;
+      try {
+        const answer = await this.#client.call(address, Master.masterPeerStatus, { peers: [...this.memberAddresses] }, { deadlineMs: this.limits.memberProbeDeadlineMs });
+        if (answer.nodeId !== nodeId) {
+          this.#probes.set(nodeId, { status: null, seenAtMs: null, error: `answers as member ${answer.nodeId}, expected ${nodeId}` });
+          return;
+        }
+        this.#probes.set(nodeId, { status: answer, seenAtMs: systemClock.nowMs(), error: null });
+        const host = address.slice(0, address.lastIndexOf(':'));
+        this.#members.set(nodeId, { nodeId, address, host, httpPort: answer.httpPort, raftHeartbeatPort: answer.raftHeartbeatPort, raftReplicaPort: answer.raftReplicaPort });
+      } catch (error) {
+        const previous = this.#probes.get(nodeId);
+        this.#probes.set(nodeId, { status: previous?.status ?? null, seenAtMs: previous?.seenAtMs ?? null, error: (error as Error).message });
+        if (error instanceof AtollError && error.status === StatusCode.INVALID_ARGUMENT) {
+          this.logger.error({ member: address, err: error.message }, 'master member refuses this group: its peers list differs');
+        }
+      }
+    }));
+  }
+
+  #ownState(): string {
+    if (this.#host === null) return 'loading';
+    const role = this.#host.status(masterGroupId).role;
+    if (role === Role.Leader) return 'leader';
+    if (role === Role.Follower) return 'follower';
+    return 'candidate';
+  }
+
+  // ------------------------------------------------------------------ ticks and leadership
+
+  #tick(): void {
+    const host = this.#host;
+    if (host === null || this.#stopped) return;
+    host.tick();
+    const status = host.status(masterGroupId);
+    const leading = status.role === Role.Leader;
+    if (leading && this.#leaderTerm !== status.term) {
+      this.#leaderTerm = status.term;
+      this.#leaderSinceMs = Date.now();
+      this.#leaderReadConfirmed = false;
+      this.#viewCache.clear();
+      this.#viewsHeldByFollower.clear();
+      this.logger.info({ term: status.term }, 'became master leader');
+    } else if (!leading && this.#leaderTerm !== 0) {
+      this.logger.info({ term: status.term, leader: this.leaderAddress() }, 'no longer master leader');
+      this.#leaderTerm = 0;
+      this.#lastHeartbeatAtMs.clear();
+      this.#pendingNodeUsage.clear();
+      this.#pendingPartitionUsage.clear();
+    }
+  }
+
+  async #leaderRead(): Promise<void> {
+    const host = this.#requireHost();
+    try {
+      await host.readIndex(masterGroupId);
+    } catch (error) {
+      throw this.#withServiceHint(error);
+    }
+  }
+
+  // The Raft host names the leader as `node:<id>`; callers need its service address.
+  #withServiceHint(error: unknown): unknown {
+    if (error instanceof AtollError && error.status === StatusCode.NOT_LEADER) {
+      const leader = Number(error.leaderHint.replace(/^node:/, ''));
+      const address = leader > 0 ? this.memberAddresses[leader - 1] ?? '' : '';
+      return new AtollError(StatusCode.NOT_LEADER, address === '' ? 'not the master leader, and no leader is known yet' : `not the master leader; the leader is ${address}`, { leaderHint: address });
+    }
+    return error;
+  }
+
+  #requireHost(): RaftHost {
+    if (this.#host === null || this.#stopped) throw new AtollError(StatusCode.UNAVAILABLE, 'master is starting: its Raft group is not running yet', { retryAfterMs: 500 });
+    return this.#host;
+  }
+
+  #requireLeader(): void {
+    this.#requireHost();
+    if (!this.isLeader()) {
+      const leader = this.leaderAddress();
+      throw new AtollError(StatusCode.NOT_LEADER, leader === '' ? 'not the master leader, and no leader is known yet' : `not the master leader; the leader is ${leader}`, { leaderHint: leader });
+    }
+  }
+
+  // ------------------------------------------------------------------ RPC and HTTP
+
+  #registerHandlers(): void {
+    const rpc = this.instance.rpc;
+    rpc.handle(Master.masterPeerStatus, (request) => {
+      const theirs = [...request.peers].sort();
+      if (theirs.join(',') !== this.memberAddresses.join(',')) {
+        throw new AtollError(StatusCode.INVALID_ARGUMENT, `master group mismatch: this master's peers are ${this.memberAddresses.join(', ')}, the caller's are ${theirs.join(', ')}`);
+      }
+      const status = this.#host?.status(masterGroupId);
+      const ports = this.instance.ports;
+      return {
+        nodeId: this.nodeId,
+        address: this.selfAddress,
+        httpPort: ports.http,
+        raftHeartbeatPort: ports.raftHeartbeat,
+        raftReplicaPort: ports.raftReplica,
+        state: this.#ownState(),
+        term: status?.term ?? 0,
+        appliedIndex: status?.applied ?? 0,
+        leaderNodeId: status?.leader ?? 0,
+      };
+    });
+    rpc.handle(Master.clusterInfo, () => this.clusterInfo());
+    rpc.handle(Master.admin, async (request) => {
+      let body: unknown;
+      if (request.bodyJson.length > 0) {
+        try {
+          body = JSON.parse(request.bodyJson);
+        } catch (error) {
+          return { httpStatus: 400, bodyJson: JSON.stringify({ error: { code: 'BAD_REQUEST', message: `request body is not JSON: ${(error as Error).message}` } }), handledBy: this.selfAddress };
+        }
+      }
+      const reply = await this.#adminApi.handle({ method: request.method, path: request.path, body, adminToken: request.adminToken, forwardedHops: request.forwardedHops });
+      return { httpStatus: reply.status, bodyJson: JSON.stringify(reply.body ?? null), handledBy: reply.handledBy ?? this.selfAddress };
+    });
+    rpc.handle(Master.getVolumeView, (request) => this.#volumeView(request.volume, request.knownVersion));
+    rpc.handle(Master.registerNode, (request) => this.#registerNode(request));
+    rpc.handle(Master.nodeHeartbeat, (request) => this.#nodeHeartbeat(request));
+    rpc.handle(Master.pushViews, (request) => {
+      const status = this.#requireHost().status(masterGroupId);
+      if (status.role === Role.Leader || request.term !== status.term || request.leaderNodeId !== status.leader) {
+        throw new AtollError(StatusCode.NOT_LEADER, `view push from member ${request.leaderNodeId} in term ${request.term} refused: this master knows leader ${status.leader} in term ${status.term}`);
+      }
+      if (this.faults.dropViewPushes) throw new AtollError(StatusCode.UNAVAILABLE, 'view pushes dropped (test fault)');
+      return { held: this.#viewCache.accept(request) };
+    });
+
+    for (const [method, path] of AdminApi.routes) {
+      this.instance.http.route(method, path, async (request) => {
+        const authorization = request.headers.authorization;
+        const token = typeof authorization === 'string' && authorization.startsWith('Bearer ') ? authorization.slice('Bearer '.length).trim() : undefined;
+        const reply = await this.#adminApi.handle({ method, path: request.request.url ?? path, body: request.body, adminToken: token, forwardedHops: 0 });
+        return { status: reply.status, body: reply.body };
+      });
+    }
+  }
+
+  async #forwardToLeader(request: AdminRequest): Promise<AdminReply> {
+    const leader = this.leaderAddress();
+    if (leader === '' || leader === this.selfAddress) {
+      throw new AtollError(StatusCode.UNAVAILABLE, 'no master leader is known yet (an election is in progress); retry shortly', { retryAfterMs: 500 });
+    }
+    const reply = await this.#client.call(leader, Master.admin, {
+      method: request.method,
+      path: request.path,
+      bodyJson: request.body === undefined ? '' : JSON.stringify(request.body),
+      adminToken: request.adminToken ?? '',
+      forwardedHops: request.forwardedHops + 1,
+    }, { deadlineMs: this.limits.forwardDeadlineMs }).catch((error: unknown) => {
+      throw new AtollError(StatusCode.UNAVAILABLE, `forwarding to the master leader ${leader} failed: ${(error as Error).message}`, { leaderHint: leader, retryAfterMs: 200 });
+    });
+    return { status: reply.httpStatus, body: reply.bodyJson.length > 0 ? JSON.parse(reply.bodyJson) : undefined, handledBy: reply.handledBy };
+  }
+
+  async #volumeView(volume: string, knownVersion: number): Promise<VolumeView> {
+    const host = this.#requireHost();
+    if (this.isLeader()) {
+      await this.#leaderRead();
+      const view = volumeView(this.state, volume);
+      if (view === undefined) throw new AtollError(StatusCode.NOT_FOUND, `volume ${volume} does not exist`);
+      return view;
+    }
+    const lookup = this.#viewCache.lookup(volume, knownVersion, this.state.settings.viewStalenessMs);
+    if (lookup.kind === 'hit') return lookup.view;
+    const leader = this.leaderAddress();
+    void host;
+    throw new AtollError(StatusCode.STALE_VIEW, `this master cannot serve the view of ${volume}: ${lookup.reason}; ask the leader${leader === '' ? '' : ` ${leader}`}`, { leaderHint: leader });
+  }
+
+  // ------------------------------------------------------------------ nodes
+
+  async #registerNode(request: RegisterNodeRequest): Promise<{ nodeId: number; clusterName: string; heartbeatIntervalMs: number }> {
+    this.#requireLeader();
+    const role = request.role === NodeRole.ROLE_METANODE ? 'metanode' : request.role === NodeRole.ROLE_DATANODE ? 'datanode' : null;
+    if (role === null) throw new AtollError(StatusCode.INVALID_ARGUMENT, `register node: role must be metanode or datanode, got ${NodeRole[request.role] ?? request.role}`);
+    const address = request.address;
+    if (address === undefined || address.host.length === 0 || address.host.length > 253) throw new AtollError(StatusCode.INVALID_ARGUMENT, 'register node: address.host is required (at most 253 characters)');
+    for (const [name, port] of [['service_port', address.servicePort], ['http_port', address.httpPort], ['raft_heartbeat_port', address.raftHeartbeatPort], ['raft_replica_port', address.raftReplicaPort]] as const) {
+      if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new AtollError(StatusCode.INVALID_ARGUMENT, `register node: address.${name} must be a port from 1 to 65535, got ${port}`);
+    }
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(request.instance)) throw new AtollError(StatusCode.INVALID_ARGUMENT, 'register node: instance must be 1 to 64 letters, digits, ".", "_" or "-"');
+    if (request.registrationToken.length > 128) throw new AtollError(StatusCode.INVALID_ARGUMENT, 'register node: registration_token is at most 128 characters');
+    const zone = request.zone.length === 0 ? 'default' : request.zone;
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(zone)) throw new AtollError(StatusCode.INVALID_ARGUMENT, 'register node: zone must be 1 to 64 letters, digits, ".", "_" or "-"');
+    const nowMs = Date.now();
+    const result = await this.propose({
+      type: 'registerNode',
+      nowMs,
+      nodeId: request.nodeId,
+      registrationToken: request.registrationToken,
+      role,
+      instance: request.instance,
+      host: address.host,
+      servicePort: address.servicePort,
+      httpPort: address.httpPort,
+      raftHeartbeatPort: address.raftHeartbeatPort,
+      raftReplicaPort: address.raftReplicaPort,
+      zone,
+      capacityBytes: request.capacityBytes,
+    }) as { nodeId: number; created: boolean };
+    this.#lastHeartbeatAtMs.set(result.nodeId, nowMs);
+    this.logger.info({ nodeId: result.nodeId, role, instance: request.instance, address: `${address.host}:${address.servicePort}`, created: result.created }, result.created ? 'node registered' : 'node registered again');
+    return { nodeId: result.nodeId, clusterName: this.state.clusterName, heartbeatIntervalMs: this.limits.nodeHeartbeatIntervalMs };
+  }
+
+  #nodeHeartbeat(request: NodeHeartbeatRequest): { tasks: ReturnType<typeof tasksForNode>; heartbeatIntervalMs: number } {
+    this.#requireLeader();
+    const node = this.state.nodes[request.nodeId];
+    if (node === undefined) throw new AtollError(StatusCode.NOT_FOUND, `node ${request.nodeId} is not registered with this cluster; register first`);
+    if (request.partitions.length > this.limits.heartbeatPartitionsMax) {
+      throw new AtollError(StatusCode.TOO_LARGE, `heartbeat reports ${request.partitions.length} partitions; at most ${this.limits.heartbeatPartitionsMax}`);
+    }
+    const nowMs = Date.now();
+    this.#lastHeartbeatAtMs.set(node.id, nowMs);
+    this.#pendingNodeUsage.set(node.id, { nodeId: node.id, capacityBytes: request.capacityBytes, usedBytes: request.usedBytes, lastHeartbeatAtMs: nowMs });
+    let urgent = false;
+    for (const report of request.partitions) {
+      if (!report.isLeader) continue;
+      const partition = this.state.partitions[report.partitionId];
+      if (partition === undefined) continue;
+      const usage = partitionUsageOf(node.id, report);
+      this.#pendingPartitionUsage.set(report.partitionId, usage);
+      if (partition.leaderNodeId !== node.id || partition.status !== usage.status || partition.reportedMembers.join(',') !== usage.members.join(',')) urgent = true;
+    }
+    if (urgent) this.#flushReportsSoon();
+    return { tasks: tasksForNode(this.state, node.id, request.partitions), heartbeatIntervalMs: this.limits.nodeHeartbeatIntervalMs };
+  }
+
+  #flushReportsSoon(): void {
+    if (this.#flushTimer !== null) return;
+    this.#flushTimer = setTimeout(() => {
+      this.#flushTimer = null;
+      void this.#flushReports();
+    }, this.limits.reportFlushUrgentMs);
+  }
+
+  async #flushReports(): Promise<void> {
+    if (this.#flushing || !this.isLeader()) return;
+    if (this.#pendingNodeUsage.size === 0 && this.#pendingPartitionUsage.size === 0) return;
+    this.#flushing = true;
+    const nodes = [...this.#pendingNodeUsage.values()];
+    const partitions = [...this.#pendingPartitionUsage.values()];
+    this.#pendingNodeUsage.clear();
+    this.#pendingPartitionUsage.clear();
+    try {
+      await this.propose({ type: 'recordReports', nowMs: Date.now(), nodes, partitions });
+    } catch (error) {
+      this.logger.warn({ err: (error as Error).message }, 'recording heartbeat reports failed; the next heartbeats carry them again');
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  // ------------------------------------------------------------------ background work
+
+  async #plan(): Promise<void> {
+    if (this.#planning || !this.isLeader()) return;
+    this.#planning = true;
+    try {
+      // Decide only on a state that has everything earlier leaders committed.
+      if (!this.#leaderReadConfirmed) {
+        await this.#leaderRead();
+        this.#leaderReadConfirmed = true;
+      }
+      const work = planBackgroundWork({ state: this.state, nowMs: Date.now(), leaderSinceMs: this.#leaderSinceMs, lastHeartbeatAtMs: this.#lastHeartbeatAtMs });
+      for (const note of work.notes) {
+        if (this.#notesLogged.has(note)) continue;
+        if (this.#notesLogged.size > 1_000) this.#notesLogged.clear();
+        this.#notesLogged.add(note);
+        this.logger.warn({ note }, 'background work');
+      }
+      for (const command of work.commands) {
+        if (!this.isLeader()) return;
+        try {
+          const result = await this.propose(command);
+          this.logger.info({ command: command.type, result }, 'background work applied');
+        } catch (error) {
+          this.logger.warn({ command: command.type, err: (error as Error).message }, 'background work refused');
+        }
+      }
+    } catch (error) {
+      this.logger.debug({ err: (error as Error).message }, 'background work skipped');
+    } finally {
+      this.#planning = false;
+    }
+  }
+
+  // ------------------------------------------------------------------ view pushes
+
+  #pushViewsSoon(): void {
+    if (this.#pushSoonTimer !== null) return;
+    this.#pushSoonTimer = setTimeout(() => {
+      this.#pushSoonTimer = null;
+      this.#pushViews();
+    }, 10);
+  }
+
+  #pushViews(): void {
+    if (!this.isLeader()) return;
+    const status = this.#host!.status(masterGroupId);
+    const state = this.state;
+    const versions = Object.values(state.volumes).map((volume) => ({ volume: volume.name, version: volume.viewVersion }));
+    for (let position = 0; position < this.memberAddresses.length; position++) {
+      const nodeId = position + 1;
+      if (nodeId === this.nodeId || this.#pushInFlight.has(nodeId)) continue;
+      const held = this.#viewsHeldByFollower.get(nodeId) ?? new Map<string, number>();
+      const views: VolumeView[] = [];
+      for (const { volume, version } of versions) {
+        if (held.get(volume) === version) continue;
+        const view = volumeView(state, volume);
+        if (view !== undefined) views.push(view);
+      }
+      this.#pushInFlight.add(nodeId);
+      this.#client
+        .call(this.memberAddresses[position]!, Master.pushViews, { leaderNodeId: this.nodeId, term: status.term, appliedIndex: state.appliedIndex, versions, views }, { deadlineMs: this.limits.viewPushDeadlineMs })
+        .then((response) => {
+          this.#viewsHeldByFollower.set(nodeId, new Map(response.held.map((entry) => [entry.volume, entry.version])));
+        })
+        .catch(() => {
+          this.#viewsHeldByFollower.delete(nodeId);
+        })
+        .finally(() => this.#pushInFlight.delete(nodeId));
+    }
+  }
+}
+
+function partitionUsageOf(nodeId: number, report: PartitionReport): PartitionUsage {
+  return {
+    partitionId: report.partitionId,
+    leaderNodeId: nodeId,
+    leaderTerm: report.term,
+    members: [...report.members].sort((a, b) => a - b),
+    status: partitionStatusName(report.status),
+    usedBytes: report.usedBytes,
+    extentCount: report.extentCount,
+    inodeCursor: report.kind === PartitionKind.PARTITION_META ? report.inodeCursor : 0,
+    inodeCount: report.inodeCount,
+    dentryCount: report.dentryCount,
+  };
+}
+
+async function readSavedMembers(path: string, memberAddresses: readonly string[]): Promise<MemberRecord[] | null> {
+  if (!existsSync(path)) return null;
+  try {
+    const saved = JSON.parse(await readFile(path, 'utf8')) as { members: MemberRecord[] };
+    const addresses = saved.members.map((member) => member.address).sort();
+    return addresses.join(',') === memberAddresses.join(',') ? saved.members : null;
+  } catch {
+    return null;
+  }
+}
+
+async function writeSavedMembers(path: string, members: readonly MemberRecord[]): Promise<void> {
+  await writeFile(`${path}.tmp`, `${JSON.stringify({ members: [...members].sort((a, b) => a.nodeId - b.nodeId) }, null, 2)}\n`);
+  await rename(`${path}.tmp`, path);
+}
