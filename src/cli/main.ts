@@ -1,6 +1,7 @@
 // Entry point of the `atoll` program: one binary, the role or action chosen by sub-command.
 import { serverRoles, type ServerRole } from '../config/index.js';
 import { atollVersion } from '../instance/index.js';
+import { clusterCommand, nodeCommand, partitionCommand, volumeCommand } from './admin-commands.js';
 import { exitCodes } from './exit-codes.js';
 import { roleSummary, serveRole } from './serve-role.js';
 import { startCommand, stopCommand } from './start.js';
@@ -16,6 +17,10 @@ const commands: Record<string, Command> = {
   ),
   start: { summary: 'run a whole local cluster (several instances of every role) on this host', run: startCommand },
   stop: { summary: 'stop a local cluster started with atoll start --detach', run: stopCommand },
+  cluster: { summary: 'the master group: info, status', run: clusterCommand },
+  node: { summary: 'metanodes and datanodes: list, info, decommission', run: nodeCommand },
+  volume: { summary: 'volumes: create, list, info, update, delete', run: volumeCommand },
+  partition: { summary: 'meta and data partitions: list, info', run: partitionCommand },
   version: {
     summary: 'print the version',
     run: async () => {

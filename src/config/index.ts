@@ -31,5 +31,24 @@ export {
 } from './data-dir-lock.js';
 // The schema helpers, for commands other than the server roles (`atoll start`, ...), so
 // every command parses flags and files the same way.
-export { defineSchema, integerKey, booleanKey, pathKey, stringKey, type ConfigSchema } from './schema.js';
+export {
+  defineSchema,
+  integerKey,
+  booleanKey,
+  pathKey,
+  stringKey,
+  byteSizeKey,
+  durationKey,
+  enumKey,
+  hostPortListKey,
+  optionalKey,
+  optionalPathKey,
+  optionalStringKey,
+  type ConfigSchema,
+  type FinishContext,
+  type SchemaKeys,
+} from './schema.js';
+// Reads a secret given inline or as a file (`cluster-secret` / `cluster-secret-file`), for
+// a schema's `finish`.
+export { resolveSecretPair } from './roles.js';
 export { resolveConfig, describeSchemaFlags } from './load-config.js';

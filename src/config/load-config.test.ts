@@ -8,9 +8,11 @@ import { describeFlags, describeSchemaFlags, loadConfig, redactConfig, resolveCo
 import { listInstancePorts, roleSchemas, serverRoles } from './roles.js';
 import {
   booleanKey,
+  byteSizeKey,
   defineSchema,
   durationKey,
   kebabCase,
+  optionalKey,
   stringListKey,
 } from './schema.js';
 
@@ -253,6 +255,17 @@ test('durations are parsed to milliseconds and checked against their range', () 
   assert.deepEqual(messagesOf(() => resolveConfig(toolSchema, ['--timeout', '10ms'], options)), [
     'config: timeout: must be at least 100ms, got 10ms (from flag --timeout)',
   ]);
+});
+
+test('an optional key is absent unless given, and checked like its inner key when given', () => {
+  const schema = defineSchema<{ capacity: number | undefined }>({
+    name: 'optional-test',
+    keys: { capacity: optionalKey(byteSizeKey({ default: 1, min: 1024, description: 'a size' })) },
+  });
+  assert.equal(resolveConfig(schema, [], options).config.capacity, undefined);
+  assert.equal(resolveConfig(schema, ['--capacity', '2KiB'], options).config.capacity, 2048);
+  assert.match(errorOf(() => resolveConfig(schema, ['--capacity', '10'], options)).message, /capacity: must be at least 1KiB, got 10B/);
+  assert.match(describeSchemaFlags(schema), /--capacity <size>\s+a size \[default: none\]/);
 });
 
 test('help text lists every flag of a role with its default', () => {

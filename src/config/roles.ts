@@ -184,7 +184,7 @@ function rankOf(source: ConfigSource): number {
  * wins (a flag's file beats the config file's inline value); both from the same
  * source is ambiguous and refused. The file is read here so the server gets the value.
  */
-function resolveSecretPair<Config extends object>(
+export function resolveSecretPair<Config extends object>(
   config: Config,
   context: FinishContext<Config>,
   valueField: keyof Config & string,

@@ -300,6 +300,19 @@ export function durationKey(options: CommonOptions<number> & { readonly min?: nu
   });
 }
 
+/**
+ * The same key without a default: absent unless given (a command's optional setting,
+ * such as a PATCH field). The inner spec's default is ignored.
+ */
+export function optionalKey<T>(spec: KeySpec<T>): KeySpec<T | undefined> {
+  return {
+    ...spec,
+    defaultValue: { kind: 'fixed', value: undefined },
+    validate: (value) => (value === undefined ? undefined : spec.validate(value)),
+    format: (value) => (value === undefined ? '' : spec.format(value)),
+  };
+}
+
 // ---------------------------------------------------------------- lists
 
 interface ListParts<Item> {
