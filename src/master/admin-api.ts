@@ -153,7 +153,16 @@ export class AdminApi {
       }
     }
     if (spec.local !== true) await this.#context.leaderRead();
-    return spec.handler({ params, query: url.searchParams, body: request.body });
+    try {
+      return await spec.handler({ params, query: url.searchParams, body: request.body });
+    } catch (error) {
+      // A follower that cannot serve a view from its cache hands the request to the
+      // leader: HTTP callers (curl) get the view, never an older one.
+      if (error instanceof AtollError && error.status === StatusCode.STALE_VIEW && request.forwardedHops < adminForwardHopsMax && !this.#context.isLeader()) {
+        return this.#context.forwardToLeader(request);
+      }
+      throw error;
+    }
   }
 
   #checkToken(token: string | undefined): void {

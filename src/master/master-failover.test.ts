@@ -106,6 +106,10 @@ describe('three master processes', { timeout: 180_000 }, () => {
     let thawed = false;
     try {
       const newLeader = await waitForLeader(rpc, plan.addresses, 20_000, [frozenAddress]);
+      // A write whose answer times out has an unknown outcome and is not retried by the
+      // client; this test is about the frozen leader, so it writes once the client's
+      // health checks have moved to the new leader.
+      await waitFor('the client to follow the new leader', 10_000, () => (masterClient.state().leader === newLeader ? true : undefined));
       const created = await admin('POST', '/api/v1/volumes', { name: 'while-frozen', capacityBytes: 2 ** 30 });
       assert.equal(created.status, 201, JSON.stringify(created.body));
       assert.equal(created.handledBy, newLeader);

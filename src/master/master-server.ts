@@ -308,7 +308,7 @@ export class MasterServer {
       random: createRandom(randomBytes(4).readUInt32LE(0)),
       defer: (work) => setImmediate(work),
       limits: { requestTimeoutTicks: this.limits.raftRequestTimeoutTicks, snapshotEntriesMin: this.limits.snapshotEntriesMin, entriesKeptAfterSnapshot: 500 },
-      logger: { info: (fields, message) => this.logger.info(fields, message), warn: (fields, message) => this.logger.warn(fields, message) },
+      logger: this.logger.child({ component: 'raft' }),
       onFatalError: (error) => {
         logError(this.logger, error, 'master Raft group failed; exiting');
         process.exit(70);
