@@ -1,8 +1,9 @@
 // `atoll master|metanode|datanode`: run one server instance in the foreground until
 // SIGINT or SIGTERM, then stop it gracefully.
-import { ConfigError, describeFlags, isHelpRequested, loadConfig, type MasterConfig, type ServerRole } from '../config/index.js';
+import { ConfigError, describeFlags, isHelpRequested, loadConfig, type DatanodeConfig, type MasterConfig, type MetanodeConfig, type ServerRole } from '../config/index.js';
+import { startNodeRole } from '../nodeagent/index.js';
 import { MasterServer } from '../master/index.js';
-import { ServerInstance } from '../instance/index.js';
+import type { ServerInstance } from '../instance/index.js';
 import { logError } from '../observability/index.js';
 import { exitCodes } from './exit-codes.js';
 
@@ -37,7 +38,7 @@ export async function serveRole(role: ServerRole, argv: readonly string[]): Prom
     throw error;
   }
   // The role's server: the master runs its Raft group and API on the instance runtime;
-  // metanode and datanode run the runtime alone until their own issues land.
+  // metanode and datanode register and heartbeat (their partitions come with their own issues).
   let instance: ServerInstance;
   let stop: () => Promise<void>;
   try {
@@ -46,9 +47,9 @@ export async function serveRole(role: ServerRole, argv: readonly string[]): Prom
       instance = master.instance;
       stop = () => master.stop();
     } else {
-      const started = await ServerInstance.start({ role, config });
-      instance = started;
-      stop = () => started.stop();
+      const node = await startNodeRole(role, config as MetanodeConfig | DatanodeConfig);
+      instance = node.instance;
+      stop = () => node.stop();
     }
   } catch (error) {
     process.stderr.write(`atoll ${role}: cannot start: ${(error as Error).message}\n`);

@@ -12,6 +12,7 @@ import {
   type ClusterPlan,
   type RunningInstance,
 } from '../launcher/index.js';
+import { ensureDefaultVolume } from '../launcher/index.js';
 import { AtollError } from '../errors/atoll-error.js';
 import { exitCodes } from './exit-codes.js';
 
@@ -48,12 +49,13 @@ export const stopSchema = defineSchema<StopConfig>({
   keys: { dataDir: pathKey({ default: '.atoll', description: 'cluster directory given to atoll start' }) },
 });
 
-function clusterSummary(plan: ClusterPlan, running: readonly RunningInstance[], clusterDir: string): Record<string, unknown> {
+function clusterSummary(plan: ClusterPlan, running: readonly RunningInstance[], clusterDir: string, volume: string): Record<string, unknown> {
   return {
     masters: mastersOf(plan),
     clusterDir,
     secretFile: plan.secretFile,
-    volume: null,
+    adminTokenFile: plan.adminTokenFile ?? null,
+    volume,
     mount: null,
     instances: running.map((instance) => ({
       role: instance.planned.role,
@@ -68,7 +70,7 @@ function clusterSummary(plan: ClusterPlan, running: readonly RunningInstance[], 
   };
 }
 
-function printHuman(plan: ClusterPlan, running: readonly RunningInstance[], created: boolean, clusterDir: string): void {
+function printHuman(plan: ClusterPlan, running: readonly RunningInstance[], created: boolean, clusterDir: string, volume: string): void {
   const lines = [
     `AtollFS local cluster ${created ? 'created' : 'restarted'} in ${clusterDir}`,
     '',
@@ -79,17 +81,24 @@ function printHuman(plan: ClusterPlan, running: readonly RunningInstance[], crea
     lines.push(`${name.padEnd(13)} ${`${plan.host}:${ports.service}`.padEnd(17)} ${String(ports.http).padEnd(6)} ${String(ports.raftHeartbeat).padEnd(7)} ${String(ports.raftReplica).padEnd(8)} ${instance.child.pid}`);
   }
   const firstMaster = running.find((instance) => instance.planned.role === 'master')!;
+  const clusterFlag = clusterDir === '.atoll' ? '' : ` --cluster-dir ${clusterDir}`;
   lines.push(
     '',
     `masters:      ${mastersOf(plan).join(',')}`,
     `secret file:  ${plan.secretFile}`,
+    `admin token:  ${plan.adminTokenFile ?? '(none)'}`,
+    `volume:       ${volume}`,
     '',
-    'Every instance is up with its RPC, Raft and HTTP listeners. Try:',
-    `  curl http://${plan.host}:${firstMaster.planned.ports.http}/status`,
-    `  curl http://${plan.host}:${firstMaster.planned.ports.http}/metrics`,
+    'Try the admin commands (they find this cluster through its directory):',
+    `  atoll cluster info${clusterFlag}`,
+    `  atoll volume info ${volume}${clusterFlag}`,
+    `  atoll volume create photos --capacity 10GiB${clusterFlag}`,
+    `  atoll node list${clusterFlag}`,
+    `  curl http://${plan.host}:${firstMaster.planned.ports.http}/api/v1/cluster`,
     '',
-    'Volumes, the FUSE mount and the file commands are not built yet (see docs/architecture.md',
-    'for what each layer adds); this cluster runs the foundation they stand on.',
+    'The metadata and data partitions, the FUSE mount and the file commands are not built yet',
+    '(see docs/architecture.md for what each layer adds): the masters place every partition,',
+    'and the metanodes and datanodes register and send heartbeats.',
   );
   process.stdout.write(`${lines.join('\n')}\n`);
 }
@@ -120,15 +129,17 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
     while (running.some((instance) => !instance.exited) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     for (const instance of running) if (!instance.exited) instance.child.kill('SIGKILL');
   };
+  let volume: string;
   try {
     await waitReady(plan, running);
+    volume = (await ensureDefaultVolume(plan)).name;
   } catch (error) {
     process.stderr.write(`atoll start: ${(error as Error).message}\n`);
     await stopAll();
     return error instanceof AtollError ? exitCodes.unavailable : exitCodes.internal;
   }
-  if (config.json) process.stdout.write(`${JSON.stringify(clusterSummary(plan, running, config.dataDir))}\n`);
-  else printHuman(plan, running, created, config.dataDir);
+  if (config.json) process.stdout.write(`${JSON.stringify(clusterSummary(plan, running, config.dataDir, volume))}\n`);
+  else printHuman(plan, running, created, config.dataDir, volume);
   if (config.detach) {
     if (!config.json) process.stdout.write(`\nRunning in the background; stop it with: atoll stop --data-dir ${config.dataDir}\n`);
     return exitCodes.ok;

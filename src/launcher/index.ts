@@ -15,3 +15,4 @@ export {
   type PlannedInstance,
   type RunningInstance,
 } from './local-cluster.js';
+export { defaultVolumeName, ensureDefaultVolume } from './default-volume.js';
