@@ -62,6 +62,9 @@ export interface ServerInstanceOptions {
   readonly rpcLimits?: Partial<RpcLimits>;
   // For tests: a logger instead of one writing to stderr.
   readonly logger?: Logger;
+  // Registers the role's RPC methods and HTTP routes before any port is bound, so the
+  // first connection already finds them (answering "starting" until the role is loaded).
+  readonly registerHandlers?: (instance: ServerInstance) => void;
 }
 
 export class ServerInstance {
@@ -141,6 +144,7 @@ export class ServerInstance {
       await checkPortsFree(config.host, listInstancePorts(config));
       instance = new ServerInstance(options, secret);
       instance.lock = lock;
+      options.registerHandlers?.(instance);
       await instance.bind();
       return instance;
     } catch (error) {

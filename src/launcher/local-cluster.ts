@@ -222,7 +222,8 @@ export async function waitReady(plan: ClusterPlan, running: readonly RunningInst
     if (pending.size === 0) return;
     if (Date.now() > deadline) {
       const names = [...pending].map((instance) => instance.planned.name).join(', ');
-      throw new AtollError(StatusCode.TIMEOUT, `not ready within ${timeoutMs} ms: ${names}`);
+      const first = [...pending][0]!;
+      throw new AtollError(StatusCode.TIMEOUT, `not ready within ${timeoutMs} ms: ${names}; end of ${first.logPath}:\n${lastLines(first.logPath, 8)}`);
     }
     await new Promise((resolveWait) => setTimeout(resolveWait, 100));
   }

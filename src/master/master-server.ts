@@ -22,8 +22,12 @@ import {
   Master,
   NodeRole,
   PartitionKind,
+  type AdminRequest as AdminRpcRequest,
+  type AdminResponse,
   type ClusterInfoResponse,
   type MasterPeerStatusResponse,
+  type PushViewsRequest,
+  type PushViewsResponse,
   type NodeHeartbeatRequest,
   type PartitionReport,
   type RegisterNodeRequest,
@@ -155,12 +159,12 @@ export class MasterServer {
       logger: options.logger,
       readiness: () => ({ ready: false, reason: 'starting' }),
       statusExtra: () => server?.statusExtra() ?? {},
+      registerHandlers: (starting) => MasterServer.#registerHandlers(starting, () => server),
     });
     try {
       const selfAddress = `${config.host}:${instance.ports.service}`;
       const members = [...new Set(configuredPeers.length > 0 ? configuredPeers : [selfAddress])].sort();
       server = new MasterServer(instance, options, members, selfAddress);
-      server.#registerHandlers();
       instance.setReadiness(() => server!.readiness());
       await server.#startRaft();
       return server;
@@ -434,60 +438,74 @@ export class MasterServer {
 
   // ------------------------------------------------------------------ RPC and HTTP
 
-  #registerHandlers(): void {
-    const rpc = this.instance.rpc;
-    rpc.handle(Master.masterPeerStatus, (request) => {
-      const theirs = [...request.peers].sort();
-      if (theirs.join(',') !== this.memberAddresses.join(',')) {
-        throw new AtollError(StatusCode.INVALID_ARGUMENT, `master group mismatch: this master's peers are ${this.memberAddresses.join(', ')}, the caller's are ${theirs.join(', ')}`);
-      }
-      const status = this.#host?.status(masterGroupId);
-      const ports = this.instance.ports;
-      return {
-        nodeId: this.nodeId,
-        address: this.selfAddress,
-        httpPort: ports.http,
-        raftHeartbeatPort: ports.raftHeartbeat,
-        raftReplicaPort: ports.raftReplica,
-        state: this.#ownState(),
-        term: status?.term ?? 0,
-        appliedIndex: status?.applied ?? 0,
-        leaderNodeId: status?.leader ?? 0,
-      };
-    });
-    rpc.handle(Master.clusterInfo, () => this.clusterInfo());
-    rpc.handle(Master.admin, async (request) => {
-      let body: unknown;
-      if (request.bodyJson.length > 0) {
-        try {
-          body = JSON.parse(request.bodyJson);
-        } catch (error) {
-          return { httpStatus: 400, bodyJson: JSON.stringify({ error: { code: 'BAD_REQUEST', message: `request body is not JSON: ${(error as Error).message}` } }), handledBy: this.selfAddress };
-        }
-      }
-      const reply = await this.#adminApi.handle({ method: request.method, path: request.path, body, adminToken: request.adminToken, forwardedHops: request.forwardedHops });
-      return { httpStatus: reply.status, bodyJson: JSON.stringify(reply.body ?? null), handledBy: reply.handledBy ?? this.selfAddress };
-    });
-    rpc.handle(Master.getVolumeView, (request) => this.#volumeView(request.volume, request.knownVersion));
-    rpc.handle(Master.registerNode, (request) => this.#registerNode(request));
-    rpc.handle(Master.nodeHeartbeat, (request) => this.#nodeHeartbeat(request));
-    rpc.handle(Master.pushViews, (request) => {
-      const status = this.#requireHost().status(masterGroupId);
-      if (status.role === Role.Leader || request.term !== status.term || request.leaderNodeId !== status.leader) {
-        throw new AtollError(StatusCode.NOT_LEADER, `view push from member ${request.leaderNodeId} in term ${request.term} refused: this master knows leader ${status.leader} in term ${status.term}`);
-      }
-      if (this.faults.dropViewPushes) throw new AtollError(StatusCode.UNAVAILABLE, 'view pushes dropped (test fault)');
-      return { held: this.#viewCache.accept(request) };
-    });
-
+  // Every method and route exists from the first connection; until the server object is
+  // made they answer UNAVAILABLE (retryable), as a starting master should.
+  static #registerHandlers(instance: ServerInstance, current: () => MasterServer | null): void {
+    const rpc = instance.rpc;
+    const started = (): MasterServer => {
+      const server = current();
+      if (server === null) throw new AtollError(StatusCode.UNAVAILABLE, 'master is starting', { retryAfterMs: 200 });
+      return server;
+    };
+    rpc.handle(Master.masterPeerStatus, (request) => started().#peerStatus(request.peers));
+    rpc.handle(Master.clusterInfo, () => started().clusterInfo());
+    rpc.handle(Master.admin, (request) => started().#adminOverRpc(request));
+    rpc.handle(Master.getVolumeView, (request) => started().#volumeView(request.volume, request.knownVersion));
+    rpc.handle(Master.registerNode, (request) => started().#registerNode(request));
+    rpc.handle(Master.nodeHeartbeat, (request) => started().#nodeHeartbeat(request));
+    rpc.handle(Master.pushViews, (request) => started().#acceptViews(request));
     for (const [method, path] of AdminApi.routes) {
-      this.instance.http.route(method, path, async (request) => {
+      instance.http.route(method, path, async (request) => {
+        const server = current();
+        if (server === null) return { status: 503, body: { error: { code: 'UNAVAILABLE', message: 'master is starting' } } };
         const authorization = request.headers.authorization;
         const token = typeof authorization === 'string' && authorization.startsWith('Bearer ') ? authorization.slice('Bearer '.length).trim() : undefined;
-        const reply = await this.#adminApi.handle({ method, path: request.request.url ?? path, body: request.body, adminToken: token, forwardedHops: 0 });
+        const reply = await server.#adminApi.handle({ method, path: request.request.url ?? path, body: request.body, adminToken: token, forwardedHops: 0 });
         return { status: reply.status, body: reply.body };
       });
     }
+  }
+
+  #peerStatus(peers: readonly string[]): MasterPeerStatusResponse {
+    const theirs = [...peers].sort();
+    if (theirs.join(',') !== this.memberAddresses.join(',')) {
+      throw new AtollError(StatusCode.INVALID_ARGUMENT, `master group mismatch: this master's peers are ${this.memberAddresses.join(', ')}, the caller's are ${theirs.join(', ')}`);
+    }
+    const status = this.#host?.status(masterGroupId);
+    const ports = this.instance.ports;
+    return {
+      nodeId: this.nodeId,
+      address: this.selfAddress,
+      httpPort: ports.http,
+      raftHeartbeatPort: ports.raftHeartbeat,
+      raftReplicaPort: ports.raftReplica,
+      state: this.#ownState(),
+      term: status?.term ?? 0,
+      appliedIndex: status?.applied ?? 0,
+      leaderNodeId: status?.leader ?? 0,
+    };
+  }
+
+  async #adminOverRpc(request: AdminRpcRequest): Promise<AdminResponse> {
+    let body: unknown;
+    if (request.bodyJson.length > 0) {
+      try {
+        body = JSON.parse(request.bodyJson);
+      } catch (error) {
+        return { httpStatus: 400, bodyJson: JSON.stringify({ error: { code: 'BAD_REQUEST', message: `request body is not JSON: ${(error as Error).message}` } }), handledBy: this.selfAddress };
+      }
+    }
+    const reply = await this.#adminApi.handle({ method: request.method, path: request.path, body, adminToken: request.adminToken, forwardedHops: request.forwardedHops });
+    return { httpStatus: reply.status, bodyJson: JSON.stringify(reply.body ?? null), handledBy: reply.handledBy ?? this.selfAddress };
+  }
+
+  #acceptViews(request: PushViewsRequest): PushViewsResponse {
+    const status = this.#requireHost().status(masterGroupId);
+    if (status.role === Role.Leader || request.term !== status.term || request.leaderNodeId !== status.leader) {
+      throw new AtollError(StatusCode.NOT_LEADER, `view push from member ${request.leaderNodeId} in term ${request.term} refused: this master knows leader ${status.leader} in term ${status.term}`);
+    }
+    if (this.faults.dropViewPushes) throw new AtollError(StatusCode.UNAVAILABLE, 'view pushes dropped (test fault)');
+    return { held: this.#viewCache.accept(request) };
   }
 
   async #forwardToLeader(request: AdminRequest): Promise<AdminReply> {

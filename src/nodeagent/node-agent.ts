@@ -42,6 +42,7 @@ export interface NodeAgentOptions {
 }
 
 const identityFileName = 'node.json';
+const fatalRegistrationStatuses: ReadonlySet<StatusCode> = new Set([StatusCode.NOT_FOUND, StatusCode.INVALID_ARGUMENT, StatusCode.PERMISSION_DENIED, StatusCode.UNAUTHENTICATED]);
 const heartbeatIntervalMsMin = 100;
 
 export class NodeAgent {
@@ -96,8 +97,10 @@ export class NodeAgent {
         break;
       } catch (error) {
         // A node id the cluster does not know means this data directory belongs to
-        // another cluster: retrying cannot fix that.
-        if (error instanceof AtollError && !error.retryable && error.status !== StatusCode.TIMEOUT) throw error;
+        // another cluster, and a refused argument is a configuration to fix: retrying
+        // cannot help. Anything else (no leader yet, a master still starting, an address
+        // that is not a master yet) may pass, so the node keeps trying and says why.
+        if (error instanceof AtollError && fatalRegistrationStatuses.has(error.status)) throw error;
         attempt += 1;
         if (attempt === 1 || attempt % 10 === 0) options.logger.warn({ attempt, err: (error as Error).message }, 'no master accepted the registration yet; retrying');
         await new Promise((resolve) => setTimeout(resolve, options.registerRetryMs ?? 1_000));
