@@ -44,6 +44,23 @@ test('atoll start brings up every instance on its own ports, comes back on the s
     } finally {
       await client.close();
     }
+    // The admin commands find the cluster through its directory: one leader among the
+    // three masters, every node registered, and the default volume placed on them.
+    assert.equal((cluster as unknown as { volume: string }).volume, 'default');
+    const info = atollSync(['cluster', 'info', '--json', '--cluster-dir', clusterDir]);
+    assert.equal(info.status, 0, info.stderr);
+    const clusterInfo = JSON.parse(info.stdout) as { leader: string; term: number; members: Array<{ address: string; state: string }> };
+    assert.ok(cluster.masters.includes(clusterInfo.leader), `leader ${clusterInfo.leader} is one of the masters`);
+    assert.deepEqual(clusterInfo.members.map((member) => member.address).sort(), [...cluster.masters].sort());
+    const nodes = atollSync(['node', 'list', '--json', '--cluster-dir', clusterDir]);
+    assert.equal(nodes.status, 0, nodes.stderr);
+    assert.deepEqual((JSON.parse(nodes.stdout) as { nodes: Array<{ role: string }> }).nodes.map((node) => node.role).sort(), ['datanode', 'datanode', 'datanode', 'metanode', 'metanode', 'metanode']);
+    const volume = atollSync(['volume', 'info', 'default', '--json', '--cluster-dir', clusterDir]);
+    assert.equal(volume.status, 0, volume.stderr);
+    const volumeInfo = JSON.parse(volume.stdout) as { volume: { name: string }; metaPartitions: Array<{ peers: number[] }>; dataPartitions: unknown[] };
+    assert.equal(volumeInfo.volume.name, 'default');
+    assert.equal(volumeInfo.metaPartitions[0]!.peers.length, 3);
+    assert.ok(volumeInfo.dataPartitions.length >= 1);
     const stopped = atollSync(['stop', '--data-dir', clusterDir]);
     assert.equal(stopped.status, 0, stopped.stderr);
     assert.match(stopped.stdout, /stopped: master-1, .*datanode-3/);
