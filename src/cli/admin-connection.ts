@@ -110,11 +110,13 @@ function resolveTarget(config: ConnectionConfig): Target {
   if (plan === null || typeof plan !== 'object' || plan.formatVersion !== 1 || !Array.isArray(plan.instances)) {
     throw new CliUsageError(`${planPath}: not a cluster plan this version understands`);
   }
+  // The launcher writes absolute paths; a relative one (older plans) was relative to the
+  // directory atoll start ran in, which is where these commands usually run too.
   const masters = mastersOf(plan);
   if (masters.length === 0) throw new CliUsageError(`${planPath}: the plan has no master instances`);
-  const secret = config.clusterSecret ?? readSecretFile(resolve(config.clusterDir, plan.secretFile), 'cluster secret');
+  const secret = config.clusterSecret ?? readSecretFile(resolve(plan.secretFile), 'cluster secret');
   const tokenFile = typeof plan.adminTokenFile === 'string' && plan.adminTokenFile !== '' ? plan.adminTokenFile : undefined;
-  const adminToken = config.adminToken ?? (tokenFile === undefined ? undefined : readSecretFile(resolve(config.clusterDir, tokenFile), 'admin token'));
+  const adminToken = config.adminToken ?? (tokenFile === undefined ? undefined : readSecretFile(resolve(tokenFile), 'admin token'));
   return { masters, secret, adminToken };
 }
 

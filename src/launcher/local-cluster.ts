@@ -78,7 +78,9 @@ export async function freePorts(host: string, count: number): Promise<number[]> 
 
 // Loads the saved plan, or makes and saves a new one. A saved plan wins over the shape
 // asked for: the data of a cluster belongs to the instances it was made with.
-export async function loadOrCreatePlan(clusterDir: string, shape: ClusterShape, host = '127.0.0.1'): Promise<{ plan: ClusterPlan; created: boolean }> {
+export async function loadOrCreatePlan(clusterDirGiven: string, shape: ClusterShape, host = '127.0.0.1'): Promise<{ plan: ClusterPlan; created: boolean }> {
+  // Paths in the plan are absolute: the admin commands read it from any directory.
+  const clusterDir = resolve(clusterDirGiven);
   const planPath = join(clusterDir, 'cluster.json');
   if (existsSync(planPath)) {
     const plan = JSON.parse(await readFile(planPath, 'utf8')) as ClusterPlan;
