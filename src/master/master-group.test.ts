@@ -53,6 +53,10 @@ describe('a group of three masters', { timeout: 120_000 }, () => {
       return seen.join(',') === 'follower,follower,leader' ? seen : undefined;
     });
     assert.deepEqual(states, ['follower', 'follower', 'leader']);
+    const metrics = await Promise.all(masters.map(async (master) => (await fetch(`http://127.0.0.1:${httpPortOf(master)}/metrics`)).text()));
+    const leaders = metrics.map((text) => /^atoll_master_leader\{[^}]*\} (\d)$/m.exec(text)?.[1]);
+    assert.deepEqual(leaders.sort(), ['0', '0', '1']);
+    assert.match(metrics[0]!, /^atoll_master_nodes\{[^}]*node_role="metanode",state="active"[^}]*\} 3$/m);
   });
 
   test('a write sent to a follower is forwarded to the leader and reaches every master', async () => {

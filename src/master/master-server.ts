@@ -113,6 +113,7 @@ export class MasterServer {
   readonly #pushInFlight = new Set<number>();
   #pushSoonTimer: NodeJS.Timeout | null = null;
   readonly #notesLogged = new Set<string>();
+  readonly #viewRequests;
 
   private constructor(instance: ServerInstance, options: MasterServerOptions, memberAddresses: readonly string[], selfAddress: string) {
     this.instance = instance;
@@ -127,6 +128,12 @@ export class MasterServer {
       if (changed.size > 0 && this.isLeader()) this.#pushViewsSoon();
     };
     this.#client = new RpcClient({ secret: options.config.clusterSecret!, instance: options.config.instance });
+    this.#registerMetrics();
+    this.#viewRequests = instance.metrics.counter({
+      name: 'atoll_master_view_requests_total',
+      help: 'Volume view requests, by how they were answered: leader, follower cache, or redirected to the leader.',
+      labelNames: ['outcome'],
+    });
     this.#adminApi = new AdminApi({
       adminToken: options.config.adminToken,
       state: () => this.state,
@@ -269,6 +276,52 @@ export class MasterServer {
     await this.instance.stop();
     await this.#client.close();
     await this.#persistence?.close();
+  }
+
+  #registerMetrics(): void {
+    const metrics = this.instance.metrics;
+    const server = this;
+    metrics.gauge({
+      name: 'atoll_master_leader',
+      help: '1 on the master that leads the group, else 0.',
+      collect() {
+        this.set(server.isLeader() ? 1 : 0);
+      },
+    });
+    metrics.gauge({
+      name: 'atoll_master_applied_index',
+      help: 'Index of the last log entry applied to this master\'s state.',
+      collect() {
+        this.set(server.state.appliedIndex);
+      },
+    });
+    metrics.gauge({
+      name: 'atoll_master_nodes',
+      help: 'Registered nodes, by role and state.',
+      labelNames: ['node_role', 'state'],
+      collect() {
+        this.reset();
+        for (const node of Object.values(server.state.nodes)) this.inc({ node_role: node.role, state: node.state });
+      },
+    });
+    metrics.gauge({
+      name: 'atoll_master_volumes',
+      help: 'Volumes, by status.',
+      labelNames: ['status'],
+      collect() {
+        this.reset();
+        for (const volume of Object.values(server.state.volumes)) this.inc({ status: volume.status });
+      },
+    });
+    metrics.gauge({
+      name: 'atoll_master_partitions',
+      help: 'Partitions, by kind and status.',
+      labelNames: ['kind', 'status'],
+      collect() {
+        this.reset();
+        for (const partition of Object.values(server.state.partitions)) this.inc({ kind: partition.kind, status: partition.status });
+      },
+    });
   }
 
   // ------------------------------------------------------------------ start-up
@@ -526,17 +579,21 @@ export class MasterServer {
   }
 
   async #volumeView(volume: string, knownVersion: number): Promise<VolumeView> {
-    const host = this.#requireHost();
+    this.#requireHost();
     if (this.isLeader()) {
       await this.#leaderRead();
       const view = volumeView(this.state, volume);
       if (view === undefined) throw new AtollError(StatusCode.NOT_FOUND, `volume ${volume} does not exist`);
+      this.#viewRequests.inc({ outcome: 'leader' });
       return view;
     }
     const lookup = this.#viewCache.lookup(volume, knownVersion, this.state.settings.viewStalenessMs);
-    if (lookup.kind === 'hit') return lookup.view;
+    if (lookup.kind === 'hit') {
+      this.#viewRequests.inc({ outcome: 'follower_cache' });
+      return lookup.view;
+    }
+    this.#viewRequests.inc({ outcome: 'redirected' });
     const leader = this.leaderAddress();
-    void host;
     throw new AtollError(StatusCode.STALE_VIEW, `this master cannot serve the view of ${volume}: ${lookup.reason}; ask the leader${leader === '' ? '' : ` ${leader}`}`, { leaderHint: leader });
   }
 
