@@ -4,12 +4,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AdminRequest } from '../proto/generated/master.js';
-import { adminAnswer, startScriptedMaster, type ScriptedMaster } from '../masterclient/testing/scripted-master.js';
+import { adminAnswer, deadAddress, startScriptedMaster, type ScriptedMaster } from '../masterclient/testing/scripted-master.js';
 
 const atoll = fileURLToPath(new URL('../../../bin/atoll.js', import.meta.url));
 const secret = 'cli-admin-test-secret-0123456789abcdef';
@@ -40,13 +39,6 @@ function runAtoll(args: readonly string[], timeoutMs = 20_000): Promise<Run> {
   });
 }
 
-async function deadAddress(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return `127.0.0.1:${port}`;
-}
 
 const clusterBody = (leader: string) => ({
   clusterName: 'test-cluster',

@@ -1,6 +1,7 @@
 // The admin verbs over the master's admin API (docs/cli.md): `atoll cluster`, `atoll
 // node`, `atoll volume`, `atoll partition`. Each sends one request (or two) through the
 // master client; --json prints the API's body as it is, otherwise a table.
+import type { NodeRecord } from '../master/state.js';
 import { booleanKey, byteSizeKey, enumKey, formatByteSize, integerKey, optionalKey, stringKey } from '../config/index.js';
 import { AtollError } from '../errors/atoll-error.js';
 import type { AdminResult, MasterClientState } from '../masterclient/index.js';
@@ -29,23 +30,8 @@ interface ClusterBody {
   readonly members: readonly ClusterMemberBody[];
 }
 
-interface NodeBody {
-  readonly id: number;
-  readonly role: string;
-  readonly instance: string;
-  readonly host: string;
-  readonly servicePort: number;
-  readonly httpPort: number;
-  readonly raftHeartbeatPort: number;
-  readonly raftReplicaPort: number;
-  readonly zone: string;
-  readonly capacityBytes: number;
-  readonly usedBytes: number;
-  readonly lastHeartbeatAtMs: number;
-  readonly state: string;
-  readonly stateSinceMs: number;
-  readonly replicaCount: number;
-}
+// A node as the admin API shows it (src/master/views.ts nodeJson).
+type NodeBody = Omit<NodeRecord, 'registrationToken'> & { readonly replicaCount: number };
 
 interface DecommissionBody {
   readonly replicasRemaining: number;

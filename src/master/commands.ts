@@ -5,22 +5,14 @@
 //
 // Encoding: UTF-8 JSON with a `type` field. The master's log is small and rarely on a
 // hot path; JSON keeps the log and snapshots readable with standard tools.
-import type { ClusterSettings, NodeRoleName, NodeStateName, PartitionKindName, PartitionStatusName, VolumeStatusName } from './state.js';
+import type { ClusterSettings, NodeEndpoint, NodeStateName, PartitionKindName, PartitionStatusName, VolumeStatusName } from './state.js';
 
-export interface RegisterNodeCommand {
+export interface RegisterNodeCommand extends NodeEndpoint {
   readonly type: 'registerNode';
   readonly nowMs: number;
   /** 0 for a first registration; else the id the node has in its data directory. */
   readonly nodeId: number;
   readonly registrationToken: string;
-  readonly role: NodeRoleName;
-  readonly instance: string;
-  readonly host: string;
-  readonly servicePort: number;
-  readonly httpPort: number;
-  readonly raftHeartbeatPort: number;
-  readonly raftReplicaPort: number;
-  readonly zone: string;
   readonly capacityBytes: number;
 }
 

@@ -8,7 +8,7 @@ import { assert } from '../errors/assert.js';
 import { AtollError } from '../errors/atoll-error.js';
 import { StatusCode } from '../proto/generated/common.js';
 import type { GroupStateMachine } from '../raftstore/index.js';
-import { decodeCommand, type MasterCommand, type NewPartition } from './commands.js';
+import { decodeCommand, type MasterCommand, type NewPartition, type RegisterNodeCommand } from './commands.js';
 import { validateSettings } from './settings.js';
 import {
   defaultClusterSettings,
@@ -16,6 +16,7 @@ import {
   type DataPartitionRecord,
   type MasterState,
   type MetaPartitionRecord,
+  type NodeEndpoint,
   type NodeRecord,
   type PartitionRecord,
   type VolumeRecord,
@@ -209,13 +210,7 @@ export class MasterStateMachine implements GroupStateMachine {
         throw new AtollError(StatusCode.INVALID_ARGUMENT, `node ${node.id} registered as a ${node.role}, not a ${command.role}`);
       }
       const moved = node.host !== command.host || node.servicePort !== command.servicePort || node.raftHeartbeatPort !== command.raftHeartbeatPort || node.raftReplicaPort !== command.raftReplicaPort;
-      node.instance = command.instance;
-      node.host = command.host;
-      node.servicePort = command.servicePort;
-      node.httpPort = command.httpPort;
-      node.raftHeartbeatPort = command.raftHeartbeatPort;
-      node.raftReplicaPort = command.raftReplicaPort;
-      node.zone = command.zone;
+      Object.assign(node, endpointOf(command));
       node.capacityBytes = command.capacityBytes;
       node.lastHeartbeatAtMs = command.nowMs;
       if (moved) this.#markVolumesOfNode(node.id, changed);
@@ -225,14 +220,7 @@ export class MasterStateMachine implements GroupStateMachine {
     this.#state.nextNodeId = id + 1;
     const record: NodeRecord = {
       id,
-      role: command.role,
-      instance: command.instance,
-      host: command.host,
-      servicePort: command.servicePort,
-      httpPort: command.httpPort,
-      raftHeartbeatPort: command.raftHeartbeatPort,
-      raftReplicaPort: command.raftReplicaPort,
-      zone: command.zone,
+      ...endpointOf(command),
       registrationToken: command.registrationToken,
       capacityBytes: command.capacityBytes,
       usedBytes: 0,
@@ -397,4 +385,9 @@ export class MasterStateMachine implements GroupStateMachine {
     if (partition === undefined) throw new AtollError(StatusCode.NOT_FOUND, `partition ${partitionId} does not exist`);
     return partition;
   }
+}
+
+function endpointOf(command: RegisterNodeCommand): NodeEndpoint {
+  const { role, instance, host, servicePort, httpPort, raftHeartbeatPort, raftReplicaPort, zone } = command;
+  return { role, instance, host, servicePort, httpPort, raftHeartbeatPort, raftReplicaPort, zone };
 }

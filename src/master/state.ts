@@ -12,8 +12,8 @@ export type PartitionStatusName = 'read-write' | 'read-only' | 'unavailable';
 export type VolumeStatusName = 'active' | 'read-only' | 'deleting';
 export type PartitionKindName = 'meta' | 'data';
 
-export interface NodeRecord {
-  readonly id: number;
+/** Where a node is and what it is, as it says when it registers. */
+export interface NodeEndpoint {
   readonly role: NodeRoleName;
   readonly instance: string;
   readonly host: string;
@@ -22,6 +22,10 @@ export interface NodeRecord {
   readonly raftHeartbeatPort: number;
   readonly raftReplicaPort: number;
   readonly zone: string;
+}
+
+export interface NodeRecord extends NodeEndpoint {
+  readonly id: number;
   readonly registrationToken: string;
   readonly capacityBytes: number;
   readonly usedBytes: number;

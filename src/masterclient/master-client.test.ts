@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { AtollError } from '../errors/atoll-error.js';
 import { StatusCode } from '../proto/generated/common.js';
 import { Master, RegisterNodeRequest, VolumeView, type GetVolumeViewRequest } from '../proto/generated/master.js';
@@ -9,7 +8,7 @@ import { RpcClient } from '../rpc/index.js';
 import type { Clock, TimerHandle, Timers } from '../time/index.js';
 import { MasterClient, type MasterClientOptions } from './master-client.js';
 import type { MasterClientLimits } from './limits.js';
-import { adminAnswer, startScriptedMaster, type ScriptedMaster } from './testing/scripted-master.js';
+import { adminAnswer, deadAddress, startScriptedMaster, type ScriptedMaster } from './testing/scripted-master.js';
 
 const secret = 'master-client-test-secret-0123456789';
 
@@ -22,14 +21,6 @@ async function startMasters(count: number): Promise<ScriptedMaster[]> {
   return masters;
 }
 
-// An address nothing listens on: a port the kernel handed out and that was closed again.
-async function deadAddress(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return `127.0.0.1:${port}`;
-}
 
 async function waitFor(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -1,6 +1,7 @@
 // Test support: an RpcServer that stands in for a master, answering the Master methods
 // the master client uses with whatever the test scripts. Unit tests of the client and
 // of the CLI use it; the real master's behaviour is tested with the master.
+import { createServer } from 'node:net';
 import { AtollError } from '../../errors/atoll-error.js';
 import { StatusCode } from '../../proto/generated/common.js';
 import {
@@ -79,4 +80,13 @@ export async function startScriptedMaster(secret: string, name = 'scripted-maste
 // A JSON admin answer as a master gives it.
 export function adminAnswer(httpStatus: number, body: unknown, handledBy: string): AdminResponse {
   return AdminResponse.create({ httpStatus, bodyJson: body === undefined ? '' : JSON.stringify(body), handledBy });
+}
+
+// An address nothing listens on: a port the kernel handed out and that was closed again.
+export async function deadAddress(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return `127.0.0.1:${port}`;
 }
