@@ -35,6 +35,7 @@ const httpStatusOfCode: Readonly<Record<StatusCode, number>> = {
   [StatusCode.RANGE_FULL]: 409,
   [StatusCode.BAD_FRAME]: 400,
   [StatusCode.STALE_HANDLE]: 410,
+  [StatusCode.CONFLICT]: 409,
 };
 
 export function httpStatusOf(status: StatusCode): number {

@@ -44,6 +44,7 @@ const entries: Record<StatusCode, Entry> = {
   [StatusCode.RANGE_FULL]: ['RANGE_FULL', 'inode range of the partition is used up; create in another partition', 'ENOSPC', true],
   [StatusCode.BAD_FRAME]: ['BAD_FRAME', 'malformed frame or message', 'EPROTO', false],
   [StatusCode.STALE_HANDLE]: ['STALE_HANDLE', 'file handle refers to a freed inode', 'ESTALE', false],
+  [StatusCode.CONFLICT]: ['CONFLICT', 'changed meanwhile; read again and retry', 'EAGAIN', true],
 };
 
 const infos = new Map<StatusCode, StatusInfo>();

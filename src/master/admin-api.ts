@@ -11,7 +11,7 @@ import { Router, type RouteMethod } from '../observability/router.js';
 import type { ClusterInfoResponse, VolumeView } from '../proto/generated/master.js';
 import type { MasterCommand } from './commands.js';
 import { choosePeers, choosePeersForPartitions } from './placement.js';
-import { decommissionProgress } from './planner.js';
+import { decommissionProgress, splitInodeEnd } from './planner.js';
 import {
   integerField,
   invalid,
@@ -25,7 +25,7 @@ import {
 } from './request-fields.js';
 import { settingBounds, settingNames } from './settings.js';
 import type { ClusterSettings, MasterState, NodeRoleName, PartitionRecord } from './state.js';
-import { nodeJson, partitionJson, partitionsOfVolume, peerAddressesJson, volumeJson } from './views.js';
+import { nodeJson, partitionJson, partitionStatusName, partitionsOfVolume, peerAddressesJson, volumeJson } from './views.js';
 
 export interface AdminRequest {
   readonly method: string;
@@ -137,7 +137,8 @@ export class AdminApi {
       return { status: 405, body: { error: { code: 'METHOD_NOT_ALLOWED', message: `${request.method} is not allowed on ${match.pattern}; allowed: ${match.allowed.join(', ')}` } } };
     }
     const spec = match.value;
-    if (spec.mutates) this.#checkToken(request.adminToken);
+    // The token is checked where the request is carried out (the leader), against its
+    // own configuration: a follower forwards without judging it.
     if (spec.local !== true && !this.#context.isLeader()) {
       if (request.forwardedHops >= adminForwardHopsMax) {
         throw new AtollError(StatusCode.UNAVAILABLE, 'the master this request was forwarded to is not the leader either; the group is electing, retry shortly', { retryAfterMs: 500 });
@@ -152,6 +153,7 @@ export class AdminApi {
         throw invalid(`path parameter ${name}: malformed percent-encoding`);
       }
     }
+    if (spec.mutates) this.#checkToken(request.adminToken);
     if (spec.local !== true) await this.#context.leaderRead();
     try {
       return await spec.handler({ params, query: url.searchParams, body: request.body });
@@ -230,7 +232,8 @@ export class AdminApi {
       mutates: false,
       handler: () => {
         const current = state();
-        return ok({ volumes: Object.values(current.volumes).map((volume) => volumeJson(current, volume)) });
+        const volumes = Object.values(current.volumes).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+        return ok({ volumes: volumes.map((volume) => volumeJson(current, volume)) });
       },
     });
     this.#add('POST', '/api/v1/volumes', { mutates: true, handler: ({ body }) => this.#createVolume(body) });
@@ -280,7 +283,7 @@ export class AdminApi {
         const knownText = query.get('knownVersion');
         const knownVersion = knownText === null ? 0 : knownText === '0' ? 0 : parseId(knownText, 'query knownVersion');
         const view = await context.volumeView(params.name!, knownVersion);
-        return ok(view);
+        return ok(viewJson(view));
       },
     });
     this.#add('POST', '/api/v1/volumes/:name/partitions', { mutates: true, handler: ({ params, body }) => this.#addPartitions(params.name!, body) });
@@ -328,7 +331,7 @@ export class AdminApi {
           if (node.state !== 'active') throw invalid(`node ${nodeId} is ${node.state}; only an active node takes a new replica`);
           if (partition.peers.includes(nodeId)) throw new AtollError(StatusCode.EXISTS, `node ${nodeId} already holds a replica of partition ${partition.id}`);
         }
-        await context.propose({ type: 'setPartitionPeers', partitionId: partition.id, peers: [...partition.peers, nodeId] });
+        await context.propose({ type: 'setPartitionPeers', partitionId: partition.id, expectedPeers: partition.peers, peers: [...partition.peers, nodeId] });
         return { status: 202, body: { partition: partitionJson(this.#partition(partition.id)), addedNodeId: nodeId } };
       },
     });
@@ -339,7 +342,7 @@ export class AdminApi {
         const nodeId = parseId(params.nodeId!, 'node id');
         if (!partition.peers.includes(nodeId)) throw new AtollError(StatusCode.NOT_FOUND, `node ${nodeId} holds no replica of partition ${partition.id} (replicas: ${partition.peers.join(', ')})`);
         if (partition.peers.length === 1) throw invalid(`node ${nodeId} holds the last replica of partition ${partition.id}; add another replica first`);
-        await context.propose({ type: 'setPartitionPeers', partitionId: partition.id, peers: partition.peers.filter((peer) => peer !== nodeId) });
+        await context.propose({ type: 'setPartitionPeers', partitionId: partition.id, expectedPeers: partition.peers, peers: partition.peers.filter((peer) => peer !== nodeId) });
         return { status: 202, body: { partition: partitionJson(this.#partition(partition.id)), removedNodeId: nodeId } };
       },
     });
@@ -352,7 +355,7 @@ export class AdminApi {
         const others = partition.peers.filter((peer) => peer !== nodeId);
         const replacement = this.#place(partition, others, [nodeId]);
         const peers = partition.peers.map((peer) => (peer === nodeId ? replacement : peer));
-        await context.propose({ type: 'setPartitionPeers', partitionId: partition.id, peers });
+        await context.propose({ type: 'setPartitionPeers', partitionId: partition.id, expectedPeers: partition.peers, peers });
         context.log({ partitionId: partition.id, from: nodeId, to: replacement }, 'replica decommission started');
         return { status: 202, body: { partition: partitionJson(this.#partition(partition.id)), removedNodeId: nodeId, addedNodeId: replacement } };
       },
@@ -473,14 +476,22 @@ export class AdminApi {
 
 /** Where an operator's split of the last meta partition puts the new boundary. */
 export function splitPlan(state: MasterState, last: Extract<PartitionRecord, { kind: 'meta' }>, replicaCount: number): { inodeEnd: number; peers: number[] } {
-  const headroom = Math.max(1, Math.floor((state.settings.metaPartitionInodeRange * (100 - state.settings.metaPartitionSplitPercent)) / 100));
-  const inodeEnd = Math.max(last.inodeStart + 1, last.inodeCursor) + headroom;
+  const inodeEnd = splitInodeEnd(state.settings, last);
   const placed = choosePeers(state, { role: 'metanode', count: replicaCount });
   return { inodeEnd, peers: placed.nodeIds };
 }
 
 function roleOfPartition(partition: PartitionRecord): NodeRoleName {
   return partition.kind === 'meta' ? 'metanode' : 'datanode';
+}
+
+// The view as JSON: partition statuses by name, like every other answer of the API.
+function viewJson(view: VolumeView): Record<string, unknown> {
+  return {
+    ...view,
+    metaPartitions: view.metaPartitions.map((partition) => ({ ...partition, status: partitionStatusName(partition.status) })),
+    dataPartitions: view.dataPartitions.map((partition) => ({ ...partition, status: partitionStatusName(partition.status) })),
+  };
 }
 
 function ok(body: unknown): AdminReply {

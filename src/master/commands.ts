@@ -111,6 +111,8 @@ export interface SplitMetaPartitionCommand {
 export interface SetPartitionPeersCommand {
   readonly type: 'setPartitionPeers';
   readonly partitionId: number;
+  /** The members the decision was made from; apply refuses (CONFLICT) if they changed since. */
+  readonly expectedPeers: readonly number[];
   readonly peers: readonly number[];
 }
 

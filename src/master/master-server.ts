@@ -545,7 +545,7 @@ export class MasterServer {
       try {
         body = JSON.parse(request.bodyJson);
       } catch (error) {
-        return { httpStatus: 400, bodyJson: JSON.stringify({ error: { code: 'BAD_REQUEST', message: `request body is not JSON: ${(error as Error).message}` } }), handledBy: this.selfAddress };
+        return { httpStatus: 400, bodyJson: JSON.stringify({ error: { code: 'INVALID_JSON', message: `request body is not JSON: ${(error as Error).message}` } }), handledBy: this.selfAddress };
       }
     }
     const reply = await this.#adminApi.handle({ method: request.method, path: request.path, body, adminToken: request.adminToken, forwardedHops: request.forwardedHops });
@@ -573,6 +573,11 @@ export class MasterServer {
       adminToken: request.adminToken ?? '',
       forwardedHops: request.forwardedHops + 1,
     }, { deadlineMs: this.limits.forwardDeadlineMs }).catch((error: unknown) => {
+      // No answer in time: the leader may have carried the request out; say so rather
+      // than invite a blind retry.
+      if (error instanceof AtollError && error.status === StatusCode.TIMEOUT) {
+        throw new AtollError(StatusCode.TIMEOUT, `the master leader ${leader} did not answer in ${this.limits.forwardDeadlineMs} ms; the request may or may not have taken effect: read before retrying`, { leaderHint: leader });
+      }
       throw new AtollError(StatusCode.UNAVAILABLE, `forwarding to the master leader ${leader} failed: ${(error as Error).message}`, { leaderHint: leader, retryAfterMs: 200 });
     });
     return { status: reply.httpStatus, body: reply.bodyJson.length > 0 ? JSON.parse(reply.bodyJson) : undefined, handledBy: reply.handledBy };

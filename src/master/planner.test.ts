@@ -84,8 +84,8 @@ test('the replicas of a node inactive past the replacement delay move elsewhere,
   const work = plan(stateWithInactiveNode(nowMs - replaceAfterMs - 1));
   assert.deepEqual(work.commands, [
     // Node 5 held nothing: it takes both, as with one replica it still has fewer than node 2.
-    { type: 'setPartitionPeers', partitionId: 1, peers: [5, 2, 3] },
-    { type: 'setPartitionPeers', partitionId: 2, peers: [5, 3, 4] },
+    { type: 'setPartitionPeers', partitionId: 1, expectedPeers: [1, 2, 3], peers: [5, 2, 3] },
+    { type: 'setPartitionPeers', partitionId: 2, expectedPeers: [1, 3, 4], peers: [5, 3, 4] },
     { type: 'setNodeState', nowMs, nodeId: 1, state: 'inactive', replaced: true },
   ]);
 });
@@ -144,8 +144,8 @@ function stateWithDecommissioningNode(partitions: number, inFlight: number): Mas
 test('a decommissioning node moves out of at most movesInFlightMax partitions per round', () => {
   const commands = plan(stateWithDecommissioningNode(5, 0), { movesInFlightMax: 2 }).commands;
   assert.deepEqual(commands, [
-    { type: 'setPartitionPeers', partitionId: 1, peers: [4, 2, 3] },
-    { type: 'setPartitionPeers', partitionId: 2, peers: [5, 2, 3] },
+    { type: 'setPartitionPeers', partitionId: 1, expectedPeers: [1, 2, 3], peers: [4, 2, 3] },
+    { type: 'setPartitionPeers', partitionId: 2, expectedPeers: [1, 2, 3], peers: [5, 2, 3] },
   ]);
 });
 
@@ -169,7 +169,7 @@ test('a member on its way out of a partition is not chosen to replace another of
   builder.volume('v');
   // Node 1 was taken out of the peers (by an operator) and its leader has not removed it yet.
   builder.dataPartition('v', [2, 3, 4], { reportedMembers: [1, 2, 3, 4] });
-  assert.deepEqual(plan(builder.build()).commands, [{ type: 'setPartitionPeers', partitionId: 1, peers: [2, 3, 5] }]);
+  assert.deepEqual(plan(builder.build()).commands, [{ type: 'setPartitionPeers', partitionId: 1, expectedPeers: [2, 3, 4], peers: [2, 3, 5] }]);
 });
 
 test('decommission progress lists the partitions that still hold the node', () => {

@@ -16,7 +16,7 @@ import { assert } from '../errors/assert.js';
 import { StatusCode } from '../proto/generated/common.js';
 import type { MasterCommand, SetNodeStateCommand, SetPartitionPeersCommand } from './commands.js';
 import { PlacementLoad, choosePeers, choosePeersForPartitions, roleForPartitionKind } from './placement.js';
-import type { MasterState, MetaPartitionRecord, NodeRecord, NodeStateName, PartitionRecord, VolumeRecord } from './state.js';
+import type { ClusterSettings, MasterState, MetaPartitionRecord, NodeRecord, NodeStateName, PartitionRecord, VolumeRecord } from './state.js';
 
 /** Default of PlannerInput.movesInFlightMax. */
 export const movesInFlightMaxDefault = 4;
@@ -180,6 +180,14 @@ function planDecommissions(round: Round, movesInFlightMax: number): void {
   }
 }
 
+// Where a split ends the last meta partition: it keeps room for the inodes it may still
+// allocate while the split reaches its leader (the share of the range beyond the split
+// threshold), and at least a whole range. Operators' splits use it too.
+export function splitInodeEnd(settings: ClusterSettings, last: MetaPartitionRecord): number {
+  const { metaPartitionInodeRange: range, metaPartitionSplitPercent: splitPercent } = settings;
+  return Math.max(last.inodeStart + range, last.inodeCursor + Math.floor((range * (100 - splitPercent)) / 100));
+}
+
 function planSplits(round: Round): void {
   const { state, nowMs } = round.input;
   const { metaPartitionInodeRange: range, metaPartitionSplitPercent: splitPercent } = state.settings;
@@ -187,9 +195,7 @@ function planSplits(round: Round): void {
     const last = lastMetaPartition(state, volume.name);
     if (last === undefined || round.touchedPartitionIds.has(last.id)) continue;
     if (last.inodeCursor - last.inodeStart < (range * splitPercent) / 100) continue;
-    // The old partition keeps room for the inodes it may still allocate in flight (the
-    // share of the range beyond the split threshold), and at least a whole range.
-    const inodeEnd = Math.max(last.inodeStart + range, last.inodeCursor + Math.floor((range * (100 - splitPercent)) / 100));
+    const inodeEnd = splitInodeEnd(state.settings, last);
     let peers: number[];
     try {
       peers = choosePeers(round.placementState, { role: 'metanode', count: volume.replicaCount }, round.load).nodeIds;
@@ -258,7 +264,7 @@ function swapPeer(round: Round, partition: PartitionRecord, nodeId: number): Set
     return `partition ${partition.id}: ${error.message}`;
   }
   round.touchedPartitionIds.add(partition.id);
-  return { type: 'setPartitionPeers', partitionId: partition.id, peers: partition.peers.map((id) => (id === nodeId ? chosen : id)) };
+  return { type: 'setPartitionPeers', partitionId: partition.id, expectedPeers: partition.peers, peers: partition.peers.map((id) => (id === nodeId ? chosen : id)) };
 }
 
 function withNodeStates(state: MasterState, changes: readonly SetNodeStateCommand[]): MasterState {

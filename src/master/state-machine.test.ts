@@ -185,3 +185,29 @@ test('a command that does not decode stops the replica instead of being skipped'
   assert.throws(() => machine.apply(1, Buffer.from('{"type":"explode"}')), (error: unknown) => !(error instanceof AtollError));
   assert.throws(() => machine.apply(1, Buffer.from('not json')), (error: unknown) => !(error instanceof AtollError));
 });
+
+test('replica changes made from the same members cannot undo each other, and an operator read-only outlives reports', () => {
+  const replica = new Replica();
+  const { meta, data } = clusterOf(replica, 4, 3);
+  replica.apply(createVolume('eta', meta.slice(0, 3), data));
+  const partition = Object.values(replica.machine.state.partitions).find((candidate) => candidate.kind === 'meta')!;
+  const before = [...partition.peers];
+  replica.apply({ type: 'setPreferredLeader', partitionId: partition.id, nodeId: before[0]! });
+  replica.apply({ type: 'setPartitionPeers', partitionId: partition.id, expectedPeers: before, peers: [meta[3]!, ...before.slice(1)] });
+  const error = replica.refuse({ type: 'setPartitionPeers', partitionId: partition.id, expectedPeers: before, peers: [...before, meta[3]!] }, StatusCode.CONFLICT);
+  assert.match(error.message, /changed meanwhile/);
+  const after = replica.machine.state.partitions[partition.id]!;
+  assert.deepEqual(after.peers, [meta[3]!, ...before.slice(1)]);
+  assert.equal(after.preferredLeaderNodeId, 0, 'a preferred leader that left is forgotten');
+
+  replica.apply({ type: 'setPartitionStatus', partitionId: partition.id, status: 'read-only' });
+  replica.apply({
+    type: 'recordReports',
+    nowMs: 5_000,
+    nodes: [],
+    partitions: [{ partitionId: partition.id, leaderNodeId: before[1]!, leaderTerm: 1, members: after.peers, status: 'read-write', usedBytes: 0, extentCount: 0, inodeCursor: 1, inodeCount: 1, dentryCount: 0 }],
+  });
+  assert.equal(replica.machine.state.partitions[partition.id]!.status, 'read-only');
+  replica.apply({ type: 'setPartitionStatus', partitionId: partition.id, status: 'read-write' });
+  assert.equal(replica.machine.state.partitions[partition.id]!.status, 'read-write');
+});

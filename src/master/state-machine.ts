@@ -131,6 +131,8 @@ export class MasterStateMachine implements GroupStateMachine {
       }
       case 'deleteVolume': {
         const volume = this.#volume(command.name);
+        // Followers must drop its view at once: the leader pushes after a change.
+        changed.add(volume.name);
         for (const [id, partition] of Object.entries(this.#state.partitions)) {
           if (partition.volume === volume.name) delete (this.#state.partitions as Record<string, PartitionRecord>)[id];
         }
@@ -161,15 +163,21 @@ export class MasterStateMachine implements GroupStateMachine {
         return { partitionId: created.id, inodeEnd: command.inodeEnd };
       }
       case 'setPartitionPeers': {
-        const partition = this.#partition(command.partitionId);
+        const partition = this.#partition(command.partitionId) as Mutable<PartitionRecord>;
+        // Two decisions made from the same members must not undo each other.
+        if (partition.peers.join(',') !== command.expectedPeers.join(',')) {
+          throw new AtollError(StatusCode.CONFLICT, `partition ${partition.id}: its replicas changed meanwhile (now ${partition.peers.join(', ')}, expected ${command.expectedPeers.join(', ')}); read it again`);
+        }
         this.#checkPeers(command.peers, partition.kind === 'meta' ? 'metanode' : 'datanode');
-        (partition as Mutable<PartitionRecord>).peers = [...command.peers];
+        partition.peers = [...command.peers];
+        if (!partition.peers.includes(partition.preferredLeaderNodeId)) partition.preferredLeaderNodeId = 0;
         changed.add(partition.volume);
         return { partitionId: partition.id, peers: partition.peers };
       }
       case 'setPartitionStatus': {
         const partition = this.#partition(command.partitionId) as Mutable<PartitionRecord>;
         partition.status = command.status;
+        partition.readOnlyByOperator = command.status === 'read-only';
         changed.add(partition.volume);
         return { partitionId: partition.id, status: partition.status };
       }
@@ -249,13 +257,15 @@ export class MasterStateMachine implements GroupStateMachine {
       // A report from an older term than the recorded leader's is stale.
       if (usage.leaderTerm < partition.leaderTerm) continue;
       const members = [...usage.members].sort((a, b) => a - b);
-      if (partition.leaderNodeId !== usage.leaderNodeId || partition.status !== usage.status || members.join(',') !== partition.reportedMembers.join(',')) {
+      const status = partition.readOnlyByOperator && usage.status === 'read-write' ? 'read-only' : usage.status;
+      if (partition.leaderNodeId !== usage.leaderNodeId || partition.status !== status || members.join(',') !== partition.reportedMembers.join(',')) {
         changed.add(partition.volume);
       }
       partition.leaderNodeId = usage.leaderNodeId;
       partition.leaderTerm = usage.leaderTerm;
       partition.reportedMembers = members;
-      partition.status = usage.status;
+      // An operator's read-only stands whatever the replica reports.
+      partition.status = status;
       if (partition.kind === 'data') {
         partition.usedBytes = usage.usedBytes;
         partition.extentCount = usage.extentCount;
@@ -349,6 +359,7 @@ export class MasterStateMachine implements GroupStateMachine {
       status: 'read-write' as const,
       createdAtMs: nowMs,
       preferredLeaderNodeId: 0,
+      readOnlyByOperator: false,
     };
   }
 

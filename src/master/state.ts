@@ -70,6 +70,8 @@ export interface PartitionRecordBase {
   readonly createdAtMs: number;
   /** An operator's choice of leader (0: none); reconciliation moves leadership to it. */
   readonly preferredLeaderNodeId: number;
+  /** An operator made it read-only: reports of read-write do not undo that. */
+  readonly readOnlyByOperator: boolean;
 }
 
 export interface MetaPartitionRecord extends PartitionRecordBase {

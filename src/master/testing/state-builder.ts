@@ -183,6 +183,7 @@ export class StateBuilder {
       status: options.status ?? 'read-write',
       createdAtMs: 0,
       preferredLeaderNodeId: options.preferredLeaderNodeId ?? 0,
+      readOnlyByOperator: false,
     };
   }
 }

@@ -45,6 +45,11 @@ export enum StatusCode {
   /** A frame or message did not decode; the connection is closed after it. */
   BAD_FRAME = 26,
   STALE_HANDLE = 27,
+  /**
+   * The object changed between the caller's read and its change (compare-and-set failed);
+   * read it again and decide again.
+   */
+  CONFLICT = 28,
 }
 
 /** The body of an ERROR frame, sent instead of a method's response. */

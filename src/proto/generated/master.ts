@@ -1446,7 +1446,10 @@ function readGetVolumeViewRequest(reader: protobuf.ProtoReader): GetVolumeViewRe
 
 export interface VolumeView {
   volume: string;
-  /** The leader's applied index when this view was produced. */
+  /**
+   * The index of the master log entry that last changed this view (the leader's applied
+   * index when this content was produced); the same on every master.
+   */
   version: number;
   metaPartitions: MetaPartitionView[];
   dataPartitions: DataPartitionView[];
@@ -1454,7 +1457,7 @@ export interface VolumeView {
   capacityBytes: number;
   trashRetentionHours: number;
   volumeId: number;
-  /** Set while the volume is being deleted or was made read-only by an operator. */
+  /** Set when an operator made the volume read-only. */
   readOnly: boolean;
 }
 
