@@ -273,3 +273,14 @@ test('commands come in rule order, then by node id and volume name', () => {
   );
   assert.deepEqual(summary, ['state 4', 'state 5', 'create alpha', 'create zeta']);
 });
+
+test('a formed partition below its volume replica count gets one replica more per round, and one above it is left alone', () => {
+  const builder = new StateBuilder(settings);
+  builder.datanodes(['a', 'b', 'c', 'd']);
+  builder.volume('v', { replicaCount: 3 });
+  builder.dataPartition('v', [1, 2], { reportedMembers: [1, 2] });
+  builder.dataPartition('v', [1, 2], { reportedMembers: [] });
+  builder.dataPartition('v', [1, 2, 3, 4], { reportedMembers: [1, 2, 3, 4] });
+  const commands = ofType(plan(builder.build()).commands, 'setPartitionPeers');
+  assert.deepEqual(commands, [{ type: 'setPartitionPeers', partitionId: 1, expectedPeers: [1, 2], peers: [1, 2, 3] }]);
+});

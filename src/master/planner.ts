@@ -79,6 +79,7 @@ export function planBackgroundWork(input: PlannerInput): PlannedWork {
   };
   planReplacements(round);
   planDecommissions(round, movesInFlightMax);
+  planRepairs(round);
   planSplits(round);
   planDataFloor(round);
   return { commands: round.commands, notes: round.notes };
@@ -240,6 +241,31 @@ function isWritableDataPartition(partition: PartitionRecord): boolean {
 // A group whose leader never reported has not formed: its founding replicas bootstrap
 // with exactly `peers`, and a replica bootstrapped with different members would make a
 // conflicting configuration at the same log index. Its peers change once it formed.
+// A formed partition with fewer replicas than its volume's replica count (an operator
+// removed one, or an earlier placement had too few nodes) gets one more per round.
+// More replicas than the count are left alone: an operator may want them.
+function planRepairs(round: Round): void {
+  const { state } = round.input;
+  for (const partition of partitionsById(state)) {
+    const volume = state.volumes[partition.volume];
+    if (volume === undefined || partition.peers.length >= volume.replicaCount || !mayChangePeers(round, partition)) continue;
+    const leaving = partition.reportedMembers.filter((id) => !partition.peers.includes(id));
+    try {
+      const result = choosePeers(
+        round.placementState,
+        { role: roleForPartitionKind(partition.kind), count: 1, keepNodeIds: partition.peers, excludeNodeIds: leaving },
+        round.load,
+      );
+      if (result.note !== '') round.notes.push(`partition ${partition.id}: ${result.note}`);
+      round.touchedPartitionIds.add(partition.id);
+      round.commands.push({ type: 'setPartitionPeers', partitionId: partition.id, expectedPeers: partition.peers, peers: [...partition.peers, result.nodeIds[0]!] });
+    } catch (error) {
+      if (!isAtollError(error, StatusCode.NO_SPACE)) throw error;
+      round.notes.push(`partition ${partition.id} has ${partition.peers.length} of ${volume.replicaCount} replicas: ${error.message}`);
+    }
+  }
+}
+
 function mayChangePeers(round: Round, partition: PartitionRecord): boolean {
   return !round.touchedPartitionIds.has(partition.id) && partition.reportedMembers.length !== 0;
 }
