@@ -418,13 +418,13 @@ const nodeVerbs: Record<string, Verb> = {
     run: (context) => context.request('GET', `/api/v1/nodes/${positiveId(context.args[0]!, 'node id')}`, undefined, renderNode),
   }),
   decommission: defineVerb({
-    summary: 'move every replica off a node, then retire it',
+    summary: 'move every replica off a node, then retire it (--cancel: stop, the node stays active)',
     args: ['<id>'],
-    keys: noKeys,
+    keys: { cancel: booleanKey({ default: false, description: 'cancel a decommission in progress; replicas already moved stay where they are' }) },
     check: (_config, args) => void positiveId(args[0]!, 'node id'),
     run: (context) =>
       context.request<{ node: NodeBody; decommission: DecommissionBody | null }>(
-        'POST',
+        context.config.cancel ? 'DELETE' : 'POST',
         `/api/v1/nodes/${positiveId(context.args[0]!, 'node id')}/decommission`,
         undefined,
         (body) => `node ${show(body.node?.id)} is ${show(body.node?.state)}: ${renderDecommission(body.decommission)}`,

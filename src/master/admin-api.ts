@@ -104,6 +104,7 @@ export class AdminApi {
     ['GET', '/api/v1/nodes'],
     ['GET', '/api/v1/nodes/:id'],
     ['POST', '/api/v1/nodes/:id/decommission'],
+    ['DELETE', '/api/v1/nodes/:id/decommission'],
     ['GET', '/api/v1/volumes'],
     ['POST', '/api/v1/volumes'],
     ['GET', '/api/v1/volumes/:name'],
@@ -225,6 +226,20 @@ export class AdminApi {
           context.log({ nodeId }, 'node decommission started');
         }
         return { status: 202, body: this.#nodeDetail(nodeId) };
+      },
+    });
+
+    this.#add('DELETE', '/api/v1/nodes/:id/decommission', {
+      mutates: true,
+      handler: async ({ params }) => {
+        const nodeId = parseId(params.id!, 'node id');
+        const node = this.#node(nodeId);
+        if (node.state !== 'decommissioning') {
+          throw new AtollError(StatusCode.INVALID_ARGUMENT, `node ${nodeId} is ${node.state}; only a decommission in progress can be cancelled`);
+        }
+        await context.propose({ type: 'setNodeState', nowMs: context.nowMs(), nodeId, state: 'active' });
+        context.log({ nodeId }, 'node decommission cancelled');
+        return ok(this.#nodeDetail(nodeId));
       },
     });
 

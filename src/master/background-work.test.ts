@@ -70,6 +70,20 @@ describe('background work of the master leader', { timeout: 120_000 }, () => {
     assert.deepEqual(detail.body.decommission, { nodeId: target, state: 'decommissioned', replicasRemaining: 0, partitionsRemaining: [] });
   });
 
+  test('a decommission in progress can be cancelled and the node takes replicas again', async () => {
+    const target = fleet.nodes.find((node) => node.role === 'metanode' && master.state.nodes[node.nodeId]!.state === 'active')!.nodeId;
+    const started = await admin('POST', `/api/v1/nodes/${target}/decommission`);
+    assert.equal(started.status, 202, JSON.stringify(started.body));
+    const cancelled = await admin('DELETE', `/api/v1/nodes/${target}/decommission`);
+    assert.equal(cancelled.status, 200, JSON.stringify(cancelled.body));
+    assert.equal(cancelled.body.node.state, 'active');
+    assert.equal(cancelled.body.decommission, null);
+    const again = await admin('DELETE', `/api/v1/nodes/${target}/decommission`);
+    assert.equal(again.status, 400);
+    assert.match(again.body.error.message, /only a decommission in progress can be cancelled/);
+    await pumpUntil('the partitions settled', () => (settled() ? true : undefined));
+  });
+
   test('a node without heartbeats turns inactive and its replicas are replaced after the grace period', async () => {
     const changed = await admin('PATCH', '/api/v1/cluster/settings', { nodeInactiveAfterMs: 1_000, replicaReplaceAfterMs: 1_000 });
     assert.equal(changed.status, 200, JSON.stringify(changed.body));
