@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AdminRequest } from '../proto/generated/master.js';
 import { adminAnswer, deadAddress, startScriptedMaster, type ScriptedMaster } from '../masterclient/testing/scripted-master.js';
+import { humanBytes } from './admin-commands.js';
 
 const atoll = fileURLToPath(new URL('../../../bin/atoll.js', import.meta.url));
 const secret = 'cli-admin-test-secret-0123456789abcdef';
@@ -342,4 +343,12 @@ test('node, volume and partition verbs send the documented requests and print ta
   const extra = await runAtoll(['volume', 'list', 'surplus', ...connect]);
   assert.equal(extra.status, 1);
   assert.match(extra.stderr, /unexpected argument 'surplus'/);
+});
+
+test('sizes in tables read as a person would write them', () => {
+  assert.equal(humanBytes(10 * 2 ** 30), '10GiB');
+  assert.equal(humanBytes(512), '512B');
+  assert.equal(humanBytes(180_678_904 * 1024), '172.3GiB', 'a multiple of 1 KiB is not shown in KiB');
+  assert.equal(humanBytes(1.5 * 2 ** 20), '1.5MiB');
+  assert.equal(humanBytes(undefined), '-');
 });

@@ -93,7 +93,8 @@ function show(value: unknown): string {
 export function humanBytes(bytes: unknown): string {
   if (typeof bytes !== 'number' || !Number.isFinite(bytes)) return '-';
   const exact = formatByteSize(bytes);
-  if (bytes < 1024 || /[KMGTP]iB$/.test(exact)) return exact;
+  // 10GiB reads well; 180678904KiB (exact only because it is a multiple of 1 KiB) does not.
+  if (bytes < 1024 || (/[KMGTP]iB$/.test(exact) && Number.parseInt(exact, 10) < 1024)) return exact;
   const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
   let value = bytes / 1024;
   let unit = 0;
