@@ -44,7 +44,7 @@ import type { ChildProcess } from 'node:child_process';
 import { statfs } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { AtollError } from '../../src/errors/atoll-error.js';
-import { PartitionStatus, Master, VolumeView, type NodeHeartbeatRequest, type PartitionReport } from '../../src/proto/generated/master.js';
+import { Master, VolumeView } from '../../src/proto/generated/master.js';
 import { MasterClient } from '../../src/masterclient/index.js';
 import { NodeFleet } from '../../src/master/testing/node-fleet.js';
 import { newTestRpcClient, planMasterGroup, removePlan, spawnMaster, waitFor, waitForLeader, type MasterGroupPlan } from '../../src/master/testing/master-group.js';
@@ -240,33 +240,6 @@ class Group {
   }
 }
 
-// The heartbeat a stand-in node sends, as NodeFleet builds it (its report builder is
-// private): every replica the node holds, with the members where it leads.
-function heartbeatOf(fleet: NodeFleet, nodeIndex: number): NodeHeartbeatRequest {
-  const node = fleet.nodes[nodeIndex]!;
-  const partitions: PartitionReport[] = [...node.holds].map((partitionId) => {
-    const partition = fleet.partitions.get(partitionId)!;
-    const isLeader = partition.leader === node.nodeId;
-    return {
-      partitionId,
-      isLeader,
-      term: partition.term,
-      status: PartitionStatus.PARTITION_READ_WRITE,
-      usedBytes: 0,
-      inodeCount: 0,
-      dentryCount: 0,
-      inodeCursor: partition.inodeCursor,
-      extentCount: 0,
-      loaded: true,
-      kind: partition.kind,
-      members: isLeader ? [...partition.members] : [],
-      inodeEnd: partition.inodeEnd,
-      appliedIndex: 1,
-    };
-  });
-  return { nodeId: node.nodeId, capacityBytes: 1024 * 2 ** 30, usedBytes: 0, partitions, partitionsLoaded: node.holds.size, partitionsTotal: node.holds.size };
-}
-
 // ------------------------------------------------------------------ one window
 
 interface Bench {
@@ -312,7 +285,7 @@ function callOf(bench: Bench, scenario: Scenario): Call {
         return {};
       };
     case 'heartbeat': {
-      const requests = bench.fleet.nodes.map((_node, index) => heartbeatOf(bench.fleet, index));
+      const requests = bench.fleet.nodes.map((node) => bench.fleet.heartbeatOf(node));
       return async (caller, sequence) => {
         const answer = await rpc.call(group.leader, Master.nodeHeartbeat, requests[(caller + sequence) % requests.length]!, { deadlineMs: callDeadlineMs });
         return { tasks: answer.tasks.length };
@@ -450,7 +423,7 @@ async function setUp(bench: Bench): Promise<{ partitions: number; viewBytes: num
   return {
     partitions: views.reduce((total, view) => total + view.metaPartitions.length + view.dataPartitions.length, 0),
     viewBytes: views.map((view) => VolumeView.encode(view).length),
-    reportsPerHeartbeat: fleet.nodes.map((_node, index) => heartbeatOf(fleet, index).partitions.length),
+    reportsPerHeartbeat: fleet.nodes.map((node) => fleet.heartbeatOf(node).partitions.length),
   };
 }
 

@@ -11,6 +11,7 @@ import {
   NodeTaskKind,
   PartitionKind,
   PartitionStatus,
+  type NodeHeartbeatRequest,
   type NodeTask,
   type PartitionReport,
 } from '../../proto/generated/master.js';
@@ -78,16 +79,14 @@ export class NodeFleet {
   async heartbeatAll(): Promise<void> {
     for (const node of this.nodes) {
       if (node.stopped) continue;
-      const answer = await callLeader(this.#client, this.#masters, Master.nodeHeartbeat, {
-        nodeId: node.nodeId,
-        capacityBytes: 1024 * 2 ** 30,
-        usedBytes: 0,
-        partitions: this.#reportsOf(node),
-        partitionsLoaded: node.holds.size,
-        partitionsTotal: node.holds.size,
-      });
+      const answer = await callLeader(this.#client, this.#masters, Master.nodeHeartbeat, this.heartbeatOf(node));
       for (const task of answer.tasks) this.#carryOut(node, task);
     }
+  }
+
+  /** The heartbeat a node sends: every replica it holds, with the members where it leads. */
+  heartbeatOf(node: FleetNode): NodeHeartbeatRequest {
+    return { nodeId: node.nodeId, capacityBytes: 1024 * 2 ** 30, usedBytes: 0, partitions: this.#reportsOf(node), partitionsLoaded: node.holds.size, partitionsTotal: node.holds.size };
   }
 
   node(nodeId: number): FleetNode {
