@@ -129,14 +129,27 @@ export interface Inode {
   gid: number;
   size: number;
   nlink: number;
-  /** Times in nanoseconds since the epoch; fit a double's integer range until year 2255. */
-  atimeNs: number;
-  mtimeNs: number;
-  ctimeNs: number;
+  /**
+   * Times as seconds since the epoch (negative before 1970) plus nanoseconds within the
+   * second (0..999999999), as struct timespec has them: nanoseconds since the epoch
+   * (~1.8e18 today) exceed 2^53 and would lose precision as a JS number.
+   */
+  atimeSec: number;
+  atimeNsec: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+  ctimeSec: number;
+  ctimeNsec: number;
   generation: number;
   symlinkTarget: Uint8Array;
   extents: ExtentKey[];
   rdev: number;
+  /**
+   * Directories only: the inode of the directory holding this one (the root's is itself),
+   * so rename can refuse moving a directory into its own subtree by walking up. Files
+   * have no single parent (hard links) and keep 0.
+   */
+  parentIno: number;
 }
 
 export const Inode: protobuf.MessageCodec<Inode> = {
@@ -160,13 +173,17 @@ function createInode(partial?: Partial<Inode>): Inode {
     gid: partial?.gid ?? 0,
     size: partial?.size ?? 0,
     nlink: partial?.nlink ?? 0,
-    atimeNs: partial?.atimeNs ?? 0,
-    mtimeNs: partial?.mtimeNs ?? 0,
-    ctimeNs: partial?.ctimeNs ?? 0,
+    atimeSec: partial?.atimeSec ?? 0,
+    atimeNsec: partial?.atimeNsec ?? 0,
+    mtimeSec: partial?.mtimeSec ?? 0,
+    mtimeNsec: partial?.mtimeNsec ?? 0,
+    ctimeSec: partial?.ctimeSec ?? 0,
+    ctimeNsec: partial?.ctimeNsec ?? 0,
     generation: partial?.generation ?? 0,
     symlinkTarget: partial?.symlinkTarget ?? protobuf.emptyBytes,
     extents: partial?.extents ?? [],
     rdev: partial?.rdev ?? 0,
+    parentIno: partial?.parentIno ?? 0,
   };
 }
 
@@ -201,16 +218,28 @@ function measureInode(message: Inode, writer: protobuf.ProtoWriter): number {
     if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.metanode.Inode.nlink');
   }
   {
-    const value = message.atimeNs;
-    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.Inode.atime_ns');
+    const value = message.atimeSec;
+    if (value !== 0) size += 1 + protobuf.int64Size(value, 'atoll.metanode.Inode.atime_sec');
   }
   {
-    const value = message.mtimeNs;
-    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.Inode.mtime_ns');
+    const value = message.atimeNsec;
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.metanode.Inode.atime_nsec');
   }
   {
-    const value = message.ctimeNs;
-    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.Inode.ctime_ns');
+    const value = message.mtimeSec;
+    if (value !== 0) size += 1 + protobuf.int64Size(value, 'atoll.metanode.Inode.mtime_sec');
+  }
+  {
+    const value = message.mtimeNsec;
+    if (value !== 0) size += 2 + protobuf.uint32Size(value, 'atoll.metanode.Inode.mtime_nsec');
+  }
+  {
+    const value = message.ctimeSec;
+    if (value !== 0) size += 1 + protobuf.int64Size(value, 'atoll.metanode.Inode.ctime_sec');
+  }
+  {
+    const value = message.ctimeNsec;
+    if (value !== 0) size += 2 + protobuf.uint32Size(value, 'atoll.metanode.Inode.ctime_nsec');
   }
   {
     const value = message.generation;
@@ -233,6 +262,10 @@ function measureInode(message: Inode, writer: protobuf.ProtoWriter): number {
   {
     const value = message.rdev;
     if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.metanode.Inode.rdev');
+  }
+  {
+    const value = message.parentIno;
+    if (value !== 0) size += 2 + protobuf.uint64Size(value, 'atoll.metanode.Inode.parent_ino');
   }
   return size;
 }
@@ -267,16 +300,28 @@ function writeInode(message: Inode, writer: protobuf.ProtoWriter): void {
     if (value !== 0) { writer.byte(56); writer.varint32(value); }
   }
   {
-    const value = message.atimeNs;
-    if (value !== 0) { writer.byte(64); writer.uint64(value); }
+    const value = message.atimeSec;
+    if (value !== 0) { writer.byte(64); writer.int64(value); }
   }
   {
-    const value = message.mtimeNs;
-    if (value !== 0) { writer.byte(72); writer.uint64(value); }
+    const value = message.atimeNsec;
+    if (value !== 0) { writer.byte(120); writer.varint32(value); }
   }
   {
-    const value = message.ctimeNs;
-    if (value !== 0) { writer.byte(80); writer.uint64(value); }
+    const value = message.mtimeSec;
+    if (value !== 0) { writer.byte(72); writer.int64(value); }
+  }
+  {
+    const value = message.mtimeNsec;
+    if (value !== 0) { writer.byte(128); writer.byte(1); writer.varint32(value); }
+  }
+  {
+    const value = message.ctimeSec;
+    if (value !== 0) { writer.byte(80); writer.int64(value); }
+  }
+  {
+    const value = message.ctimeNsec;
+    if (value !== 0) { writer.byte(136); writer.byte(1); writer.varint32(value); }
   }
   {
     const value = message.generation;
@@ -298,6 +343,10 @@ function writeInode(message: Inode, writer: protobuf.ProtoWriter): void {
     const value = message.rdev;
     if (value !== 0) { writer.byte(112); writer.varint32(value); }
   }
+  {
+    const value = message.parentIno;
+    if (value !== 0) { writer.byte(144); writer.byte(1); writer.uint64(value); }
+  }
 }
 
 function readInode(reader: protobuf.ProtoReader): Inode {
@@ -309,13 +358,17 @@ function readInode(reader: protobuf.ProtoReader): Inode {
     gid: 0,
     size: 0,
     nlink: 0,
-    atimeNs: 0,
-    mtimeNs: 0,
-    ctimeNs: 0,
+    atimeSec: 0,
+    atimeNsec: 0,
+    mtimeSec: 0,
+    mtimeNsec: 0,
+    ctimeSec: 0,
+    ctimeNsec: 0,
     generation: 0,
     symlinkTarget: protobuf.emptyBytes,
     extents: [],
     rdev: 0,
+    parentIno: 0,
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
@@ -327,9 +380,12 @@ function readInode(reader: protobuf.ProtoReader): Inode {
       case 40: message.gid = reader.uint32(); break;
       case 48: message.size = reader.uint64(); break;
       case 56: message.nlink = reader.uint32(); break;
-      case 64: message.atimeNs = reader.uint64(); break;
-      case 72: message.mtimeNs = reader.uint64(); break;
-      case 80: message.ctimeNs = reader.uint64(); break;
+      case 64: message.atimeSec = reader.int64(); break;
+      case 120: message.atimeNsec = reader.uint32(); break;
+      case 72: message.mtimeSec = reader.int64(); break;
+      case 128: message.mtimeNsec = reader.uint32(); break;
+      case 80: message.ctimeSec = reader.int64(); break;
+      case 136: message.ctimeNsec = reader.uint32(); break;
       case 88: message.generation = reader.uint64(); break;
       case 98: message.symlinkTarget = reader.bytesField(); break;
       case 106: {
@@ -339,6 +395,7 @@ function readInode(reader: protobuf.ProtoReader): Inode {
         break;
       }
       case 112: message.rdev = reader.uint32(); break;
+      case 144: message.parentIno = reader.uint64(); break;
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.metanode.Inode.ino');
@@ -348,13 +405,17 @@ function readInode(reader: protobuf.ProtoReader): Inode {
           case 5: throw reader.wrongWireType(tag, 'atoll.metanode.Inode.gid');
           case 6: throw reader.wrongWireType(tag, 'atoll.metanode.Inode.size');
           case 7: throw reader.wrongWireType(tag, 'atoll.metanode.Inode.nlink');
-          case 8: throw reader.wrongWireType(tag, 'atoll.metanode.Inode.atime_ns');
-          case 9: throw reader.wrongWireType(tag, 'atoll.metanode.Inode.mtime_ns');
-          case 10: throw reader.wrongWireType(tag, 'atoll.metanode.Inode.ctime_ns');
+          case 8: throw reader.wrongWireType(tag, 'atoll.metanode.Inode.atime_sec');
+          case 15: throw reader.wrongWireType(tag, 'atoll.metanode.Inode.atime_nsec');
+          case 9: throw reader.wrongWireType(tag, 'atoll.metanode.Inode.mtime_sec');
+          case 16: throw reader.wrongWireType(tag, 'atoll.metanode.Inode.mtime_nsec');
+          case 10: throw reader.wrongWireType(tag, 'atoll.metanode.Inode.ctime_sec');
+          case 17: throw reader.wrongWireType(tag, 'atoll.metanode.Inode.ctime_nsec');
           case 11: throw reader.wrongWireType(tag, 'atoll.metanode.Inode.generation');
           case 12: throw reader.wrongWireType(tag, 'atoll.metanode.Inode.symlink_target');
           case 13: throw reader.wrongWireType(tag, 'atoll.metanode.Inode.extents');
           case 14: throw reader.wrongWireType(tag, 'atoll.metanode.Inode.rdev');
+          case 18: throw reader.wrongWireType(tag, 'atoll.metanode.Inode.parent_ino');
         }
         reader.skip(tag);
     }

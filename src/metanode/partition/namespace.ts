@@ -1,0 +1,760 @@
+// The namespace operations of one meta partition as a pure state machine over a KvEngine:
+// a mutating operation reads the engine and returns its result with the mutations that
+// make it happen, or throws an AtollError and changes nothing; the caller (the Raft apply
+// path) writes the mutations with the entry's index. Nothing here reads a clock or random
+// source or does I/O: time comes in the arguments, so replaying the same log on the same
+// state yields the same mutations. Read-only operations return their result directly.
+// Rules and layout: design.md.
+import { AtollError, assert, StatusCode } from '../../errors/index.js';
+import { Dentry, Inode, InodeType } from '../../proto/generated/metanode.js';
+import type { KvEngine, KvMutation } from '../store/kv-engine.js';
+import {
+  counterKey, CounterName, decodeCounterValue, decodeXattrKey, dentryKey, dentryPrefix, dentryPrefixAll, encodeCounterValue,
+  inodeKey, inodePrefix, nameBytes, toFreeKey, toFreePrefix, xattrKey, xattrPrefix,
+} from './keys.js';
+import { namespaceLimitsDefault, type NamespaceLimits } from './limits.js';
+
+/** The result of a mutating operation: apply `mutations` atomically to make it so. */
+export interface Outcome<T> {
+  readonly result: T;
+  readonly mutations: KvMutation[];
+}
+
+/** The partition's inode numbers: [inodeStart, inodeEnd). */
+export interface InodeRange {
+  readonly inodeStart: number;
+  readonly inodeEnd: number;
+}
+
+/** The operation's time, chosen by the proposer and carried in the log entry. */
+export interface OperationTime {
+  /** Seconds since the epoch. */
+  readonly nowSec: number;
+  /** Nanoseconds within the second, 0..999999999. */
+  readonly nowNsec: number;
+}
+
+export interface Timespec {
+  readonly sec: number;
+  readonly nsec: number;
+}
+
+/** Permission bits only; the file type is `InodeType`, never packed into mode. */
+export const modePermissionBitsMax = 0o7777;
+
+const rootParentSentinel = 0;
+
+// ---------------------------------------------------------------------------------------
+// Validation
+
+function invalid(action: string, reason: string): never {
+  throw new AtollError(StatusCode.INVALID_ARGUMENT, `${action}: ${reason}`);
+}
+
+/**
+ * Refuses a name a directory cannot hold: empty, `.`, `..`, containing `/` or NUL
+ * (INVALID_ARGUMENT), or longer than nameBytesMax in UTF-8 (NAME_TOO_LONG).
+ */
+export function validateName(action: string, name: string, limits: NamespaceLimits = namespaceLimitsDefault): void {
+  if (typeof name !== 'string' || name.length === 0) invalid(action, 'empty name');
+  if (name === '.' || name === '..') invalid(action, `reserved name: ${name}`);
+  if (name.includes('/')) invalid(action, `name contains '/': ${JSON.stringify(name)}`);
+  if (name.includes('\0')) invalid(action, 'name contains NUL');
+  const bytes = nameBytes(name).length;
+  if (bytes > limits.nameBytesMax) {
+    throw new AtollError(StatusCode.NAME_TOO_LONG, `${action}: name of ${bytes} bytes, at most ${limits.nameBytesMax}`);
+  }
+}
+
+function validateTime(action: string, time: OperationTime): void {
+  validateTimespec(action, 'now', { sec: time.nowSec, nsec: time.nowNsec });
+}
+
+function validateTimespec(action: string, what: string, time: Timespec): void {
+  if (!Number.isSafeInteger(time.sec)) invalid(action, `${what} seconds must be a safe integer: ${time.sec}`);
+  if (!Number.isInteger(time.nsec) || time.nsec < 0 || time.nsec > 999_999_999) {
+    invalid(action, `${what} nanoseconds must be in 0..999999999: ${time.nsec}`);
+  }
+}
+
+function validateIno(action: string, what: string, ino: number): void {
+  if (!Number.isSafeInteger(ino) || ino < 1) invalid(action, `${what} must be a positive safe integer: ${ino}`);
+}
+
+function validateId(action: string, what: string, value: number): void {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffff_ffff) invalid(action, `${what} must be a uint32: ${value}`);
+}
+
+function validateMode(action: string, mode: number): void {
+  if (!Number.isInteger(mode) || mode < 0 || mode > modePermissionBitsMax) {
+    invalid(action, `mode must hold permission bits only (0..0o7777): ${mode}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading and changing state within one operation
+
+function decodeInode(bytes: Uint8Array): Inode {
+  const inode = Inode.decode(bytes);
+  // Decoded bytes alias the engine's buffer, which an engine may reuse: own them.
+  inode.symlinkTarget = inode.symlinkTarget.slice();
+  return inode;
+}
+
+function keyId(key: Uint8Array): string {
+  return String.fromCharCode(...key);
+}
+
+/** The operation's writes over the engine's state: reads see earlier writes of the same operation. */
+class Changes {
+  readonly #engine: KvEngine;
+  readonly #pending = new Map<string, KvMutation>();
+
+  constructor(engine: KvEngine) {
+    this.#engine = engine;
+  }
+
+  get(key: Uint8Array): Uint8Array | undefined {
+    const pending = this.#pending.get(keyId(key));
+    if (pending !== undefined) return pending.op === 'set' ? pending.value : undefined;
+    return this.#engine.get(key);
+  }
+
+  set(key: Uint8Array, value: Uint8Array): void {
+    this.#pending.set(keyId(key), { op: 'set', key, value });
+  }
+
+  delete(key: Uint8Array): void {
+    this.#pending.set(keyId(key), { op: 'delete', key });
+  }
+
+  inode(ino: number): Inode | undefined {
+    const bytes = this.get(inodeKey(ino));
+    return bytes === undefined ? undefined : decodeInode(bytes);
+  }
+
+  putInode(inode: Inode): void {
+    this.set(inodeKey(inode.ino), Inode.encode(inode));
+  }
+
+  dentry(parentIno: number, name: string): Dentry | undefined {
+    const bytes = this.get(dentryKey(parentIno, name));
+    return bytes === undefined ? undefined : Dentry.decode(bytes);
+  }
+
+  putDentry(dentry: Dentry): void {
+    this.set(dentryKey(dentry.parentIno, dentry.name), Dentry.encode(dentry));
+  }
+
+  /** Whether the directory has any entry: its committed entries, less those deleted here, plus those added here. */
+  directoryHasEntries(ino: number): boolean {
+    const prefix = dentryPrefix(ino);
+    for (const mutation of this.#pending.values()) {
+      if (mutation.op === 'set' && startsWith(mutation.key, prefix)) return true;
+    }
+    let after: Uint8Array | undefined;
+    // Bounded: each round either returns or skips only entries this operation deleted.
+    for (;;) {
+      const page = this.#engine.scan({ prefix, after, limit: 16 });
+      for (const entry of page) {
+        const pending = this.#pending.get(keyId(entry.key));
+        if (pending === undefined || pending.op === 'set') return true;
+      }
+      if (page.length < 16) return false;
+      after = page[page.length - 1].key;
+    }
+  }
+
+  outcome<T>(result: T): Outcome<T> {
+    return { result, mutations: [...this.#pending.values()] };
+  }
+}
+
+function startsWith(key: Uint8Array, prefix: Uint8Array): boolean {
+  if (key.length < prefix.length) return false;
+  for (let index = 0; index < prefix.length; index++) if (key[index] !== prefix[index]) return false;
+  return true;
+}
+
+function requireInode(changes: Changes, action: string, ino: number): Inode {
+  const inode = changes.inode(ino);
+  if (inode === undefined) throw new AtollError(StatusCode.NOT_FOUND, `${action}: inode ${ino} not found`);
+  return inode;
+}
+
+function requireDirectory(changes: Changes, action: string, ino: number): Inode {
+  const inode = requireInode(changes, action, ino);
+  if (inode.type !== InodeType.INODE_DIRECTORY) throw new AtollError(StatusCode.NOT_DIR, `${action}: inode ${ino} is not a directory`);
+  return inode;
+}
+
+function requireDentry(changes: Changes, action: string, parentIno: number, name: string): Dentry {
+  const dentry = changes.dentry(parentIno, name);
+  if (dentry === undefined) throw new AtollError(StatusCode.NOT_FOUND, `${action}: no entry ${JSON.stringify(name)} in directory ${parentIno}`);
+  return dentry;
+}
+
+function setCtime(inode: Inode, time: OperationTime): void {
+  inode.ctimeSec = time.nowSec;
+  inode.ctimeNsec = time.nowNsec;
+}
+
+function setMtime(inode: Inode, time: OperationTime): void {
+  inode.mtimeSec = time.nowSec;
+  inode.mtimeNsec = time.nowNsec;
+}
+
+/** A directory whose entries changed: mtime and ctime move, nlink by `subdirectoryDelta`. */
+function touchDirectory(changes: Changes, action: string, ino: number, subdirectoryDelta: number, time: OperationTime, limits: NamespaceLimits): void {
+  const directory = requireDirectory(changes, action, ino);
+  const nlink = directory.nlink + subdirectoryDelta;
+  if (nlink > limits.linksMax) {
+    throw new AtollError(StatusCode.TOO_MANY_LINKS, `${action}: directory ${ino} would have ${nlink} links, at most ${limits.linksMax}`);
+  }
+  assert(nlink >= 2, () => `${action}: directory ${ino} nlink would drop to ${nlink}`);
+  directory.nlink = nlink;
+  setMtime(directory, time);
+  setCtime(directory, time);
+  changes.putInode(directory);
+}
+
+/**
+ * Drops one link of an inode held here. At nlink 0 the inode record stays (an open file
+ * may still be read; sessions will decide) and an `F<ino>` record queues it for freeing.
+ * Returns the inode after the drop.
+ */
+function dropLink(changes: Changes, inode: Inode, time: OperationTime): Inode {
+  assert(inode.nlink >= 1, () => `drop link: inode ${inode.ino} already at nlink 0`);
+  // A directory loses its entry and its own `.` together: it never has exactly one link.
+  inode.nlink = inode.type === InodeType.INODE_DIRECTORY ? 0 : inode.nlink - 1;
+  setCtime(inode, time);
+  changes.putInode(inode);
+  if (inode.nlink === 0) changes.set(toFreeKey(inode.ino), new Uint8Array(0));
+  return inode;
+}
+
+// ---------------------------------------------------------------------------------------
+// Create
+
+export interface CreateInodeArgs extends OperationTime {
+  readonly type: InodeType;
+  /** Permission bits (0..0o7777). */
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  /** Symlinks only: the target, 1..symlinkTargetBytesMax bytes. */
+  readonly symlinkTarget?: Uint8Array;
+  /** Special files only: the device number. */
+  readonly rdev?: number;
+  /** The directory to create the entry in; it must be held by this partition. */
+  readonly parentIno?: number;
+  /** The entry's name; with parentIno, the dentry is created in the same operation. */
+  readonly name?: string;
+}
+
+export interface CreateInodeResult {
+  readonly inode: Inode;
+  readonly dentry?: Dentry;
+}
+
+/**
+ * Allocates the next inode number of the range and creates the inode; with parentIno and
+ * name, also the dentry. A directory starts at nlink 2 and adds one to its parent's.
+ * Without a parent, a directory is a root: its parentIno is itself.
+ */
+export function createInode(engine: KvEngine, range: InodeRange, args: CreateInodeArgs, limits: NamespaceLimits = namespaceLimitsDefault): Outcome<CreateInodeResult> {
+  const action = 'create inode';
+  validateTime(action, args);
+  validateMode(action, args.mode);
+  validateId(action, 'uid', args.uid);
+  validateId(action, 'gid', args.gid);
+  assert(Number.isSafeInteger(range.inodeStart) && range.inodeStart >= 1 && Number.isSafeInteger(range.inodeEnd) && range.inodeEnd > range.inodeStart,
+    () => `${action}: bad inode range [${range.inodeStart}, ${range.inodeEnd})`);
+  const isDirectory = args.type === InodeType.INODE_DIRECTORY;
+  switch (args.type) {
+    case InodeType.INODE_FILE:
+    case InodeType.INODE_DIRECTORY:
+      break;
+    case InodeType.INODE_SYMLINK: {
+      const bytes = args.symlinkTarget?.length ?? 0;
+      if (bytes === 0) invalid(action, 'a symlink needs a target');
+      if (bytes > limits.symlinkTargetBytesMax) {
+        throw new AtollError(StatusCode.NAME_TOO_LONG, `${action}: symlink target of ${bytes} bytes, at most ${limits.symlinkTargetBytesMax}`);
+      }
+      break;
+    }
+    case InodeType.INODE_SPECIAL:
+      validateId(action, 'rdev', args.rdev ?? 0);
+      break;
+    default:
+      invalid(action, `unknown inode type ${args.type}`);
+  }
+  if (args.type !== InodeType.INODE_SYMLINK && args.symlinkTarget !== undefined && args.symlinkTarget.length > 0) invalid(action, 'only a symlink has a target');
+  if (args.type !== InodeType.INODE_SPECIAL && (args.rdev ?? 0) !== 0) invalid(action, 'only a special file has rdev');
+  if (args.name !== undefined && args.parentIno === undefined) invalid(action, 'a name needs a parentIno');
+  if (args.parentIno !== undefined) validateIno(action, 'parentIno', args.parentIno);
+
+  const changes = new Changes(engine);
+  let dentry: Dentry | undefined;
+  if (args.parentIno !== undefined && args.name !== undefined) {
+    validateName(action, args.name, limits);
+    requireDirectory(changes, action, args.parentIno);
+    if (changes.dentry(args.parentIno, args.name) !== undefined) {
+      throw new AtollError(StatusCode.EXISTS, `${action}: ${JSON.stringify(args.name)} already exists in directory ${args.parentIno}`);
+    }
+  }
+
+  const cursorKey = counterKey(CounterName.inodeCursor);
+  const cursorBytes = changes.get(cursorKey);
+  const ino = cursorBytes === undefined ? range.inodeStart : Math.max(decodeCounterValue(cursorBytes), range.inodeStart);
+  if (ino >= range.inodeEnd) {
+    throw new AtollError(StatusCode.RANGE_FULL, `${action}: inode range [${range.inodeStart}, ${range.inodeEnd}) is used up`);
+  }
+  assert(changes.get(inodeKey(ino)) === undefined, () => `${action}: inode ${ino} under the cursor already exists`);
+  changes.set(cursorKey, encodeCounterValue(ino + 1));
+
+  const inode = Inode.create({
+    ino,
+    type: args.type,
+    mode: args.mode,
+    uid: args.uid,
+    gid: args.gid,
+    size: args.type === InodeType.INODE_SYMLINK ? args.symlinkTarget!.length : 0,
+    nlink: isDirectory ? 2 : 1,
+    atimeSec: args.nowSec, atimeNsec: args.nowNsec,
+    mtimeSec: args.nowSec, mtimeNsec: args.nowNsec,
+    ctimeSec: args.nowSec, ctimeNsec: args.nowNsec,
+    symlinkTarget: args.type === InodeType.INODE_SYMLINK ? args.symlinkTarget!.slice() : new Uint8Array(0),
+    rdev: args.rdev ?? 0,
+    parentIno: isDirectory ? args.parentIno ?? ino : rootParentSentinel,
+  });
+  changes.putInode(inode);
+
+  if (args.parentIno !== undefined && args.name !== undefined) {
+    touchDirectory(changes, action, args.parentIno, isDirectory ? 1 : 0, args, limits);
+    dentry = Dentry.create({ parentIno: args.parentIno, name: args.name, ino, type: args.type });
+    changes.putDentry(dentry);
+  }
+  return changes.outcome(dentry === undefined ? { inode } : { inode, dentry });
+}
+
+// ---------------------------------------------------------------------------------------
+// Reads
+
+export function getInode(engine: KvEngine, ino: number): Inode {
+  validateIno('get inode', 'ino', ino);
+  return requireInode(new Changes(engine), 'get inode', ino);
+}
+
+/** The inodes of `inos` held here, in the order asked; absent ones are left out. */
+export function batchGetInode(engine: KvEngine, inos: readonly number[], limits: NamespaceLimits = namespaceLimitsDefault): Inode[] {
+  const action = 'batch get inode';
+  if (inos.length > limits.batchInodesMax) invalid(action, `${inos.length} inodes asked, at most ${limits.batchInodesMax}`);
+  const inodes: Inode[] = [];
+  for (const ino of inos) {
+    validateIno(action, 'ino', ino);
+    const bytes = engine.get(inodeKey(ino));
+    if (bytes !== undefined) inodes.push(decodeInode(bytes));
+  }
+  return inodes;
+}
+
+export function lookup(engine: KvEngine, parentIno: number, name: string, limits: NamespaceLimits = namespaceLimitsDefault): Dentry {
+  const action = 'lookup';
+  validateIno(action, 'parentIno', parentIno);
+  validateName(action, name, limits);
+  const changes = new Changes(engine);
+  requireDirectory(changes, action, parentIno);
+  return requireDentry(changes, action, parentIno, name);
+}
+
+export interface ReaddirArgs {
+  readonly parentIno: number;
+  /** Resume after this name (exclusive); absent or empty: from the first entry. */
+  readonly after?: string;
+  /** Entries in this page, 1..readdirEntriesMax. */
+  readonly limit: number;
+}
+
+export interface ReaddirPage {
+  /** In the byte order of their UTF-8 names. */
+  readonly entries: Dentry[];
+  /** More entries follow the last one: ask again with `after` its name. */
+  readonly more: boolean;
+}
+
+export interface ReaddirPlusPage extends ReaddirPage {
+  /** The inode of each entry held in this partition, in the order of `entries`. */
+  readonly inodes: Inode[];
+}
+
+export function readdir(engine: KvEngine, args: ReaddirArgs, limits: NamespaceLimits = namespaceLimitsDefault): ReaddirPage {
+  const action = 'readdir';
+  validateIno(action, 'parentIno', args.parentIno);
+  if (!Number.isInteger(args.limit) || args.limit < 1 || args.limit > limits.readdirEntriesMax) {
+    invalid(action, `limit must be in 1..${limits.readdirEntriesMax}: ${args.limit}`);
+  }
+  requireDirectory(new Changes(engine), action, args.parentIno);
+  const after = args.after === undefined || args.after === '' ? undefined : dentryKey(args.parentIno, args.after);
+  const scanned = engine.scan({ prefix: dentryPrefix(args.parentIno), after, limit: args.limit + 1 });
+  const more = scanned.length > args.limit;
+  const entries = scanned.slice(0, args.limit).map((entry) => Dentry.decode(entry.value));
+  return { entries, more };
+}
+
+export function readdirPlus(engine: KvEngine, args: ReaddirArgs, limits: NamespaceLimits = namespaceLimitsDefault): ReaddirPlusPage {
+  const page = readdir(engine, args, limits);
+  const inodes: Inode[] = [];
+  for (const entry of page.entries) {
+    const bytes = engine.get(inodeKey(entry.ino));
+    if (bytes !== undefined) inodes.push(decodeInode(bytes));
+  }
+  return { ...page, inodes };
+}
+
+export interface PartitionCounts {
+  readonly inodes: number;
+  readonly dentries: number;
+  /** Inodes at nlink 0 waiting to be freed (still counted in `inodes`). */
+  readonly inodesToFree: number;
+}
+
+export function statfs(engine: KvEngine): PartitionCounts {
+  return { inodes: engine.count(inodePrefix), dentries: engine.count(dentryPrefixAll), inodesToFree: engine.count(toFreePrefix) };
+}
+
+// ---------------------------------------------------------------------------------------
+// Links
+
+export interface LinkArgs extends OperationTime {
+  readonly ino: number;
+  readonly parentIno: number;
+  readonly name: string;
+}
+
+/** A new hard link (parentIno, name) to an existing non-directory inode held here. */
+export function link(engine: KvEngine, args: LinkArgs, limits: NamespaceLimits = namespaceLimitsDefault): Outcome<{ inode: Inode; dentry: Dentry }> {
+  const action = 'link';
+  validateTime(action, args);
+  validateIno(action, 'ino', args.ino);
+  validateIno(action, 'parentIno', args.parentIno);
+  validateName(action, args.name, limits);
+  const changes = new Changes(engine);
+  const inode = requireInode(changes, action, args.ino);
+  if (inode.type === InodeType.INODE_DIRECTORY) {
+    throw new AtollError(StatusCode.PERMISSION_DENIED, `${action}: inode ${args.ino} is a directory; directories cannot be hard-linked`);
+  }
+  if (inode.nlink === 0) throw new AtollError(StatusCode.NOT_FOUND, `${action}: inode ${args.ino} has been unlinked`);
+  requireDirectory(changes, action, args.parentIno);
+  if (changes.dentry(args.parentIno, args.name) !== undefined) {
+    throw new AtollError(StatusCode.EXISTS, `${action}: ${JSON.stringify(args.name)} already exists in directory ${args.parentIno}`);
+  }
+  if (inode.nlink + 1 > limits.linksMax) {
+    throw new AtollError(StatusCode.TOO_MANY_LINKS, `${action}: inode ${args.ino} has ${inode.nlink} links, at most ${limits.linksMax}`);
+  }
+  inode.nlink += 1;
+  setCtime(inode, args);
+  changes.putInode(inode);
+  touchDirectory(changes, action, args.parentIno, 0, args, limits);
+  const dentry = Dentry.create({ parentIno: args.parentIno, name: args.name, ino: inode.ino, type: inode.type });
+  changes.putDentry(dentry);
+  return changes.outcome({ inode, dentry });
+}
+
+export interface UnlinkArgs extends OperationTime {
+  readonly parentIno: number;
+  readonly name: string;
+}
+
+export interface UnlinkResult {
+  /** The entry removed. */
+  readonly dentry: Dentry;
+  /** The inode after losing the link, when held here; absent: its partition must drop the link. */
+  readonly inode?: Inode;
+}
+
+/** Removes a non-directory entry; its inode loses a link and at nlink 0 is queued for freeing. */
+export function unlink(engine: KvEngine, args: UnlinkArgs, limits: NamespaceLimits = namespaceLimitsDefault): Outcome<UnlinkResult> {
+  const action = 'unlink';
+  validateTime(action, args);
+  validateIno(action, 'parentIno', args.parentIno);
+  validateName(action, args.name, limits);
+  const changes = new Changes(engine);
+  requireDirectory(changes, action, args.parentIno);
+  const dentry = requireDentry(changes, action, args.parentIno, args.name);
+  if (dentry.type === InodeType.INODE_DIRECTORY) {
+    throw new AtollError(StatusCode.IS_DIR, `${action}: ${JSON.stringify(args.name)} is a directory; use rmdir`);
+  }
+  changes.delete(dentryKey(args.parentIno, args.name));
+  touchDirectory(changes, action, args.parentIno, 0, args, limits);
+  const inode = changes.inode(dentry.ino);
+  const after = inode === undefined ? undefined : dropLink(changes, inode, args);
+  return changes.outcome(after === undefined ? { dentry } : { dentry, inode: after });
+}
+
+/** Removes an empty directory entry: the directory goes to nlink 0 (queued for freeing), its parent loses a link. */
+export function rmdir(engine: KvEngine, args: UnlinkArgs, limits: NamespaceLimits = namespaceLimitsDefault): Outcome<UnlinkResult> {
+  const action = 'rmdir';
+  validateTime(action, args);
+  validateIno(action, 'parentIno', args.parentIno);
+  validateName(action, args.name, limits);
+  const changes = new Changes(engine);
+  requireDirectory(changes, action, args.parentIno);
+  const dentry = requireDentry(changes, action, args.parentIno, args.name);
+  if (dentry.type !== InodeType.INODE_DIRECTORY) {
+    throw new AtollError(StatusCode.NOT_DIR, `${action}: ${JSON.stringify(args.name)} is not a directory`);
+  }
+  const directory = changes.inode(dentry.ino);
+  if (directory === undefined) {
+    throw new AtollError(StatusCode.NOT_SUPPORTED, `${action}: directory ${dentry.ino} lives in another partition (not built yet)`);
+  }
+  if (changes.directoryHasEntries(directory.ino)) {
+    throw new AtollError(StatusCode.NOT_EMPTY, `${action}: directory ${JSON.stringify(args.name)} (${directory.ino}) is not empty`);
+  }
+  changes.delete(dentryKey(args.parentIno, args.name));
+  touchDirectory(changes, action, args.parentIno, -1, args, limits);
+  const after = dropLink(changes, directory, args);
+  return changes.outcome({ dentry, inode: after });
+}
+
+// ---------------------------------------------------------------------------------------
+// Rename
+
+export interface RenameArgs extends OperationTime {
+  readonly sourceParentIno: number;
+  readonly sourceName: string;
+  readonly targetParentIno: number;
+  readonly targetName: string;
+}
+
+export interface RenameResult {
+  /** The entry at its new place. */
+  readonly dentry: Dentry;
+  /** The entry that was replaced, if any. */
+  readonly replaced?: Dentry;
+  /** The replaced entry's inode after losing the link, when held here; absent with `replaced`: its partition must drop the link. */
+  readonly replacedInode?: Inode;
+}
+
+/**
+ * Moves an entry within this partition, atomically. Over an existing file or empty
+ * directory it replaces it (the replaced inode loses a link); the usual POSIX refusals
+ * apply (design.md). Every directory involved must be held here.
+ */
+export function rename(engine: KvEngine, args: RenameArgs, limits: NamespaceLimits = namespaceLimitsDefault): Outcome<RenameResult> {
+  const action = 'rename';
+  validateTime(action, args);
+  validateIno(action, 'sourceParentIno', args.sourceParentIno);
+  validateIno(action, 'targetParentIno', args.targetParentIno);
+  validateName(action, args.sourceName, limits);
+  validateName(action, args.targetName, limits);
+  const changes = new Changes(engine);
+  requireDirectory(changes, action, args.sourceParentIno);
+  requireDirectory(changes, action, args.targetParentIno);
+  const source = requireDentry(changes, action, args.sourceParentIno, args.sourceName);
+  const target = changes.dentry(args.targetParentIno, args.targetName);
+  // POSIX: renaming a name onto itself, or onto another link of the same inode, does nothing.
+  if (target !== undefined && target.ino === source.ino) return changes.outcome({ dentry: source });
+
+  const sourceIsDirectory = source.type === InodeType.INODE_DIRECTORY;
+  let moved: Inode | undefined = changes.inode(source.ino);
+  if (sourceIsDirectory) {
+    if (moved === undefined) {
+      throw new AtollError(StatusCode.NOT_SUPPORTED, `${action}: directory ${source.ino} lives in another partition (not built yet)`);
+    }
+    refuseMoveIntoOwnSubtree(changes, action, source.ino, args.targetParentIno, limits);
+  }
+
+  let replacedInode: Inode | undefined;
+  if (target !== undefined) {
+    const targetIsDirectory = target.type === InodeType.INODE_DIRECTORY;
+    if (sourceIsDirectory && !targetIsDirectory) {
+      throw new AtollError(StatusCode.NOT_DIR, `${action}: cannot replace non-directory ${JSON.stringify(args.targetName)} with a directory`);
+    }
+    if (!sourceIsDirectory && targetIsDirectory) {
+      throw new AtollError(StatusCode.IS_DIR, `${action}: cannot replace directory ${JSON.stringify(args.targetName)} with a non-directory`);
+    }
+    const targetInode = changes.inode(target.ino);
+    if (targetIsDirectory) {
+      if (targetInode === undefined) {
+        throw new AtollError(StatusCode.NOT_SUPPORTED, `${action}: directory ${target.ino} lives in another partition (not built yet)`);
+      }
+      if (changes.directoryHasEntries(target.ino)) {
+        throw new AtollError(StatusCode.NOT_EMPTY, `${action}: directory ${JSON.stringify(args.targetName)} (${target.ino}) is not empty`);
+      }
+      touchDirectory(changes, action, args.targetParentIno, -1, args, limits);
+    }
+    if (targetInode !== undefined) replacedInode = dropLink(changes, targetInode, args);
+  }
+
+  changes.delete(dentryKey(args.sourceParentIno, args.sourceName));
+  const dentry = Dentry.create({ parentIno: args.targetParentIno, name: args.targetName, ino: source.ino, type: source.type });
+  changes.putDentry(dentry);
+  const movesParent = sourceIsDirectory && args.sourceParentIno !== args.targetParentIno;
+  touchDirectory(changes, action, args.sourceParentIno, movesParent ? -1 : 0, args, limits);
+  touchDirectory(changes, action, args.targetParentIno, movesParent ? 1 : 0, args, limits);
+  // Re-read: dropping the replaced entry or touching a parent may have changed it.
+  moved = changes.inode(source.ino);
+  if (moved !== undefined) {
+    if (sourceIsDirectory) moved.parentIno = args.targetParentIno;
+    setCtime(moved, args);
+    changes.putInode(moved);
+  }
+  return changes.outcome({
+    dentry,
+    ...(target === undefined ? {} : { replaced: target }),
+    ...(replacedInode === undefined ? {} : { replacedInode }),
+  });
+}
+
+/** Walks up from `targetParentIno` by directory parent pointers; refuses if `directoryIno` is met. */
+function refuseMoveIntoOwnSubtree(changes: Changes, action: string, directoryIno: number, targetParentIno: number, limits: NamespaceLimits): void {
+  let current = targetParentIno;
+  for (let depth = 0; depth <= limits.directoryDepthMax; depth++) {
+    if (current === directoryIno) {
+      throw new AtollError(StatusCode.INVALID_ARGUMENT, `${action}: cannot move directory ${directoryIno} into its own subtree (under ${targetParentIno})`);
+    }
+    const inode = changes.inode(current);
+    // The walk ends at a root (its own parent) or where the chain leaves this partition.
+    if (inode === undefined || inode.parentIno === current || inode.parentIno === rootParentSentinel) return;
+    current = inode.parentIno;
+  }
+  assert(false, () => `${action}: more than ${limits.directoryDepthMax} ancestors above ${targetParentIno}: a parent cycle?`);
+}
+
+// ---------------------------------------------------------------------------------------
+// Attributes
+
+export interface SetattrArgs extends OperationTime {
+  readonly ino: number;
+  readonly mode?: number;
+  readonly uid?: number;
+  readonly gid?: number;
+  /** Files only. Shrinking drops the extents beyond the new size from the inode. */
+  readonly size?: number;
+  readonly atime?: Timespec;
+  readonly mtime?: Timespec;
+}
+
+/** Changes the given attributes; ctime becomes now, and a size change without mtime sets mtime to now too. */
+export function setattr(engine: KvEngine, args: SetattrArgs): Outcome<Inode> {
+  const action = 'setattr';
+  validateTime(action, args);
+  validateIno(action, 'ino', args.ino);
+  if (args.mode !== undefined) validateMode(action, args.mode);
+  if (args.uid !== undefined) validateId(action, 'uid', args.uid);
+  if (args.gid !== undefined) validateId(action, 'gid', args.gid);
+  if (args.atime !== undefined) validateTimespec(action, 'atime', args.atime);
+  if (args.mtime !== undefined) validateTimespec(action, 'mtime', args.mtime);
+  if (args.size !== undefined && (!Number.isSafeInteger(args.size) || args.size < 0)) invalid(action, `size must be a non-negative safe integer: ${args.size}`);
+  const changes = new Changes(engine);
+  const inode = requireInode(changes, action, args.ino);
+  if (args.mode !== undefined) inode.mode = args.mode;
+  if (args.uid !== undefined) inode.uid = args.uid;
+  if (args.gid !== undefined) inode.gid = args.gid;
+  if (args.size !== undefined) {
+    if (inode.type === InodeType.INODE_DIRECTORY) throw new AtollError(StatusCode.IS_DIR, `${action}: cannot set the size of directory ${args.ino}`);
+    if (inode.type !== InodeType.INODE_FILE) invalid(action, `cannot set the size of non-file ${args.ino}`);
+    if (args.size < inode.size) {
+      const size = args.size;
+      inode.extents = inode.extents
+        .filter((extent) => extent.fileOffset < size)
+        .map((extent) => (extent.fileOffset + extent.size > size ? { ...extent, size: size - extent.fileOffset } : extent));
+    }
+    inode.size = args.size;
+    if (args.mtime === undefined) setMtime(inode, args);
+  }
+  if (args.atime !== undefined) {
+    inode.atimeSec = args.atime.sec;
+    inode.atimeNsec = args.atime.nsec;
+  }
+  if (args.mtime !== undefined) {
+    inode.mtimeSec = args.mtime.sec;
+    inode.mtimeNsec = args.mtime.nsec;
+  }
+  setCtime(inode, args);
+  changes.putInode(inode);
+  return changes.outcome(inode);
+}
+
+// ---------------------------------------------------------------------------------------
+// Extended attributes
+
+function validateXattrName(action: string, name: string, limits: NamespaceLimits): void {
+  if (typeof name !== 'string' || name.length === 0) invalid(action, 'empty attribute name');
+  if (name.includes('\0')) invalid(action, 'attribute name contains NUL');
+  const bytes = nameBytes(name).length;
+  if (bytes > limits.xattrNameBytesMax) {
+    throw new AtollError(StatusCode.NAME_TOO_LONG, `${action}: attribute name of ${bytes} bytes, at most ${limits.xattrNameBytesMax}`);
+  }
+}
+
+export function getXattr(engine: KvEngine, ino: number, name: string, limits: NamespaceLimits = namespaceLimitsDefault): Uint8Array {
+  const action = 'get xattr';
+  validateIno(action, 'ino', ino);
+  validateXattrName(action, name, limits);
+  const changes = new Changes(engine);
+  requireInode(changes, action, ino);
+  const value = engine.get(xattrKey(ino, name));
+  if (value === undefined) throw new AtollError(StatusCode.NOT_FOUND, `${action}: inode ${ino} has no attribute ${JSON.stringify(name)}`);
+  return value.slice();
+}
+
+/** Attribute names of an inode, in the byte order of their UTF-8 names (at most xattrsPerInodeMax). */
+export function listXattr(engine: KvEngine, ino: number, limits: NamespaceLimits = namespaceLimitsDefault): string[] {
+  const action = 'list xattr';
+  validateIno(action, 'ino', ino);
+  requireInode(new Changes(engine), action, ino);
+  return engine.scan({ prefix: xattrPrefix(ino), limit: limits.xattrsPerInodeMax }).map((entry) => decodeXattrKey(entry.key).name);
+}
+
+export interface SetXattrArgs extends OperationTime {
+  readonly ino: number;
+  readonly name: string;
+  readonly value: Uint8Array;
+  /** 'create': fail with EXISTS if present (XATTR_CREATE); 'replace': fail with NOT_FOUND if absent (XATTR_REPLACE). */
+  readonly flag?: 'create' | 'replace';
+}
+
+export function setXattr(engine: KvEngine, args: SetXattrArgs, limits: NamespaceLimits = namespaceLimitsDefault): Outcome<Inode> {
+  const action = 'set xattr';
+  validateTime(action, args);
+  validateIno(action, 'ino', args.ino);
+  validateXattrName(action, args.name, limits);
+  if (args.value.length > limits.xattrValueBytesMax) {
+    throw new AtollError(StatusCode.TOO_LARGE, `${action}: value of ${args.value.length} bytes, at most ${limits.xattrValueBytesMax}`);
+  }
+  const changes = new Changes(engine);
+  const inode = requireInode(changes, action, args.ino);
+  const key = xattrKey(args.ino, args.name);
+  const exists = changes.get(key) !== undefined;
+  if (exists && args.flag === 'create') throw new AtollError(StatusCode.EXISTS, `${action}: inode ${args.ino} already has attribute ${JSON.stringify(args.name)}`);
+  if (!exists && args.flag === 'replace') throw new AtollError(StatusCode.NOT_FOUND, `${action}: inode ${args.ino} has no attribute ${JSON.stringify(args.name)}`);
+  if (!exists && engine.count(xattrPrefix(args.ino)) >= limits.xattrsPerInodeMax) {
+    throw new AtollError(StatusCode.NO_SPACE, `${action}: inode ${args.ino} has ${limits.xattrsPerInodeMax} attributes, the most it may hold`);
+  }
+  changes.set(key, args.value.slice());
+  setCtime(inode, args);
+  changes.putInode(inode);
+  return changes.outcome(inode);
+}
+
+export interface RemoveXattrArgs extends OperationTime {
+  readonly ino: number;
+  readonly name: string;
+}
+
+export function removeXattr(engine: KvEngine, args: RemoveXattrArgs, limits: NamespaceLimits = namespaceLimitsDefault): Outcome<Inode> {
+  const action = 'remove xattr';
+  validateTime(action, args);
+  validateIno(action, 'ino', args.ino);
+  validateXattrName(action, args.name, limits);
+  const changes = new Changes(engine);
+  const inode = requireInode(changes, action, args.ino);
+  const key = xattrKey(args.ino, args.name);
+  if (changes.get(key) === undefined) throw new AtollError(StatusCode.NOT_FOUND, `${action}: inode ${args.ino} has no attribute ${JSON.stringify(args.name)}`);
+  changes.delete(key);
+  setCtime(inode, args);
+  changes.putInode(inode);
+  return changes.outcome(inode);
+}
