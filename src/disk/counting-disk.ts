@@ -41,6 +41,10 @@ class CountingDiskFile implements DiskFile {
     return this.inner.append(bytes);
   }
 
+  write(position: number, bytes: Uint8Array): Promise<void> {
+    return this.inner.write(position, bytes);
+  }
+
   sync(): Promise<void> {
     this.owner.counts.fileSyncs += 1;
     return this.inner.sync();

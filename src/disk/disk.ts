@@ -1,5 +1,5 @@
 // The narrow file-system interface of everything durable in AtollFS (write-ahead log,
-// snapshot store). Code that persists takes a Disk instead of importing node:fs, so the
+// snapshot store, extent store). Code that persists takes a Disk instead of importing node:fs, so the
 // simulator can run it over SimulatedDisk, which loses unsynced data the way a crash does.
 //
 // Paths are absolute POSIX paths. Every failure is an AtollError: NOT_FOUND for a missing
@@ -14,6 +14,12 @@ export interface DiskFile {
   read(position: number, length: number): Promise<Uint8Array>;
   /** Appends every byte of `bytes` (only on a file opened with openForAppend). */
   append(bytes: Uint8Array): Promise<void>;
+  /**
+   * Overwrites bytes in place at `position` (only on a file opened with openForAppend).
+   * The range must lie within the current size: files never get holes this way. Durable
+   * after the next sync(); a crash before it may keep any subset of the written pages.
+   */
+  write(position: number, bytes: Uint8Array): Promise<void>;
   /** fdatasync: makes the data and size written so far durable. */
   sync(): Promise<void>;
   /** Cuts the file to `length` bytes (at most its size). Durable after the next sync(). */

@@ -9,6 +9,9 @@ import { diskError } from './disk-error.js';
 
 class NodeDiskFile implements DiskFile {
   private closed = false;
+  // Linux ignores the position of a write on an O_APPEND descriptor, so in-place writes
+  // go through a second descriptor opened without it, on first use.
+  private positional: FileHandle | undefined;
 
   constructor(
     readonly path: string,
@@ -60,9 +63,32 @@ class NodeDiskFile implements DiskFile {
     }
   }
 
+  async write(position: number, bytes: Uint8Array): Promise<void> {
+    this.checkOpen('write');
+    assert(this.appendable, () => `write to ${this.path}: opened for reading only`);
+    const size = await this.size();
+    assert(
+      Number.isSafeInteger(position) && position >= 0 && position + bytes.byteLength <= size,
+      () => `write to ${this.path}: [${position}, ${position + bytes.byteLength}) is outside the size ${size}`,
+    );
+    let written = 0;
+    try {
+      this.positional ??= await open(this.path, 'r+');
+      while (written < bytes.byteLength) {
+        const result = await this.positional.write(bytes, written, bytes.byteLength - written, position + written);
+        written += result.bytesWritten;
+      }
+    } catch (error) {
+      throw diskError('write to', this.path, error);
+    }
+  }
+
   async sync(): Promise<void> {
     this.checkOpen('sync');
     try {
+      // fdatasync flushes the file, whatever descriptor wrote; both are synced anyway so
+      // the contract does not rest on that.
+      if (this.positional !== undefined) await this.positional.datasync();
       await this.handle.datasync();
     } catch (error) {
       throw diskError('fdatasync', this.path, error);
@@ -85,6 +111,7 @@ class NodeDiskFile implements DiskFile {
     if (this.closed) return;
     this.closed = true;
     try {
+      await this.positional?.close();
       await this.handle.close();
     } catch (error) {
       throw diskError('close', this.path, error);

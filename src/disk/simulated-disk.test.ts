@@ -87,6 +87,47 @@ test('reordered writeback zeroes whole pages of the unsynced tail, never synced 
   assert.ok(sawZeroedPage);
 });
 
+test('a crash keeps the old or the new content of each page written in place, and all of it after sync', async () => {
+  const random = createRandom(seed);
+  const original = pattern(3 * simulatedPageBytes, 1);
+  const replacement = pattern(3 * simulatedPageBytes, 99);
+  const outcomes = new Set<string>();
+  for (let round = 0; round < 64; round++) {
+    let disk = new SimulatedDisk();
+    await disk.makeDirectory('/d');
+    const file = await disk.openForAppend('/d/f');
+    await disk.syncDirectory('/d');
+    await file.append(original);
+    await file.sync();
+    await file.write(0, replacement);
+    disk = disk.crash(random);
+    const survived = await readAll(disk, '/d/f');
+    assert.equal(survived.byteLength, original.byteLength);
+    let outcome = '';
+    for (let page = 0; page < 3; page++) {
+      const range = [page * simulatedPageBytes, (page + 1) * simulatedPageBytes] as const;
+      const kept = survived.subarray(...range);
+      const isNew = kept.every((byte, index) => byte === replacement[range[0] + index]);
+      assert.ok(isNew || kept.every((byte, index) => byte === original[range[0] + index]), `seed ${seed} round ${round}: page ${page} mixed`);
+      outcome += isNew ? 'n' : 'o';
+    }
+    outcomes.add(outcome);
+  }
+  assert.ok(outcomes.size > 2, `seed ${seed}: pages survive independently: ${[...outcomes].join(',')}`);
+  let disk = new SimulatedDisk();
+  await disk.makeDirectory('/d');
+  const file = await disk.openForAppend('/d/f');
+  await disk.syncDirectory('/d');
+  await file.append(original);
+  await file.sync();
+  await file.write(10, replacement.subarray(0, 5000));
+  await file.sync();
+  disk = disk.crash(random);
+  const expected = original.slice();
+  expected.set(replacement.subarray(0, 5000), 10);
+  assert.deepEqual(await readAll(disk, '/d/f'), expected);
+});
+
 test('a new file whose directory was not synced may vanish in a crash; after syncDirectory it survives', async () => {
   const random = createRandom(seed + 2);
   const outcomes = new Set<string>();

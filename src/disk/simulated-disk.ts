@@ -112,6 +112,16 @@ class SimulatedDiskFile implements DiskFile {
     this.content.append(bytes);
   }
 
+  async write(position: number, bytes: Uint8Array): Promise<void> {
+    this.check('write to');
+    assert(this.appendable, () => `write to ${this.path}: opened for reading only`);
+    assert(
+      Number.isSafeInteger(position) && position >= 0 && position + bytes.byteLength <= this.content.length,
+      () => `write to ${this.path}: [${position}, ${position + bytes.byteLength}) is outside the size ${this.content.length}`,
+    );
+    this.content.write(position, bytes);
+  }
+
   async sync(): Promise<void> {
     this.check('fdatasync');
     this.content.sync();

@@ -35,6 +35,10 @@ class ActivityFile implements DiskFile {
     return noted(this.scheduler, this.inner.append(bytes));
   }
 
+  write(position: number, bytes: Uint8Array): Promise<void> {
+    return noted(this.scheduler, this.inner.write(position, bytes));
+  }
+
   sync(): Promise<void> {
     return noted(this.scheduler, this.inner.sync());
   }

@@ -104,6 +104,23 @@ export function describeDiskContract(implementation: string, create: () => Promi
     await file.close();
   });
 
+  withDisk('write overwrites in place, leaves the size alone and is read back before and after sync', async (disk, root) => {
+    const file = await disk.openForAppend(`${root}/file`);
+    await file.append(bytes('0123456789'));
+    await file.write(2, bytes('ab'));
+    assert.equal(text(await file.read(0, 100)), '01ab456789');
+    await file.sync();
+    await file.write(8, bytes('yz'));
+    await file.append(bytes('!'));
+    await file.sync();
+    assert.equal(await file.size(), 11);
+    assert.equal(text(await file.read(0, 100)), '01ab4567yz!');
+    await file.close();
+    const again = await disk.openForRead(`${root}/file`);
+    assert.equal(text(await again.read(0, 100)), '01ab4567yz!');
+    await again.close();
+  });
+
   withDisk('rename moves a file and replaces an existing target', async (disk, root) => {
     const source = await disk.openForAppend(`${root}/new.tmp`);
     await source.append(bytes('new'));

@@ -1,0 +1,227 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SimulatedDisk } from '../../disk/index.js';
+import { StatusCode, isAtollError } from '../../errors/index.js';
+import { createRandom } from '../../random/index.js';
+import { ExtentStore, buildExtentLimits, extentLimitsDefault } from './index.js';
+
+const directory = '/partition';
+const blockBytes = extentLimitsDefault.blockBytes;
+
+function pattern(length: number, salt: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  for (let position = 0; position < length; position++) bytes[position] = (position * 31 + salt) & 0xff;
+  return bytes;
+}
+
+async function statusOf(action: () => Promise<unknown>): Promise<{ status: StatusCode; message: string }> {
+  try {
+    await action();
+  } catch (error) {
+    assert.ok(isAtollError(error), String(error));
+    return { status: error.status, message: error.message };
+  }
+  assert.fail('expected a failure');
+}
+
+/** Appends in packets of at most packetBytesMax, as the write protocol does. */
+async function appendAll(store: ExtentStore, extentId: number, bytes: Uint8Array): Promise<void> {
+  const packet = extentLimitsDefault.packetBytesMax;
+  for (let offset = 0; offset < bytes.byteLength; offset += packet) {
+    await store.append(extentId, store.size(extentId), bytes.subarray(offset, Math.min(offset + packet, bytes.byteLength)));
+  }
+}
+
+async function fresh(): Promise<{ disk: SimulatedDisk; store: ExtentStore }> {
+  const disk = new SimulatedDisk();
+  return { disk, store: await ExtentStore.open(disk, directory) };
+}
+
+test('appends of 0 B, 1 B, 4 KiB and 1 MiB + 1 read back whole and in pieces', async () => {
+  const { disk, store } = await fresh();
+  for (const length of [0, 1, 4096, 1024 * 1024 + 1]) {
+    const extentId = await store.createExtent();
+    const content = pattern(length, length & 0xff);
+    await appendAll(store, extentId, content);
+    assert.equal(store.size(extentId), length);
+    assert.deepEqual(await store.read(extentId, 0, length), content, `${length} bytes`);
+    if (length > blockBytes) {
+      // A range across a block boundary, and the partial last block alone.
+      assert.deepEqual(await store.read(extentId, blockBytes - 10, 20), content.subarray(blockBytes - 10, blockBytes + 10));
+      assert.deepEqual(await store.read(extentId, length - 1, 1), content.subarray(length - 1));
+    }
+  }
+  await store.close();
+  assert.equal(disk.openFileCount(), 0);
+});
+
+test('an append past 128 MiB is refused with TOO_LARGE and the extent stays at the limit', async () => {
+  const { store } = await fresh();
+  const extentId = await store.createExtent();
+  const packet = pattern(extentLimitsDefault.packetBytesMax, 3);
+  const packets = extentLimitsDefault.extentBytesMax / packet.byteLength;
+  for (let index = 0; index < packets; index++) await store.append(extentId, index * packet.byteLength, packet);
+  assert.equal(store.size(extentId), 128 * 1024 * 1024);
+  const refused = await statusOf(() => store.append(extentId, store.size(extentId), new Uint8Array(1)));
+  assert.equal(refused.status, StatusCode.TOO_LARGE);
+  assert.equal(store.size(extentId), 128 * 1024 * 1024);
+  assert.deepEqual(await store.read(extentId, 128 * 1024 * 1024 - 5, 5), packet.subarray(packet.byteLength - 5));
+  await store.close();
+});
+
+test('bad arguments are refused with a status code and write nothing', async () => {
+  const { disk, store } = await fresh();
+  const extentId = await store.createExtent();
+  await store.append(extentId, 0, pattern(100, 1));
+  await store.sync();
+  const used = disk.bytesUsed();
+  const wrongOffset = await statusOf(() => store.append(extentId, 50, pattern(10, 2)));
+  assert.equal(wrongOffset.status, StatusCode.INVALID_ARGUMENT);
+  assert.match(wrongOffset.message, /expected offset 100/);
+  assert.equal((await statusOf(() => store.append(999_999, 0, pattern(10, 2)))).status, StatusCode.NOT_FOUND);
+  assert.equal((await statusOf(() => store.read(999_999, 0, 1))).status, StatusCode.NOT_FOUND);
+  assert.equal((await statusOf(() => store.append(extentId, 100, new Uint8Array(blockBytes + 1)))).status, StatusCode.TOO_LARGE);
+  assert.equal((await statusOf(() => store.overwrite(extentId, 95, pattern(10, 2)))).status, StatusCode.INVALID_ARGUMENT);
+  assert.equal((await statusOf(() => store.read(extentId, 90, 11))).status, StatusCode.INVALID_ARGUMENT);
+  assert.equal((await statusOf(() => store.appendTiny(new Uint8Array(64 * 1024 + 1)))).status, StatusCode.TOO_LARGE);
+  assert.equal(store.size(extentId), 100);
+  assert.equal(disk.bytesUsed(), used);
+  assert.deepEqual(await store.read(extentId, 0, 100), pattern(100, 1));
+  await store.close();
+});
+
+test('a flipped byte on disk makes the read fail with CHECKSUM_MISMATCH and lists the block as bad', async () => {
+  const { disk, store } = await fresh();
+  const extentId = await store.createExtent();
+  await appendAll(store, extentId, pattern(3 * blockBytes, 5));
+  await store.sync();
+  disk.corrupt(`${directory}/${extentId}.extent`, blockBytes + 7);
+  assert.deepEqual(await store.read(extentId, 0, blockBytes), pattern(blockBytes, 5));
+  const failed = await statusOf(() => store.read(extentId, blockBytes - 1, 2));
+  assert.equal(failed.status, StatusCode.CHECKSUM_MISMATCH);
+  assert.match(failed.message, new RegExp(`extent ${extentId}: block 1 \\[${blockBytes}, ${2 * blockBytes}\\)`));
+  assert.deepEqual(store.badBlocks(), [{ extentId, block: 1 }]);
+  // An overwrite next to the damage must not bless it with a fresh CRC.
+  assert.equal((await statusOf(() => store.overwrite(extentId, blockBytes, pattern(4, 1)))).status, StatusCode.CHECKSUM_MISMATCH);
+  await store.close();
+});
+
+test('an overwrite recomputes the CRCs of the blocks it touches, before and after reopen', async () => {
+  const { disk, store } = await fresh();
+  const extentId = await store.createExtent();
+  const content = pattern(2 * blockBytes + 1000, 9);
+  await appendAll(store, extentId, content);
+  const patch = pattern(5000, 77);
+  await store.overwrite(extentId, blockBytes - 2500, patch);
+  content.set(patch, blockBytes - 2500);
+  assert.deepEqual(await store.read(extentId, 0, content.byteLength), content);
+  await store.close();
+  const reopened = await ExtentStore.open(disk, directory);
+  assert.deepEqual(await reopened.read(extentId, 0, content.byteLength), content);
+  assert.deepEqual(reopened.badBlocks(), []);
+  await reopened.close();
+});
+
+test('deleting an extent removes its files, gives the space back and never reuses its id', async () => {
+  const { disk, store } = await fresh();
+  const extentId = await store.createExtent();
+  await appendAll(store, extentId, pattern(500_000, 1));
+  await store.sync();
+  const used = disk.bytesUsed();
+  await store.deleteExtent(extentId);
+  assert.ok(disk.bytesUsed() <= used - 500_000, `space back: ${disk.bytesUsed()} of ${used}`);
+  assert.ok(!(await disk.list(directory)).some((name) => name.startsWith(`${extentId}.`)));
+  assert.equal((await statusOf(() => store.read(extentId, 0, 1))).status, StatusCode.NOT_FOUND);
+  assert.ok(store.isDeleted(extentId));
+  const next = await store.createExtent();
+  assert.ok(next > extentId);
+  await store.close();
+  const reopened = await ExtentStore.open(disk, directory);
+  assert.ok(reopened.isDeleted(extentId));
+  assert.ok((await reopened.createExtent()) > next);
+  await reopened.close();
+});
+
+test('tiny writes land at 4 KiB-aligned offsets; a release zeroes the pages and counts them free', async () => {
+  const { disk, store } = await fresh();
+  const first = await store.appendTiny(pattern(10, 1));
+  const locations = [first];
+  // One more than the tiny extent count, so one tiny extent takes a second file.
+  for (let index = 0; index < extentLimitsDefault.tinyExtentCount; index++) locations.push(await store.appendTiny(pattern(5000, index)));
+  for (const location of locations) {
+    assert.equal(location.offset % 4096, 0);
+    assert.ok(location.extentId >= 1 && location.extentId <= extentLimitsDefault.tinyExtentCount);
+  }
+  const shared = locations.find((location) => location.offset > 0)!;
+  assert.equal(shared.extentId, first.extentId);
+  assert.equal(shared.offset, 4096);
+  assert.equal(await store.releaseTiny(first.extentId, first.offset, 10), 4096);
+  assert.deepEqual(await store.read(first.extentId, 0, 10), new Uint8Array(10));
+  assert.deepEqual(await store.read(shared.extentId, shared.offset, 5000), pattern(5000, extentLimitsDefault.tinyExtentCount - 1));
+  assert.equal(store.freedBytes(first.extentId), 4096);
+  assert.equal((await statusOf(() => store.releaseTiny(first.extentId, 100, 10))).status, StatusCode.INVALID_ARGUMENT);
+  await store.close();
+  const reopened = await ExtentStore.open(disk, directory);
+  assert.equal(reopened.freedBytes(first.extentId), 4096);
+  assert.deepEqual(await reopened.read(first.extentId, 0, 10), new Uint8Array(10));
+  await reopened.close();
+});
+
+test('reopen after close keeps every extent, size and byte', async () => {
+  const { disk, store } = await fresh();
+  const contents = new Map<number, Uint8Array>();
+  for (let index = 0; index < 4; index++) {
+    const extentId = await store.createExtent();
+    const content = pattern(index * 100_000 + 3, index);
+    await appendAll(store, extentId, content);
+    contents.set(extentId, content);
+  }
+  const listed = store.list();
+  await store.close();
+  const reopened = await ExtentStore.open(disk, directory);
+  assert.deepEqual(reopened.list(), listed);
+  for (const [extentId, content] of contents) assert.deepEqual(await reopened.read(extentId, 0, content.byteLength), content);
+  assert.deepEqual(reopened.recovery.trimmedTails, []);
+  await reopened.close();
+});
+
+const seed = Number(process.env.ATOLL_EXTENT_SEED ?? 4242);
+
+test('a crash keeps synced data with good CRCs and never exposes an unsynced tail', async () => {
+  console.log(`extent crash seed ${seed} (ATOLL_EXTENT_SEED replays)`);
+  const random = createRandom(seed);
+  const limits = buildExtentLimits();
+  let trimmed = 0;
+  for (let round = 0; round < 30; round++) {
+    let disk = new SimulatedDisk();
+    const store = await ExtentStore.open(disk, directory, limits);
+    const extentId = await store.createExtent();
+    const synced = pattern(blockBytes + 5000, round);
+    await appendAll(store, extentId, synced);
+    await store.sync();
+    // Unsynced: more of the partial block, and a further block.
+    await store.append(extentId, synced.byteLength, pattern(blockBytes, round + 100));
+    disk = disk.crash(random, { reorderWriteback: round % 2 === 0 });
+    const recovered = await ExtentStore.open(disk, directory, limits);
+    assert.equal(recovered.size(extentId), synced.byteLength, `seed ${seed} round ${round}`);
+    assert.deepEqual(await recovered.read(extentId, 0, synced.byteLength), synced, `seed ${seed} round ${round}`);
+    trimmed += recovered.recovery.trimmedTails.length;
+    // Appends continue where the synced data ended.
+    await recovered.append(extentId, synced.byteLength, pattern(10, 1));
+    await recovered.close();
+  }
+  assert.ok(trimmed > 0, `seed ${seed}: some crash left an unsynced tail to trim`);
+});
+
+test('a crash before an extent create is durable never reuses an id that was handed out', async () => {
+  const random = createRandom(seed + 1);
+  let disk = new SimulatedDisk();
+  const store = await ExtentStore.open(disk, directory);
+  const first = await store.createExtent();
+  const second = await store.createExtent();
+  disk = disk.crash(random);
+  const recovered = await ExtentStore.open(disk, directory);
+  assert.deepEqual(recovered.list().filter((info) => !info.tiny).map((info) => info.extentId), [first, second]);
+  assert.ok((await recovered.createExtent()) > second);
+  await recovered.close();
+});

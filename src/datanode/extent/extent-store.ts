@@ -1,0 +1,540 @@
+// The local extent store of one data partition replica: extent files, their CRC tables
+// and the partition's metadata in one directory (design.md). No networking and no
+// replication here; the datanode's write path calls this after it has the packet.
+import type { Disk, DiskFile } from '../../disk/index.js';
+import { crc32 } from '../../checksum/index.js';
+import { AtollError, StatusCode, assert } from '../../errors/index.js';
+import {
+  decodeCrcTable,
+  decodeDeletionRecord,
+  decodePartitionMeta,
+  deletionRecordBytes,
+  encodeCrcTable,
+  encodeDeletionRecord,
+  encodePartitionMeta,
+} from './format.js';
+import { type ExtentLimits, extentLimitsDefault, normalExtentIdFirst } from './limits.js';
+
+export const partitionMetaName = 'partition.meta';
+export const deletionLogName = 'deleted-extents.log';
+export const extentFileName = (extentId: number): string => `${extentId}.extent`;
+export const crcTableName = (extentId: number): string => `${extentId}.crc`;
+const temporarySuffix = '.tmp';
+const extentFilePattern = /^(\d+)\.(extent|crc)$/;
+
+export interface ExtentInfo {
+  readonly extentId: number;
+  readonly size: number;
+  readonly tiny: boolean;
+}
+
+export interface BadBlock {
+  readonly extentId: number;
+  readonly block: number;
+}
+
+export interface TinyLocation {
+  readonly extentId: number;
+  readonly offset: number;
+}
+
+/** What open() found and repaired; the datanode logs it. */
+export interface ExtentRecoveryReport {
+  /** Unsynced tails cut back to the size the CRC table covers. */
+  readonly trimmedTails: { readonly extentId: number; readonly fileBytes: number; readonly syncedBytes: number }[];
+  /** Files of unfinished creates and deletes, and stale temporary files. */
+  readonly removedFiles: string[];
+}
+
+interface ExtentState {
+  readonly extentId: number;
+  readonly tiny: boolean;
+  readonly file: DiskFile;
+  size: number;
+  /** One CRC32 per block of `size` bytes. */
+  readonly blockCrcs: number[];
+  /** Tiny extents: bit per released page. Empty for normal extents. */
+  readonly freedPages: Uint8Array;
+  readonly badBlocks: Set<number>;
+  dataDirty: boolean;
+  tableDirty: boolean;
+}
+
+function refuse(status: StatusCode, message: string): never {
+  throw new AtollError(status, message);
+}
+
+export class ExtentStore {
+  private readonly extents = new Map<number, ExtentState>();
+  /** Every operation runs alone: a read never sees half an overwrite (see design.md). */
+  private queue: Promise<unknown> = Promise.resolve();
+  private failure: AtollError | undefined;
+  private closed = false;
+  private nextTiny = 0;
+
+  private constructor(
+    private readonly disk: Disk,
+    private readonly directory: string,
+    private readonly limits: ExtentLimits,
+    private readonly deletionLog: DiskFile,
+    private readonly deleted: Set<number>,
+    private nextExtentId: number,
+    private extentIdReservedBelow: number,
+    readonly recovery: ExtentRecoveryReport,
+  ) {}
+
+  /** Opens (creating if needed) the partition directory and recovers it (design.md, "Recovery"). */
+  static async open(disk: Disk, directory: string, limits: ExtentLimits = extentLimitsDefault): Promise<ExtentStore> {
+    await disk.makeDirectory(directory);
+    const names = await disk.list(directory);
+    const report: ExtentRecoveryReport = { trimmedTails: [], removedFiles: [] };
+    for (const name of names) {
+      if (!name.endsWith(temporarySuffix)) continue;
+      await disk.remove(`${directory}/${name}`);
+      report.removedFiles.push(name);
+    }
+
+    let reservedBelow = normalExtentIdFirst;
+    if (names.includes(partitionMetaName)) {
+      const decoded = decodePartitionMeta(await readWhole(disk, `${directory}/${partitionMetaName}`));
+      if (typeof decoded === 'string') refuse(StatusCode.INTERNAL, `open extent store ${directory}: ${partitionMetaName} is damaged: ${decoded}`);
+      reservedBelow = decoded;
+    }
+
+    const deletionLog = await disk.openForAppend(`${directory}/${deletionLogName}`);
+    const deleted = await recoverDeletionLog(deletionLog, directory);
+
+    const states: ExtentState[] = [];
+    const tableIds = new Set<number>();
+    for (const name of names) {
+      const match = extentFilePattern.exec(name);
+      if (match === null || match[2] !== 'crc') continue;
+      const extentId = Number(match[1]);
+      tableIds.add(extentId);
+      const extentPath = `${directory}/${extentFileName(extentId)}`;
+      if (deleted.has(extentId)) {
+        // A deletion that crashed half way: its record is durable, so finish it.
+        await disk.remove(`${directory}/${name}`);
+        report.removedFiles.push(name);
+        if (names.includes(extentFileName(extentId))) {
+          await disk.remove(extentPath);
+          report.removedFiles.push(extentFileName(extentId));
+        }
+        continue;
+      }
+      const table = decodeCrcTable(await readWhole(disk, `${directory}/${name}`));
+      if (typeof table === 'string') refuse(StatusCode.INTERNAL, `open extent store ${directory}: CRC table ${name} is damaged: ${table}`);
+      if (table.extentId !== extentId || table.blockBytes !== limits.blockBytes) {
+        refuse(StatusCode.INTERNAL, `open extent store ${directory}: CRC table ${name} holds extent ${table.extentId} in blocks of ${table.blockBytes} bytes, expected ${extentId} in ${limits.blockBytes}`);
+      }
+      const file = await disk.openForAppend(extentPath);
+      const fileBytes = await file.size();
+      if (fileBytes < table.size) {
+        // Data is synced before its table is written, so only lost media can do this.
+        refuse(StatusCode.INTERNAL, `open extent store ${directory}: ${extentFileName(extentId)} holds ${fileBytes} bytes, its CRC table covers ${table.size}`);
+      }
+      if (fileBytes > table.size) {
+        // Bytes beyond the last synced size were never acknowledged as durable; their
+        // CRCs were never persisted, so they are cut rather than trusted.
+        await file.truncate(table.size);
+        await file.sync();
+        report.trimmedTails.push({ extentId, fileBytes, syncedBytes: table.size });
+      }
+      const freedPages = table.tiny ? new Uint8Array(freedBitmapBytes(limits)) : new Uint8Array(0);
+      freedPages.set(table.freedPages.subarray(0, freedPages.byteLength));
+      states.push({
+        extentId,
+        tiny: table.tiny,
+        file,
+        size: table.size,
+        blockCrcs: [...table.blockCrcs],
+        freedPages,
+        badBlocks: new Set(),
+        dataDirty: false,
+        tableDirty: false,
+      });
+    }
+    for (const name of names) {
+      const match = extentFilePattern.exec(name);
+      if (match === null || match[2] !== 'extent' || tableIds.has(Number(match[1]))) continue;
+      // The table is written before the data file is created and removed before it, so a
+      // data file alone is an unfinished create or delete: never acknowledged, or deleted.
+      await disk.remove(`${directory}/${name}`);
+      report.removedFiles.push(name);
+    }
+
+    let highestId = reservedBelow - 1;
+    for (const state of states) highestId = Math.max(highestId, state.extentId);
+    const store = new ExtentStore(disk, directory, limits, deletionLog, deleted, highestId + 1, reservedBelow, report);
+    for (const state of states) store.extents.set(state.extentId, state);
+    for (let extentId = 1; extentId <= limits.tinyExtentCount; extentId++) {
+      if (!store.extents.has(extentId)) await store.createDurable(extentId, true);
+    }
+    await disk.syncDirectory(directory);
+    return store;
+  }
+
+  /** A new normal extent, durable when this resolves. Ids are never reused. */
+  createExtent(): Promise<number> {
+    return this.serial(async () => {
+      if (this.nextExtentId >= this.extentIdReservedBelow) {
+        // Reserving ids in batches keeps creates cheap and still never hands out an id
+        // twice: after a crash allocation resumes above everything reserved.
+        const reservedBelow = this.nextExtentId + this.limits.extentIdReserveCount;
+        await this.writeAtomically(partitionMetaName, encodePartitionMeta(reservedBelow));
+        this.extentIdReservedBelow = reservedBelow;
+      }
+      const extentId = this.nextExtentId;
+      this.nextExtentId += 1;
+      await this.createDurable(extentId, false);
+      await this.disk.syncDirectory(this.directory);
+      return extentId;
+    });
+  }
+
+  /** Appends one packet at `offset`, which must be the extent's size. Durable after sync(). */
+  append(extentId: number, offset: number, bytes: Uint8Array): Promise<void> {
+    return this.serial(async () => {
+      const state = this.extent('append to', extentId);
+      if (state.tiny) refuse(StatusCode.INVALID_ARGUMENT, `append to extent ${extentId}: a tiny extent takes appendTiny`);
+      this.checkPacket('append to', extentId, bytes);
+      if (offset !== state.size) {
+        refuse(StatusCode.INVALID_ARGUMENT, `append to extent ${extentId}: offset ${offset} is not the end: expected offset ${state.size}`);
+      }
+      if (state.size + bytes.byteLength > this.limits.extentBytesMax) {
+        refuse(StatusCode.TOO_LARGE, `append to extent ${extentId}: ${bytes.byteLength} bytes at ${offset} would pass the extent limit: extentBytesMax=${this.limits.extentBytesMax}`);
+      }
+      await this.appendBytes(state, bytes);
+    });
+  }
+
+  /** `length` bytes from `offset`, after checking the CRC32 of every block they touch. */
+  read(extentId: number, offset: number, length: number): Promise<Uint8Array> {
+    return this.serial(async () => {
+      const state = this.extent('read', extentId);
+      checkRange('read', extentId, offset, length, state.size);
+      if (length > this.limits.readBytesMax) refuse(StatusCode.TOO_LARGE, `read extent ${extentId}: ${length} bytes is over readBytesMax=${this.limits.readBytesMax}`);
+      if (length === 0) return new Uint8Array(0);
+      const { start, data } = await this.readVerified('read', state, offset, offset + length);
+      return data.slice(offset - start, offset - start + length);
+    });
+  }
+
+  /** Overwrites bytes within the extent's size and recomputes the CRCs of the blocks touched. */
+  overwrite(extentId: number, offset: number, bytes: Uint8Array): Promise<void> {
+    return this.serial(async () => {
+      const state = this.extent('overwrite', extentId);
+      this.checkPacket('overwrite', extentId, bytes);
+      checkRange('overwrite', extentId, offset, bytes.byteLength, state.size);
+      if (bytes.byteLength === 0) return;
+      await this.writeInPlace('overwrite', state, offset, bytes);
+    });
+  }
+
+  /** Writes one small file into a tiny extent, at an offset aligned to tinyAlignmentBytes. */
+  appendTiny(bytes: Uint8Array): Promise<TinyLocation> {
+    return this.serial(async () => {
+      if (bytes.byteLength === 0) refuse(StatusCode.INVALID_ARGUMENT, 'append tiny: an empty file needs no extent');
+      if (bytes.byteLength > this.limits.tinyWriteBytesMax) {
+        refuse(StatusCode.TOO_LARGE, `append tiny: ${bytes.byteLength} bytes is over tinyWriteBytesMax=${this.limits.tinyWriteBytesMax}`);
+      }
+      const alignment = this.limits.tinyAlignmentBytes;
+      for (let tried = 0; tried < this.limits.tinyExtentCount; tried++) {
+        const state = this.extents.get(1 + ((this.nextTiny + tried) % this.limits.tinyExtentCount))!;
+        const offset = Math.ceil(state.size / alignment) * alignment;
+        if (offset + bytes.byteLength > this.limits.extentBytesMax) continue;
+        // Spread small files over the tiny extents, so their appends do not all queue on one.
+        this.nextTiny = (this.nextTiny + tried + 1) % this.limits.tinyExtentCount;
+        const padded = new Uint8Array(offset - state.size + bytes.byteLength);
+        padded.set(bytes, offset - state.size);
+        await this.appendBytes(state, padded);
+        return { extentId: state.extentId, offset };
+      }
+      return refuse(StatusCode.NO_SPACE, `append tiny: ${bytes.byteLength} bytes fit in none of the ${this.limits.tinyExtentCount} tiny extents`);
+    });
+  }
+
+  /**
+   * Frees a small file's range of a tiny extent: the pages are marked free and zeroed in
+   * place (not hole-punched: see design.md). Returns the bytes freed.
+   */
+  releaseTiny(extentId: number, offset: number, length: number): Promise<number> {
+    return this.serial(async () => {
+      const state = this.extent('release tiny', extentId);
+      if (!state.tiny) refuse(StatusCode.INVALID_ARGUMENT, `release tiny range of extent ${extentId}: not a tiny extent; delete it instead`);
+      const alignment = this.limits.tinyAlignmentBytes;
+      if (offset % alignment !== 0) refuse(StatusCode.INVALID_ARGUMENT, `release tiny range of extent ${extentId}: offset ${offset} is not a multiple of ${alignment}`);
+      if (length === 0) refuse(StatusCode.INVALID_ARGUMENT, `release tiny range of extent ${extentId}: empty range at ${offset}`);
+      if (length > this.limits.packetBytesMax) refuse(StatusCode.TOO_LARGE, `release tiny range of extent ${extentId}: ${length} bytes is over packetBytesMax=${this.limits.packetBytesMax}`);
+      checkRange('release tiny range of', extentId, offset, length, state.size);
+      // The padding up to the next aligned offset belongs to this file: free it too.
+      const end = Math.min(Math.ceil((offset + length) / alignment) * alignment, state.size);
+      await this.writeInPlace('release tiny range of', state, offset, new Uint8Array(end - offset));
+      for (let page = offset / alignment; page * alignment < end; page++) state.freedPages[page >>> 3] = state.freedPages[page >>> 3]! | (1 << (page & 7));
+      return end - offset;
+    });
+  }
+
+  /** Released bytes of a tiny extent (whole pages). */
+  freedBytes(extentId: number): number {
+    const state = this.extent('freed bytes of', extentId);
+    let pages = 0;
+    for (const byte of state.freedPages) for (let bit = 0; bit < 8; bit++) pages += (byte >>> bit) & 1;
+    return pages * this.limits.tinyAlignmentBytes;
+  }
+
+  /** Durably deletes a normal extent and removes its file. */
+  deleteExtent(extentId: number): Promise<void> {
+    return this.serial(async () => {
+      const state = this.extent('delete', extentId);
+      if (state.tiny) refuse(StatusCode.INVALID_ARGUMENT, `delete extent ${extentId}: a tiny extent is shared; release its ranges instead`);
+      // The record first: a crash part way through is finished at open, and repair will
+      // know the extent was deleted rather than never seen.
+      await this.deletionLog.append(encodeDeletionRecord(extentId));
+      await this.deletionLog.sync();
+      this.deleted.add(extentId);
+      this.extents.delete(extentId);
+      await state.file.close();
+      await this.disk.remove(`${this.directory}/${crcTableName(extentId)}`);
+      await this.disk.remove(`${this.directory}/${extentFileName(extentId)}`);
+      await this.disk.syncDirectory(this.directory);
+    });
+  }
+
+  size(extentId: number): number {
+    return this.extent('size of', extentId).size;
+  }
+
+  isDeleted(extentId: number): boolean {
+    return this.deleted.has(extentId);
+  }
+
+  list(): ExtentInfo[] {
+    return [...this.extents.values()].sort((left, right) => left.extentId - right.extentId).map(({ extentId, size, tiny }) => ({ extentId, size, tiny }));
+  }
+
+  /** Blocks that failed their CRC since open, for repair from a replica. */
+  badBlocks(): BadBlock[] {
+    const blocks: BadBlock[] = [];
+    for (const state of this.list().map((info) => this.extents.get(info.extentId)!)) {
+      for (const block of [...state.badBlocks].sort((left, right) => left - right)) blocks.push({ extentId: state.extentId, block });
+    }
+    return blocks;
+  }
+
+  /**
+   * The fsync contract: when this resolves, every append, overwrite and release made before
+   * the call is durable, data first, then the CRC tables that cover it.
+   */
+  sync(): Promise<void> {
+    return this.serial(() => this.syncNow());
+  }
+
+  /** Syncs, then closes every file. */
+  close(): Promise<void> {
+    return this.serial(async () => {
+      await this.syncNow();
+      this.closed = true;
+      for (const state of this.extents.values()) await state.file.close();
+      await this.deletionLog.close();
+    });
+  }
+
+  private async syncNow(): Promise<void> {
+    const dirty = [...this.extents.values()].filter((state) => state.dataDirty || state.tableDirty);
+    try {
+      for (const state of dirty) if (state.dataDirty) await state.file.sync();
+      for (const state of dirty) {
+        if (!state.tableDirty) continue;
+        await this.writeAtomically(crcTableName(state.extentId), this.encodeTable(state));
+      }
+      if (dirty.some((state) => state.tableDirty)) await this.disk.syncDirectory(this.directory);
+    } catch (error) {
+      // After a failed fdatasync the page cache state is unknown (fsyncgate): the store
+      // must be reopened, which recovers what is durable.
+      this.failure = error instanceof AtollError ? error : new AtollError(StatusCode.INTERNAL, `sync extent store ${this.directory}: ${String(error)}`, { cause: error });
+      throw this.failure;
+    }
+    for (const state of dirty) {
+      state.dataDirty = false;
+      state.tableDirty = false;
+    }
+  }
+
+  private encodeTable(state: ExtentState): Uint8Array {
+    return encodeCrcTable({
+      extentId: state.extentId,
+      tiny: state.tiny,
+      size: state.size,
+      blockBytes: this.limits.blockBytes,
+      blockCrcs: Uint32Array.from(state.blockCrcs),
+      freedPages: state.freedPages,
+    });
+  }
+
+  private async createDurable(extentId: number, tiny: boolean): Promise<void> {
+    const state: ExtentState = {
+      extentId,
+      tiny,
+      file: undefined as unknown as DiskFile,
+      size: 0,
+      blockCrcs: [],
+      freedPages: tiny ? new Uint8Array(freedBitmapBytes(this.limits)) : new Uint8Array(0),
+      badBlocks: new Set(),
+      dataDirty: false,
+      tableDirty: false,
+    };
+    // The table before the data file: a data file without a table is then always garbage.
+    await this.writeAtomically(crcTableName(extentId), this.encodeTable(state));
+    const file = await this.disk.openForAppend(`${this.directory}/${extentFileName(extentId)}`);
+    this.extents.set(extentId, { ...state, file });
+  }
+
+  /** tmp file, fdatasync, rename over the name. Durable after the directory's fsync. */
+  private async writeAtomically(name: string, bytes: Uint8Array): Promise<void> {
+    const temporary = `${this.directory}/${name}${temporarySuffix}`;
+    const file = await this.disk.openForAppend(temporary);
+    try {
+      await file.append(bytes);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await this.disk.rename(temporary, `${this.directory}/${name}`);
+  }
+
+  private async appendBytes(state: ExtentState, bytes: Uint8Array): Promise<void> {
+    if (bytes.byteLength === 0) return;
+    try {
+      await state.file.append(bytes);
+    } catch (error) {
+      // A short write must not leave bytes that later appends would land behind.
+      await state.file.truncate(state.size).catch(() => undefined);
+      throw error;
+    }
+    const blockBytes = this.limits.blockBytes;
+    let position = 0;
+    // Bounded: each turn fills the rest of one block.
+    for (let turn = 0; position < bytes.byteLength; turn++) {
+      assert(turn <= bytes.byteLength / blockBytes + 1, 'append CRC loop runs past the blocks of the packet');
+      const block = Math.floor(state.size / blockBytes);
+      const within = state.size % blockBytes;
+      const take = Math.min(blockBytes - within, bytes.byteLength - position);
+      // A partial block's CRC continues from the CRC of the bytes already there.
+      state.blockCrcs[block] = within === 0 ? crc32(bytes, position, position + take) : crc32(bytes, position, position + take, state.blockCrcs[block]!);
+      state.size += take;
+      position += take;
+    }
+    state.dataDirty = true;
+    state.tableDirty = true;
+  }
+
+  /** Reads the whole blocks around [from, to) and checks each one's CRC. */
+  private async readVerified(action: string, state: ExtentState, from: number, to: number): Promise<{ start: number; data: Uint8Array }> {
+    const blockBytes = this.limits.blockBytes;
+    const firstBlock = Math.floor(from / blockBytes);
+    const lastBlock = Math.floor((to - 1) / blockBytes);
+    const start = firstBlock * blockBytes;
+    const end = Math.min((lastBlock + 1) * blockBytes, state.size);
+    const data = await state.file.read(start, end - start);
+    for (let block = firstBlock; block <= lastBlock; block++) {
+      const blockStart = block * blockBytes;
+      const blockEnd = Math.min(blockStart + blockBytes, state.size);
+      const present = Math.min(blockEnd, start + data.byteLength);
+      const computed = present < blockEnd ? undefined : crc32(data, blockStart - start, blockEnd - start);
+      const stored = state.blockCrcs[block]!;
+      if (computed === stored) continue;
+      state.badBlocks.add(block);
+      refuse(
+        StatusCode.CHECKSUM_MISMATCH,
+        `${action} extent ${state.extentId}: block ${block} [${blockStart}, ${blockEnd}) fails its CRC32: ` +
+          (computed === undefined ? `the file ends at ${start + data.byteLength}` : `stored 0x${stored.toString(16)}, computed 0x${computed.toString(16)}`),
+      );
+    }
+    return { start, data };
+  }
+
+  /**
+   * Writes bytes over [offset, offset + length). The blocks touched are checked first, so
+   * that recomputing their CRCs never blesses corrupted bytes around the write.
+   */
+  private async writeInPlace(action: string, state: ExtentState, offset: number, bytes: Uint8Array): Promise<void> {
+    const { start, data } = await this.readVerified(action, state, offset, offset + bytes.byteLength);
+    const merged = data.slice();
+    merged.set(bytes, offset - start);
+    await state.file.write(offset, bytes);
+    const blockBytes = this.limits.blockBytes;
+    for (let blockStart = start; blockStart < start + merged.byteLength; blockStart += blockBytes) {
+      const blockEnd = Math.min(blockStart + blockBytes, start + merged.byteLength);
+      state.blockCrcs[blockStart / blockBytes] = crc32(merged, blockStart - start, blockEnd - start);
+    }
+    state.dataDirty = true;
+    state.tableDirty = true;
+  }
+
+  private checkPacket(action: string, extentId: number, bytes: Uint8Array): void {
+    if (bytes.byteLength > this.limits.packetBytesMax) {
+      refuse(StatusCode.TOO_LARGE, `${action} extent ${extentId}: ${bytes.byteLength} bytes is over packetBytesMax=${this.limits.packetBytesMax}`);
+    }
+  }
+
+  private extent(action: string, extentId: number): ExtentState {
+    assert(!this.closed, () => `${action} extent ${extentId}: the extent store is closed`);
+    const state = this.extents.get(extentId);
+    if (state === undefined) {
+      refuse(StatusCode.NOT_FOUND, `${action} extent ${extentId}: no such extent in ${this.directory}${this.deleted.has(extentId) ? ' (deleted)' : ''}`);
+    }
+    return state;
+  }
+
+  private serial<T>(operation: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(() => {
+      if (this.failure !== undefined) throw this.failure;
+      return operation();
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}
+
+function checkRange(action: string, extentId: number, offset: number, length: number, size: number): void {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
+    refuse(StatusCode.INVALID_ARGUMENT, `${action} extent ${extentId}: [${offset}, ${offset + length}) is outside the extent: size ${size}`);
+  }
+}
+
+function freedBitmapBytes(limits: ExtentLimits): number {
+  return Math.ceil(limits.extentBytesMax / limits.tinyAlignmentBytes / 8);
+}
+
+async function readWhole(disk: Disk, path: string): Promise<Uint8Array> {
+  const file = await disk.openForRead(path);
+  try {
+    return await file.read(0, await file.size());
+  } finally {
+    await file.close();
+  }
+}
+
+/** The deleted ids; a torn last record (a crash during its append) is cut. */
+async function recoverDeletionLog(log: DiskFile, directory: string): Promise<Set<number>> {
+  const bytes = await log.read(0, await log.size());
+  const deleted = new Set<number>();
+  const whole = Math.floor(bytes.byteLength / deletionRecordBytes);
+  let intactBytes = bytes.byteLength - (bytes.byteLength % deletionRecordBytes);
+  for (let record = 0; record < whole; record++) {
+    const extentId = decodeDeletionRecord(bytes, record * deletionRecordBytes);
+    if (extentId !== undefined) {
+      deleted.add(extentId);
+      continue;
+    }
+    // Each record is synced before the next is appended: only the last one can be torn.
+    if (record !== whole - 1) refuse(StatusCode.INTERNAL, `open extent store ${directory}: ${deletionLogName} record ${record} is damaged and not the last`);
+    intactBytes = record * deletionRecordBytes;
+  }
+  if (intactBytes < bytes.byteLength) {
+    await log.truncate(intactBytes);
+    await log.sync();
+  }
+  return deleted;
+}
