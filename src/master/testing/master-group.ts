@@ -9,12 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../config/index.js';
-import { AtollError } from '../../errors/atoll-error.js';
 import { freePorts } from '../../launcher/index.js';
 import { createLogger } from '../../observability/index.js';
-import { StatusCode } from '../../proto/generated/common.js';
 import { Master } from '../../proto/generated/master.js';
-import { RpcClient, type MethodDescriptor } from '../../rpc/index.js';
+import { RpcClient } from '../../rpc/index.js';
 import { MasterServer } from '../master-server.js';
 
 const atollBin = fileURLToPath(new URL('../../../../bin/atoll.js', import.meta.url));
@@ -119,23 +117,6 @@ export async function waitForLeader(client: RpcClient, addresses: readonly strin
     if (leaders.size !== 1 || leader === undefined || leader === '' || exclude.includes(leader)) return undefined;
     return leader;
   });
-}
-
-/** Calls the master leader-only method at `address`, following NOT_LEADER hints (bounded). */
-export async function callLeader<Request, Response>(client: RpcClient, addresses: readonly string[], method: MethodDescriptor<Request, Response>, request: Request, attemptsMax = 40): Promise<Response> {
-  let target = addresses[0]!;
-  let lastError: unknown = null;
-  for (let attempt = 0; attempt < attemptsMax; attempt++) {
-    try {
-      return await client.call(target, method, request, { deadlineMs: 3_000 });
-    } catch (error) {
-      lastError = error;
-      if (!(error instanceof AtollError) || !error.retryable) throw error;
-      target = error.status === StatusCode.NOT_LEADER && error.leaderHint !== '' ? error.leaderHint : addresses[(attempt + 1) % addresses.length]!;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  throw lastError;
 }
 
 /** An admin API request over HTTP, as curl would send it. */

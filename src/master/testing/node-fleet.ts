@@ -16,7 +16,7 @@ import {
   type PartitionReport,
 } from '../../proto/generated/master.js';
 import type { RpcClient } from '../../rpc/index.js';
-import { callLeader } from './master-group.js';
+import { MasterClient } from '../../masterclient/index.js';
 
 interface FleetPartition {
   readonly id: number;
@@ -44,13 +44,12 @@ export class NodeFleet {
   readonly nodes: FleetNode[] = [];
   readonly partitions = new Map<number, FleetPartition>();
   readonly tasksSeen: NodeTask[] = [];
-  readonly #client: RpcClient;
-  readonly #masters: readonly string[];
+  // The same client real nodes use: it follows the leader and fails over.
+  readonly #masterClient: MasterClient;
   #nextPort = 40_000;
 
   constructor(client: RpcClient, masters: readonly string[]) {
-    this.#client = client;
-    this.#masters = masters;
+    this.#masterClient = new MasterClient({ masters, rpc: client });
   }
 
   async register(role: 'metanode' | 'datanode', count: number, host = '127.0.0.1'): Promise<FleetNode[]> {
@@ -59,7 +58,7 @@ export class NodeFleet {
       const servicePort = this.#nextPort;
       this.#nextPort += 4;
       const node: FleetNode = { role, instance: `${role}-${this.nodes.length + 1}`, servicePort, nodeId: 0, token: randomBytes(8).toString('hex'), holds: new Set(), stopped: false };
-      const answer = await callLeader(this.#client, this.#masters, Master.registerNode, {
+      const answer = await this.#masterClient.call(Master.registerNode, {
         role: role === 'metanode' ? NodeRole.ROLE_METANODE : NodeRole.ROLE_DATANODE,
         address: { host, servicePort, httpPort: servicePort + 1, raftHeartbeatPort: servicePort + 2, raftReplicaPort: servicePort + 3 },
         zone: 'default',
@@ -79,7 +78,7 @@ export class NodeFleet {
   async heartbeatAll(): Promise<void> {
     for (const node of this.nodes) {
       if (node.stopped) continue;
-      const answer = await callLeader(this.#client, this.#masters, Master.nodeHeartbeat, this.heartbeatOf(node));
+      const answer = await this.#masterClient.call(Master.nodeHeartbeat, this.heartbeatOf(node));
       for (const task of answer.tasks) this.#carryOut(node, task);
     }
   }
