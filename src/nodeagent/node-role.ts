@@ -1,40 +1,77 @@
 // A metanode or datanode process as far as the cluster goes: the instance runtime, the
-// master client and the node agent (registration, heartbeats). The partitions of each
-// role plug in through `reports` and `onTasks`; until a role holds partitions it reports
-// none and logs the tasks it cannot carry out yet, once each.
+// master client, the node agent (registration, heartbeats) and the partition host. The
+// role plugs in its partitions (a PartitionFactory) and its service handlers.
+//
+// Start-up order (staged): ports bound, /healthz answers; partitions on disk listed (from
+// here on their requests get PARTITION_NOT_READY); registration with the masters (which
+// gives the node id the Raft groups need); partitions loaded one by one; /readyz 200.
 import { mkdir, statfs } from 'node:fs/promises';
 import type { DatanodeConfig, MetanodeConfig } from '../config/index.js';
 import { ServerInstance } from '../instance/index.js';
 import { MasterClient } from '../masterclient/index.js';
-import { NodeTaskKind, type NodeTask, type PartitionReport } from '../proto/generated/master.js';
+import type { NodeTask } from '../proto/generated/master.js';
 import { RpcClient } from '../rpc/index.js';
+import type { PartitionFactory } from './hosted-partition.js';
 import { NodeAgent, type NodeUsageReport } from './node-agent.js';
+import { PartitionHost } from './partition-host.js';
 
 export interface NodeRole {
   readonly instance: ServerInstance;
   readonly agent: NodeAgent;
   readonly masterClient: MasterClient;
+  readonly partitions: PartitionHost;
+  /** Resolves when every partition on disk is loaded (or rejects if start-up failed). */
+  readonly started: Promise<void>;
   stop(): Promise<void>;
 }
 
-export type NodeRoleConfig = ({ readonly role: 'metanode' } & MetanodeConfig) | ({ readonly role: 'datanode' } & DatanodeConfig);
+/** What a role adds to the common node runtime. */
+export interface NodeRolePlug {
+  readonly factory: PartitionFactory;
+  /** Registers the role's service methods on the instance's RPC server (before ports bind). */
+  registerService(instance: ServerInstance, partitions: () => PartitionHost, rpc: RpcClient, masterClient: () => MasterClient): void;
+  /** Extra figures for /status. */
+  statusExtra?(partitions: PartitionHost): Record<string, unknown>;
+}
 
-const tasksLoggedMax = 1_000;
-
-export async function startNodeRole(role: 'metanode' | 'datanode', config: MetanodeConfig | DatanodeConfig): Promise<NodeRole> {
+export async function startNodeRole(role: 'metanode' | 'datanode', config: MetanodeConfig | DatanodeConfig, plug: NodeRolePlug): Promise<NodeRole> {
   let registered = false;
+  let failure: string | null = null;
+  let partitions: PartitionHost | null = null;
+  let masterClient: MasterClient | null = null;
   if (role === 'datanode') for (const disk of (config as DatanodeConfig).disks) await mkdir(disk, { recursive: true });
+  const rpc = new RpcClient({ secret: config.clusterSecret!, instance: config.instance });
   const instance = await ServerInstance.start({
     role,
     config,
-    readiness: () => (registered ? { ready: true } : { ready: false, reason: 'registering with the masters' }),
+    readiness: () => {
+      if (failure !== null) return { ready: false, reason: failure };
+      const progress = partitions?.loadProgress() ?? { partitionsLoaded: 0, partitionsTotal: 0, listed: false };
+      const details = { partitionsLoaded: progress.partitionsLoaded, partitionsTotal: progress.partitionsTotal, ...('partitionsFailed' in progress && progress.partitionsFailed > 0 ? { partitionsFailed: progress.partitionsFailed } : {}) };
+      if (!registered) return { ready: false, reason: 'registering with the masters', details };
+      if (partitions === null || !partitions.allLoaded()) return { ready: false, reason: 'loading partitions', details };
+      return { ready: true, details };
+    },
+    statusExtra: () => (partitions === null ? {} : { partitions: partitions.loadProgress(), ...plug.statusExtra?.(partitions) }),
+    registerHandlers: (bound) => plug.registerService(bound, () => partitions!, rpc, () => masterClient!),
   });
-  const rpc = new RpcClient({ secret: config.clusterSecret!, instance: config.instance });
-  const masterClient = new MasterClient({ masters: (config as MetanodeConfig).masters.map((master) => `${master.host}:${master.port}`), rpc });
-  masterClient.start();
-  const tasksLogged = new Set<string>();
-  const usage = role === 'datanode' ? () => datanodeUsage(config as DatanodeConfig) : async (): Promise<NodeUsageReport> => ({ capacityBytes: (config as MetanodeConfig).memoryBudget, usedBytes: 0 });
   const ports = instance.ports;
+  partitions = new PartitionHost({
+    dataDir: config.dataDir,
+    factory: plug.factory,
+    logger: instance.logger.child({ component: 'partitions' }),
+    rpcClient: rpc,
+    raftHeartbeatRpc: instance.raftHeartbeatRpc,
+    raftReplicaRpc: instance.raftReplicaRpc,
+    host: config.host,
+    raftHeartbeatPort: ports.raftHeartbeat,
+    raftReplicaPort: ports.raftReplica,
+  });
+  const host = partitions;
+  await host.list();
+  masterClient = new MasterClient({ masters: (config as MetanodeConfig).masters.map((master) => `${master.host}:${master.port}`), rpc });
+  masterClient.start();
+  const usage = role === 'datanode' ? () => datanodeUsage(config as DatanodeConfig) : async (): Promise<NodeUsageReport> => ({ capacityBytes: (config as MetanodeConfig).memoryBudget, usedBytes: 0 });
   const agent = new NodeAgent({
     role,
     instance: config.instance,
@@ -44,30 +81,28 @@ export async function startNodeRole(role: 'metanode' | 'datanode', config: Metan
     masterClient,
     logger: instance.logger.child({ component: 'node-agent' }),
     usage,
-    reports: (): PartitionReport[] => [],
-    onTasks: (tasks: readonly NodeTask[]) => {
-      for (const task of tasks) {
-        const key = `${task.kind}:${task.partitionId}`;
-        if (tasksLogged.has(key) || tasksLogged.size >= tasksLoggedMax) continue;
-        tasksLogged.add(key);
-        instance.logger.warn({ task: NodeTaskKind[task.kind], partitionId: task.partitionId, volume: task.volume }, `${role} partitions are not implemented in this version; the task waits`);
-      }
-    },
+    reports: () => host.reports(),
+    onTasks: (tasks: readonly NodeTask[]) => host.onTasks(tasks),
   });
+  const client = masterClient;
   const stop = async (): Promise<void> => {
     agent.stop();
-    await masterClient.stop();
+    await host.stop();
+    await client.stop();
     await instance.stop();
     await rpc.close();
   };
-  agent.start().then(
-    (identity) => {
-      registered = true;
-      instance.logger.info({ nodeId: identity.nodeId }, 'ready');
-    },
-    (error: unknown) => instance.logger.error({ err: (error as Error).message }, 'registration with the masters failed'),
-  );
-  return { instance, agent, masterClient, stop };
+  const started = agent.start().then(async (identity) => {
+    registered = true;
+    instance.logger.info({ nodeId: identity.nodeId }, 'registered; loading partitions');
+    await host.start(identity.nodeId);
+    instance.logger.info({ nodeId: identity.nodeId, partitions: host.loadProgress().partitionsLoaded }, 'ready');
+  });
+  started.catch((error: unknown) => {
+    failure = `start-up failed: ${(error as Error).message}`;
+    instance.logger.error({ err: (error as Error).message }, 'start-up failed');
+  });
+  return { instance, agent, masterClient: client, partitions: host, started, stop };
 }
 
 async function datanodeUsage(config: DatanodeConfig): Promise<NodeUsageReport> {
