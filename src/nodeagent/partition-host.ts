@@ -132,7 +132,7 @@ export class PartitionHost {
       defer: (work) => setImmediate(work),
       limits: { snapshotEntriesMin: 50_000, entriesKeptAfterSnapshot: 2_000, ...this.#options.raftHostLimits },
       raftLimits: this.#options.raftLimits,
-      logger: logger.child({ component: 'raft' }),
+      logger: logger.child({ subsystem: 'raft' }),
       onFatalError: (error) => {
         logger.fatal({ err: (error as Error).message }, 'a partition Raft group failed; exiting');
         process.exit(70);

@@ -25,6 +25,8 @@ export const KeyTag = Object.freeze({
 export const CounterName = Object.freeze({
   /** The next inode number to allocate; absent means the partition's inodeStart. */
   inodeCursor: 'inode_cursor',
+  /** The exclusive end of the partition's inode range once the master narrowed it (a split); absent: the range it was created with. */
+  inodeEnd: 'inode_end',
 });
 
 const u64Bytes = 8;

@@ -18,6 +18,10 @@ export interface NamespaceLimits {
   readonly xattrsPerInodeMax: number;
   /** Ancestors walked when checking that a directory is not moved into its own subtree. */
   readonly directoryDepthMax: number;
+  /** Extent keys of one file inode (its record holds them all). */
+  readonly extentKeysPerInodeMax: number;
+  /** Extent keys one appendExtents may carry. */
+  readonly extentKeysPerAppendMax: number;
 }
 
 export const namespaceLimitsDefault: Readonly<NamespaceLimits> = Object.freeze({
@@ -30,6 +34,8 @@ export const namespaceLimitsDefault: Readonly<NamespaceLimits> = Object.freeze({
   xattrValueBytesMax: 64 * 1024,
   xattrsPerInodeMax: 1024,
   directoryDepthMax: 4096,
+  extentKeysPerInodeMax: 65_536,
+  extentKeysPerAppendMax: 1024,
 });
 
 /** Fills defaults and checks every limit is a positive safe integer; throws RangeError naming the limit. */

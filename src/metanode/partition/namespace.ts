@@ -6,7 +6,7 @@
 // state yields the same mutations. Read-only operations return their result directly.
 // Rules and layout: design.md.
 import { AtollError, assert, StatusCode } from '../../errors/index.js';
-import { Dentry, Inode, InodeType } from '../../proto/generated/metanode.js';
+import { Dentry, Inode, InodeType, type ExtentKey } from '../../proto/generated/metanode.js';
 import type { KvEngine, KvMutation } from '../store/kv-engine.js';
 import {
   counterKey, CounterName, decodeCounterValue, decodeXattrKey, dentryKey, dentryPrefix, dentryPrefixAll, encodeCounterValue,
@@ -757,4 +757,78 @@ export function removeXattr(engine: KvEngine, args: RemoveXattrArgs, limits: Nam
   setCtime(inode, args);
   changes.putInode(inode);
   return changes.outcome(inode);
+}
+
+// ---------------------------------------------------------------------------------------
+// File extents
+
+export interface AppendExtentsArgs extends OperationTime {
+  readonly ino: number;
+  /** Extents written since the last append, in the order they were written. */
+  readonly extents: readonly ExtentKey[];
+}
+
+export interface AppendExtentsResult {
+  readonly inode: Inode;
+  /** Parts of older extents the new ones cover (overwritten bytes): theirs to release. */
+  readonly released: ExtentKey[];
+}
+
+/**
+ * Records extents written to a file. A new extent covers whatever older extents held for
+ * its byte range (an overwrite that went to a new extent): those parts are cut out and
+ * returned as released. The size grows to the end of the last byte written; mtime and
+ * ctime become now.
+ */
+export function appendExtents(engine: KvEngine, args: AppendExtentsArgs, limits: NamespaceLimits = namespaceLimitsDefault): Outcome<AppendExtentsResult> {
+  const action = 'append extents';
+  validateTime(action, args);
+  validateIno(action, 'ino', args.ino);
+  if (!Array.isArray(args.extents) || args.extents.length === 0 || args.extents.length > limits.extentKeysPerAppendMax) {
+    invalid(action, `1..${limits.extentKeysPerAppendMax} extents per append, got ${Array.isArray(args.extents) ? args.extents.length : 'none'}`);
+  }
+  for (const extent of args.extents) {
+    if (!Number.isSafeInteger(extent.fileOffset) || extent.fileOffset < 0) invalid(action, `fileOffset must be a non-negative safe integer: ${extent.fileOffset}`);
+    if (!Number.isSafeInteger(extent.extentOffset) || extent.extentOffset < 0) invalid(action, `extentOffset must be a non-negative safe integer: ${extent.extentOffset}`);
+    if (!Number.isInteger(extent.size) || extent.size < 1 || !Number.isSafeInteger(extent.fileOffset + extent.size)) invalid(action, `size must be a positive uint32: ${extent.size}`);
+    validateIno(action, 'partitionId', extent.partitionId);
+    validateIno(action, 'extentId', extent.extentId);
+  }
+  const changes = new Changes(engine);
+  const inode = requireInode(changes, action, args.ino);
+  if (inode.type !== InodeType.INODE_FILE) {
+    if (inode.type === InodeType.INODE_DIRECTORY) throw new AtollError(StatusCode.IS_DIR, `${action}: inode ${args.ino} is a directory`);
+    invalid(action, `inode ${args.ino} is not a regular file`);
+  }
+  let extents = inode.extents;
+  const released: ExtentKey[] = [];
+  for (const added of args.extents) {
+    const start = added.fileOffset;
+    const end = added.fileOffset + added.size;
+    const kept: ExtentKey[] = [];
+    for (const extent of extents) {
+      const extentEnd = extent.fileOffset + extent.size;
+      if (extentEnd <= start || extent.fileOffset >= end) {
+        kept.push(extent);
+        continue;
+      }
+      if (extent.fileOffset < start) kept.push({ ...extent, size: start - extent.fileOffset });
+      const coveredFrom = Math.max(start, extent.fileOffset);
+      const coveredTo = Math.min(end, extentEnd);
+      released.push({ ...extent, fileOffset: coveredFrom, extentOffset: extent.extentOffset + (coveredFrom - extent.fileOffset), size: coveredTo - coveredFrom });
+      if (extentEnd > end) kept.push({ ...extent, fileOffset: end, extentOffset: extent.extentOffset + (end - extent.fileOffset), size: extentEnd - end });
+    }
+    kept.push({ ...added });
+    kept.sort((left, right) => left.fileOffset - right.fileOffset);
+    extents = kept;
+    if (end > inode.size) inode.size = end;
+  }
+  if (extents.length > limits.extentKeysPerInodeMax) {
+    throw new AtollError(StatusCode.TOO_LARGE, `${action}: inode ${args.ino} would hold ${extents.length} extent keys, at most ${limits.extentKeysPerInodeMax}`);
+  }
+  inode.extents = extents;
+  setMtime(inode, args);
+  setCtime(inode, args);
+  changes.putInode(inode);
+  return changes.outcome({ inode, released });
 }

@@ -17,3 +17,4 @@ export {
   writeSnapshotFile,
 } from './snapshot-stream.js';
 export type { KvSnapshotContent, KvSnapshotFileInfo } from './snapshot-stream.js';
+export { decodeKvSnapshot, encodeKvSnapshot } from './snapshot-bytes.js';

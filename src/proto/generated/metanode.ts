@@ -11,6 +11,25 @@ export enum InodeType {
   INODE_SPECIAL = 4,
 }
 
+/** Which SetattrRequest fields to apply (FUSE's setattr valid mask, in spirit). */
+export enum SetattrField {
+  SETATTR_NONE = 0,
+  SETATTR_MODE = 1,
+  SETATTR_UID = 2,
+  SETATTR_GID = 4,
+  SETATTR_SIZE = 8,
+  SETATTR_ATIME = 16,
+  SETATTR_MTIME = 32,
+}
+
+export enum XattrFlag {
+  XATTR_ANY = 0,
+  /** Fail with EXISTS if the attribute is present. */
+  XATTR_CREATE = 1,
+  /** Fail with NOT_FOUND if the attribute is absent. */
+  XATTR_REPLACE = 2,
+}
+
 /** A run of a file's bytes stored in one extent of one data partition. */
 export interface ExtentKey {
   fileOffset: number;
@@ -1366,6 +1385,1710 @@ function readUnlinkResponse(reader: protobuf.ProtoReader): UnlinkResponse {
   return message;
 }
 
+export interface BatchGetInodeRequest {
+  partitionId: number;
+  inos: number[];
+}
+
+export const BatchGetInodeRequest: protobuf.MessageCodec<BatchGetInodeRequest> = {
+  typeName: 'atoll.metanode.BatchGetInodeRequest',
+  create: createBatchGetInodeRequest,
+  encode: (message) => protobuf.encodeMessage(message, measureBatchGetInodeRequest, writeBatchGetInodeRequest, 'atoll.metanode.BatchGetInodeRequest'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureBatchGetInodeRequest, 'atoll.metanode.BatchGetInodeRequest'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureBatchGetInodeRequest, writeBatchGetInodeRequest, 'atoll.metanode.BatchGetInodeRequest'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readBatchGetInodeRequest),
+  measure: measureBatchGetInodeRequest,
+  write: writeBatchGetInodeRequest,
+  read: readBatchGetInodeRequest,
+};
+
+function createBatchGetInodeRequest(partial?: Partial<BatchGetInodeRequest>): BatchGetInodeRequest {
+  return {
+    partitionId: partial?.partitionId ?? 0,
+    inos: partial?.inos ?? [],
+  };
+}
+
+function measureBatchGetInodeRequest(message: BatchGetInodeRequest, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.partitionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.BatchGetInodeRequest.partition_id');
+  }
+  {
+    const values = message.inos;
+    if (values.length !== 0) {
+      let length = 0;
+      for (let index = 0; index < values.length; index++) length += protobuf.uint64Size(values[index], 'atoll.metanode.BatchGetInodeRequest.inos');
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  return size;
+}
+
+function writeBatchGetInodeRequest(message: BatchGetInodeRequest, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.partitionId;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+  {
+    const values = message.inos;
+    if (values.length !== 0) {
+      writer.byte(18);
+      writer.varint32(writer.nextSize());
+      for (let index = 0; index < values.length; index++) writer.uint64(values[index]);
+    }
+  }
+}
+
+function readBatchGetInodeRequest(reader: protobuf.ProtoReader): BatchGetInodeRequest {
+  const message: BatchGetInodeRequest = {
+    partitionId: 0,
+    inos: [],
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.partitionId = reader.uint64(); break;
+      case 16: message.inos.push(reader.uint64()); break;
+      case 18: {
+        const outer = reader.enter();
+        const values = message.inos;
+        while (reader.position < reader.limit) values.push(reader.uint64());
+        reader.leave(outer);
+        break;
+      }
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.BatchGetInodeRequest.partition_id');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.BatchGetInodeRequest.inos');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface BatchGetInodeResponse {
+  /** The inodes found, in request order; missing ones are left out. */
+  inodes: Inode[];
+}
+
+export const BatchGetInodeResponse: protobuf.MessageCodec<BatchGetInodeResponse> = {
+  typeName: 'atoll.metanode.BatchGetInodeResponse',
+  create: createBatchGetInodeResponse,
+  encode: (message) => protobuf.encodeMessage(message, measureBatchGetInodeResponse, writeBatchGetInodeResponse, 'atoll.metanode.BatchGetInodeResponse'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureBatchGetInodeResponse, 'atoll.metanode.BatchGetInodeResponse'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureBatchGetInodeResponse, writeBatchGetInodeResponse, 'atoll.metanode.BatchGetInodeResponse'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readBatchGetInodeResponse),
+  measure: measureBatchGetInodeResponse,
+  write: writeBatchGetInodeResponse,
+  read: readBatchGetInodeResponse,
+};
+
+function createBatchGetInodeResponse(partial?: Partial<BatchGetInodeResponse>): BatchGetInodeResponse {
+  return {
+    inodes: partial?.inodes ?? [],
+  };
+}
+
+function measureBatchGetInodeResponse(message: BatchGetInodeResponse, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const values = message.inodes;
+    for (let index = 0; index < values.length; index++) {
+      const value = values[index];
+      const slot = writer.reserveSize();
+      const length = measureInode(value, writer);
+      writer.fillSize(slot, length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  return size;
+}
+
+function writeBatchGetInodeResponse(message: BatchGetInodeResponse, writer: protobuf.ProtoWriter): void {
+  {
+    const values = message.inodes;
+    for (let index = 0; index < values.length; index++) {
+      writer.byte(10);
+      writer.varint32(writer.nextSize());
+      writeInode(values[index], writer);
+    }
+  }
+}
+
+function readBatchGetInodeResponse(reader: protobuf.ProtoReader): BatchGetInodeResponse {
+  const message: BatchGetInodeResponse = {
+    inodes: [],
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 10: {
+        const outer = reader.enterMessage();
+        message.inodes.push(readInode(reader));
+        reader.leaveMessage(outer);
+        break;
+      }
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.BatchGetInodeResponse.inodes');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface LinkRequest {
+  partitionId: number;
+  ino: number;
+  parentIno: number;
+  name: string;
+}
+
+export const LinkRequest: protobuf.MessageCodec<LinkRequest> = {
+  typeName: 'atoll.metanode.LinkRequest',
+  create: createLinkRequest,
+  encode: (message) => protobuf.encodeMessage(message, measureLinkRequest, writeLinkRequest, 'atoll.metanode.LinkRequest'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureLinkRequest, 'atoll.metanode.LinkRequest'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureLinkRequest, writeLinkRequest, 'atoll.metanode.LinkRequest'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readLinkRequest),
+  measure: measureLinkRequest,
+  write: writeLinkRequest,
+  read: readLinkRequest,
+};
+
+function createLinkRequest(partial?: Partial<LinkRequest>): LinkRequest {
+  return {
+    partitionId: partial?.partitionId ?? 0,
+    ino: partial?.ino ?? 0,
+    parentIno: partial?.parentIno ?? 0,
+    name: partial?.name ?? '',
+  };
+}
+
+function measureLinkRequest(message: LinkRequest, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.partitionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.LinkRequest.partition_id');
+  }
+  {
+    const value = message.ino;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.LinkRequest.ino');
+  }
+  {
+    const value = message.parentIno;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.LinkRequest.parent_ino');
+  }
+  {
+    const value = message.name;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  return size;
+}
+
+function writeLinkRequest(message: LinkRequest, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.partitionId;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+  {
+    const value = message.ino;
+    if (value !== 0) { writer.byte(16); writer.uint64(value); }
+  }
+  {
+    const value = message.parentIno;
+    if (value !== 0) { writer.byte(24); writer.uint64(value); }
+  }
+  {
+    const value = message.name;
+    if (value.length !== 0) { writer.byte(34); writer.string(value); }
+  }
+}
+
+function readLinkRequest(reader: protobuf.ProtoReader): LinkRequest {
+  const message: LinkRequest = {
+    partitionId: 0,
+    ino: 0,
+    parentIno: 0,
+    name: '',
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.partitionId = reader.uint64(); break;
+      case 16: message.ino = reader.uint64(); break;
+      case 24: message.parentIno = reader.uint64(); break;
+      case 34: message.name = reader.string(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.LinkRequest.partition_id');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.LinkRequest.ino');
+          case 3: throw reader.wrongWireType(tag, 'atoll.metanode.LinkRequest.parent_ino');
+          case 4: throw reader.wrongWireType(tag, 'atoll.metanode.LinkRequest.name');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface LinkResponse {
+  inode: Inode | undefined;
+  dentry: Dentry | undefined;
+}
+
+export const LinkResponse: protobuf.MessageCodec<LinkResponse> = {
+  typeName: 'atoll.metanode.LinkResponse',
+  create: createLinkResponse,
+  encode: (message) => protobuf.encodeMessage(message, measureLinkResponse, writeLinkResponse, 'atoll.metanode.LinkResponse'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureLinkResponse, 'atoll.metanode.LinkResponse'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureLinkResponse, writeLinkResponse, 'atoll.metanode.LinkResponse'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readLinkResponse),
+  measure: measureLinkResponse,
+  write: writeLinkResponse,
+  read: readLinkResponse,
+};
+
+function createLinkResponse(partial?: Partial<LinkResponse>): LinkResponse {
+  return {
+    inode: partial?.inode,
+    dentry: partial?.dentry,
+  };
+}
+
+function measureLinkResponse(message: LinkResponse, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.inode;
+    if (value !== undefined) {
+      const slot = writer.reserveSize();
+      const length = measureInode(value, writer);
+      writer.fillSize(slot, length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.dentry;
+    if (value !== undefined) {
+      const slot = writer.reserveSize();
+      const length = measureDentry(value, writer);
+      writer.fillSize(slot, length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  return size;
+}
+
+function writeLinkResponse(message: LinkResponse, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.inode;
+    if (value !== undefined) { writer.byte(10); writer.varint32(writer.nextSize()); writeInode(value, writer); }
+  }
+  {
+    const value = message.dentry;
+    if (value !== undefined) { writer.byte(18); writer.varint32(writer.nextSize()); writeDentry(value, writer); }
+  }
+}
+
+function readLinkResponse(reader: protobuf.ProtoReader): LinkResponse {
+  const message: LinkResponse = {
+    inode: undefined,
+    dentry: undefined,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 10: {
+        const outer = reader.enterMessage();
+        message.inode = readInode(reader);
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 18: {
+        const outer = reader.enterMessage();
+        message.dentry = readDentry(reader);
+        reader.leaveMessage(outer);
+        break;
+      }
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.LinkResponse.inode');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.LinkResponse.dentry');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface RenameRequest {
+  partitionId: number;
+  sourceParentIno: number;
+  sourceName: string;
+  targetParentIno: number;
+  targetName: string;
+}
+
+export const RenameRequest: protobuf.MessageCodec<RenameRequest> = {
+  typeName: 'atoll.metanode.RenameRequest',
+  create: createRenameRequest,
+  encode: (message) => protobuf.encodeMessage(message, measureRenameRequest, writeRenameRequest, 'atoll.metanode.RenameRequest'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureRenameRequest, 'atoll.metanode.RenameRequest'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureRenameRequest, writeRenameRequest, 'atoll.metanode.RenameRequest'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readRenameRequest),
+  measure: measureRenameRequest,
+  write: writeRenameRequest,
+  read: readRenameRequest,
+};
+
+function createRenameRequest(partial?: Partial<RenameRequest>): RenameRequest {
+  return {
+    partitionId: partial?.partitionId ?? 0,
+    sourceParentIno: partial?.sourceParentIno ?? 0,
+    sourceName: partial?.sourceName ?? '',
+    targetParentIno: partial?.targetParentIno ?? 0,
+    targetName: partial?.targetName ?? '',
+  };
+}
+
+function measureRenameRequest(message: RenameRequest, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.partitionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.RenameRequest.partition_id');
+  }
+  {
+    const value = message.sourceParentIno;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.RenameRequest.source_parent_ino');
+  }
+  {
+    const value = message.sourceName;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.targetParentIno;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.RenameRequest.target_parent_ino');
+  }
+  {
+    const value = message.targetName;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  return size;
+}
+
+function writeRenameRequest(message: RenameRequest, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.partitionId;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+  {
+    const value = message.sourceParentIno;
+    if (value !== 0) { writer.byte(16); writer.uint64(value); }
+  }
+  {
+    const value = message.sourceName;
+    if (value.length !== 0) { writer.byte(26); writer.string(value); }
+  }
+  {
+    const value = message.targetParentIno;
+    if (value !== 0) { writer.byte(32); writer.uint64(value); }
+  }
+  {
+    const value = message.targetName;
+    if (value.length !== 0) { writer.byte(42); writer.string(value); }
+  }
+}
+
+function readRenameRequest(reader: protobuf.ProtoReader): RenameRequest {
+  const message: RenameRequest = {
+    partitionId: 0,
+    sourceParentIno: 0,
+    sourceName: '',
+    targetParentIno: 0,
+    targetName: '',
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.partitionId = reader.uint64(); break;
+      case 16: message.sourceParentIno = reader.uint64(); break;
+      case 26: message.sourceName = reader.string(); break;
+      case 32: message.targetParentIno = reader.uint64(); break;
+      case 42: message.targetName = reader.string(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.RenameRequest.partition_id');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.RenameRequest.source_parent_ino');
+          case 3: throw reader.wrongWireType(tag, 'atoll.metanode.RenameRequest.source_name');
+          case 4: throw reader.wrongWireType(tag, 'atoll.metanode.RenameRequest.target_parent_ino');
+          case 5: throw reader.wrongWireType(tag, 'atoll.metanode.RenameRequest.target_name');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface RenameResponse {
+  /** The entry as it now is at the target. */
+  moved: Dentry | undefined;
+  /** The entry the rename replaced, if any; its inode lost a link. */
+  replaced: Dentry | undefined;
+}
+
+export const RenameResponse: protobuf.MessageCodec<RenameResponse> = {
+  typeName: 'atoll.metanode.RenameResponse',
+  create: createRenameResponse,
+  encode: (message) => protobuf.encodeMessage(message, measureRenameResponse, writeRenameResponse, 'atoll.metanode.RenameResponse'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureRenameResponse, 'atoll.metanode.RenameResponse'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureRenameResponse, writeRenameResponse, 'atoll.metanode.RenameResponse'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readRenameResponse),
+  measure: measureRenameResponse,
+  write: writeRenameResponse,
+  read: readRenameResponse,
+};
+
+function createRenameResponse(partial?: Partial<RenameResponse>): RenameResponse {
+  return {
+    moved: partial?.moved,
+    replaced: partial?.replaced,
+  };
+}
+
+function measureRenameResponse(message: RenameResponse, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.moved;
+    if (value !== undefined) {
+      const slot = writer.reserveSize();
+      const length = measureDentry(value, writer);
+      writer.fillSize(slot, length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.replaced;
+    if (value !== undefined) {
+      const slot = writer.reserveSize();
+      const length = measureDentry(value, writer);
+      writer.fillSize(slot, length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  return size;
+}
+
+function writeRenameResponse(message: RenameResponse, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.moved;
+    if (value !== undefined) { writer.byte(10); writer.varint32(writer.nextSize()); writeDentry(value, writer); }
+  }
+  {
+    const value = message.replaced;
+    if (value !== undefined) { writer.byte(18); writer.varint32(writer.nextSize()); writeDentry(value, writer); }
+  }
+}
+
+function readRenameResponse(reader: protobuf.ProtoReader): RenameResponse {
+  const message: RenameResponse = {
+    moved: undefined,
+    replaced: undefined,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 10: {
+        const outer = reader.enterMessage();
+        message.moved = readDentry(reader);
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 18: {
+        const outer = reader.enterMessage();
+        message.replaced = readDentry(reader);
+        reader.leaveMessage(outer);
+        break;
+      }
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.RenameResponse.moved');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.RenameResponse.replaced');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface SetattrRequest {
+  partitionId: number;
+  ino: number;
+  /** A bit set of SetattrField values. */
+  valid: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  atimeSec: number;
+  atimeNsec: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+}
+
+export const SetattrRequest: protobuf.MessageCodec<SetattrRequest> = {
+  typeName: 'atoll.metanode.SetattrRequest',
+  create: createSetattrRequest,
+  encode: (message) => protobuf.encodeMessage(message, measureSetattrRequest, writeSetattrRequest, 'atoll.metanode.SetattrRequest'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureSetattrRequest, 'atoll.metanode.SetattrRequest'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureSetattrRequest, writeSetattrRequest, 'atoll.metanode.SetattrRequest'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readSetattrRequest),
+  measure: measureSetattrRequest,
+  write: writeSetattrRequest,
+  read: readSetattrRequest,
+};
+
+function createSetattrRequest(partial?: Partial<SetattrRequest>): SetattrRequest {
+  return {
+    partitionId: partial?.partitionId ?? 0,
+    ino: partial?.ino ?? 0,
+    valid: partial?.valid ?? 0,
+    mode: partial?.mode ?? 0,
+    uid: partial?.uid ?? 0,
+    gid: partial?.gid ?? 0,
+    size: partial?.size ?? 0,
+    atimeSec: partial?.atimeSec ?? 0,
+    atimeNsec: partial?.atimeNsec ?? 0,
+    mtimeSec: partial?.mtimeSec ?? 0,
+    mtimeNsec: partial?.mtimeNsec ?? 0,
+  };
+}
+
+function measureSetattrRequest(message: SetattrRequest, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.partitionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.SetattrRequest.partition_id');
+  }
+  {
+    const value = message.ino;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.SetattrRequest.ino');
+  }
+  {
+    const value = message.valid;
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.metanode.SetattrRequest.valid');
+  }
+  {
+    const value = message.mode;
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.metanode.SetattrRequest.mode');
+  }
+  {
+    const value = message.uid;
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.metanode.SetattrRequest.uid');
+  }
+  {
+    const value = message.gid;
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.metanode.SetattrRequest.gid');
+  }
+  {
+    const value = message.size;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.SetattrRequest.size');
+  }
+  {
+    const value = message.atimeSec;
+    if (value !== 0) size += 1 + protobuf.int64Size(value, 'atoll.metanode.SetattrRequest.atime_sec');
+  }
+  {
+    const value = message.atimeNsec;
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.metanode.SetattrRequest.atime_nsec');
+  }
+  {
+    const value = message.mtimeSec;
+    if (value !== 0) size += 1 + protobuf.int64Size(value, 'atoll.metanode.SetattrRequest.mtime_sec');
+  }
+  {
+    const value = message.mtimeNsec;
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.metanode.SetattrRequest.mtime_nsec');
+  }
+  return size;
+}
+
+function writeSetattrRequest(message: SetattrRequest, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.partitionId;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+  {
+    const value = message.ino;
+    if (value !== 0) { writer.byte(16); writer.uint64(value); }
+  }
+  {
+    const value = message.valid;
+    if (value !== 0) { writer.byte(24); writer.varint32(value); }
+  }
+  {
+    const value = message.mode;
+    if (value !== 0) { writer.byte(32); writer.varint32(value); }
+  }
+  {
+    const value = message.uid;
+    if (value !== 0) { writer.byte(40); writer.varint32(value); }
+  }
+  {
+    const value = message.gid;
+    if (value !== 0) { writer.byte(48); writer.varint32(value); }
+  }
+  {
+    const value = message.size;
+    if (value !== 0) { writer.byte(56); writer.uint64(value); }
+  }
+  {
+    const value = message.atimeSec;
+    if (value !== 0) { writer.byte(64); writer.int64(value); }
+  }
+  {
+    const value = message.atimeNsec;
+    if (value !== 0) { writer.byte(72); writer.varint32(value); }
+  }
+  {
+    const value = message.mtimeSec;
+    if (value !== 0) { writer.byte(80); writer.int64(value); }
+  }
+  {
+    const value = message.mtimeNsec;
+    if (value !== 0) { writer.byte(88); writer.varint32(value); }
+  }
+}
+
+function readSetattrRequest(reader: protobuf.ProtoReader): SetattrRequest {
+  const message: SetattrRequest = {
+    partitionId: 0,
+    ino: 0,
+    valid: 0,
+    mode: 0,
+    uid: 0,
+    gid: 0,
+    size: 0,
+    atimeSec: 0,
+    atimeNsec: 0,
+    mtimeSec: 0,
+    mtimeNsec: 0,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.partitionId = reader.uint64(); break;
+      case 16: message.ino = reader.uint64(); break;
+      case 24: message.valid = reader.uint32(); break;
+      case 32: message.mode = reader.uint32(); break;
+      case 40: message.uid = reader.uint32(); break;
+      case 48: message.gid = reader.uint32(); break;
+      case 56: message.size = reader.uint64(); break;
+      case 64: message.atimeSec = reader.int64(); break;
+      case 72: message.atimeNsec = reader.uint32(); break;
+      case 80: message.mtimeSec = reader.int64(); break;
+      case 88: message.mtimeNsec = reader.uint32(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.SetattrRequest.partition_id');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.SetattrRequest.ino');
+          case 3: throw reader.wrongWireType(tag, 'atoll.metanode.SetattrRequest.valid');
+          case 4: throw reader.wrongWireType(tag, 'atoll.metanode.SetattrRequest.mode');
+          case 5: throw reader.wrongWireType(tag, 'atoll.metanode.SetattrRequest.uid');
+          case 6: throw reader.wrongWireType(tag, 'atoll.metanode.SetattrRequest.gid');
+          case 7: throw reader.wrongWireType(tag, 'atoll.metanode.SetattrRequest.size');
+          case 8: throw reader.wrongWireType(tag, 'atoll.metanode.SetattrRequest.atime_sec');
+          case 9: throw reader.wrongWireType(tag, 'atoll.metanode.SetattrRequest.atime_nsec');
+          case 10: throw reader.wrongWireType(tag, 'atoll.metanode.SetattrRequest.mtime_sec');
+          case 11: throw reader.wrongWireType(tag, 'atoll.metanode.SetattrRequest.mtime_nsec');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface SetXattrRequest {
+  partitionId: number;
+  ino: number;
+  name: string;
+  value: Uint8Array;
+  flag: XattrFlag;
+}
+
+export const SetXattrRequest: protobuf.MessageCodec<SetXattrRequest> = {
+  typeName: 'atoll.metanode.SetXattrRequest',
+  create: createSetXattrRequest,
+  encode: (message) => protobuf.encodeMessage(message, measureSetXattrRequest, writeSetXattrRequest, 'atoll.metanode.SetXattrRequest'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureSetXattrRequest, 'atoll.metanode.SetXattrRequest'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureSetXattrRequest, writeSetXattrRequest, 'atoll.metanode.SetXattrRequest'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readSetXattrRequest),
+  measure: measureSetXattrRequest,
+  write: writeSetXattrRequest,
+  read: readSetXattrRequest,
+};
+
+function createSetXattrRequest(partial?: Partial<SetXattrRequest>): SetXattrRequest {
+  return {
+    partitionId: partial?.partitionId ?? 0,
+    ino: partial?.ino ?? 0,
+    name: partial?.name ?? '',
+    value: partial?.value ?? protobuf.emptyBytes,
+    flag: partial?.flag ?? XattrFlag.XATTR_ANY,
+  };
+}
+
+function measureSetXattrRequest(message: SetXattrRequest, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.partitionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.SetXattrRequest.partition_id');
+  }
+  {
+    const value = message.ino;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.SetXattrRequest.ino');
+  }
+  {
+    const value = message.name;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.value;
+    if (value.length !== 0) size += 1 + protobuf.lengthDelimitedSize(value.length);
+  }
+  {
+    const value = message.flag;
+    if (value !== 0) size += 1 + protobuf.enumSize(value, 'atoll.metanode.SetXattrRequest.flag');
+  }
+  return size;
+}
+
+function writeSetXattrRequest(message: SetXattrRequest, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.partitionId;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+  {
+    const value = message.ino;
+    if (value !== 0) { writer.byte(16); writer.uint64(value); }
+  }
+  {
+    const value = message.name;
+    if (value.length !== 0) { writer.byte(26); writer.string(value); }
+  }
+  {
+    const value = message.value;
+    if (value.length !== 0) { writer.byte(34); writer.bytesField(value); }
+  }
+  {
+    const value = message.flag;
+    if (value !== 0) { writer.byte(40); writer.int32(value); }
+  }
+}
+
+function readSetXattrRequest(reader: protobuf.ProtoReader): SetXattrRequest {
+  const message: SetXattrRequest = {
+    partitionId: 0,
+    ino: 0,
+    name: '',
+    value: protobuf.emptyBytes,
+    flag: XattrFlag.XATTR_ANY,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.partitionId = reader.uint64(); break;
+      case 16: message.ino = reader.uint64(); break;
+      case 26: message.name = reader.string(); break;
+      case 34: message.value = reader.bytesField(); break;
+      case 40: message.flag = reader.enumValue(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.SetXattrRequest.partition_id');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.SetXattrRequest.ino');
+          case 3: throw reader.wrongWireType(tag, 'atoll.metanode.SetXattrRequest.name');
+          case 4: throw reader.wrongWireType(tag, 'atoll.metanode.SetXattrRequest.value');
+          case 5: throw reader.wrongWireType(tag, 'atoll.metanode.SetXattrRequest.flag');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface XattrRequest {
+  partitionId: number;
+  ino: number;
+  /** Empty for a list. */
+  name: string;
+}
+
+export const XattrRequest: protobuf.MessageCodec<XattrRequest> = {
+  typeName: 'atoll.metanode.XattrRequest',
+  create: createXattrRequest,
+  encode: (message) => protobuf.encodeMessage(message, measureXattrRequest, writeXattrRequest, 'atoll.metanode.XattrRequest'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureXattrRequest, 'atoll.metanode.XattrRequest'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureXattrRequest, writeXattrRequest, 'atoll.metanode.XattrRequest'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readXattrRequest),
+  measure: measureXattrRequest,
+  write: writeXattrRequest,
+  read: readXattrRequest,
+};
+
+function createXattrRequest(partial?: Partial<XattrRequest>): XattrRequest {
+  return {
+    partitionId: partial?.partitionId ?? 0,
+    ino: partial?.ino ?? 0,
+    name: partial?.name ?? '',
+  };
+}
+
+function measureXattrRequest(message: XattrRequest, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.partitionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.XattrRequest.partition_id');
+  }
+  {
+    const value = message.ino;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.XattrRequest.ino');
+  }
+  {
+    const value = message.name;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  return size;
+}
+
+function writeXattrRequest(message: XattrRequest, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.partitionId;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+  {
+    const value = message.ino;
+    if (value !== 0) { writer.byte(16); writer.uint64(value); }
+  }
+  {
+    const value = message.name;
+    if (value.length !== 0) { writer.byte(26); writer.string(value); }
+  }
+}
+
+function readXattrRequest(reader: protobuf.ProtoReader): XattrRequest {
+  const message: XattrRequest = {
+    partitionId: 0,
+    ino: 0,
+    name: '',
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.partitionId = reader.uint64(); break;
+      case 16: message.ino = reader.uint64(); break;
+      case 26: message.name = reader.string(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.XattrRequest.partition_id');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.XattrRequest.ino');
+          case 3: throw reader.wrongWireType(tag, 'atoll.metanode.XattrRequest.name');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface XattrResponse {
+  value: Uint8Array;
+  names: string[];
+}
+
+export const XattrResponse: protobuf.MessageCodec<XattrResponse> = {
+  typeName: 'atoll.metanode.XattrResponse',
+  create: createXattrResponse,
+  encode: (message) => protobuf.encodeMessage(message, measureXattrResponse, writeXattrResponse, 'atoll.metanode.XattrResponse'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureXattrResponse, 'atoll.metanode.XattrResponse'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureXattrResponse, writeXattrResponse, 'atoll.metanode.XattrResponse'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readXattrResponse),
+  measure: measureXattrResponse,
+  write: writeXattrResponse,
+  read: readXattrResponse,
+};
+
+function createXattrResponse(partial?: Partial<XattrResponse>): XattrResponse {
+  return {
+    value: partial?.value ?? protobuf.emptyBytes,
+    names: partial?.names ?? [],
+  };
+}
+
+function measureXattrResponse(message: XattrResponse, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.value;
+    if (value.length !== 0) size += 1 + protobuf.lengthDelimitedSize(value.length);
+  }
+  {
+    const values = message.names;
+    for (let index = 0; index < values.length; index++) {
+      const value = values[index];
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  return size;
+}
+
+function writeXattrResponse(message: XattrResponse, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.value;
+    if (value.length !== 0) { writer.byte(10); writer.bytesField(value); }
+  }
+  {
+    const values = message.names;
+    for (let index = 0; index < values.length; index++) {
+      writer.byte(18);
+      writer.string(values[index]);
+    }
+  }
+}
+
+function readXattrResponse(reader: protobuf.ProtoReader): XattrResponse {
+  const message: XattrResponse = {
+    value: protobuf.emptyBytes,
+    names: [],
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 10: message.value = reader.bytesField(); break;
+      case 18: message.names.push(reader.string()); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.XattrResponse.value');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.XattrResponse.names');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface AppendExtentsRequest {
+  partitionId: number;
+  ino: number;
+  /** Extents written since the last append, in file order; the size grows to cover them. */
+  extents: ExtentKey[];
+}
+
+export const AppendExtentsRequest: protobuf.MessageCodec<AppendExtentsRequest> = {
+  typeName: 'atoll.metanode.AppendExtentsRequest',
+  create: createAppendExtentsRequest,
+  encode: (message) => protobuf.encodeMessage(message, measureAppendExtentsRequest, writeAppendExtentsRequest, 'atoll.metanode.AppendExtentsRequest'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureAppendExtentsRequest, 'atoll.metanode.AppendExtentsRequest'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureAppendExtentsRequest, writeAppendExtentsRequest, 'atoll.metanode.AppendExtentsRequest'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readAppendExtentsRequest),
+  measure: measureAppendExtentsRequest,
+  write: writeAppendExtentsRequest,
+  read: readAppendExtentsRequest,
+};
+
+function createAppendExtentsRequest(partial?: Partial<AppendExtentsRequest>): AppendExtentsRequest {
+  return {
+    partitionId: partial?.partitionId ?? 0,
+    ino: partial?.ino ?? 0,
+    extents: partial?.extents ?? [],
+  };
+}
+
+function measureAppendExtentsRequest(message: AppendExtentsRequest, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.partitionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.AppendExtentsRequest.partition_id');
+  }
+  {
+    const value = message.ino;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.AppendExtentsRequest.ino');
+  }
+  {
+    const values = message.extents;
+    for (let index = 0; index < values.length; index++) {
+      const value = values[index];
+      const slot = writer.reserveSize();
+      const length = measureExtentKey(value, writer);
+      writer.fillSize(slot, length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  return size;
+}
+
+function writeAppendExtentsRequest(message: AppendExtentsRequest, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.partitionId;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+  {
+    const value = message.ino;
+    if (value !== 0) { writer.byte(16); writer.uint64(value); }
+  }
+  {
+    const values = message.extents;
+    for (let index = 0; index < values.length; index++) {
+      writer.byte(26);
+      writer.varint32(writer.nextSize());
+      writeExtentKey(values[index], writer);
+    }
+  }
+}
+
+function readAppendExtentsRequest(reader: protobuf.ProtoReader): AppendExtentsRequest {
+  const message: AppendExtentsRequest = {
+    partitionId: 0,
+    ino: 0,
+    extents: [],
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.partitionId = reader.uint64(); break;
+      case 16: message.ino = reader.uint64(); break;
+      case 26: {
+        const outer = reader.enterMessage();
+        message.extents.push(readExtentKey(reader));
+        reader.leaveMessage(outer);
+        break;
+      }
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.AppendExtentsRequest.partition_id');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.AppendExtentsRequest.ino');
+          case 3: throw reader.wrongWireType(tag, 'atoll.metanode.AppendExtentsRequest.extents');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface StatfsRequest {
+  partitionId: number;
+}
+
+export const StatfsRequest: protobuf.MessageCodec<StatfsRequest> = {
+  typeName: 'atoll.metanode.StatfsRequest',
+  create: createStatfsRequest,
+  encode: (message) => protobuf.encodeMessage(message, measureStatfsRequest, writeStatfsRequest, 'atoll.metanode.StatfsRequest'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureStatfsRequest, 'atoll.metanode.StatfsRequest'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureStatfsRequest, writeStatfsRequest, 'atoll.metanode.StatfsRequest'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readStatfsRequest),
+  measure: measureStatfsRequest,
+  write: writeStatfsRequest,
+  read: readStatfsRequest,
+};
+
+function createStatfsRequest(partial?: Partial<StatfsRequest>): StatfsRequest {
+  return {
+    partitionId: partial?.partitionId ?? 0,
+  };
+}
+
+function measureStatfsRequest(message: StatfsRequest, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.partitionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.StatfsRequest.partition_id');
+  }
+  return size;
+}
+
+function writeStatfsRequest(message: StatfsRequest, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.partitionId;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+}
+
+function readStatfsRequest(reader: protobuf.ProtoReader): StatfsRequest {
+  const message: StatfsRequest = {
+    partitionId: 0,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.partitionId = reader.uint64(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.StatfsRequest.partition_id');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface StatfsResponse {
+  inodeCount: number;
+  dentryCount: number;
+  toFreeCount: number;
+  inodeCursor: number;
+  inodeStart: number;
+  /** 0: unbounded. */
+  inodeEnd: number;
+}
+
+export const StatfsResponse: protobuf.MessageCodec<StatfsResponse> = {
+  typeName: 'atoll.metanode.StatfsResponse',
+  create: createStatfsResponse,
+  encode: (message) => protobuf.encodeMessage(message, measureStatfsResponse, writeStatfsResponse, 'atoll.metanode.StatfsResponse'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureStatfsResponse, 'atoll.metanode.StatfsResponse'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureStatfsResponse, writeStatfsResponse, 'atoll.metanode.StatfsResponse'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readStatfsResponse),
+  measure: measureStatfsResponse,
+  write: writeStatfsResponse,
+  read: readStatfsResponse,
+};
+
+function createStatfsResponse(partial?: Partial<StatfsResponse>): StatfsResponse {
+  return {
+    inodeCount: partial?.inodeCount ?? 0,
+    dentryCount: partial?.dentryCount ?? 0,
+    toFreeCount: partial?.toFreeCount ?? 0,
+    inodeCursor: partial?.inodeCursor ?? 0,
+    inodeStart: partial?.inodeStart ?? 0,
+    inodeEnd: partial?.inodeEnd ?? 0,
+  };
+}
+
+function measureStatfsResponse(message: StatfsResponse, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.inodeCount;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.StatfsResponse.inode_count');
+  }
+  {
+    const value = message.dentryCount;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.StatfsResponse.dentry_count');
+  }
+  {
+    const value = message.toFreeCount;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.StatfsResponse.to_free_count');
+  }
+  {
+    const value = message.inodeCursor;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.StatfsResponse.inode_cursor');
+  }
+  {
+    const value = message.inodeStart;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.StatfsResponse.inode_start');
+  }
+  {
+    const value = message.inodeEnd;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.StatfsResponse.inode_end');
+  }
+  return size;
+}
+
+function writeStatfsResponse(message: StatfsResponse, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.inodeCount;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+  {
+    const value = message.dentryCount;
+    if (value !== 0) { writer.byte(16); writer.uint64(value); }
+  }
+  {
+    const value = message.toFreeCount;
+    if (value !== 0) { writer.byte(24); writer.uint64(value); }
+  }
+  {
+    const value = message.inodeCursor;
+    if (value !== 0) { writer.byte(32); writer.uint64(value); }
+  }
+  {
+    const value = message.inodeStart;
+    if (value !== 0) { writer.byte(40); writer.uint64(value); }
+  }
+  {
+    const value = message.inodeEnd;
+    if (value !== 0) { writer.byte(48); writer.uint64(value); }
+  }
+}
+
+function readStatfsResponse(reader: protobuf.ProtoReader): StatfsResponse {
+  const message: StatfsResponse = {
+    inodeCount: 0,
+    dentryCount: 0,
+    toFreeCount: 0,
+    inodeCursor: 0,
+    inodeStart: 0,
+    inodeEnd: 0,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.inodeCount = reader.uint64(); break;
+      case 16: message.dentryCount = reader.uint64(); break;
+      case 24: message.toFreeCount = reader.uint64(); break;
+      case 32: message.inodeCursor = reader.uint64(); break;
+      case 40: message.inodeStart = reader.uint64(); break;
+      case 48: message.inodeEnd = reader.uint64(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.StatfsResponse.inode_count');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.StatfsResponse.dentry_count');
+          case 3: throw reader.wrongWireType(tag, 'atoll.metanode.StatfsResponse.to_free_count');
+          case 4: throw reader.wrongWireType(tag, 'atoll.metanode.StatfsResponse.inode_cursor');
+          case 5: throw reader.wrongWireType(tag, 'atoll.metanode.StatfsResponse.inode_start');
+          case 6: throw reader.wrongWireType(tag, 'atoll.metanode.StatfsResponse.inode_end');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+/** Replicated by a leader when the master narrows the partition's range (a split). */
+export interface SetInodeEndCommand {
+  inodeEnd: number;
+}
+
+export const SetInodeEndCommand: protobuf.MessageCodec<SetInodeEndCommand> = {
+  typeName: 'atoll.metanode.SetInodeEndCommand',
+  create: createSetInodeEndCommand,
+  encode: (message) => protobuf.encodeMessage(message, measureSetInodeEndCommand, writeSetInodeEndCommand, 'atoll.metanode.SetInodeEndCommand'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureSetInodeEndCommand, 'atoll.metanode.SetInodeEndCommand'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureSetInodeEndCommand, writeSetInodeEndCommand, 'atoll.metanode.SetInodeEndCommand'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readSetInodeEndCommand),
+  measure: measureSetInodeEndCommand,
+  write: writeSetInodeEndCommand,
+  read: readSetInodeEndCommand,
+};
+
+function createSetInodeEndCommand(partial?: Partial<SetInodeEndCommand>): SetInodeEndCommand {
+  return {
+    inodeEnd: partial?.inodeEnd ?? 0,
+  };
+}
+
+function measureSetInodeEndCommand(message: SetInodeEndCommand, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.inodeEnd;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.SetInodeEndCommand.inode_end');
+  }
+  return size;
+}
+
+function writeSetInodeEndCommand(message: SetInodeEndCommand, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.inodeEnd;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+}
+
+function readSetInodeEndCommand(reader: protobuf.ProtoReader): SetInodeEndCommand {
+  const message: SetInodeEndCommand = {
+    inodeEnd: 0,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.inodeEnd = reader.uint64(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.SetInodeEndCommand.inode_end');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+/**
+ * Replicated by the leader of a volume's first meta partition when the root directory
+ * (its first inode) does not exist yet; applying it again is a no-op.
+ */
+export interface EnsureRootCommand {
+  mode: number;
+}
+
+export const EnsureRootCommand: protobuf.MessageCodec<EnsureRootCommand> = {
+  typeName: 'atoll.metanode.EnsureRootCommand',
+  create: createEnsureRootCommand,
+  encode: (message) => protobuf.encodeMessage(message, measureEnsureRootCommand, writeEnsureRootCommand, 'atoll.metanode.EnsureRootCommand'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureEnsureRootCommand, 'atoll.metanode.EnsureRootCommand'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureEnsureRootCommand, writeEnsureRootCommand, 'atoll.metanode.EnsureRootCommand'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readEnsureRootCommand),
+  measure: measureEnsureRootCommand,
+  write: writeEnsureRootCommand,
+  read: readEnsureRootCommand,
+};
+
+function createEnsureRootCommand(partial?: Partial<EnsureRootCommand>): EnsureRootCommand {
+  return {
+    mode: partial?.mode ?? 0,
+  };
+}
+
+function measureEnsureRootCommand(message: EnsureRootCommand, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.mode;
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.metanode.EnsureRootCommand.mode');
+  }
+  return size;
+}
+
+function writeEnsureRootCommand(message: EnsureRootCommand, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.mode;
+    if (value !== 0) { writer.byte(8); writer.varint32(value); }
+  }
+}
+
+function readEnsureRootCommand(reader: protobuf.ProtoReader): EnsureRootCommand {
+  const message: EnsureRootCommand = {
+    mode: 0,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.mode = reader.uint32(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.EnsureRootCommand.mode');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+/**
+ * One entry of a meta partition's Raft log: an operation and the time the leader chose
+ * for it (every replica applies the same time, so the state stays identical).
+ */
+export interface MetaCommand {
+  nowSec: number;
+  nowNsec: number;
+  op: { case: 'createInode'; value: CreateInodeRequest } | { case: 'link'; value: LinkRequest } | { case: 'unlink'; value: UnlinkRequest } | { case: 'rename'; value: RenameRequest } | { case: 'setattr'; value: SetattrRequest } | { case: 'setXattr'; value: SetXattrRequest } | { case: 'removeXattr'; value: XattrRequest } | { case: 'appendExtents'; value: AppendExtentsRequest } | { case: 'setInodeEnd'; value: SetInodeEndCommand } | { case: 'ensureRoot'; value: EnsureRootCommand } | undefined;
+}
+
+export const MetaCommand: protobuf.MessageCodec<MetaCommand> = {
+  typeName: 'atoll.metanode.MetaCommand',
+  create: createMetaCommand,
+  encode: (message) => protobuf.encodeMessage(message, measureMetaCommand, writeMetaCommand, 'atoll.metanode.MetaCommand'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureMetaCommand, 'atoll.metanode.MetaCommand'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureMetaCommand, writeMetaCommand, 'atoll.metanode.MetaCommand'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readMetaCommand),
+  measure: measureMetaCommand,
+  write: writeMetaCommand,
+  read: readMetaCommand,
+};
+
+function createMetaCommand(partial?: Partial<MetaCommand>): MetaCommand {
+  return {
+    nowSec: partial?.nowSec ?? 0,
+    nowNsec: partial?.nowNsec ?? 0,
+    op: partial?.op,
+  };
+}
+
+function measureMetaCommand(message: MetaCommand, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.nowSec;
+    if (value !== 0) size += 1 + protobuf.int64Size(value, 'atoll.metanode.MetaCommand.now_sec');
+  }
+  {
+    const value = message.nowNsec;
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.metanode.MetaCommand.now_nsec');
+  }
+  {
+    const oneof = message.op;
+    if (oneof !== undefined) {
+      switch (oneof.case) {
+        case 'createInode': {
+          const value = oneof.value;
+          const slot = writer.reserveSize();
+          const length = measureCreateInodeRequest(value, writer);
+          writer.fillSize(slot, length);
+          size += 1 + protobuf.varint32Size(length) + length;
+          break;
+        }
+        case 'link': {
+          const value = oneof.value;
+          const slot = writer.reserveSize();
+          const length = measureLinkRequest(value, writer);
+          writer.fillSize(slot, length);
+          size += 1 + protobuf.varint32Size(length) + length;
+          break;
+        }
+        case 'unlink': {
+          const value = oneof.value;
+          const slot = writer.reserveSize();
+          const length = measureUnlinkRequest(value, writer);
+          writer.fillSize(slot, length);
+          size += 1 + protobuf.varint32Size(length) + length;
+          break;
+        }
+        case 'rename': {
+          const value = oneof.value;
+          const slot = writer.reserveSize();
+          const length = measureRenameRequest(value, writer);
+          writer.fillSize(slot, length);
+          size += 1 + protobuf.varint32Size(length) + length;
+          break;
+        }
+        case 'setattr': {
+          const value = oneof.value;
+          const slot = writer.reserveSize();
+          const length = measureSetattrRequest(value, writer);
+          writer.fillSize(slot, length);
+          size += 1 + protobuf.varint32Size(length) + length;
+          break;
+        }
+        case 'setXattr': {
+          const value = oneof.value;
+          const slot = writer.reserveSize();
+          const length = measureSetXattrRequest(value, writer);
+          writer.fillSize(slot, length);
+          size += 1 + protobuf.varint32Size(length) + length;
+          break;
+        }
+        case 'removeXattr': {
+          const value = oneof.value;
+          const slot = writer.reserveSize();
+          const length = measureXattrRequest(value, writer);
+          writer.fillSize(slot, length);
+          size += 2 + protobuf.varint32Size(length) + length;
+          break;
+        }
+        case 'appendExtents': {
+          const value = oneof.value;
+          const slot = writer.reserveSize();
+          const length = measureAppendExtentsRequest(value, writer);
+          writer.fillSize(slot, length);
+          size += 2 + protobuf.varint32Size(length) + length;
+          break;
+        }
+        case 'setInodeEnd': {
+          const value = oneof.value;
+          const slot = writer.reserveSize();
+          const length = measureSetInodeEndCommand(value, writer);
+          writer.fillSize(slot, length);
+          size += 2 + protobuf.varint32Size(length) + length;
+          break;
+        }
+        case 'ensureRoot': {
+          const value = oneof.value;
+          const slot = writer.reserveSize();
+          const length = measureEnsureRootCommand(value, writer);
+          writer.fillSize(slot, length);
+          size += 2 + protobuf.varint32Size(length) + length;
+          break;
+        }
+        default:
+          throw protobuf.unknownOneofCase('atoll.metanode.MetaCommand.op', oneof);
+      }
+    }
+  }
+  return size;
+}
+
+function writeMetaCommand(message: MetaCommand, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.nowSec;
+    if (value !== 0) { writer.byte(8); writer.int64(value); }
+  }
+  {
+    const value = message.nowNsec;
+    if (value !== 0) { writer.byte(16); writer.varint32(value); }
+  }
+  {
+    const oneof = message.op;
+    if (oneof !== undefined) {
+      switch (oneof.case) {
+        case 'createInode':
+          writer.byte(82);
+          writer.varint32(writer.nextSize());
+          writeCreateInodeRequest(oneof.value, writer);
+          break;
+        case 'link':
+          writer.byte(90);
+          writer.varint32(writer.nextSize());
+          writeLinkRequest(oneof.value, writer);
+          break;
+        case 'unlink':
+          writer.byte(98);
+          writer.varint32(writer.nextSize());
+          writeUnlinkRequest(oneof.value, writer);
+          break;
+        case 'rename':
+          writer.byte(106);
+          writer.varint32(writer.nextSize());
+          writeRenameRequest(oneof.value, writer);
+          break;
+        case 'setattr':
+          writer.byte(114);
+          writer.varint32(writer.nextSize());
+          writeSetattrRequest(oneof.value, writer);
+          break;
+        case 'setXattr':
+          writer.byte(122);
+          writer.varint32(writer.nextSize());
+          writeSetXattrRequest(oneof.value, writer);
+          break;
+        case 'removeXattr':
+          writer.byte(130);
+          writer.byte(1);
+          writer.varint32(writer.nextSize());
+          writeXattrRequest(oneof.value, writer);
+          break;
+        case 'appendExtents':
+          writer.byte(138);
+          writer.byte(1);
+          writer.varint32(writer.nextSize());
+          writeAppendExtentsRequest(oneof.value, writer);
+          break;
+        case 'setInodeEnd':
+          writer.byte(146);
+          writer.byte(1);
+          writer.varint32(writer.nextSize());
+          writeSetInodeEndCommand(oneof.value, writer);
+          break;
+        case 'ensureRoot':
+          writer.byte(154);
+          writer.byte(1);
+          writer.varint32(writer.nextSize());
+          writeEnsureRootCommand(oneof.value, writer);
+          break;
+      }
+    }
+  }
+}
+
+function readMetaCommand(reader: protobuf.ProtoReader): MetaCommand {
+  const message: MetaCommand = {
+    nowSec: 0,
+    nowNsec: 0,
+    op: undefined,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.nowSec = reader.int64(); break;
+      case 16: message.nowNsec = reader.uint32(); break;
+      case 82: {
+        const outer = reader.enterMessage();
+        message.op = { case: 'createInode', value: readCreateInodeRequest(reader) };
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 90: {
+        const outer = reader.enterMessage();
+        message.op = { case: 'link', value: readLinkRequest(reader) };
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 98: {
+        const outer = reader.enterMessage();
+        message.op = { case: 'unlink', value: readUnlinkRequest(reader) };
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 106: {
+        const outer = reader.enterMessage();
+        message.op = { case: 'rename', value: readRenameRequest(reader) };
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 114: {
+        const outer = reader.enterMessage();
+        message.op = { case: 'setattr', value: readSetattrRequest(reader) };
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 122: {
+        const outer = reader.enterMessage();
+        message.op = { case: 'setXattr', value: readSetXattrRequest(reader) };
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 130: {
+        const outer = reader.enterMessage();
+        message.op = { case: 'removeXattr', value: readXattrRequest(reader) };
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 138: {
+        const outer = reader.enterMessage();
+        message.op = { case: 'appendExtents', value: readAppendExtentsRequest(reader) };
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 146: {
+        const outer = reader.enterMessage();
+        message.op = { case: 'setInodeEnd', value: readSetInodeEndCommand(reader) };
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 154: {
+        const outer = reader.enterMessage();
+        message.op = { case: 'ensureRoot', value: readEnsureRootCommand(reader) };
+        reader.leaveMessage(outer);
+        break;
+      }
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.now_sec');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.now_nsec');
+          case 10: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.create_inode');
+          case 11: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.link');
+          case 12: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.unlink');
+          case 13: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.rename');
+          case 14: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.setattr');
+          case 15: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.set_xattr');
+          case 16: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.remove_xattr');
+          case 17: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.append_extents');
+          case 18: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.set_inode_end');
+          case 19: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.ensure_root');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
 export const MetaNode = {
   createInode: {
     id: 200,
@@ -1401,5 +3124,75 @@ export const MetaNode = {
     service: 'atoll.metanode.MetaNode',
     request: UnlinkRequest,
     response: UnlinkResponse,
+  },
+  batchGetInode: {
+    id: 205,
+    name: 'BatchGetInode',
+    service: 'atoll.metanode.MetaNode',
+    request: BatchGetInodeRequest,
+    response: BatchGetInodeResponse,
+  },
+  link: {
+    id: 206,
+    name: 'Link',
+    service: 'atoll.metanode.MetaNode',
+    request: LinkRequest,
+    response: LinkResponse,
+  },
+  rename: {
+    id: 207,
+    name: 'Rename',
+    service: 'atoll.metanode.MetaNode',
+    request: RenameRequest,
+    response: RenameResponse,
+  },
+  setattr: {
+    id: 208,
+    name: 'Setattr',
+    service: 'atoll.metanode.MetaNode',
+    request: SetattrRequest,
+    response: InodeResponse,
+  },
+  setXattr: {
+    id: 209,
+    name: 'SetXattr',
+    service: 'atoll.metanode.MetaNode',
+    request: SetXattrRequest,
+    response: InodeResponse,
+  },
+  getXattr: {
+    id: 210,
+    name: 'GetXattr',
+    service: 'atoll.metanode.MetaNode',
+    request: XattrRequest,
+    response: XattrResponse,
+  },
+  listXattr: {
+    id: 211,
+    name: 'ListXattr',
+    service: 'atoll.metanode.MetaNode',
+    request: XattrRequest,
+    response: XattrResponse,
+  },
+  removeXattr: {
+    id: 212,
+    name: 'RemoveXattr',
+    service: 'atoll.metanode.MetaNode',
+    request: XattrRequest,
+    response: InodeResponse,
+  },
+  appendExtents: {
+    id: 213,
+    name: 'AppendExtents',
+    service: 'atoll.metanode.MetaNode',
+    request: AppendExtentsRequest,
+    response: InodeResponse,
+  },
+  statfs: {
+    id: 214,
+    name: 'Statfs',
+    service: 'atoll.metanode.MetaNode',
+    request: StatfsRequest,
+    response: StatfsResponse,
   },
 } as const satisfies protobuf.ServiceDefinition;

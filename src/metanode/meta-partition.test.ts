@@ -1,0 +1,154 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AtollError, StatusCode, isAtollError } from '../errors/index.js';
+import type { PartitionSpec } from '../nodeagent/index.js';
+import { PartitionKind, PartitionStatus } from '../proto/generated/master.js';
+import { CreateInodeRequest, Inode, InodeType, MetaCommand } from '../proto/generated/metanode.js';
+import { MetaPartition, rootIno } from './meta-partition.js';
+import * as namespace from './partition/namespace.js';
+import { LmdbEngine, MemoryEngine, type KvEngine } from './store/index.js';
+
+const spec: PartitionSpec = { kind: PartitionKind.PARTITION_META, partitionId: 7, volume: 'v', inodeStart: 1, inodeEnd: 0, capacityBytes: 0, peers: [] };
+
+interface EngineKind {
+  readonly name: 'memory' | 'lmdb';
+  open(dir: string): Promise<KvEngine>;
+}
+const engines: EngineKind[] = [
+  { name: 'memory', open: async () => new MemoryEngine() },
+  { name: 'lmdb', open: (dir) => LmdbEngine.open(join(dir, 'lmdb')) },
+];
+
+function command(op: NonNullable<MetaCommand['op']>, nowSec = 1_800_000_000): Uint8Array {
+  return MetaCommand.encode(MetaCommand.create({ nowSec, nowNsec: 5, op }));
+}
+
+function create(name: string, type = InodeType.INODE_FILE, parentIno = rootIno): NonNullable<MetaCommand['op']> {
+  return { case: 'createInode', value: CreateInodeRequest.create({ type, mode: 0o644, parentIno, name }) };
+}
+
+type Applied = { ok: true; value: any } | { ok: false; error: AtollError };
+
+async function withPartition(kind: EngineKind, body: (partition: MetaPartition, dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), `atoll-meta-${kind.name}-`));
+  const partition = new MetaPartition({ spec, engine: await kind.open(dir) });
+  try {
+    await body(partition, dir);
+  } finally {
+    await partition.close().catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function contents(engine: KvEngine): string[] {
+  const view = engine.snapshotView();
+  try {
+    return [...view.entries()].map((entry) => `${Buffer.from(entry.key).toString('hex')}=${Buffer.from(entry.value).toString('hex')}`);
+  } finally {
+    view.release();
+  }
+}
+
+for (const kind of engines) {
+  test(`${kind.name}: apply runs each operation once, refusals advance the index, replays are skipped`, async () => {
+    await withPartition(kind, async (partition) => {
+      const apply = (index: number, op: NonNullable<MetaCommand['op']>): Applied | undefined => partition.stateMachine.apply(index, command(op)) as Applied | undefined;
+      const root = apply(1, { case: 'ensureRoot', value: { mode: 0o755 } });
+      assert.equal(root?.ok, true);
+      assert.equal(apply(2, { case: 'ensureRoot', value: { mode: 0o700 } })?.ok, true, 'a second ensureRoot is a no-op');
+      assert.equal(namespace.getInode(partition.engine, rootIno).mode, 0o755);
+      const file = apply(3, create('a'));
+      assert.ok(file?.ok);
+      assert.equal((file.value as { inode: Inode }).inode.ino, 2);
+      const duplicate = apply(4, create('a'));
+      assert.ok(duplicate !== undefined && !duplicate.ok);
+      assert.equal(duplicate.error.status, StatusCode.EXISTS);
+      assert.equal(partition.engine.appliedIndex, 4, 'a refused operation still moves the applied index');
+      const before = contents(partition.engine);
+      assert.equal(apply(3, create('b')), undefined, 'an index at or below the applied one is skipped');
+      assert.deepEqual(contents(partition.engine), before);
+      const usage = partition.usage();
+      assert.equal(usage.inodeCount, 2);
+      assert.equal(usage.dentryCount, 1);
+      assert.equal(usage.inodeCursor, 3);
+      assert.equal(usage.status, PartitionStatus.PARTITION_READ_WRITE);
+    });
+  });
+
+  test(`${kind.name}: every replica applying the same log reaches byte-identical state, and a snapshot installs it`, async () => {
+    await withPartition(kind, async (first) => {
+      await withPartition(kind, async (second) => {
+        const log = [
+          command({ case: 'ensureRoot', value: { mode: 0o755 } }),
+          command(create('dir', InodeType.INODE_DIRECTORY)),
+          command(create('x', InodeType.INODE_FILE, 2)),
+          command({ case: 'rename', value: { partitionId: 7, sourceParentIno: 2, sourceName: 'x', targetParentIno: rootIno, targetName: 'y' } }),
+          command({ case: 'setXattr', value: { partitionId: 7, ino: 3, name: 'user.k', value: Buffer.from('v'), flag: 0 } }),
+          command({ case: 'appendExtents', value: { partitionId: 7, ino: 3, extents: [{ fileOffset: 0, partitionId: 9, extentId: 1024, extentOffset: 0, size: 100 }] } }),
+        ];
+        log.forEach((entry, position) => first.stateMachine.apply(position + 1, entry));
+        log.forEach((entry, position) => second.stateMachine.apply(position + 1, entry));
+        assert.deepEqual(contents(first.engine), contents(second.engine));
+        const snapshot = first.stateMachine.snapshot();
+        await withPartition(kind, async (third) => {
+          third.stateMachine.restore(snapshot, log.length);
+          assert.deepEqual(contents(third.engine), contents(first.engine));
+          assert.equal(third.engine.appliedIndex, log.length);
+          const damaged = Buffer.from(snapshot);
+          damaged[damaged.byteLength >> 1] ^= 0xff;
+          const fourth = new MetaPartition({ spec, engine: new MemoryEngine() });
+          assert.throws(() => fourth.stateMachine.restore(damaged, log.length), (error) => isAtollError(error, StatusCode.CHECKSUM_MISMATCH));
+        });
+      });
+    });
+  });
+
+  test(`${kind.name}: a narrowed range turns the partition read-only for creates (RANGE_FULL) and never drops below the cursor`, async () => {
+    await withPartition(kind, async (partition) => {
+      const apply = (index: number, op: NonNullable<MetaCommand['op']>): Applied => partition.stateMachine.apply(index, command(op)) as Applied;
+      apply(1, { case: 'ensureRoot', value: { mode: 0o755 } });
+      apply(2, create('a'));
+      const narrowed = apply(3, { case: 'setInodeEnd', value: { inodeEnd: 2 } });
+      assert.ok(narrowed.ok);
+      assert.equal(narrowed.value, 3, 'the end stays at the cursor');
+      const full = apply(4, create('b'));
+      assert.ok(!full.ok);
+      assert.equal(full.error.status, StatusCode.RANGE_FULL);
+      assert.equal(partition.usage().status, PartitionStatus.PARTITION_READ_ONLY);
+      assert.equal(partition.usage().inodeEnd, 3);
+      const refused = apply(5, { case: 'setInodeEnd', value: { inodeEnd: 1 } });
+      assert.ok(!refused.ok);
+      assert.equal(refused.error.status, StatusCode.INVALID_ARGUMENT);
+    });
+  });
+}
+
+test('lmdb: a reopened engine keeps its state and skips an older snapshot and the entries it already holds', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'atoll-meta-reopen-'));
+  try {
+    const first = new MetaPartition({ spec, engine: await LmdbEngine.open(join(dir, 'lmdb')) });
+    first.stateMachine.apply(1, command({ case: 'ensureRoot', value: { mode: 0o755 } }));
+    const snapshot = first.stateMachine.snapshot();
+    first.stateMachine.apply(2, command(create('late')));
+    const before = contents(first.engine);
+    await first.close();
+    const reopened = new MetaPartition({ spec, engine: await LmdbEngine.open(join(dir, 'lmdb')) });
+    assert.equal(reopened.engine.appliedIndex, 2);
+    reopened.stateMachine.restore(snapshot, 1);
+    assert.equal(reopened.stateMachine.apply(2, command(create('late'))), undefined);
+    assert.deepEqual(contents(reopened.engine), before);
+    await reopened.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('an entry without an operation is refused as a result, not a crash', () => {
+  const partition = new MetaPartition({ spec, engine: new MemoryEngine() });
+  const applied = partition.stateMachine.apply(1, MetaCommand.encode(MetaCommand.create({ nowSec: 1 }))) as Applied;
+  assert.ok(!applied.ok);
+  assert.equal(applied.error.status, StatusCode.INVALID_ARGUMENT);
+});

@@ -1,0 +1,85 @@
+// The MetaNode RPC service of a metanode process: each request names its partition; the
+// partition host answers PARTITION_NOT_READY while it loads and STALE_VIEW when it is not
+// here; a follower answers NOT_LEADER with the leader as `node:<id>` (the caller's volume
+// view maps it to an address). Mutations are replicated; reads wait for a read index.
+import { AtollError, StatusCode } from '../errors/index.js';
+import type { PartitionHost } from '../nodeagent/index.js';
+import { MetaNode, type Dentry, type Inode } from '../proto/generated/metanode.js';
+import type { RpcServer } from '../rpc/index.js';
+import { MetaPartition } from './meta-partition.js';
+import * as namespace from './partition/namespace.js';
+
+export function registerMetaService(rpc: RpcServer, partitions: () => PartitionHost): void {
+  const partitionOf = (partitionId: number): MetaPartition => {
+    if (!Number.isSafeInteger(partitionId) || partitionId < 1) throw new AtollError(StatusCode.INVALID_ARGUMENT, `partition id must be a positive integer: ${partitionId}`);
+    const host = partitions();
+    if (host === undefined || host === null) throw new AtollError(StatusCode.PARTITION_NOT_READY, 'the metanode is starting', { retryAfterMs: 200 });
+    const { partition } = host.get(partitionId);
+    if (!(partition instanceof MetaPartition)) throw new AtollError(StatusCode.INTERNAL, `partition ${partitionId} is not a meta partition`);
+    return partition;
+  };
+
+  rpc.handle(MetaNode.createInode, async (request) => {
+    const result = (await partitionOf(request.partitionId).mutate({ case: 'createInode', value: request })) as namespace.CreateInodeResult;
+    return { inode: result.inode };
+  });
+  rpc.handle(MetaNode.getInode, async (request) => {
+    const partition = partitionOf(request.partitionId);
+    return { inode: await partition.read((engine) => namespace.getInode(engine, request.ino)) };
+  });
+  rpc.handle(MetaNode.batchGetInode, async (request) => {
+    const partition = partitionOf(request.partitionId);
+    return { inodes: await partition.read((engine) => namespace.batchGetInode(engine, request.inos, partition.limits)) };
+  });
+  rpc.handle(MetaNode.lookup, async (request) => {
+    const partition = partitionOf(request.partitionId);
+    return { dentry: await partition.read((engine) => namespace.lookup(engine, request.parentIno, request.name, partition.limits)) };
+  });
+  rpc.handle(MetaNode.readDir, async (request) => {
+    const partition = partitionOf(request.partitionId);
+    const args = { parentIno: request.parentIno, after: request.after, limit: request.limit === 0 ? Math.min(1024, partition.limits.readdirEntriesMax) : request.limit };
+    return partition.read((engine) => (request.plus ? namespace.readdirPlus(engine, args, partition.limits) : { ...namespace.readdir(engine, args, partition.limits), inodes: [] }));
+  });
+  rpc.handle(MetaNode.unlink, async (request) => {
+    const result = (await partitionOf(request.partitionId).mutate({ case: 'unlink', value: request })) as { dentry: Dentry };
+    return { dentry: result.dentry };
+  });
+  rpc.handle(MetaNode.link, async (request) => {
+    const result = (await partitionOf(request.partitionId).mutate({ case: 'link', value: request })) as { inode: Inode; dentry: Dentry };
+    return { inode: result.inode, dentry: result.dentry };
+  });
+  rpc.handle(MetaNode.rename, async (request) => {
+    const result = (await partitionOf(request.partitionId).mutate({ case: 'rename', value: request })) as namespace.RenameResult;
+    return { moved: result.dentry, replaced: result.replaced };
+  });
+  rpc.handle(MetaNode.setattr, async (request) => ({ inode: (await partitionOf(request.partitionId).mutate({ case: 'setattr', value: request })) as Inode }));
+  rpc.handle(MetaNode.setXattr, async (request) => ({ inode: (await partitionOf(request.partitionId).mutate({ case: 'setXattr', value: request })) as Inode }));
+  rpc.handle(MetaNode.removeXattr, async (request) => ({ inode: (await partitionOf(request.partitionId).mutate({ case: 'removeXattr', value: request })) as Inode }));
+  rpc.handle(MetaNode.getXattr, async (request) => {
+    const partition = partitionOf(request.partitionId);
+    return { value: await partition.read((engine) => namespace.getXattr(engine, request.ino, request.name, partition.limits)), names: [] };
+  });
+  rpc.handle(MetaNode.listXattr, async (request) => {
+    const partition = partitionOf(request.partitionId);
+    return { value: new Uint8Array(0), names: await partition.read((engine) => namespace.listXattr(engine, request.ino, partition.limits)) };
+  });
+  rpc.handle(MetaNode.appendExtents, async (request) => {
+    const result = (await partitionOf(request.partitionId).mutate({ case: 'appendExtents', value: request })) as namespace.AppendExtentsResult;
+    return { inode: result.inode };
+  });
+  rpc.handle(MetaNode.statfs, async (request) => {
+    const partition = partitionOf(request.partitionId);
+    return partition.read((engine) => {
+      const counts = namespace.statfs(engine);
+      const range = partition.range();
+      return {
+        inodeCount: counts.inodes,
+        dentryCount: counts.dentries,
+        toFreeCount: counts.inodesToFree,
+        inodeCursor: partition.inodeCursor(),
+        inodeStart: range.inodeStart,
+        inodeEnd: partition.usage().inodeEnd ?? 0,
+      };
+    });
+  });
+}
