@@ -2,9 +2,7 @@
 // SIGINT or SIGTERM, then stop it gracefully.
 import { ConfigError, describeFlags, isHelpRequested, loadConfig, type DatanodeConfig, type MasterConfig, type MetanodeConfig, type ServerRole } from '../config/index.js';
 import { startNodeRole } from '../nodeagent/index.js';
-import { noPartitionsPlug } from '../nodeagent/no-partitions-plug.js';
-import { metanodePlug } from '../metanode/index.js';
-import { PartitionKind } from '../proto/generated/master.js';
+import { nodeRolePlug } from './role-plug.js';
 import { MasterServer } from '../master/index.js';
 import type { ServerInstance } from '../instance/index.js';
 import { logError } from '../observability/index.js';
@@ -50,7 +48,7 @@ export async function serveRole(role: ServerRole, argv: readonly string[]): Prom
       instance = master.instance;
       stop = () => master.stop();
     } else {
-      const node = await startNodeRole(role, config as MetanodeConfig | DatanodeConfig, role === 'metanode' ? metanodePlug(config as MetanodeConfig) : noPartitionsPlug(PartitionKind.PARTITION_DATA, role));
+      const node = await startNodeRole(role, config as MetanodeConfig | DatanodeConfig, nodeRolePlug(role, config as MetanodeConfig | DatanodeConfig));
       instance = node.instance;
       stop = () => node.stop();
     }

@@ -153,6 +153,11 @@ export class NodeAgent {
   }
 }
 
+/** The node id this data directory registered with before (0: never registered). */
+export async function savedNodeId(dataDir: string): Promise<number> {
+  return (await readIdentity(join(dataDir, identityFileName)))?.nodeId ?? 0;
+}
+
 async function readIdentity(path: string): Promise<NodeIdentity | null> {
   if (!existsSync(path)) return null;
   const parsed = JSON.parse(await readFile(path, 'utf8')) as NodeIdentity;

@@ -12,8 +12,8 @@ import { MasterClient } from '../masterclient/index.js';
 import type { NodeTask } from '../proto/generated/master.js';
 import { RpcClient } from '../rpc/index.js';
 import type { PartitionFactory } from './hosted-partition.js';
-import { NodeAgent, type NodeUsageReport } from './node-agent.js';
-import { PartitionHost } from './partition-host.js';
+import { NodeAgent, savedNodeId, type NodeUsageReport } from './node-agent.js';
+import { PartitionHost, type PartitionHostOptions } from './partition-host.js';
 
 export interface NodeRole {
   readonly instance: ServerInstance;
@@ -34,7 +34,12 @@ export interface NodeRolePlug {
   statusExtra?(partitions: PartitionHost): Record<string, unknown>;
 }
 
-export async function startNodeRole(role: 'metanode' | 'datanode', config: MetanodeConfig | DatanodeConfig, plug: NodeRolePlug): Promise<NodeRole> {
+export interface NodeRoleOptions {
+  /** Test hooks and limits for the partition host. */
+  readonly partitionHost?: Pick<PartitionHostOptions, 'limits' | 'raftHostLimits' | 'raftLimits' | 'loadGate'>;
+}
+
+export async function startNodeRole(role: 'metanode' | 'datanode', config: MetanodeConfig | DatanodeConfig, plug: NodeRolePlug, options: NodeRoleOptions = {}): Promise<NodeRole> {
   let registered = false;
   let failure: string | null = null;
   let partitions: PartitionHost | null = null;
@@ -66,6 +71,7 @@ export async function startNodeRole(role: 'metanode' | 'datanode', config: Metan
     host: config.host,
     raftHeartbeatPort: ports.raftHeartbeat,
     raftReplicaPort: ports.raftReplica,
+    ...options.partitionHost,
   });
   const host = partitions;
   await host.list();
@@ -92,12 +98,18 @@ export async function startNodeRole(role: 'metanode' | 'datanode', config: Metan
     await instance.stop();
     await rpc.close();
   };
+  // A node that registered before knows its id: its partitions load and serve at once,
+  // even while no master answers. A new node needs the id from its registration first.
+  const knownNodeId = await savedNodeId(config.dataDir);
+  const loading = knownNodeId > 0 ? host.start(knownNodeId) : null;
   const started = agent.start().then(async (identity) => {
     registered = true;
-    instance.logger.info({ nodeId: identity.nodeId }, 'registered; loading partitions');
-    await host.start(identity.nodeId);
+    if (knownNodeId > 0 && identity.nodeId !== knownNodeId) throw new Error(`the masters answered node id ${identity.nodeId}, this data directory is node ${knownNodeId}`);
+    instance.logger.info({ nodeId: identity.nodeId }, loading === null ? 'registered; loading partitions' : 'registered');
+    await (loading ?? host.start(identity.nodeId));
     instance.logger.info({ nodeId: identity.nodeId, partitions: host.loadProgress().partitionsLoaded }, 'ready');
   });
+  loading?.catch(() => undefined);
   started.catch((error: unknown) => {
     failure = `start-up failed: ${(error as Error).message}`;
     instance.logger.error({ err: (error as Error).message }, 'start-up failed');

@@ -52,6 +52,8 @@ export interface PartitionHostOptions {
   readonly limits?: Partial<PartitionHostLimits>;
   readonly raftHostLimits?: Partial<RaftHostLimits>;
   readonly raftLimits?: Partial<RaftLimits>;
+  /** TEST ONLY: awaited before each partition of a restart loads (staged start-up tests). */
+  readonly loadGate?: (partitionId: number) => Promise<void>;
 }
 
 interface Loaded {
@@ -146,6 +148,7 @@ export class PartitionHost {
       if (this.#stopped) return;
       const bootstrap = !recovered.has(spec.partitionId) && (spec as PartitionSpec & { bootstrap?: boolean }).bootstrap === true;
       try {
+        await this.#options.loadGate?.(spec.partitionId);
         await this.#load(spec, bootstrap, true);
       } catch (error) {
         // One broken partition must not keep the others from serving: it is reported
