@@ -121,7 +121,11 @@ export class MetaClient {
       } catch (error) {
         if (!(error instanceof AtollError)) throw error;
         lastError = error;
-        if (!this.#shouldRetry(error, options)) throw error;
+        if (!this.#shouldRetry(error, options)) {
+          // A node that failed this call is not trusted as the leader for the next one.
+          if (error.status === StatusCode.UNAVAILABLE || error.status === StatusCode.TIMEOUT) this.#leaders.delete(partitionId);
+          throw error;
+        }
         tried.add(address);
         await this.#afterFailure(partitionId, address, error);
       }

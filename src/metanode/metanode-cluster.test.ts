@@ -5,14 +5,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AtollError, StatusCode, isAtollError } from '../errors/index.js';
-import { InProcessCluster } from '../launcher/testing/in-process-cluster.js';
+import { InProcessCluster, type InProcessClusterOptions } from '../launcher/testing/in-process-cluster.js';
 import { waitFor } from '../master/testing/master-group.js';
 import { CreateInodeRequest, GetInodeRequest, InodeType, LookupRequest, MetaNode, ReadDirRequest, RenameRequest, SetattrField, SetattrRequest, SetXattrRequest, StatfsRequest, UnlinkRequest, XattrRequest } from '../proto/generated/metanode.js';
 import type { MetadataEngine } from '../config/index.js';
 import { MetaPartition, rootIno } from './meta-partition.js';
 
-async function withCluster(engine: MetadataEngine, body: (cluster: InProcessCluster, partitionId: number) => Promise<void>): Promise<void> {
-  const cluster = await InProcessCluster.start({ engine });
+async function withCluster(engine: MetadataEngine, body: (cluster: InProcessCluster, partitionId: number) => Promise<void>, options: Omit<InProcessClusterOptions, 'engine'> = {}): Promise<void> {
+  const cluster = await InProcessCluster.start({ engine, ...options });
   try {
     const view = await cluster.metaClient.refreshView();
     const partitionId = view.metaPartitions[0]!.partitionId;
@@ -106,7 +106,7 @@ for (const engine of ['memory', 'lmdb'] as const) {
     });
   });
 
-  test(`${engine}: a crashed leader under load loses no acknowledged create, and the replica catches up after restart`, async () => {
+  test(`${engine}: a crashed leader under load loses no acknowledged create, and the replica catches up from a snapshot after restart`, async () => {
     await withCluster(engine, async (cluster, partitionId) => {
       const meta = cluster.metaClient;
       const acknowledged: string[] = [];
@@ -145,7 +145,11 @@ for (const engine of ['memory', 'lmdb'] as const) {
         return states.every((state) => state === states[0]) ? true : undefined;
       }, 200);
       assert.ok(leaderPartition.usage().dentryCount! >= acknowledged.length);
-    });
+      // The log was cut behind snapshots while the replica was down: it caught up from one.
+      const restarted = cluster.byName(victim.name).node!.partitions.raft!.status(partitionId);
+      assert.ok(restarted.snapshotIndex > 0, 'the restarted replica installed or took a snapshot');
+      assert.ok(leader.node!.partitions.raft!.inspectLog(partitionId).firstIndex > 1, 'the leader truncated its log after a snapshot');
+    }, { nodeOptions: { partitionHost: { raftHostLimits: { snapshotEntriesMin: 200, entriesKeptAfterSnapshot: 20 } } } });
   });
 
   test(`${engine}: a restarted metanode answers PARTITION_NOT_READY while loading, holds elections back, then serves`, async () => {

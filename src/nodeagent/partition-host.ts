@@ -65,6 +65,7 @@ interface Loaded {
 }
 
 const specFileName = 'spec.json';
+const taskErrorsRememberedMax = 10_000;
 
 export class PartitionHost {
   readonly #options: PartitionHostOptions;
@@ -76,6 +77,8 @@ export class PartitionHost {
   readonly #failed = new Map<number, { spec: PartitionSpec; error: string }>();
   // Task work in progress, per partition: a task is never run twice at once.
   readonly #busy = new Set<number>();
+  // The last failure of each task (kind:partition), so a repeated one is logged once.
+  readonly #taskErrors = new Map<string, string>();
   #listed = false;
   #total = 0;
   #raft: RaftHost | null = null;
@@ -229,8 +232,17 @@ export class PartitionHost {
     for (const task of tasks) {
       if (this.#busy.has(task.partitionId)) continue;
       this.#busy.add(task.partitionId);
+      const key = `${task.kind}:${task.partitionId}`;
       this.#runTask(task)
-        .catch((error: unknown) => this.#options.logger.warn({ task: NodeTaskKind[task.kind], partitionId: task.partitionId, err: (error as Error).message }, 'task failed; the master sends it again'))
+        .then(() => this.#taskErrors.delete(key))
+        .catch((error: unknown) => {
+          // Level-triggered tasks come back every heartbeat: say each new failure once.
+          const message = (error as Error).message;
+          if (this.#taskErrors.get(key) === message) return;
+          if (this.#taskErrors.size >= taskErrorsRememberedMax) this.#taskErrors.clear();
+          this.#taskErrors.set(key, message);
+          this.#options.logger.warn({ task: NodeTaskKind[task.kind], partitionId: task.partitionId, err: message }, 'task failed; the master sends it again');
+        })
         .finally(() => this.#busy.delete(task.partitionId));
     }
   }

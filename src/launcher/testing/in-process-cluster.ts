@@ -34,6 +34,8 @@ export interface InProcessClusterOptions {
   readonly settings?: Record<string, unknown>;
   readonly volume?: string;
   readonly trashRetentionHours?: number;
+  /** Options of every node's partition host (e.g. small snapshot thresholds). */
+  readonly nodeOptions?: NodeRoleOptions;
 }
 
 export class InProcessCluster {
@@ -46,11 +48,12 @@ export class InProcessCluster {
     readonly plan: MasterGroupPlan,
     readonly rpc: RpcClient,
     readonly volume: string,
+    readonly nodeOptions: NodeRoleOptions,
   ) {}
 
   static async start(options: InProcessClusterOptions = {}): Promise<InProcessCluster> {
     const plan = await planMasterGroup(1);
-    const cluster = new InProcessCluster(plan, newTestRpcClient(plan, 'cluster-test'), options.volume ?? 'vol');
+    const cluster = new InProcessCluster(plan, newTestRpcClient(plan, 'cluster-test'), options.volume ?? 'vol', options.nodeOptions ?? {});
     try {
       cluster.master = await startMasterInProcess(plan, 0);
       const counts = { metanode: options.metanodes ?? 3, datanode: options.datanodes ?? 3 };
@@ -104,7 +107,8 @@ export class InProcessCluster {
     return node;
   }
 
-  async startNode(name: string, options: NodeRoleOptions = {}): Promise<NodeRole> {
+  async startNode(name: string, extra: NodeRoleOptions = {}): Promise<NodeRole> {
+    const options: NodeRoleOptions = { partitionHost: { ...this.nodeOptions.partitionHost, ...extra.partitionHost } };
     const entry = this.byName(name);
     if (entry.node !== null) throw new Error(`${name} is running`);
     const { config } = loadConfig(entry.role, entry.args);
