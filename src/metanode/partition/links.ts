@@ -179,14 +179,16 @@ export function orphanCandidates(engine: KvEngine, args: OrphanCandidatesArgs, l
 }
 
 /**
- * Frees inodes whose dentry never came: each still pending goes to nlink 0 with an `F`
- * record (freeInodes then takes it) and loses its `P` record. Skipped: inodes confirmed
- * meanwhile, and a pending directory that got entries (it stays pending; an operator
- * decides).
+ * Frees inodes whose dentry never came: each still pending and created at least graceSec
+ * before now goes to nlink 0 with an `F` record (freeInodes then takes it) and loses its
+ * `P` record. Both conditions are checked again here, as the log applies it: skipped are
+ * inodes confirmed meanwhile, younger ones, and a pending directory that got entries (it
+ * stays pending; an operator decides).
  */
-export function freeOrphans(engine: KvEngine, args: OperationTime & { readonly inos: readonly number[] }, limits: NamespaceLimits = namespaceLimitsDefault): Outcome<{ freed: number[]; skipped: number[] }> {
+export function freeOrphans(engine: KvEngine, args: OperationTime & { readonly inos: readonly number[]; readonly graceSec: number }, limits: NamespaceLimits = namespaceLimitsDefault): Outcome<{ freed: number[]; skipped: number[] }> {
   const action = 'free orphans';
   validateRecordTime(action, args);
+  if (!Number.isSafeInteger(args.graceSec) || args.graceSec < 0) invalid(action, `graceSec must be a non-negative safe integer: ${args.graceSec}`);
   validateBatch(action, 'inodes', args.inos, limits.inodesFreedPerBatchMax);
   for (const ino of args.inos) validateIno(action, 'ino', ino);
   const changes = new Changes(engine);
@@ -194,7 +196,8 @@ export function freeOrphans(engine: KvEngine, args: OperationTime & { readonly i
   const skipped: number[] = [];
   for (const ino of args.inos) {
     const inode = changes.inode(ino);
-    const pending = changes.get(pendingLinkKey(ino)) !== undefined;
+    const pendingBytes = changes.get(pendingLinkKey(ino));
+    const pending = pendingBytes !== undefined && decodePendingLinkValue(pendingBytes).createdSec + args.graceSec <= args.nowSec;
     if (!pending || inode === undefined || inode.nlink === 0 || (inode.type === InodeType.INODE_DIRECTORY && changes.directoryHasEntries(ino))) {
       skipped.push(ino);
       continue;

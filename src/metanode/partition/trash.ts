@@ -130,7 +130,8 @@ export interface TrashEntry extends TrashName, TrashRecord {
 
 function trashEntry(key: Uint8Array, value: Uint8Array): TrashEntry {
   const name = decodeTrashKey(key);
-  return { key: key.slice(), ...name, ...decodeTrashValue(value), trashName: formatTrashName(name) };
+  // A copy as a plain Uint8Array: an engine may hand out Buffers, whose slice() is a view.
+  return { key: new Uint8Array(key), ...name, ...decodeTrashValue(value), trashName: formatTrashName(name) };
 }
 
 /** Trash entries in key order (oldest hour first) after the key `after`. */
