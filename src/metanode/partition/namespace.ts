@@ -129,7 +129,7 @@ export function createInode(engine: KvEngine, range: InodeRange, args: CreateIno
     atimeSec: args.nowSec, atimeNsec: args.nowNsec,
     mtimeSec: args.nowSec, mtimeNsec: args.nowNsec,
     ctimeSec: args.nowSec, ctimeNsec: args.nowNsec,
-    symlinkTarget: args.type === InodeType.INODE_SYMLINK ? args.symlinkTarget!.slice() : new Uint8Array(0),
+    symlinkTarget: args.type === InodeType.INODE_SYMLINK ? new Uint8Array(args.symlinkTarget!) : new Uint8Array(0),
     rdev: args.rdev ?? 0,
     parentIno: isDirectory ? args.parentIno ?? args.remoteParentIno ?? ino : rootParentSentinel,
   });
@@ -534,7 +534,8 @@ export function getXattr(engine: KvEngine, ino: number, name: string, limits: Na
   requireInode(changes, action, ino);
   const value = engine.get(xattrKey(ino, name));
   if (value === undefined) throw new AtollError(StatusCode.NOT_FOUND, `${action}: inode ${ino} has no attribute ${JSON.stringify(name)}`);
-  return value.slice();
+  // A copy as a plain Uint8Array: engines hand out Buffers, whose slice() is a view, not a copy.
+  return new Uint8Array(value);
 }
 
 /** Attribute names of an inode, in the byte order of their UTF-8 names (at most xattrsPerInodeMax). */
@@ -570,7 +571,7 @@ export function setXattr(engine: KvEngine, args: SetXattrArgs, limits: Namespace
   if (!exists && engine.count(xattrPrefix(args.ino)) >= limits.xattrsPerInodeMax) {
     throw new AtollError(StatusCode.NO_SPACE, `${action}: inode ${args.ino} has ${limits.xattrsPerInodeMax} attributes, the most it may hold`);
   }
-  changes.set(key, args.value.slice());
+  changes.set(key, new Uint8Array(args.value));
   setCtime(inode, args);
   changes.putInode(inode);
   return changes.outcome(inode);

@@ -90,8 +90,9 @@ export function validateMode(action: string, mode: number): void {
 
 export function decodeInode(bytes: Uint8Array): Inode {
   const inode = Inode.decode(bytes);
-  // Decoded bytes alias the engine's buffer, which an engine may reuse: own them.
-  inode.symlinkTarget = inode.symlinkTarget.slice();
+  // Decoded bytes alias the engine's buffer, which an engine may reuse: own them (a copy as
+  // a plain Uint8Array: the engines hand out Buffers, whose slice() is a view, not a copy).
+  inode.symlinkTarget = new Uint8Array(inode.symlinkTarget);
   return inode;
 }
 
