@@ -6,7 +6,13 @@ import { compareBytes } from '../testing/map-engine.js';
 import {
   counterKey, decodeCounterKey, decodeCounterValue, decodeDentryKey, decodeInodeKey, decodeToFreeKey, decodeTrashKey,
   decodeXattrKey, dentryKey, dentryPrefix, encodeCounterValue, inodeKey, KeyTag, toFreeKey, trashKey, xattrKey, xattrPrefix,
+  decodeExtentReleaseKey, decodeOpenByKey, decodePendingLinkKey, decodeSessionKey, decodeSessionLeaseKey, extentReleaseKey, openByKey,
+  openByPrefix, pendingLinkKey, sessionKey, sessionLeaseKey, sessionOpenInodeKey,
 } from './keys.js';
+import {
+  decodeExtentReleaseValue, decodeOpenCountValue, decodePendingLinkValue, decodeSessionValue, decodeTrashValue, encodeExtentReleaseValue,
+  encodeOpenCountValue, encodePendingLinkValue, encodeSessionValue, encodeTrashValue,
+} from './values.js';
 
 const utf8 = new TextEncoder();
 const isInvalidArgument = (error: unknown) => isAtollError(error, StatusCode.INVALID_ARGUMENT);
@@ -96,5 +102,36 @@ test('encoding refuses negative, fractional or unsafe integers, empty names and 
 test('record kinds never share a prefix: each tag is a distinct byte', () => {
   const tags = Object.values(KeyTag);
   assert.equal(new Set(tags).size, tags.length);
-  assert.equal(String.fromCharCode(...tags), 'CDFISTX');
+  assert.equal(String.fromCharCode(...tags), 'CDEFILOPSTX');
+});
+
+test('session, open-by, lease, extent release and pending keys round-trip and sort numerically', () => {
+  fc.assert(fc.property(safeIno, safeIno, (first, second) => {
+    assert.deepEqual(decodeSessionKey(sessionKey(first)), { sessionId: first });
+    assert.deepEqual(decodeSessionKey(sessionOpenInodeKey(first, second)), { sessionId: first, ino: second });
+    assert.deepEqual(decodeOpenByKey(openByKey(first, second)), { ino: first, sessionId: second });
+    assert.deepEqual(decodeSessionLeaseKey(sessionLeaseKey(first, second)), { expiresSec: first, sessionId: second });
+    assert.equal(decodeExtentReleaseKey(extentReleaseKey(first)), first);
+    assert.equal(decodePendingLinkKey(pendingLinkKey(first)), first);
+    assert.equal(Math.sign(compareBytes(sessionLeaseKey(first, 1), sessionLeaseKey(second, 1))), Math.sign(first - second));
+  }));
+  assert.ok(startsWith(sessionOpenInodeKey(3, 4), sessionKey(3)));
+  assert.ok(startsWith(openByKey(3, 4), openByPrefix(3)));
+  assert.throws(() => decodeSessionKey(Uint8Array.of(KeyTag.session, 0, 0, 0, 0, 0, 0, 0, 1, 0)), isInvalidArgument);
+});
+
+test('bookkeeping values round-trip and refuse a wrong length', () => {
+  const session = { openedSec: 1, openedNsec: 2, renewedSec: 3, renewedNsec: 4, leaseSec: 5, openInodes: 6, clientInfo: 'hôte' };
+  assert.deepEqual(decodeSessionValue(encodeSessionValue(session)), session);
+  assert.equal(decodeOpenCountValue(encodeOpenCountValue(0xffff_ffff)), 0xffff_ffff);
+  const trash = { deletedSec: Number.MAX_SAFE_INTEGER, deletedNsec: 999_999_999, type: 2 };
+  assert.deepEqual(decodeTrashValue(encodeTrashValue(trash)), trash);
+  const release = { partitionId: 7, ranges: [{ extentId: 1, extentOffset: 2 ** 40, size: 0xffff_ffff }, { extentId: 2, extentOffset: 0, size: 1 }] };
+  assert.deepEqual(decodeExtentReleaseValue(encodeExtentReleaseValue(release)), release);
+  const pending = { createdSec: 10, createdNsec: 20, parentIno: 30 };
+  assert.deepEqual(decodePendingLinkValue(encodePendingLinkValue(pending)), pending);
+  assert.throws(() => decodeTrashValue(new Uint8Array(12)), isInvalidArgument);
+  assert.throws(() => decodeExtentReleaseValue(encodeExtentReleaseValue(release).subarray(0, 20)), isInvalidArgument);
+  assert.throws(() => decodeSessionValue(new Uint8Array(10)), isInvalidArgument);
+  assert.throws(() => encodeOpenCountValue(-1), isInvalidArgument);
 });

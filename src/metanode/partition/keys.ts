@@ -9,13 +9,21 @@ export const KeyTag = Object.freeze({
   counter: 0x43, // 'C'
   /** `D<parentIno u64><name utf8>`: a dentry (value: Dentry). */
   dentry: 0x44, // 'D'
+  /** `E<seq u64>`: extent ranges one data partition must release (value: values.ts). */
+  extentRelease: 0x45, // 'E'
   /** `F<ino u64>`: an inode at nlink 0 waiting to be freed (value: empty). */
   toFree: 0x46, // 'F'
   /** `I<ino u64>`: an inode (value: Inode). */
   inode: 0x49, // 'I'
-  /** `S<sessionId u64>[<ino u64>]`: reserved for client sessions and their open inodes. */
+  /** `L<expiresSec u64><sessionId u64>`: a session's lease end, so expiry scans in time order (value: empty). */
+  sessionLease: 0x4c, // 'L'
+  /** `O<ino u64><sessionId u64>`: the inode is open by the session (value: empty). */
+  openBy: 0x4f, // 'O'
+  /** `P<ino u64>`: an inode created for a dentry in another partition, not yet confirmed (value: creation time). */
+  pendingLink: 0x50, // 'P'
+  /** `S<sessionId u64>`: a client session; `S<sessionId u64><ino u64>`: an inode it holds open (values: values.ts). */
   session: 0x53, // 'S'
-  /** `T<hour u64><parentIno u64><ino u64><name utf8>`: reserved for trash entries. */
+  /** `T<hour u64><parentIno u64><ino u64><name utf8>`: a removed entry kept in the trash (value: values.ts). */
   trash: 0x54, // 'T'
   /** `X<ino u64><name utf8>`: an extended attribute (value: the raw attribute bytes). */
   xattr: 0x58, // 'X'
@@ -27,6 +35,10 @@ export const CounterName = Object.freeze({
   inodeCursor: 'inode_cursor',
   /** The exclusive end of the partition's inode range once the master narrowed it (a split); absent: the range it was created with. */
   inodeEnd: 'inode_end',
+  /** The next session id to hand out; absent means 1. */
+  sessionCursor: 'session_cursor',
+  /** The next extent release record's sequence number; absent means 1. */
+  extentReleaseCursor: 'extent_release_cursor',
 });
 
 const u64Bytes = 8;
@@ -34,7 +46,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 function malformed(what: string, key: Uint8Array, reason: string): never {
-  throw new AtollError(StatusCode.INVALID_ARGUMENT, `decode ${what} key: ${reason}: ${hexOf(key)}`);
+  throw new AtollError(StatusCode.INVALID_ARGUMENT, `decode ${what}${what.endsWith(' value') ? '' : ' key'}: ${reason}: ${hexOf(key)}`);
 }
 
 function hexOf(bytes: Uint8Array): string {
@@ -52,7 +64,7 @@ function checkU64(what: string, value: number): void {
 
 // Writes value as u64 big-endian at offset: high 32 bits then low 32 bits (values are safe
 // integers, below 2^53, so the division is exact).
-function writeU64(target: Uint8Array, offset: number, value: number): void {
+export function writeU64(target: Uint8Array, offset: number, value: number): void {
   const high = Math.floor(value / 0x1_0000_0000);
   const low = value >>> 0;
   const view = new DataView(target.buffer, target.byteOffset, target.byteLength);
@@ -60,7 +72,8 @@ function writeU64(target: Uint8Array, offset: number, value: number): void {
   view.setUint32(offset + 4, low);
 }
 
-function readU64(what: string, key: Uint8Array, offset: number): number {
+/** Reads a u64 big-endian at offset; refuses (INVALID_ARGUMENT, naming `what`) one beyond 2^53 - 1. */
+export function readU64(what: string, key: Uint8Array, offset: number): number {
   const view = new DataView(key.buffer, key.byteOffset, key.byteLength);
   const high = view.getUint32(offset);
   const low = view.getUint32(offset + 4);
@@ -198,25 +211,99 @@ export function decodeCounterValue(bytes: Uint8Array): number {
   return readU64('counter value', bytes, 0);
 }
 
-// --- reserved: sessions and trash (layout fixed now, records not written yet) ---------
+// --- sessions and open files --------------------------------------------------------
 
 export const sessionPrefixAll: Uint8Array = Uint8Array.of(KeyTag.session);
-export const trashPrefixAll: Uint8Array = Uint8Array.of(KeyTag.trash);
 
-/** `S<sessionId>`: one client session (reserved). */
+/** `S<sessionId>`: one client session. Its open inodes follow it in key order. */
 export function sessionKey(sessionId: number): Uint8Array {
   checkU64('sessionId', sessionId);
   return tagged(KeyTag.session, [sessionId]);
 }
 
-/** `S<sessionId><ino>`: an inode the session holds open (reserved). */
+/** `S<sessionId><ino>`: an inode the session holds open. `sessionKey(id)` is the prefix of the session and its opens. */
 export function sessionOpenInodeKey(sessionId: number, ino: number): Uint8Array {
   checkU64('sessionId', sessionId);
   checkU64('ino', ino);
   return tagged(KeyTag.session, [sessionId, ino]);
 }
 
-/** `T<hour><parentIno><ino><name>`: an entry moved to the trash in that hour since the epoch (reserved). */
+/** Either kind of `S` key: a session (`ino` absent) or one of its open inodes. */
+export function decodeSessionKey(key: Uint8Array): { sessionId: number; ino?: number } {
+  expectTag('session', key, KeyTag.session, 1 + u64Bytes);
+  if (key.length === 1 + u64Bytes) return { sessionId: readU64('session', key, 1) };
+  if (key.length !== 1 + 2 * u64Bytes) malformed('session', key, 'length is neither 9 nor 17 bytes');
+  return { sessionId: readU64('session', key, 1), ino: readU64('session', key, 1 + u64Bytes) };
+}
+
+export const sessionLeasePrefixAll: Uint8Array = Uint8Array.of(KeyTag.sessionLease);
+
+/** `L<expiresSec><sessionId>`: the session expires at expiresSec unless renewed. */
+export function sessionLeaseKey(expiresSec: number, sessionId: number): Uint8Array {
+  checkU64('expiresSec', expiresSec);
+  checkU64('sessionId', sessionId);
+  return tagged(KeyTag.sessionLease, [expiresSec, sessionId]);
+}
+
+export function decodeSessionLeaseKey(key: Uint8Array): { expiresSec: number; sessionId: number } {
+  expectTag('session lease', key, KeyTag.sessionLease, 1 + 2 * u64Bytes);
+  if (key.length !== 1 + 2 * u64Bytes) malformed('session lease', key, 'trailing bytes');
+  return { expiresSec: readU64('session lease', key, 1), sessionId: readU64('session lease', key, 1 + u64Bytes) };
+}
+
+/** Prefix of every `O` record of one inode: one bounded scan tells whether anyone holds it open. */
+export function openByPrefix(ino: number): Uint8Array {
+  checkU64('ino', ino);
+  return tagged(KeyTag.openBy, [ino]);
+}
+
+export function openByKey(ino: number, sessionId: number): Uint8Array {
+  checkU64('ino', ino);
+  checkU64('sessionId', sessionId);
+  return tagged(KeyTag.openBy, [ino, sessionId]);
+}
+
+export function decodeOpenByKey(key: Uint8Array): { ino: number; sessionId: number } {
+  expectTag('open-by', key, KeyTag.openBy, 1 + 2 * u64Bytes);
+  if (key.length !== 1 + 2 * u64Bytes) malformed('open-by', key, 'trailing bytes');
+  return { ino: readU64('open-by', key, 1), sessionId: readU64('open-by', key, 1 + u64Bytes) };
+}
+
+// --- extent releases -----------------------------------------------------------------
+
+export const extentReleasePrefix: Uint8Array = Uint8Array.of(KeyTag.extentRelease);
+
+export function extentReleaseKey(seq: number): Uint8Array {
+  checkU64('seq', seq);
+  return tagged(KeyTag.extentRelease, [seq]);
+}
+
+export function decodeExtentReleaseKey(key: Uint8Array): number {
+  expectTag('extent release', key, KeyTag.extentRelease, 1 + u64Bytes);
+  if (key.length !== 1 + u64Bytes) malformed('extent release', key, 'trailing bytes');
+  return readU64('extent release', key, 1);
+}
+
+// --- inodes waiting for their dentry in another partition ----------------------------
+
+export const pendingLinkPrefix: Uint8Array = Uint8Array.of(KeyTag.pendingLink);
+
+export function pendingLinkKey(ino: number): Uint8Array {
+  checkU64('ino', ino);
+  return tagged(KeyTag.pendingLink, [ino]);
+}
+
+export function decodePendingLinkKey(key: Uint8Array): number {
+  expectTag('pending link', key, KeyTag.pendingLink, 1 + u64Bytes);
+  if (key.length !== 1 + u64Bytes) malformed('pending link', key, 'trailing bytes');
+  return readU64('pending link', key, 1);
+}
+
+// --- trash ---------------------------------------------------------------------------
+
+export const trashPrefixAll: Uint8Array = Uint8Array.of(KeyTag.trash);
+
+/** `T<hour><parentIno><ino><name>`: an entry moved to the trash in that hour since the epoch. */
 export function trashKey(hour: number, parentIno: number, ino: number, name: string): Uint8Array {
   checkU64('hour', hour);
   checkU64('parentIno', parentIno);

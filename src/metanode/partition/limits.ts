@@ -22,6 +22,27 @@ export interface NamespaceLimits {
   readonly extentKeysPerInodeMax: number;
   /** Extent keys one appendExtents may carry. */
   readonly extentKeysPerAppendMax: number;
+  /**
+   * Not a bound: the volume's root directory (the first inode of its first partition), the
+   * one directory where the name `.trash` is reserved for the trash view.
+   */
+  readonly rootIno: number;
+  /** Seconds of a session lease (a client renews well before it runs out). */
+  readonly sessionLeaseSecMax: number;
+  /** Bytes of the client description a session carries (host, process, mount). */
+  readonly sessionClientInfoBytesMax: number;
+  /** Distinct inodes one session may hold open in one partition (so closing it is one bounded batch). */
+  readonly sessionOpenInodesMax: number;
+  /** Opens of one inode by one session not yet closed (a count, not a record each). */
+  readonly opensPerSessionInodeMax: number;
+  /** Open-inode records one expireSessions batch may release (at least one whole session). */
+  readonly opensReleasedPerBatchMax: number;
+  /** Inodes one freeInodes / freeOrphans batch may take. */
+  readonly inodesFreedPerBatchMax: number;
+  /** Extent ranges in one extent release record (`E`); more make more records. */
+  readonly extentRangesPerRecordMax: number;
+  /** Records one paged read or sweep (freeable inodes, orphans, trash, extent releases) may look at. */
+  readonly recordsScannedPerPageMax: number;
 }
 
 export const namespaceLimitsDefault: Readonly<NamespaceLimits> = Object.freeze({
@@ -36,6 +57,15 @@ export const namespaceLimitsDefault: Readonly<NamespaceLimits> = Object.freeze({
   directoryDepthMax: 4096,
   extentKeysPerInodeMax: 65_536,
   extentKeysPerAppendMax: 1024,
+  rootIno: 1,
+  sessionLeaseSecMax: 24 * 3600,
+  sessionClientInfoBytesMax: 1024,
+  sessionOpenInodesMax: 16_384,
+  opensPerSessionInodeMax: 1_000_000,
+  opensReleasedPerBatchMax: 16_384,
+  inodesFreedPerBatchMax: 256,
+  extentRangesPerRecordMax: 4096,
+  recordsScannedPerPageMax: 4096,
 });
 
 /** Fills defaults and checks every limit is a positive safe integer; throws RangeError naming the limit. */
@@ -47,5 +77,9 @@ export function buildNamespaceLimits(overrides: Partial<NamespaceLimits> = {}): 
     }
   }
   if (limits.linksMax < 2) throw new RangeError('build namespace limits: linksMax must allow a directory (2)');
+  if (limits.opensReleasedPerBatchMax < limits.sessionOpenInodesMax) {
+    throw new RangeError('build namespace limits: opensReleasedPerBatchMax must release at least one full session (sessionOpenInodesMax)');
+  }
+  if (limits.opensPerSessionInodeMax > 0xffff_ffff) throw new RangeError('build namespace limits: opensPerSessionInodeMax must fit a u32');
   return Object.freeze(limits);
 }

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AtollError, isAtollError, StatusCode } from '../../errors/index.js';
 import { ExtentKey, Inode, InodeType } from '../../proto/generated/metanode.js';
-import { MapEngine } from '../testing/map-engine.js';
+import { MemoryEngine } from '../store/memory-engine.js';
+import { contents, engineTest } from './engines.test.js';
 import type { KvEngine } from '../store/kv-engine.js';
 import { dentryKey, inodeKey, toFreeKey } from './keys.js';
 import { buildNamespaceLimits } from './limits.js';
@@ -21,8 +22,7 @@ function apply<T>(engine: KvEngine, outcome: Outcome<T>): T {
   return outcome.result;
 }
 
-function newVolume(limits = buildNamespaceLimits(), inodeRange = range): { engine: MapEngine; root: number } {
-  const engine = new MapEngine();
+function newVolume(engine: KvEngine, limits = buildNamespaceLimits(), inodeRange = range): { engine: KvEngine; root: number } {
   const { inode } = apply(engine, createInode(engine, inodeRange, { type: InodeType.INODE_DIRECTORY, ...owner, ...now }, limits));
   return { engine, root: inode.ino };
 }
@@ -43,20 +43,13 @@ function failsWith(status: StatusCode, errno: string) {
   };
 }
 
-// Every entry in key order, for comparing whole states.
-function contents(engine: MapEngine): string[] {
-  const view = engine.snapshotView();
-  const lines = [...view.entries()].map((entry) => `${Buffer.from(entry.key).toString('hex')}=${Buffer.from(entry.value).toString('hex')}`);
-  view.release();
-  return lines;
-}
 
 function names(engine: KvEngine, parentIno: number): string[] {
   return readdir(engine, { parentIno, limit: 4096 }).entries.map((entry) => entry.name);
 }
 
-test('a new directory has nlink 2, its parent gains one link, and the times keep their nanoseconds', () => {
-  const { engine, root } = newVolume();
+engineTest('a new directory has nlink 2, its parent gains one link, and the times keep their nanoseconds', (store) => {
+  const { engine, root } = newVolume(store);
   assert.equal(getInode(engine, root).nlink, 2);
   assert.equal(getInode(engine, root).parentIno, root, 'a root is its own parent');
   const year2100 = { nowSec: 4_102_444_800, nowNsec: 999_999_999 };
@@ -69,8 +62,8 @@ test('a new directory has nlink 2, its parent gains one link, and the times keep
   assert.deepEqual([getInode(engine, root).mtimeSec, getInode(engine, root).mtimeNsec], [4_102_444_800, 999_999_999]);
 });
 
-test('the nlink of a directory is 2 plus its subdirectories; files do not count', () => {
-  const { engine, root } = newVolume();
+engineTest('the nlink of a directory is 2 plus its subdirectories; files do not count', (store) => {
+  const { engine, root } = newVolume(store);
   const parent = mkdir(engine, root, 'parent');
   for (const name of ['a', 'b', 'c']) mkdir(engine, parent, name);
   for (const name of ['f', 'g']) createFile(engine, parent, name);
@@ -81,8 +74,8 @@ test('the nlink of a directory is 2 plus its subdirectories; files do not count'
   assert.equal(getInode(engine, parent).nlink, 4);
 });
 
-test('creating an existing name fails with EEXIST and changes nothing', () => {
-  const { engine, root } = newVolume();
+engineTest('creating an existing name fails with EEXIST and changes nothing', (store) => {
+  const { engine, root } = newVolume(store);
   createFile(engine, root, 'name');
   const before = contents(engine);
   assert.throws(() => createInode(engine, range, { type: InodeType.INODE_FILE, ...owner, ...now, parentIno: root, name: 'name' }), failsWith(StatusCode.EXISTS, 'EEXIST'));
@@ -90,8 +83,8 @@ test('creating an existing name fails with EEXIST and changes nothing', () => {
   assert.deepEqual(contents(engine), before);
 });
 
-test('lookup of a missing name or in a missing directory fails with ENOENT; in a file with ENOTDIR', () => {
-  const { engine, root } = newVolume();
+engineTest('lookup of a missing name or in a missing directory fails with ENOENT; in a file with ENOTDIR', (store) => {
+  const { engine, root } = newVolume(store);
   const file = createFile(engine, root, 'file');
   assert.equal(lookup(engine, root, 'file').ino, file);
   assert.throws(() => lookup(engine, root, 'missing'), failsWith(StatusCode.NOT_FOUND, 'ENOENT'));
@@ -100,8 +93,8 @@ test('lookup of a missing name or in a missing directory fails with ENOENT; in a
   assert.throws(() => getInode(engine, 999), failsWith(StatusCode.NOT_FOUND, 'ENOENT'));
 });
 
-test('names that are empty, dot, dot-dot, or contain a slash or NUL are refused; over 255 bytes is ENAMETOOLONG', () => {
-  const { engine, root } = newVolume();
+engineTest('names that are empty, dot, dot-dot, or contain a slash or NUL are refused; over 255 bytes is ENAMETOOLONG', (store) => {
+  const { engine, root } = newVolume(store);
   for (const name of ['', '.', '..', 'a/b', '/', 'a\0b']) {
     assert.throws(() => createInode(engine, range, { type: InodeType.INODE_FILE, ...owner, ...now, parentIno: root, name }), failsWith(StatusCode.INVALID_ARGUMENT, 'EINVAL'), JSON.stringify(name));
     assert.throws(() => lookup(engine, root, name), failsWith(StatusCode.INVALID_ARGUMENT, 'EINVAL'), JSON.stringify(name));
@@ -115,8 +108,8 @@ test('names that are empty, dot, dot-dot, or contain a slash or NUL are refused;
   }
 });
 
-test('inode numbers are allocated in order inside the range, then RANGE_FULL', () => {
-  const { engine, root } = newVolume(buildNamespaceLimits(), { inodeStart: 10, inodeEnd: 13 });
+engineTest('inode numbers are allocated in order inside the range, then RANGE_FULL', (store) => {
+  const { engine, root } = newVolume(store, buildNamespaceLimits(), { inodeStart: 10, inodeEnd: 13 });
   assert.equal(root, 10);
   const small: InodeRange = { inodeStart: 10, inodeEnd: 13 };
   const made = ['a', 'b'].map((name) => apply(engine, createInode(engine, small, { type: InodeType.INODE_FILE, ...owner, ...now, parentIno: root, name })).inode.ino);
@@ -127,8 +120,8 @@ test('inode numbers are allocated in order inside the range, then RANGE_FULL', (
   assert.throws(() => createInode(engine, small, { type: InodeType.INODE_FILE, ...owner, ...now, parentIno: root, name: 'c' }), failsWith(StatusCode.RANGE_FULL, 'ENOSPC'));
 });
 
-test('readdir in pages over 1500 entries returns each entry once, in byte order of the names', () => {
-  const { engine, root } = newVolume();
+engineTest('readdir in pages over 1500 entries returns each entry once, in byte order of the names', (store) => {
+  const { engine, root } = newVolume(store);
   const created: string[] = [];
   for (let index = 0; index < 1500; index++) {
     const name = index % 3 === 0 ? `dir-${index}` : index % 3 === 1 ? `файл-${index}` : `F${index}`;
@@ -153,8 +146,8 @@ test('readdir in pages over 1500 entries returns each entry once, in byte order 
   }
 });
 
-test('readdir resumes after a name that was removed between pages', () => {
-  const { engine, root } = newVolume();
+engineTest('readdir resumes after a name that was removed between pages', (store) => {
+  const { engine, root } = newVolume(store);
   for (const name of ['a', 'b', 'c', 'd']) createFile(engine, root, name);
   const first = readdir(engine, { parentIno: root, limit: 2 });
   assert.deepEqual(first.entries.map((entry) => entry.name), ['a', 'b']);
@@ -164,8 +157,8 @@ test('readdir resumes after a name that was removed between pages', () => {
   assert.equal(second.more, false);
 });
 
-test('readdirplus returns the inode of each entry in entry order', () => {
-  const { engine, root } = newVolume();
+engineTest('readdirplus returns the inode of each entry in entry order', (store) => {
+  const { engine, root } = newVolume(store);
   const file = createFile(engine, root, 'b');
   const directory = mkdir(engine, root, 'a');
   const page = readdirPlus(engine, { parentIno: root, limit: 10 });
@@ -173,8 +166,8 @@ test('readdirplus returns the inode of each entry in entry order', () => {
   assert.deepEqual(page.inodes.map((inode) => [inode.ino, inode.type]), [[directory, InodeType.INODE_DIRECTORY], [file, InodeType.INODE_FILE]]);
 });
 
-test('hard links count: each link adds one, each unlink removes one', () => {
-  const { engine, root } = newVolume();
+engineTest('hard links count: each link adds one, each unlink removes one', (store) => {
+  const { engine, root } = newVolume(store);
   const directory = mkdir(engine, root, 'd');
   const file = createFile(engine, root, 'f');
   apply(engine, link(engine, { ino: file, parentIno: root, name: 'f2', ...later }));
@@ -188,9 +181,9 @@ test('hard links count: each link adds one, each unlink removes one', () => {
   assert.throws(() => link(engine, { ino: file, parentIno: root, name: 'f2', ...later }), failsWith(StatusCode.EXISTS, 'EEXIST'));
 });
 
-test('a directory cannot be hard-linked, and links stop at the limit with EMLINK', () => {
+engineTest('a directory cannot be hard-linked, and links stop at the limit with EMLINK', (store) => {
   const limits = buildNamespaceLimits({ linksMax: 3 });
-  const { engine, root } = newVolume(limits);
+  const { engine, root } = newVolume(store, limits);
   const directory = mkdir(engine, root, 'd');
   assert.throws(() => link(engine, { ino: directory, parentIno: root, name: 'd2', ...now }, limits), failsWith(StatusCode.PERMISSION_DENIED, 'EACCES'));
   const file = createFile(engine, root, 'f');
@@ -201,21 +194,21 @@ test('a directory cannot be hard-linked, and links stop at the limit with EMLINK
   assert.throws(() => createInode(engine, range, { type: InodeType.INODE_DIRECTORY, ...owner, ...now, parentIno: root, name: 'e' }, limits), failsWith(StatusCode.TOO_MANY_LINKS, 'EMLINK'));
 });
 
-test('unlink at nlink 0 keeps the inode record and leaves a to-free record', () => {
-  const { engine, root } = newVolume();
+engineTest('unlink at nlink 0 keeps the inode record and leaves a to-free record', (store) => {
+  const { engine, root } = newVolume(store);
   const file = createFile(engine, root, 'f');
   const result = apply(engine, unlink(engine, { parentIno: root, name: 'f', ...later }));
   assert.equal(result.inode?.nlink, 0);
   assert.equal(result.dentry.ino, file);
   assert.throws(() => lookup(engine, root, 'f'), failsWith(StatusCode.NOT_FOUND, 'ENOENT'));
   assert.equal(getInode(engine, file).nlink, 0);
-  assert.deepEqual(engine.get(toFreeKey(file)), new Uint8Array(0));
+  assert.equal(engine.get(toFreeKey(file))?.length, 0);
   assert.deepEqual(statfs(engine), { inodes: 2, dentries: 0, inodesToFree: 1 });
   assert.throws(() => link(engine, { ino: file, parentIno: root, name: 'back', ...later }), failsWith(StatusCode.NOT_FOUND, 'ENOENT'));
 });
 
-test('unlink of a directory fails with EISDIR; rmdir of a file with ENOTDIR; of a missing name with ENOENT', () => {
-  const { engine, root } = newVolume();
+engineTest('unlink of a directory fails with EISDIR; rmdir of a file with ENOTDIR; of a missing name with ENOENT', (store) => {
+  const { engine, root } = newVolume(store);
   mkdir(engine, root, 'd');
   createFile(engine, root, 'f');
   assert.throws(() => unlink(engine, { parentIno: root, name: 'd', ...now }), failsWith(StatusCode.IS_DIR, 'EISDIR'));
@@ -224,8 +217,8 @@ test('unlink of a directory fails with EISDIR; rmdir of a file with ENOTDIR; of 
   assert.throws(() => unlink(engine, { parentIno: root, name: 'x', ...now }), failsWith(StatusCode.NOT_FOUND, 'ENOENT'));
 });
 
-test('rmdir of a non-empty directory fails with ENOTEMPTY; once empty it is removed and queued for freeing', () => {
-  const { engine, root } = newVolume();
+engineTest('rmdir of a non-empty directory fails with ENOTEMPTY; once empty it is removed and queued for freeing', (store) => {
+  const { engine, root } = newVolume(store);
   const directory = mkdir(engine, root, 'd');
   createFile(engine, directory, 'f');
   const before = contents(engine);
@@ -239,8 +232,8 @@ test('rmdir of a non-empty directory fails with ENOTEMPTY; once empty it is remo
   assert.ok(engine.get(toFreeKey(directory)) !== undefined);
 });
 
-test('rename over an existing file replaces it and the replaced inode loses a link', () => {
-  const { engine, root } = newVolume();
+engineTest('rename over an existing file replaces it and the replaced inode loses a link', (store) => {
+  const { engine, root } = newVolume(store);
   const source = createFile(engine, root, 'new');
   const target = createFile(engine, root, 'old');
   apply(engine, link(engine, { ino: target, parentIno: root, name: 'old-link', ...now }));
@@ -255,8 +248,8 @@ test('rename over an existing file replaces it and the replaced inode loses a li
   assert.deepEqual(names(engine, root), ['old-link']);
 });
 
-test('rename over an empty directory replaces it; over a non-empty one fails with ENOTEMPTY', () => {
-  const { engine, root } = newVolume();
+engineTest('rename over an empty directory replaces it; over a non-empty one fails with ENOTEMPTY', (store) => {
+  const { engine, root } = newVolume(store);
   const source = mkdir(engine, root, 'src');
   const empty = mkdir(engine, root, 'empty');
   const full = mkdir(engine, root, 'full');
@@ -271,8 +264,8 @@ test('rename over an empty directory replaces it; over a non-empty one fails wit
   assert.ok(engine.get(toFreeKey(empty)) !== undefined);
 });
 
-test('rename of a directory over a file fails with ENOTDIR, of a file over a directory with EISDIR', () => {
-  const { engine, root } = newVolume();
+engineTest('rename of a directory over a file fails with ENOTDIR, of a file over a directory with EISDIR', (store) => {
+  const { engine, root } = newVolume(store);
   mkdir(engine, root, 'd');
   createFile(engine, root, 'f');
   const before = contents(engine);
@@ -282,8 +275,8 @@ test('rename of a directory over a file fails with ENOTDIR, of a file over a dir
   assert.deepEqual(contents(engine), before);
 });
 
-test('rename of a directory into its own subtree is refused with EINVAL', () => {
-  const { engine, root } = newVolume();
+engineTest('rename of a directory into its own subtree is refused with EINVAL', (store) => {
+  const { engine, root } = newVolume(store);
   const top = mkdir(engine, root, 'a');
   const middle = mkdir(engine, top, 'b');
   const bottom = mkdir(engine, middle, 'c');
@@ -295,8 +288,8 @@ test('rename of a directory into its own subtree is refused with EINVAL', () => 
   assert.equal(getInode(engine, bottom).parentIno, root);
 });
 
-test('rename of a directory to another parent moves a link from the old parent to the new one', () => {
-  const { engine, root } = newVolume();
+engineTest('rename of a directory to another parent moves a link from the old parent to the new one', (store) => {
+  const { engine, root } = newVolume(store);
   const from = mkdir(engine, root, 'from');
   const to = mkdir(engine, root, 'to');
   const moved = mkdir(engine, from, 'moved');
@@ -311,8 +304,8 @@ test('rename of a directory to another parent moves a link from the old parent t
   assert.equal(getInode(engine, root).nlink, 4);
 });
 
-test('rename onto another link of the same inode does nothing', () => {
-  const { engine, root } = newVolume();
+engineTest('rename onto another link of the same inode does nothing', (store) => {
+  const { engine, root } = newVolume(store);
   const file = createFile(engine, root, 'a');
   apply(engine, link(engine, { ino: file, parentIno: root, name: 'b', ...now }));
   const outcome = rename(engine, { sourceParentIno: root, sourceName: 'a', targetParentIno: root, targetName: 'b', ...later });
@@ -321,8 +314,8 @@ test('rename onto another link of the same inode does nothing', () => {
 });
 
 test('operations are deterministic: the same state and arguments give the same mutations', () => {
-  function build(): { engine: MapEngine; root: number } {
-    const volume = newVolume();
+  function build(): { engine: KvEngine; root: number } {
+    const volume = newVolume(new MemoryEngine());
     const directory = mkdir(volume.engine, volume.root, 'd');
     createFile(volume.engine, directory, 'f');
     createFile(volume.engine, volume.root, 'g');
@@ -349,8 +342,8 @@ test('operations are deterministic: the same state and arguments give the same m
   assert.deepEqual(contents(first.engine), contents(second.engine));
 });
 
-test('an operation reads but never writes the engine: nothing changes until its mutations are applied', () => {
-  const { engine, root } = newVolume();
+engineTest('an operation reads but never writes the engine: nothing changes until its mutations are applied', (store) => {
+  const { engine, root } = newVolume(store);
   const before = contents(engine);
   const outcome = createInode(engine, range, { type: InodeType.INODE_FILE, ...owner, ...now, parentIno: root, name: 'f' });
   assert.deepEqual(contents(engine), before);
@@ -359,8 +352,8 @@ test('an operation reads but never writes the engine: nothing changes until its 
   assert.equal(lookup(engine, root, 'f').ino, outcome.result.inode.ino);
 });
 
-test('setattr changes mode, owner, times as seconds and nanoseconds, and ctime becomes now', () => {
-  const { engine, root } = newVolume();
+engineTest('setattr changes mode, owner, times as seconds and nanoseconds, and ctime becomes now', (store) => {
+  const { engine, root } = newVolume(store);
   const file = createFile(engine, root, 'f');
   const inode = apply(engine, setattr(engine, { ino: file, mode: 0o600, uid: 7, gid: 8, atime: { sec: -1, nsec: 999_999_999 }, mtime: { sec: 4_102_444_800, nsec: 1 }, ...later }));
   assert.deepEqual(Inode.decode(engine.get(inodeKey(file))!), inode);
@@ -372,8 +365,8 @@ test('setattr changes mode, owner, times as seconds and nanoseconds, and ctime b
   assert.throws(() => setattr(engine, { ino: root, size: 0, ...now }), failsWith(StatusCode.IS_DIR, 'EISDIR'));
 });
 
-test('shrinking a file drops and clips the extents beyond the new size', () => {
-  const { engine, root } = newVolume();
+engineTest('shrinking a file drops and clips the extents beyond the new size', (store) => {
+  const { engine, root } = newVolume(store);
   const file = createFile(engine, root, 'f');
   const extents = [0, 100, 200].map((fileOffset, index) => ExtentKey.create({ fileOffset, partitionId: 1, extentId: index + 1, size: 100 }));
   const stored = Inode.decode(engine.get(inodeKey(file))!);
@@ -384,8 +377,8 @@ test('shrinking a file drops and clips the extents beyond the new size', () => {
   assert.deepEqual([inode.mtimeSec, inode.mtimeNsec], [later.nowSec, later.nowNsec]);
 });
 
-test('extended attributes: set, get, list in name order, replace, remove, and their limits', () => {
-  const { engine, root } = newVolume();
+engineTest('extended attributes: set, get, list in name order, replace, remove, and their limits', (store) => {
+  const { engine, root } = newVolume(store);
   const file = createFile(engine, root, 'f');
   apply(engine, setXattr(engine, { ino: file, name: 'user.b', value: Uint8Array.of(2), ...now }));
   apply(engine, setXattr(engine, { ino: file, name: 'user.a', value: new Uint8Array(64 * 1024), ...now }));
@@ -405,8 +398,8 @@ test('extended attributes: set, get, list in name order, replace, remove, and th
   assert.equal(getInode(engine, file).ctimeSec, later.nowSec);
 });
 
-test('a symlink keeps its target and its size is the target length', () => {
-  const { engine, root } = newVolume();
+engineTest('a symlink keeps its target and its size is the target length', (store) => {
+  const { engine, root } = newVolume(store);
   const target = new TextEncoder().encode('../somewhere/else');
   const { inode } = apply(engine, createInode(engine, range, { type: InodeType.INODE_SYMLINK, mode: 0o777, uid: 0, gid: 0, symlinkTarget: target, ...now, parentIno: root, name: 'link' }));
   assert.deepEqual(getInode(engine, inode.ino).symlinkTarget, target);
@@ -415,15 +408,15 @@ test('a symlink keeps its target and its size is the target length', () => {
   assert.throws(() => createInode(engine, range, { type: InodeType.INODE_SYMLINK, ...owner, ...now, parentIno: root, name: 'empty' }), failsWith(StatusCode.INVALID_ARGUMENT, 'EINVAL'));
 });
 
-test('batchGetInode returns the inodes held here in the order asked and skips the others', () => {
-  const { engine, root } = newVolume();
+engineTest('batchGetInode returns the inodes held here in the order asked and skips the others', (store) => {
+  const { engine, root } = newVolume(store);
   const first = createFile(engine, root, 'a');
   const second = createFile(engine, root, 'b');
   assert.deepEqual(batchGetInode(engine, [second, 999, first, root]).map((inode) => inode.ino), [second, first, root]);
 });
 
-test('statfs counts inodes and dentries', () => {
-  const { engine, root } = newVolume();
+engineTest('statfs counts inodes and dentries', (store) => {
+  const { engine, root } = newVolume(store);
   const directory = mkdir(engine, root, 'd');
   createFile(engine, directory, 'f');
   createFile(engine, root, 'g');

@@ -7,231 +7,22 @@
 // Rules and layout: design.md.
 import { AtollError, assert, StatusCode } from '../../errors/index.js';
 import { Dentry, Inode, InodeType, type ExtentKey } from '../../proto/generated/metanode.js';
-import type { KvEngine, KvMutation } from '../store/kv-engine.js';
+import type { KvEngine } from '../store/kv-engine.js';
 import {
   counterKey, CounterName, decodeCounterValue, decodeXattrKey, dentryKey, dentryPrefix, dentryPrefixAll, encodeCounterValue,
-  inodeKey, inodePrefix, nameBytes, toFreeKey, toFreePrefix, xattrKey, xattrPrefix,
+  inodeKey, inodePrefix, nameBytes, pendingLinkKey, toFreePrefix, xattrKey, xattrPrefix,
 } from './keys.js';
+import { extentsBeyond, queueExtentReleases } from './freeing.js';
 import { namespaceLimitsDefault, type NamespaceLimits } from './limits.js';
+import {
+  Changes, decodeInode, dropLink, invalid, refuseReservedName, requireDentry, requireDirectory, requireInode, requireLiveDirectory,
+  rootParentSentinel, setCtime, setMtime, touchDirectory, validateId, validateIno, validateMode, validateName, validateRecordTime,
+  validateTime, validateTimespec, type InodeRange, type OperationTime, type Outcome, type Timespec,
+} from './operation.js';
+import { detachDirectory, putInTrash, trashIsOn } from './trash.js';
+import { encodePendingLinkValue } from './values.js';
 
-/** The result of a mutating operation: apply `mutations` atomically to make it so. */
-export interface Outcome<T> {
-  readonly result: T;
-  readonly mutations: KvMutation[];
-}
-
-/** The partition's inode numbers: [inodeStart, inodeEnd). */
-export interface InodeRange {
-  readonly inodeStart: number;
-  readonly inodeEnd: number;
-}
-
-/** The operation's time, chosen by the proposer and carried in the log entry. */
-export interface OperationTime {
-  /** Seconds since the epoch. */
-  readonly nowSec: number;
-  /** Nanoseconds within the second, 0..999999999. */
-  readonly nowNsec: number;
-}
-
-export interface Timespec {
-  readonly sec: number;
-  readonly nsec: number;
-}
-
-/** Permission bits only; the file type is `InodeType`, never packed into mode. */
-export const modePermissionBitsMax = 0o7777;
-
-const rootParentSentinel = 0;
-
-// ---------------------------------------------------------------------------------------
-// Validation
-
-function invalid(action: string, reason: string): never {
-  throw new AtollError(StatusCode.INVALID_ARGUMENT, `${action}: ${reason}`);
-}
-
-/**
- * Refuses a name a directory cannot hold: empty, `.`, `..`, containing `/` or NUL
- * (INVALID_ARGUMENT), or longer than nameBytesMax in UTF-8 (NAME_TOO_LONG).
- */
-export function validateName(action: string, name: string, limits: NamespaceLimits = namespaceLimitsDefault): void {
-  if (typeof name !== 'string' || name.length === 0) invalid(action, 'empty name');
-  if (name === '.' || name === '..') invalid(action, `reserved name: ${name}`);
-  if (name.includes('/')) invalid(action, `name contains '/': ${JSON.stringify(name)}`);
-  if (name.includes('\0')) invalid(action, 'name contains NUL');
-  const bytes = nameBytes(name).length;
-  if (bytes > limits.nameBytesMax) {
-    throw new AtollError(StatusCode.NAME_TOO_LONG, `${action}: name of ${bytes} bytes, at most ${limits.nameBytesMax}`);
-  }
-}
-
-function validateTime(action: string, time: OperationTime): void {
-  validateTimespec(action, 'now', { sec: time.nowSec, nsec: time.nowNsec });
-}
-
-function validateTimespec(action: string, what: string, time: Timespec): void {
-  if (!Number.isSafeInteger(time.sec)) invalid(action, `${what} seconds must be a safe integer: ${time.sec}`);
-  if (!Number.isInteger(time.nsec) || time.nsec < 0 || time.nsec > 999_999_999) {
-    invalid(action, `${what} nanoseconds must be in 0..999999999: ${time.nsec}`);
-  }
-}
-
-function validateIno(action: string, what: string, ino: number): void {
-  if (!Number.isSafeInteger(ino) || ino < 1) invalid(action, `${what} must be a positive safe integer: ${ino}`);
-}
-
-function validateId(action: string, what: string, value: number): void {
-  if (!Number.isInteger(value) || value < 0 || value > 0xffff_ffff) invalid(action, `${what} must be a uint32: ${value}`);
-}
-
-function validateMode(action: string, mode: number): void {
-  if (!Number.isInteger(mode) || mode < 0 || mode > modePermissionBitsMax) {
-    invalid(action, `mode must hold permission bits only (0..0o7777): ${mode}`);
-  }
-}
-
-// ---------------------------------------------------------------------------------------
-// Reading and changing state within one operation
-
-function decodeInode(bytes: Uint8Array): Inode {
-  const inode = Inode.decode(bytes);
-  // Decoded bytes alias the engine's buffer, which an engine may reuse: own them.
-  inode.symlinkTarget = inode.symlinkTarget.slice();
-  return inode;
-}
-
-function keyId(key: Uint8Array): string {
-  return String.fromCharCode(...key);
-}
-
-/** The operation's writes over the engine's state: reads see earlier writes of the same operation. */
-class Changes {
-  readonly #engine: KvEngine;
-  readonly #pending = new Map<string, KvMutation>();
-
-  constructor(engine: KvEngine) {
-    this.#engine = engine;
-  }
-
-  get(key: Uint8Array): Uint8Array | undefined {
-    const pending = this.#pending.get(keyId(key));
-    if (pending !== undefined) return pending.op === 'set' ? pending.value : undefined;
-    return this.#engine.get(key);
-  }
-
-  set(key: Uint8Array, value: Uint8Array): void {
-    this.#pending.set(keyId(key), { op: 'set', key, value });
-  }
-
-  delete(key: Uint8Array): void {
-    this.#pending.set(keyId(key), { op: 'delete', key });
-  }
-
-  inode(ino: number): Inode | undefined {
-    const bytes = this.get(inodeKey(ino));
-    return bytes === undefined ? undefined : decodeInode(bytes);
-  }
-
-  putInode(inode: Inode): void {
-    this.set(inodeKey(inode.ino), Inode.encode(inode));
-  }
-
-  dentry(parentIno: number, name: string): Dentry | undefined {
-    const bytes = this.get(dentryKey(parentIno, name));
-    return bytes === undefined ? undefined : Dentry.decode(bytes);
-  }
-
-  putDentry(dentry: Dentry): void {
-    this.set(dentryKey(dentry.parentIno, dentry.name), Dentry.encode(dentry));
-  }
-
-  /** Whether the directory has any entry: its committed entries, less those deleted here, plus those added here. */
-  directoryHasEntries(ino: number): boolean {
-    const prefix = dentryPrefix(ino);
-    for (const mutation of this.#pending.values()) {
-      if (mutation.op === 'set' && startsWith(mutation.key, prefix)) return true;
-    }
-    let after: Uint8Array | undefined;
-    // Bounded: each round either returns or skips only entries this operation deleted.
-    for (;;) {
-      const page = this.#engine.scan({ prefix, after, limit: 16 });
-      for (const entry of page) {
-        const pending = this.#pending.get(keyId(entry.key));
-        if (pending === undefined || pending.op === 'set') return true;
-      }
-      if (page.length < 16) return false;
-      after = page[page.length - 1].key;
-    }
-  }
-
-  outcome<T>(result: T): Outcome<T> {
-    return { result, mutations: [...this.#pending.values()] };
-  }
-}
-
-function startsWith(key: Uint8Array, prefix: Uint8Array): boolean {
-  if (key.length < prefix.length) return false;
-  for (let index = 0; index < prefix.length; index++) if (key[index] !== prefix[index]) return false;
-  return true;
-}
-
-function requireInode(changes: Changes, action: string, ino: number): Inode {
-  const inode = changes.inode(ino);
-  if (inode === undefined) throw new AtollError(StatusCode.NOT_FOUND, `${action}: inode ${ino} not found`);
-  return inode;
-}
-
-function requireDirectory(changes: Changes, action: string, ino: number): Inode {
-  const inode = requireInode(changes, action, ino);
-  if (inode.type !== InodeType.INODE_DIRECTORY) throw new AtollError(StatusCode.NOT_DIR, `${action}: inode ${ino} is not a directory`);
-  return inode;
-}
-
-function requireDentry(changes: Changes, action: string, parentIno: number, name: string): Dentry {
-  const dentry = changes.dentry(parentIno, name);
-  if (dentry === undefined) throw new AtollError(StatusCode.NOT_FOUND, `${action}: no entry ${JSON.stringify(name)} in directory ${parentIno}`);
-  return dentry;
-}
-
-function setCtime(inode: Inode, time: OperationTime): void {
-  inode.ctimeSec = time.nowSec;
-  inode.ctimeNsec = time.nowNsec;
-}
-
-function setMtime(inode: Inode, time: OperationTime): void {
-  inode.mtimeSec = time.nowSec;
-  inode.mtimeNsec = time.nowNsec;
-}
-
-/** A directory whose entries changed: mtime and ctime move, nlink by `subdirectoryDelta`. */
-function touchDirectory(changes: Changes, action: string, ino: number, subdirectoryDelta: number, time: OperationTime, limits: NamespaceLimits): void {
-  const directory = requireDirectory(changes, action, ino);
-  const nlink = directory.nlink + subdirectoryDelta;
-  if (nlink > limits.linksMax) {
-    throw new AtollError(StatusCode.TOO_MANY_LINKS, `${action}: directory ${ino} would have ${nlink} links, at most ${limits.linksMax}`);
-  }
-  assert(nlink >= 2, () => `${action}: directory ${ino} nlink would drop to ${nlink}`);
-  directory.nlink = nlink;
-  setMtime(directory, time);
-  setCtime(directory, time);
-  changes.putInode(directory);
-}
-
-/**
- * Drops one link of an inode held here. At nlink 0 the inode record stays (an open file
- * may still be read; sessions will decide) and an `F<ino>` record queues it for freeing.
- * Returns the inode after the drop.
- */
-function dropLink(changes: Changes, inode: Inode, time: OperationTime): Inode {
-  assert(inode.nlink >= 1, () => `drop link: inode ${inode.ino} already at nlink 0`);
-  // A directory loses its entry and its own `.` together: it never has exactly one link.
-  inode.nlink = inode.type === InodeType.INODE_DIRECTORY ? 0 : inode.nlink - 1;
-  setCtime(inode, time);
-  changes.putInode(inode);
-  if (inode.nlink === 0) changes.set(toFreeKey(inode.ino), new Uint8Array(0));
-  return inode;
-}
+export { modePermissionBitsMax, validateName, type InodeRange, type OperationTime, type Outcome, type Timespec } from './operation.js';
 
 // ---------------------------------------------------------------------------------------
 // Create
@@ -250,6 +41,13 @@ export interface CreateInodeArgs extends OperationTime {
   readonly parentIno?: number;
   /** The entry's name; with parentIno, the dentry is created in the same operation. */
   readonly name?: string;
+  /**
+   * The directory, in another partition, that will hold this inode's dentry (the first
+   * step of a two-step create). The inode is written with a pending record `P<ino>` that
+   * confirmInodeLinked clears once the dentry exists; if it never does, the orphan sweep
+   * frees it. A directory records it as its parent. Not with parentIno.
+   */
+  readonly remoteParentIno?: number;
 }
 
 export interface CreateInodeResult {
@@ -260,7 +58,8 @@ export interface CreateInodeResult {
 /**
  * Allocates the next inode number of the range and creates the inode; with parentIno and
  * name, also the dentry. A directory starts at nlink 2 and adds one to its parent's.
- * Without a parent, a directory is a root: its parentIno is itself.
+ * With remoteParentIno, the inode waits for its dentry in another partition (`P` record).
+ * Without either, a directory is a root: its parentIno is itself.
  */
 export function createInode(engine: KvEngine, range: InodeRange, args: CreateInodeArgs, limits: NamespaceLimits = namespaceLimitsDefault): Outcome<CreateInodeResult> {
   const action = 'create inode';
@@ -293,12 +92,18 @@ export function createInode(engine: KvEngine, range: InodeRange, args: CreateIno
   if (args.type !== InodeType.INODE_SPECIAL && (args.rdev ?? 0) !== 0) invalid(action, 'only a special file has rdev');
   if (args.name !== undefined && args.parentIno === undefined) invalid(action, 'a name needs a parentIno');
   if (args.parentIno !== undefined) validateIno(action, 'parentIno', args.parentIno);
+  if (args.remoteParentIno !== undefined) {
+    validateIno(action, 'remoteParentIno', args.remoteParentIno);
+    if (args.parentIno !== undefined) invalid(action, 'parentIno and remoteParentIno exclude each other');
+    validateRecordTime(action, args);
+  }
 
   const changes = new Changes(engine);
   let dentry: Dentry | undefined;
   if (args.parentIno !== undefined && args.name !== undefined) {
     validateName(action, args.name, limits);
-    requireDirectory(changes, action, args.parentIno);
+    refuseReservedName(action, args.parentIno, args.name, limits);
+    requireLiveDirectory(changes, action, args.parentIno);
     if (changes.dentry(args.parentIno, args.name) !== undefined) {
       throw new AtollError(StatusCode.EXISTS, `${action}: ${JSON.stringify(args.name)} already exists in directory ${args.parentIno}`);
     }
@@ -324,11 +129,14 @@ export function createInode(engine: KvEngine, range: InodeRange, args: CreateIno
     atimeSec: args.nowSec, atimeNsec: args.nowNsec,
     mtimeSec: args.nowSec, mtimeNsec: args.nowNsec,
     ctimeSec: args.nowSec, ctimeNsec: args.nowNsec,
-    symlinkTarget: args.type === InodeType.INODE_SYMLINK ? args.symlinkTarget!.slice() : new Uint8Array(0),
+    symlinkTarget: args.type === InodeType.INODE_SYMLINK ? new Uint8Array(args.symlinkTarget!) : new Uint8Array(0),
     rdev: args.rdev ?? 0,
-    parentIno: isDirectory ? args.parentIno ?? ino : rootParentSentinel,
+    parentIno: isDirectory ? args.parentIno ?? args.remoteParentIno ?? ino : rootParentSentinel,
   });
   changes.putInode(inode);
+  if (args.remoteParentIno !== undefined) {
+    changes.set(pendingLinkKey(ino), encodePendingLinkValue({ createdSec: args.nowSec, createdNsec: args.nowNsec, parentIno: args.remoteParentIno }));
+  }
 
   if (args.parentIno !== undefined && args.name !== undefined) {
     touchDirectory(changes, action, args.parentIno, isDirectory ? 1 : 0, args, limits);
@@ -445,7 +253,8 @@ export function link(engine: KvEngine, args: LinkArgs, limits: NamespaceLimits =
     throw new AtollError(StatusCode.PERMISSION_DENIED, `${action}: inode ${args.ino} is a directory; directories cannot be hard-linked`);
   }
   if (inode.nlink === 0) throw new AtollError(StatusCode.NOT_FOUND, `${action}: inode ${args.ino} has been unlinked`);
-  requireDirectory(changes, action, args.parentIno);
+  refuseReservedName(action, args.parentIno, args.name, limits);
+  requireLiveDirectory(changes, action, args.parentIno);
   if (changes.dentry(args.parentIno, args.name) !== undefined) {
     throw new AtollError(StatusCode.EXISTS, `${action}: ${JSON.stringify(args.name)} already exists in directory ${args.parentIno}`);
   }
@@ -464,16 +273,45 @@ export function link(engine: KvEngine, args: LinkArgs, limits: NamespaceLimits =
 export interface UnlinkArgs extends OperationTime {
   readonly parentIno: number;
   readonly name: string;
+  /**
+   * The volume's trash retention; above 0 the entry moves to the trash (a `T` record) and
+   * its inode keeps the link until the entry expires (design.md, Trash).
+   */
+  readonly trashRetentionSec?: number;
 }
 
 export interface UnlinkResult {
   /** The entry removed. */
   readonly dentry: Dentry;
-  /** The inode after losing the link, when held here; absent: its partition must drop the link. */
+  /**
+   * The inode after the removal, when held here. Absent (and no `trashKey`): its partition
+   * must drop the link (dropLinkByIno).
+   */
   readonly inode?: Inode;
+  /** The entry went to the trash under this key: its inode kept the link, wherever it lives. */
+  readonly trashKey?: Uint8Array;
 }
 
-/** Removes a non-directory entry; its inode loses a link and at nlink 0 is queued for freeing. */
+/**
+ * Removes the dentry of a live entry (unlink and rmdir share this): either the link goes
+ * with it, or, with the trash on, the entry moves to the trash and keeps the link.
+ */
+function removeEntry(changes: Changes, action: string, args: UnlinkArgs, dentry: Dentry, inode: Inode | undefined, limits: NamespaceLimits): UnlinkResult {
+  const isDirectory = dentry.type === InodeType.INODE_DIRECTORY;
+  changes.delete(dentryKey(args.parentIno, args.name));
+  touchDirectory(changes, action, args.parentIno, isDirectory ? -1 : 0, args, limits);
+  const trashKey = trashIsOn(action, args, args.trashRetentionSec) ? putInTrash(changes, dentry, args) : undefined;
+  if (trashKey !== undefined) {
+    if (inode === undefined) return { dentry, trashKey };
+    if (isDirectory) return { dentry, inode: detachDirectory(changes, inode, args), trashKey };
+    setCtime(inode, args);
+    changes.putInode(inode);
+    return { dentry, inode, trashKey };
+  }
+  return inode === undefined ? { dentry } : { dentry, inode: dropLink(changes, inode, args) };
+}
+
+/** Removes a non-directory entry; its inode loses a link and at nlink 0 is queued for freeing (or the entry goes to the trash). */
 export function unlink(engine: KvEngine, args: UnlinkArgs, limits: NamespaceLimits = namespaceLimitsDefault): Outcome<UnlinkResult> {
   const action = 'unlink';
   validateTime(action, args);
@@ -485,14 +323,13 @@ export function unlink(engine: KvEngine, args: UnlinkArgs, limits: NamespaceLimi
   if (dentry.type === InodeType.INODE_DIRECTORY) {
     throw new AtollError(StatusCode.IS_DIR, `${action}: ${JSON.stringify(args.name)} is a directory; use rmdir`);
   }
-  changes.delete(dentryKey(args.parentIno, args.name));
-  touchDirectory(changes, action, args.parentIno, 0, args, limits);
-  const inode = changes.inode(dentry.ino);
-  const after = inode === undefined ? undefined : dropLink(changes, inode, args);
-  return changes.outcome(after === undefined ? { dentry } : { dentry, inode: after });
+  return changes.outcome(removeEntry(changes, action, args, dentry, changes.inode(dentry.ino), limits));
 }
 
-/** Removes an empty directory entry: the directory goes to nlink 0 (queued for freeing), its parent loses a link. */
+/**
+ * Removes an empty directory entry: the directory goes to nlink 0 (queued for freeing), or
+ * with the trash on it moves to the trash, detached; its parent loses a link either way.
+ */
 export function rmdir(engine: KvEngine, args: UnlinkArgs, limits: NamespaceLimits = namespaceLimitsDefault): Outcome<UnlinkResult> {
   const action = 'rmdir';
   validateTime(action, args);
@@ -511,10 +348,7 @@ export function rmdir(engine: KvEngine, args: UnlinkArgs, limits: NamespaceLimit
   if (changes.directoryHasEntries(directory.ino)) {
     throw new AtollError(StatusCode.NOT_EMPTY, `${action}: directory ${JSON.stringify(args.name)} (${directory.ino}) is not empty`);
   }
-  changes.delete(dentryKey(args.parentIno, args.name));
-  touchDirectory(changes, action, args.parentIno, -1, args, limits);
-  const after = dropLink(changes, directory, args);
-  return changes.outcome({ dentry, inode: after });
+  return changes.outcome(removeEntry(changes, action, args, dentry, directory, limits));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -548,9 +382,10 @@ export function rename(engine: KvEngine, args: RenameArgs, limits: NamespaceLimi
   validateIno(action, 'targetParentIno', args.targetParentIno);
   validateName(action, args.sourceName, limits);
   validateName(action, args.targetName, limits);
+  refuseReservedName(action, args.targetParentIno, args.targetName, limits);
   const changes = new Changes(engine);
   requireDirectory(changes, action, args.sourceParentIno);
-  requireDirectory(changes, action, args.targetParentIno);
+  requireLiveDirectory(changes, action, args.targetParentIno);
   const source = requireDentry(changes, action, args.sourceParentIno, args.sourceName);
   const target = changes.dentry(args.targetParentIno, args.targetName);
   // POSIX: renaming a name onto itself, or onto another link of the same inode, does nothing.
@@ -637,7 +472,7 @@ export interface SetattrArgs extends OperationTime {
 }
 
 /** Changes the given attributes; ctime becomes now, and a size change without mtime sets mtime to now too. */
-export function setattr(engine: KvEngine, args: SetattrArgs): Outcome<Inode> {
+export function setattr(engine: KvEngine, args: SetattrArgs, limits: NamespaceLimits = namespaceLimitsDefault): Outcome<Inode> {
   const action = 'setattr';
   validateTime(action, args);
   validateIno(action, 'ino', args.ino);
@@ -657,6 +492,8 @@ export function setattr(engine: KvEngine, args: SetattrArgs): Outcome<Inode> {
     if (inode.type !== InodeType.INODE_FILE) invalid(action, `cannot set the size of non-file ${args.ino}`);
     if (args.size < inode.size) {
       const size = args.size;
+      // What the file no longer refers to goes to the datanodes for release, durably.
+      queueExtentReleases(changes, extentsBeyond(inode.extents, size), limits);
       inode.extents = inode.extents
         .filter((extent) => extent.fileOffset < size)
         .map((extent) => (extent.fileOffset + extent.size > size ? { ...extent, size: size - extent.fileOffset } : extent));
@@ -697,7 +534,8 @@ export function getXattr(engine: KvEngine, ino: number, name: string, limits: Na
   requireInode(changes, action, ino);
   const value = engine.get(xattrKey(ino, name));
   if (value === undefined) throw new AtollError(StatusCode.NOT_FOUND, `${action}: inode ${ino} has no attribute ${JSON.stringify(name)}`);
-  return value.slice();
+  // A copy as a plain Uint8Array: engines hand out Buffers, whose slice() is a view, not a copy.
+  return new Uint8Array(value);
 }
 
 /** Attribute names of an inode, in the byte order of their UTF-8 names (at most xattrsPerInodeMax). */
@@ -733,7 +571,7 @@ export function setXattr(engine: KvEngine, args: SetXattrArgs, limits: Namespace
   if (!exists && engine.count(xattrPrefix(args.ino)) >= limits.xattrsPerInodeMax) {
     throw new AtollError(StatusCode.NO_SPACE, `${action}: inode ${args.ino} has ${limits.xattrsPerInodeMax} attributes, the most it may hold`);
   }
-  changes.set(key, args.value.slice());
+  changes.set(key, new Uint8Array(args.value));
   setCtime(inode, args);
   changes.putInode(inode);
   return changes.outcome(inode);
@@ -776,8 +614,8 @@ export interface AppendExtentsResult {
 
 /**
  * Records extents written to a file. A new extent covers whatever older extents held for
- * its byte range (an overwrite that went to a new extent): those parts are cut out and
- * returned as released. The size grows to the end of the last byte written; mtime and
+ * its byte range (an overwrite that went to a new extent): those parts are cut out,
+ * queued for release on their datanodes (`E` records) and returned as released. The size grows to the end of the last byte written; mtime and
  * ctime become now.
  */
 export function appendExtents(engine: KvEngine, args: AppendExtentsArgs, limits: NamespaceLimits = namespaceLimitsDefault): Outcome<AppendExtentsResult> {
@@ -830,5 +668,7 @@ export function appendExtents(engine: KvEngine, args: AppendExtentsArgs, limits:
   setMtime(inode, args);
   setCtime(inode, args);
   changes.putInode(inode);
+  // Overwritten bytes go to the datanodes for release, as a truncate's do.
+  queueExtentReleases(changes, released, limits);
   return changes.outcome({ inode, released });
 }
