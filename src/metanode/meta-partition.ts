@@ -10,7 +10,10 @@ import type { HostedPartition, PartitionContext, PartitionSpec, PartitionUsage }
 import { NodeTaskKind, PartitionStatus, type NodeTask } from '../proto/generated/master.js';
 import { InodeType, MetaCommand, SetattrField, XattrFlag, type Dentry, type Inode } from '../proto/generated/metanode.js';
 import type { GroupStateMachine } from '../raftstore/index.js';
-import { CounterName, counterKey, decodeCounterValue, encodeCounterValue, inodeKey } from './partition/keys.js';
+import * as freeing from './partition/freeing.js';
+import { CounterName, counterKey, decodeCounterValue, decodeSessionLeaseKey, decodeTrashKey, encodeCounterValue, inodeKey, sessionLeasePrefixAll, trashPrefixAll } from './partition/keys.js';
+import * as sessions from './partition/sessions.js';
+import * as trash from './partition/trash.js';
 import { namespaceLimitsDefault, type NamespaceLimits } from './partition/limits.js';
 import * as namespace from './partition/namespace.js';
 import type { InodeRange, Outcome } from './partition/namespace.js';
@@ -28,7 +31,15 @@ export interface MetaPartitionOptions {
   readonly limits?: NamespaceLimits;
   /** Milliseconds since the epoch: the leader's time for the operations it proposes. */
   readonly nowMs?: () => number;
+  /** The volume's trash retention as the masters last said (undefined: not known yet). */
+  readonly trashRetentionSec?: () => number | undefined;
+  /** How often the leader looks for housekeeping (expired sessions, inodes to free, old trash). */
+  readonly housekeepingIntervalMs?: number;
 }
+
+const housekeepingIntervalMsDefault = 1_000;
+const sessionsExpiredPerBatch = 64;
+const trashExpiredPerBatch = 256;
 
 /** A command's outcome as apply hands it back to the proposer (refusals are results too). */
 type Applied = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: AtollError };
@@ -41,12 +52,18 @@ export class MetaPartition implements HostedPartition {
   readonly #nowMs: () => number;
   #context: PartitionContext | null = null;
   #rootRequested = false;
+  readonly #trashRetentionSec: () => number | undefined;
+  readonly #housekeepingIntervalMs: number;
+  #housekeepingAtMs = 0;
+  #housekeeping = false;
 
   constructor(options: MetaPartitionOptions) {
     this.spec = options.spec;
     this.engine = options.engine;
     this.limits = options.limits ?? namespaceLimitsDefault;
     this.#nowMs = options.nowMs ?? Date.now;
+    this.#trashRetentionSec = options.trashRetentionSec ?? (() => 0);
+    this.#housekeepingIntervalMs = options.housekeepingIntervalMs ?? housekeepingIntervalMsDefault;
     this.stateMachine = {
       apply: (index, command) => this.#apply(index, command),
       snapshot: () => {
@@ -103,15 +120,51 @@ export class MetaPartition implements HostedPartition {
     if (leading) this.#rootRequested = false;
   }
 
-  tick(): void {
+  tick(nowMs: number): void {
+    if (this.#context === null || !this.#context.isLeader()) return;
     // The first partition's leader makes the root directory once, before anything else.
-    if (this.spec.inodeStart !== rootIno || this.#rootRequested || this.#context === null || !this.#context.isLeader()) return;
-    if (this.engine.get(inodeKey(rootIno)) !== undefined) return;
-    this.#rootRequested = true;
-    this.mutate({ case: 'ensureRoot', value: { mode: rootModeDefault } }).catch((error: unknown) => {
-      this.#rootRequested = false;
-      this.#context?.logger.warn({ err: (error as Error).message }, 'creating the root directory failed; retrying');
-    });
+    if (this.spec.inodeStart === rootIno && !this.#rootRequested && this.engine.get(inodeKey(rootIno)) === undefined) {
+      this.#rootRequested = true;
+      this.mutate({ case: 'ensureRoot', value: { mode: rootModeDefault } }).catch((error: unknown) => {
+        this.#rootRequested = false;
+        this.#context?.logger.warn({ err: (error as Error).message }, 'creating the root directory failed; retrying');
+      });
+      return;
+    }
+    if (this.#housekeeping || nowMs - this.#housekeepingAtMs < this.#housekeepingIntervalMs) return;
+    this.#housekeepingAtMs = nowMs;
+    this.#housekeeping = true;
+    this.housekeep(nowMs)
+      .catch((error: unknown) => this.#context?.logger.warn({ err: (error as Error).message }, 'housekeeping failed; retrying at the next round'))
+      .finally(() => (this.#housekeeping = false));
+  }
+
+  /**
+   * The leader's housekeeping, each step one replicated command when there is work: expire
+   * sessions whose lease ended (their opens are released), free inodes at nlink 0 that no
+   * session holds open (their extents go to `E` records), expire trash entries older than
+   * the volume's retention. Returns what it did, for tests.
+   */
+  async housekeep(nowMs: number): Promise<{ sessionsExpired: number; inodesFreed: number; trashExpired: number }> {
+    const done = { sessionsExpired: 0, inodesFreed: 0, trashExpired: 0 };
+    const nowSec = Math.floor(nowMs / 1000);
+    const lease = this.engine.scan({ prefix: sessionLeasePrefixAll, limit: 1 })[0];
+    if (lease !== undefined && decodeSessionLeaseKey(lease.key).expiresSec <= nowSec) {
+      const result = (await this.mutate({ case: 'expireSessions', value: { sessionsPerBatch: sessionsExpiredPerBatch } }, nowMs)) as sessions.ExpireSessionsResult;
+      done.sessionsExpired = result.released.length;
+    }
+    const freeable = freeing.freeableInodes(this.engine, { limit: this.limits.inodesFreedPerBatchMax }, this.limits);
+    if (freeable.inos.length > 0) {
+      const result = (await this.mutate({ case: 'freeInodes', value: { inos: freeable.inos } }, nowMs)) as freeing.FreeInodesResult;
+      done.inodesFreed = result.freed.length;
+    }
+    const retentionSec = this.#trashRetentionSec();
+    const oldest = this.engine.scan({ prefix: trashPrefixAll, limit: 1 })[0];
+    if (oldest !== undefined && retentionSec !== undefined && (decodeTrashKey(oldest.key).hour + 1) * 3600 + retentionSec <= nowSec) {
+      const result = (await this.mutate({ case: 'expireTrash', value: { retentionSec, limit: trashExpiredPerBatch } }, nowMs)) as trash.ExpireTrashResult;
+      done.trashExpired = result.expired.length;
+    }
+    return done;
   }
 
   async handleTask(task: NodeTask): Promise<void> {
@@ -127,13 +180,18 @@ export class MetaPartition implements HostedPartition {
 
   // ------------------------------------------------------------------ proposing and reading
 
-  /** Replicates one operation with the leader's time; resolves with its result here. */
-  async mutate(op: NonNullable<MetaCommand['op']>): Promise<unknown> {
+  /** Replicates one operation with the leader's time (or the given one); resolves with its result here. */
+  async mutate(op: NonNullable<MetaCommand['op']>, nowMs = this.#nowMs()): Promise<unknown> {
     const context = this.#requireContext();
     if (op.case !== 'ensureRoot' && this.spec.inodeStart === rootIno && this.engine.get(inodeKey(rootIno)) === undefined) {
       throw new AtollError(StatusCode.PARTITION_NOT_READY, `meta partition ${this.partitionId}: the root directory is being created`, { retryAfterMs: 100 });
     }
-    const nowMs = this.#nowMs();
+    // Whether a removal goes to the trash is the volume's setting, not the caller's.
+    if (op.case === 'unlink') {
+      const retentionSec = this.#trashRetentionSec();
+      if (retentionSec === undefined) throw new AtollError(StatusCode.PARTITION_NOT_READY, `meta partition ${this.partitionId}: the volume's trash setting is not known yet (asking the masters)`, { retryAfterMs: 200 });
+      op = { case: 'unlink', value: { ...op.value, trashRetentionSec: retentionSec } };
+    }
     const command = MetaCommand.encode(MetaCommand.create({ nowSec: Math.floor(nowMs / 1000), nowNsec: (nowMs % 1000) * 1_000_000, op }));
     const applied = (await context.propose(command)) as Applied | undefined;
     if (applied === undefined) throw new AtollError(StatusCode.INTERNAL, `meta partition ${this.partitionId}: the command was applied before this run and its result is gone`);
@@ -197,7 +255,7 @@ export class MetaPartition implements HostedPartition {
       case 'link':
         return namespace.link(this.engine, { ...time, ino: op.value.ino, parentIno: op.value.parentIno, name: op.value.name }, limits);
       case 'unlink': {
-        const args = { ...time, parentIno: op.value.parentIno, name: op.value.name };
+        const args = { ...time, parentIno: op.value.parentIno, name: op.value.name, trashRetentionSec: op.value.trashRetentionSec };
         return op.value.isDir ? namespace.rmdir(this.engine, args, limits) : namespace.unlink(this.engine, args, limits);
       }
       case 'rename':
@@ -239,6 +297,31 @@ export class MetaPartition implements HostedPartition {
         const mutations: KvMutation[] = [{ op: 'set', key: counterKey(CounterName.inodeEnd), value: encodeCounterValue(Math.max(end, cursor)) }];
         return { result: Math.max(end, cursor), mutations };
       }
+      case 'openSession':
+        return sessions.openSession(this.engine, { ...time, leaseSec: op.value.leaseSec, clientInfo: op.value.clientInfo }, limits);
+      case 'renewSession':
+        return sessions.renewSession(this.engine, { ...time, sessionId: op.value.sessionId, leaseSec: op.value.leaseSec === 0 ? undefined : op.value.leaseSec }, limits);
+      case 'closeSession':
+        return sessions.closeSession(this.engine, { sessionId: op.value.sessionId });
+      case 'recordOpen':
+        return sessions.recordOpen(this.engine, { sessionId: op.value.sessionId, ino: op.value.ino }, limits);
+      case 'recordClose':
+        return sessions.recordClose(this.engine, { sessionId: op.value.sessionId, ino: op.value.ino });
+      case 'restoreTrash':
+        return trash.restoreFromTrash(this.engine, {
+          ...time,
+          key: trash.trashKeyOfName(op.value.name),
+          targetParentIno: op.value.targetParentIno === 0 ? undefined : op.value.targetParentIno,
+          targetName: op.value.targetName === '' ? undefined : op.value.targetName,
+        }, limits);
+      case 'expireSessions':
+        return sessions.expireSessions(this.engine, { ...time, sessionsPerBatch: op.value.sessionsPerBatch }, limits);
+      case 'freeInodes':
+        return freeing.freeInodes(this.engine, { inos: op.value.inos }, limits);
+      case 'expireTrash':
+        return trash.expireTrash(this.engine, { ...time, retentionSec: op.value.retentionSec, limit: op.value.limit }, limits);
+      case 'ackExtentReleases':
+        return freeing.ackExtentReleases(this.engine, { seqs: op.value.seqs }, limits);
       default:
         throw new AtollError(StatusCode.INVALID_ARGUMENT, `meta partition ${this.partitionId}: a log entry with no operation`);
     }

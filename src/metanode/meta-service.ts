@@ -4,10 +4,13 @@
 // view maps it to an address). Mutations are replicated; reads wait for a read index.
 import { AtollError, StatusCode } from '../errors/index.js';
 import type { PartitionHost } from '../nodeagent/index.js';
-import { MetaNode, type Dentry, type Inode } from '../proto/generated/metanode.js';
+import { MetaNode, type Dentry, type Inode, type SessionResponse } from '../proto/generated/metanode.js';
 import type { RpcServer } from '../rpc/index.js';
 import { MetaPartition } from './meta-partition.js';
+import { decodeTrashKey } from './partition/keys.js';
 import * as namespace from './partition/namespace.js';
+import * as sessions from './partition/sessions.js';
+import * as trash from './partition/trash.js';
 
 export function registerMetaService(rpc: RpcServer, partitions: () => PartitionHost): void {
   const partitionOf = (partitionId: number): MetaPartition => {
@@ -41,8 +44,8 @@ export function registerMetaService(rpc: RpcServer, partitions: () => PartitionH
     return partition.read((engine) => (request.plus ? namespace.readdirPlus(engine, args, partition.limits) : { ...namespace.readdir(engine, args, partition.limits), inodes: [] }));
   });
   rpc.handle(MetaNode.unlink, async (request) => {
-    const result = (await partitionOf(request.partitionId).mutate({ case: 'unlink', value: request })) as { dentry: Dentry };
-    return { dentry: result.dentry };
+    const result = (await partitionOf(request.partitionId).mutate({ case: 'unlink', value: request })) as namespace.UnlinkResult;
+    return { dentry: result.dentry, trashName: result.trashKey === undefined ? '' : trash.formatTrashName(decodeTrashKey(result.trashKey)) };
   });
   rpc.handle(MetaNode.link, async (request) => {
     const result = (await partitionOf(request.partitionId).mutate({ case: 'link', value: request })) as { inode: Inode; dentry: Dentry };
@@ -82,4 +85,25 @@ export function registerMetaService(rpc: RpcServer, partitions: () => PartitionH
       };
     });
   });
+
+  const session = (info: sessions.SessionInfo): SessionResponse => ({ sessionId: info.sessionId, expiresSec: info.expiresSec, openInodes: info.openInodes });
+  rpc.handle(MetaNode.openSession, async (request) => session((await partitionOf(request.partitionId).mutate({ case: 'openSession', value: request })) as sessions.SessionInfo));
+  rpc.handle(MetaNode.renewSession, async (request) => session((await partitionOf(request.partitionId).mutate({ case: 'renewSession', value: request })) as sessions.SessionInfo));
+  rpc.handle(MetaNode.closeSession, async (request) => {
+    await partitionOf(request.partitionId).mutate({ case: 'closeSession', value: request });
+    return { sessionId: request.sessionId, expiresSec: 0, openInodes: 0 };
+  });
+  rpc.handle(MetaNode.recordOpen, async (request) => ({ opens: ((await partitionOf(request.partitionId).mutate({ case: 'recordOpen', value: request })) as { opens: number }).opens }));
+  rpc.handle(MetaNode.recordClose, async (request) => ({ opens: ((await partitionOf(request.partitionId).mutate({ case: 'recordClose', value: request })) as sessions.CloseFileResult).opens }));
+  rpc.handle(MetaNode.listTrash, async (request) => {
+    const partition = partitionOf(request.partitionId);
+    const after = request.after === '' ? undefined : trash.trashKeyOfName(request.after);
+    const limit = request.limit === 0 ? 1024 : request.limit;
+    const page = await partition.read((engine) => trash.listTrash(engine, { after, limit }, partition.limits));
+    return {
+      more: page.more,
+      entries: page.entries.map((entry) => ({ name: entry.trashName, parentIno: entry.parentIno, ino: entry.ino, originalName: entry.name, deletedSec: entry.deletedSec, type: entry.type })),
+    };
+  });
+  rpc.handle(MetaNode.restoreTrash, async (request) => ({ dentry: ((await partitionOf(request.partitionId).mutate({ case: 'restoreTrash', value: request })) as trash.RestoreResult).dentry }));
 }

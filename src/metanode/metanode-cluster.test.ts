@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { AtollError, StatusCode, isAtollError } from '../errors/index.js';
 import { InProcessCluster, type InProcessClusterOptions } from '../launcher/testing/in-process-cluster.js';
 import { waitFor } from '../master/testing/master-group.js';
-import { CreateInodeRequest, GetInodeRequest, InodeType, LookupRequest, MetaNode, ReadDirRequest, RenameRequest, SetattrField, SetattrRequest, SetXattrRequest, StatfsRequest, UnlinkRequest, XattrRequest } from '../proto/generated/metanode.js';
+import { CreateInodeRequest, GetInodeRequest, ListTrashRequest, OpenFileRequest, OpenSessionRequest, RestoreTrashRequest, SessionRequest, InodeType, LookupRequest, MetaNode, ReadDirRequest, RenameRequest, SetattrField, SetattrRequest, SetXattrRequest, StatfsRequest, UnlinkRequest, XattrRequest } from '../proto/generated/metanode.js';
 import type { MetadataEngine } from '../config/index.js';
 import { MetaPartition, rootIno } from './meta-partition.js';
 
@@ -187,5 +187,67 @@ for (const engine of ['memory', 'lmdb'] as const) {
       const partition = node.partitions.get(partitionId).partition as MetaPartition;
       await waitFor('the restarted replica to hold every entry', 30_000, () => ((partition.usage().dentryCount ?? 0) >= 1_600 ? true : undefined));
     });
+  });
+
+  test(`${engine}: an unlinked file stays while a session holds it open, and goes when it closes or its session expires`, async () => {
+    await withCluster(engine, async (cluster, partitionId) => {
+      const meta = cluster.metaClient;
+      const mutate = { mutation: true };
+      const create = async (name: string) => (await meta.call(MetaNode.createInode, CreateInodeRequest.create({ partitionId, type: InodeType.INODE_FILE, mode: 0o644, parentIno: rootIno, name }), mutate)).inode!.ino;
+      const exists = async (ino: number) => meta.call(MetaNode.getInode, GetInodeRequest.create({ partitionId, ino }), { mutation: false }).then(() => true, (error) => {
+        if (isAtollError(error, StatusCode.NOT_FOUND)) return false;
+        throw error;
+      });
+      const held = await create('held');
+      const session = await meta.call(MetaNode.openSession, OpenSessionRequest.create({ partitionId, leaseSec: 60, clientInfo: 'test' }), mutate);
+      assert.ok(session.sessionId > 0);
+      assert.equal((await meta.call(MetaNode.recordOpen, OpenFileRequest.create({ partitionId, sessionId: session.sessionId, ino: held }), mutate)).opens, 1);
+      await meta.call(MetaNode.unlink, UnlinkRequest.create({ partitionId, parentIno: rootIno, name: 'held' }), mutate);
+      const leader = (await cluster.metaLeader(partitionId)).node!.partitions.get(partitionId).partition as MetaPartition;
+      await leader.housekeep(Date.now());
+      assert.equal(await exists(held), true, 'an open file outlives its last link');
+      assert.equal((await meta.call(MetaNode.getInode, GetInodeRequest.create({ partitionId, ino: held }), { mutation: false })).inode!.nlink, 0);
+      assert.equal((await meta.call(MetaNode.recordClose, OpenFileRequest.create({ partitionId, sessionId: session.sessionId, ino: held }), mutate)).opens, 0);
+      await waitFor('the closed file to be freed', 20_000, async () => ((await exists(held)) ? undefined : true), 200);
+
+      const expiring = await create('expiring');
+      const short = await meta.call(MetaNode.openSession, OpenSessionRequest.create({ partitionId, leaseSec: 2, clientInfo: 'crashes' }), mutate);
+      await meta.call(MetaNode.recordOpen, OpenFileRequest.create({ partitionId, sessionId: short.sessionId, ino: expiring }), mutate);
+      await meta.call(MetaNode.unlink, UnlinkRequest.create({ partitionId, parentIno: rootIno, name: 'expiring' }), mutate);
+      assert.equal(await exists(expiring), true);
+      // The client never renews nor closes: the leader expires the session and frees the file.
+      await waitFor('the expired session to release the file', 30_000, async () => ((await exists(expiring)) ? undefined : true), 250);
+      await assert.rejects(meta.call(MetaNode.renewSession, SessionRequest.create({ partitionId, sessionId: short.sessionId }), mutate), (error) => isAtollError(error, StatusCode.NOT_FOUND) || isAtollError(error, StatusCode.STALE_HANDLE));
+      const statfs = await meta.call(MetaNode.statfs, StatfsRequest.create({ partitionId }), { mutation: false });
+      assert.equal(statfs.toFreeCount, 0);
+    });
+  });
+
+  test(`${engine}: with trash retention, removed entries are listed, restored, and expired by the leader`, async () => {
+    await withCluster(engine, async (cluster, partitionId) => {
+      const meta = cluster.metaClient;
+      const mutate = { mutation: true };
+      const dir = (await meta.call(MetaNode.createInode, CreateInodeRequest.create({ partitionId, type: InodeType.INODE_DIRECTORY, mode: 0o755, parentIno: rootIno, name: 'docs' }), mutate)).inode!;
+      const file = (await meta.call(MetaNode.createInode, CreateInodeRequest.create({ partitionId, type: InodeType.INODE_FILE, mode: 0o644, parentIno: dir.ino, name: 'report.txt' }), mutate)).inode!;
+      const removed = await meta.call(MetaNode.unlink, UnlinkRequest.create({ partitionId, parentIno: dir.ino, name: 'report.txt' }), mutate);
+      assert.match(removed.trashName, new RegExp(`^\\d{4}-\\d{2}-\\d{2}-\\d{2}/${dir.ino}-${file.ino}-report\\.txt$`));
+      const listed = await meta.call(MetaNode.listTrash, ListTrashRequest.create({ partitionId, limit: 10 }), { mutation: false });
+      assert.deepEqual(listed.entries.map((entry) => entry.name), [removed.trashName]);
+      assert.equal((await meta.call(MetaNode.getInode, GetInodeRequest.create({ partitionId, ino: file.ino }), { mutation: false })).inode!.nlink, 1, 'a trashed file keeps its link');
+      const restored = await meta.call(MetaNode.restoreTrash, RestoreTrashRequest.create({ partitionId, name: removed.trashName }), mutate);
+      assert.equal(restored.dentry!.name, 'report.txt');
+      assert.equal((await meta.call(MetaNode.lookup, LookupRequest.create({ partitionId, parentIno: dir.ino, name: 'report.txt' }), { mutation: false })).dentry!.ino, file.ino);
+      assert.equal((await meta.call(MetaNode.listTrash, ListTrashRequest.create({ partitionId, limit: 10 }), { mutation: false })).entries.length, 0);
+      await assert.rejects(meta.call(MetaNode.createInode, CreateInodeRequest.create({ partitionId, type: InodeType.INODE_DIRECTORY, mode: 0o755, parentIno: rootIno, name: '.trash' }), mutate), (error) => isAtollError(error, StatusCode.PERMISSION_DENIED));
+
+      await meta.call(MetaNode.unlink, UnlinkRequest.create({ partitionId, parentIno: dir.ino, name: 'report.txt' }), mutate);
+      const leader = (await cluster.metaLeader(partitionId)).node!.partitions.get(partitionId).partition as MetaPartition;
+      const threeHoursLater = Date.now() + 3 * 3600 * 1000;
+      const first = await leader.housekeep(threeHoursLater);
+      assert.equal(first.trashExpired, 1);
+      await leader.housekeep(threeHoursLater);
+      await assert.rejects(meta.call(MetaNode.getInode, GetInodeRequest.create({ partitionId, ino: file.ino }), { mutation: false }), (error) => isAtollError(error, StatusCode.NOT_FOUND));
+      assert.equal((await meta.call(MetaNode.listTrash, ListTrashRequest.create({ partitionId, limit: 10 }), { mutation: false })).entries.length, 0);
+    }, { trashRetentionHours: 1 });
   });
 }

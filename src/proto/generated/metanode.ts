@@ -1225,6 +1225,11 @@ export interface UnlinkRequest {
   parentIno: number;
   name: string;
   isDir: boolean;
+  /**
+   * Set by the partition leader from the volume's settings (a client's value is ignored):
+   * above 0, the entry moves to the trash instead of losing its link.
+   */
+  trashRetentionSec: number;
 }
 
 export const UnlinkRequest: protobuf.MessageCodec<UnlinkRequest> = {
@@ -1245,6 +1250,7 @@ function createUnlinkRequest(partial?: Partial<UnlinkRequest>): UnlinkRequest {
     parentIno: partial?.parentIno ?? 0,
     name: partial?.name ?? '',
     isDir: partial?.isDir ?? false,
+    trashRetentionSec: partial?.trashRetentionSec ?? 0,
   };
 }
 
@@ -1270,6 +1276,10 @@ function measureUnlinkRequest(message: UnlinkRequest, writer: protobuf.ProtoWrit
     const value = message.isDir;
     if (value !== false) size += 1 + 1;
   }
+  {
+    const value = message.trashRetentionSec;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.UnlinkRequest.trash_retention_sec');
+  }
   return size;
 }
 
@@ -1290,6 +1300,10 @@ function writeUnlinkRequest(message: UnlinkRequest, writer: protobuf.ProtoWriter
     const value = message.isDir;
     if (value !== false) { writer.byte(32); writer.bool(value); }
   }
+  {
+    const value = message.trashRetentionSec;
+    if (value !== 0) { writer.byte(40); writer.uint64(value); }
+  }
 }
 
 function readUnlinkRequest(reader: protobuf.ProtoReader): UnlinkRequest {
@@ -1298,6 +1312,7 @@ function readUnlinkRequest(reader: protobuf.ProtoReader): UnlinkRequest {
     parentIno: 0,
     name: '',
     isDir: false,
+    trashRetentionSec: 0,
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
@@ -1306,12 +1321,14 @@ function readUnlinkRequest(reader: protobuf.ProtoReader): UnlinkRequest {
       case 16: message.parentIno = reader.uint64(); break;
       case 26: message.name = reader.string(); break;
       case 32: message.isDir = reader.bool(); break;
+      case 40: message.trashRetentionSec = reader.uint64(); break;
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.metanode.UnlinkRequest.partition_id');
           case 2: throw reader.wrongWireType(tag, 'atoll.metanode.UnlinkRequest.parent_ino');
           case 3: throw reader.wrongWireType(tag, 'atoll.metanode.UnlinkRequest.name');
           case 4: throw reader.wrongWireType(tag, 'atoll.metanode.UnlinkRequest.is_dir');
+          case 5: throw reader.wrongWireType(tag, 'atoll.metanode.UnlinkRequest.trash_retention_sec');
         }
         reader.skip(tag);
     }
@@ -1321,6 +1338,8 @@ function readUnlinkRequest(reader: protobuf.ProtoReader): UnlinkRequest {
 
 export interface UnlinkResponse {
   dentry: Dentry | undefined;
+  /** Set when the entry went to the trash (its inode kept its link). */
+  trashName: string;
 }
 
 export const UnlinkResponse: protobuf.MessageCodec<UnlinkResponse> = {
@@ -1338,6 +1357,7 @@ export const UnlinkResponse: protobuf.MessageCodec<UnlinkResponse> = {
 function createUnlinkResponse(partial?: Partial<UnlinkResponse>): UnlinkResponse {
   return {
     dentry: partial?.dentry,
+    trashName: partial?.trashName ?? '',
   };
 }
 
@@ -1352,6 +1372,14 @@ function measureUnlinkResponse(message: UnlinkResponse, writer: protobuf.ProtoWr
       size += 1 + protobuf.varint32Size(length) + length;
     }
   }
+  {
+    const value = message.trashName;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
   return size;
 }
 
@@ -1360,11 +1388,16 @@ function writeUnlinkResponse(message: UnlinkResponse, writer: protobuf.ProtoWrit
     const value = message.dentry;
     if (value !== undefined) { writer.byte(10); writer.varint32(writer.nextSize()); writeDentry(value, writer); }
   }
+  {
+    const value = message.trashName;
+    if (value.length !== 0) { writer.byte(18); writer.string(value); }
+  }
 }
 
 function readUnlinkResponse(reader: protobuf.ProtoReader): UnlinkResponse {
   const message: UnlinkResponse = {
     dentry: undefined,
+    trashName: '',
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
@@ -1375,9 +1408,11 @@ function readUnlinkResponse(reader: protobuf.ProtoReader): UnlinkResponse {
         reader.leaveMessage(outer);
         break;
       }
+      case 18: message.trashName = reader.string(); break;
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.metanode.UnlinkResponse.dentry');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.UnlinkResponse.trash_name');
         }
         reader.skip(tag);
     }
@@ -2676,6 +2711,1139 @@ function readStatfsResponse(reader: protobuf.ProtoReader): StatfsResponse {
   return message;
 }
 
+export interface OpenSessionRequest {
+  partitionId: number;
+  leaseSec: number;
+  /** Who holds the session (host, process, mount point), for operators. */
+  clientInfo: string;
+}
+
+export const OpenSessionRequest: protobuf.MessageCodec<OpenSessionRequest> = {
+  typeName: 'atoll.metanode.OpenSessionRequest',
+  create: createOpenSessionRequest,
+  encode: (message) => protobuf.encodeMessage(message, measureOpenSessionRequest, writeOpenSessionRequest, 'atoll.metanode.OpenSessionRequest'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureOpenSessionRequest, 'atoll.metanode.OpenSessionRequest'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureOpenSessionRequest, writeOpenSessionRequest, 'atoll.metanode.OpenSessionRequest'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readOpenSessionRequest),
+  measure: measureOpenSessionRequest,
+  write: writeOpenSessionRequest,
+  read: readOpenSessionRequest,
+};
+
+function createOpenSessionRequest(partial?: Partial<OpenSessionRequest>): OpenSessionRequest {
+  return {
+    partitionId: partial?.partitionId ?? 0,
+    leaseSec: partial?.leaseSec ?? 0,
+    clientInfo: partial?.clientInfo ?? '',
+  };
+}
+
+function measureOpenSessionRequest(message: OpenSessionRequest, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.partitionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.OpenSessionRequest.partition_id');
+  }
+  {
+    const value = message.leaseSec;
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.metanode.OpenSessionRequest.lease_sec');
+  }
+  {
+    const value = message.clientInfo;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  return size;
+}
+
+function writeOpenSessionRequest(message: OpenSessionRequest, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.partitionId;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+  {
+    const value = message.leaseSec;
+    if (value !== 0) { writer.byte(16); writer.varint32(value); }
+  }
+  {
+    const value = message.clientInfo;
+    if (value.length !== 0) { writer.byte(26); writer.string(value); }
+  }
+}
+
+function readOpenSessionRequest(reader: protobuf.ProtoReader): OpenSessionRequest {
+  const message: OpenSessionRequest = {
+    partitionId: 0,
+    leaseSec: 0,
+    clientInfo: '',
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.partitionId = reader.uint64(); break;
+      case 16: message.leaseSec = reader.uint32(); break;
+      case 26: message.clientInfo = reader.string(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.OpenSessionRequest.partition_id');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.OpenSessionRequest.lease_sec');
+          case 3: throw reader.wrongWireType(tag, 'atoll.metanode.OpenSessionRequest.client_info');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface SessionRequest {
+  partitionId: number;
+  sessionId: number;
+  /** Renewals: the new lease (0 keeps the session's). */
+  leaseSec: number;
+}
+
+export const SessionRequest: protobuf.MessageCodec<SessionRequest> = {
+  typeName: 'atoll.metanode.SessionRequest',
+  create: createSessionRequest,
+  encode: (message) => protobuf.encodeMessage(message, measureSessionRequest, writeSessionRequest, 'atoll.metanode.SessionRequest'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureSessionRequest, 'atoll.metanode.SessionRequest'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureSessionRequest, writeSessionRequest, 'atoll.metanode.SessionRequest'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readSessionRequest),
+  measure: measureSessionRequest,
+  write: writeSessionRequest,
+  read: readSessionRequest,
+};
+
+function createSessionRequest(partial?: Partial<SessionRequest>): SessionRequest {
+  return {
+    partitionId: partial?.partitionId ?? 0,
+    sessionId: partial?.sessionId ?? 0,
+    leaseSec: partial?.leaseSec ?? 0,
+  };
+}
+
+function measureSessionRequest(message: SessionRequest, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.partitionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.SessionRequest.partition_id');
+  }
+  {
+    const value = message.sessionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.SessionRequest.session_id');
+  }
+  {
+    const value = message.leaseSec;
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.metanode.SessionRequest.lease_sec');
+  }
+  return size;
+}
+
+function writeSessionRequest(message: SessionRequest, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.partitionId;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+  {
+    const value = message.sessionId;
+    if (value !== 0) { writer.byte(16); writer.uint64(value); }
+  }
+  {
+    const value = message.leaseSec;
+    if (value !== 0) { writer.byte(24); writer.varint32(value); }
+  }
+}
+
+function readSessionRequest(reader: protobuf.ProtoReader): SessionRequest {
+  const message: SessionRequest = {
+    partitionId: 0,
+    sessionId: 0,
+    leaseSec: 0,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.partitionId = reader.uint64(); break;
+      case 16: message.sessionId = reader.uint64(); break;
+      case 24: message.leaseSec = reader.uint32(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.SessionRequest.partition_id');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.SessionRequest.session_id');
+          case 3: throw reader.wrongWireType(tag, 'atoll.metanode.SessionRequest.lease_sec');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface SessionResponse {
+  sessionId: number;
+  expiresSec: number;
+  openInodes: number;
+}
+
+export const SessionResponse: protobuf.MessageCodec<SessionResponse> = {
+  typeName: 'atoll.metanode.SessionResponse',
+  create: createSessionResponse,
+  encode: (message) => protobuf.encodeMessage(message, measureSessionResponse, writeSessionResponse, 'atoll.metanode.SessionResponse'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureSessionResponse, 'atoll.metanode.SessionResponse'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureSessionResponse, writeSessionResponse, 'atoll.metanode.SessionResponse'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readSessionResponse),
+  measure: measureSessionResponse,
+  write: writeSessionResponse,
+  read: readSessionResponse,
+};
+
+function createSessionResponse(partial?: Partial<SessionResponse>): SessionResponse {
+  return {
+    sessionId: partial?.sessionId ?? 0,
+    expiresSec: partial?.expiresSec ?? 0,
+    openInodes: partial?.openInodes ?? 0,
+  };
+}
+
+function measureSessionResponse(message: SessionResponse, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.sessionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.SessionResponse.session_id');
+  }
+  {
+    const value = message.expiresSec;
+    if (value !== 0) size += 1 + protobuf.int64Size(value, 'atoll.metanode.SessionResponse.expires_sec');
+  }
+  {
+    const value = message.openInodes;
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.metanode.SessionResponse.open_inodes');
+  }
+  return size;
+}
+
+function writeSessionResponse(message: SessionResponse, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.sessionId;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+  {
+    const value = message.expiresSec;
+    if (value !== 0) { writer.byte(16); writer.int64(value); }
+  }
+  {
+    const value = message.openInodes;
+    if (value !== 0) { writer.byte(24); writer.varint32(value); }
+  }
+}
+
+function readSessionResponse(reader: protobuf.ProtoReader): SessionResponse {
+  const message: SessionResponse = {
+    sessionId: 0,
+    expiresSec: 0,
+    openInodes: 0,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.sessionId = reader.uint64(); break;
+      case 16: message.expiresSec = reader.int64(); break;
+      case 24: message.openInodes = reader.uint32(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.SessionResponse.session_id');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.SessionResponse.expires_sec');
+          case 3: throw reader.wrongWireType(tag, 'atoll.metanode.SessionResponse.open_inodes');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface OpenFileRequest {
+  partitionId: number;
+  sessionId: number;
+  ino: number;
+}
+
+export const OpenFileRequest: protobuf.MessageCodec<OpenFileRequest> = {
+  typeName: 'atoll.metanode.OpenFileRequest',
+  create: createOpenFileRequest,
+  encode: (message) => protobuf.encodeMessage(message, measureOpenFileRequest, writeOpenFileRequest, 'atoll.metanode.OpenFileRequest'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureOpenFileRequest, 'atoll.metanode.OpenFileRequest'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureOpenFileRequest, writeOpenFileRequest, 'atoll.metanode.OpenFileRequest'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readOpenFileRequest),
+  measure: measureOpenFileRequest,
+  write: writeOpenFileRequest,
+  read: readOpenFileRequest,
+};
+
+function createOpenFileRequest(partial?: Partial<OpenFileRequest>): OpenFileRequest {
+  return {
+    partitionId: partial?.partitionId ?? 0,
+    sessionId: partial?.sessionId ?? 0,
+    ino: partial?.ino ?? 0,
+  };
+}
+
+function measureOpenFileRequest(message: OpenFileRequest, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.partitionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.OpenFileRequest.partition_id');
+  }
+  {
+    const value = message.sessionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.OpenFileRequest.session_id');
+  }
+  {
+    const value = message.ino;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.OpenFileRequest.ino');
+  }
+  return size;
+}
+
+function writeOpenFileRequest(message: OpenFileRequest, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.partitionId;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+  {
+    const value = message.sessionId;
+    if (value !== 0) { writer.byte(16); writer.uint64(value); }
+  }
+  {
+    const value = message.ino;
+    if (value !== 0) { writer.byte(24); writer.uint64(value); }
+  }
+}
+
+function readOpenFileRequest(reader: protobuf.ProtoReader): OpenFileRequest {
+  const message: OpenFileRequest = {
+    partitionId: 0,
+    sessionId: 0,
+    ino: 0,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.partitionId = reader.uint64(); break;
+      case 16: message.sessionId = reader.uint64(); break;
+      case 24: message.ino = reader.uint64(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.OpenFileRequest.partition_id');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.OpenFileRequest.session_id');
+          case 3: throw reader.wrongWireType(tag, 'atoll.metanode.OpenFileRequest.ino');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface OpenFileResponse {
+  /** This session's opens of the inode after the call. */
+  opens: number;
+}
+
+export const OpenFileResponse: protobuf.MessageCodec<OpenFileResponse> = {
+  typeName: 'atoll.metanode.OpenFileResponse',
+  create: createOpenFileResponse,
+  encode: (message) => protobuf.encodeMessage(message, measureOpenFileResponse, writeOpenFileResponse, 'atoll.metanode.OpenFileResponse'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureOpenFileResponse, 'atoll.metanode.OpenFileResponse'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureOpenFileResponse, writeOpenFileResponse, 'atoll.metanode.OpenFileResponse'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readOpenFileResponse),
+  measure: measureOpenFileResponse,
+  write: writeOpenFileResponse,
+  read: readOpenFileResponse,
+};
+
+function createOpenFileResponse(partial?: Partial<OpenFileResponse>): OpenFileResponse {
+  return {
+    opens: partial?.opens ?? 0,
+  };
+}
+
+function measureOpenFileResponse(message: OpenFileResponse, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.opens;
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.metanode.OpenFileResponse.opens');
+  }
+  return size;
+}
+
+function writeOpenFileResponse(message: OpenFileResponse, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.opens;
+    if (value !== 0) { writer.byte(8); writer.varint32(value); }
+  }
+}
+
+function readOpenFileResponse(reader: protobuf.ProtoReader): OpenFileResponse {
+  const message: OpenFileResponse = {
+    opens: 0,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.opens = reader.uint32(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.OpenFileResponse.opens');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface TrashEntry {
+  /** As users see it: <YYYY-MM-DD-HH>/<parentIno>-<ino>-<name> (UTC hour of the removal). */
+  name: string;
+  parentIno: number;
+  ino: number;
+  originalName: string;
+  deletedSec: number;
+  type: InodeType;
+}
+
+export const TrashEntry: protobuf.MessageCodec<TrashEntry> = {
+  typeName: 'atoll.metanode.TrashEntry',
+  create: createTrashEntry,
+  encode: (message) => protobuf.encodeMessage(message, measureTrashEntry, writeTrashEntry, 'atoll.metanode.TrashEntry'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureTrashEntry, 'atoll.metanode.TrashEntry'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureTrashEntry, writeTrashEntry, 'atoll.metanode.TrashEntry'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readTrashEntry),
+  measure: measureTrashEntry,
+  write: writeTrashEntry,
+  read: readTrashEntry,
+};
+
+function createTrashEntry(partial?: Partial<TrashEntry>): TrashEntry {
+  return {
+    name: partial?.name ?? '',
+    parentIno: partial?.parentIno ?? 0,
+    ino: partial?.ino ?? 0,
+    originalName: partial?.originalName ?? '',
+    deletedSec: partial?.deletedSec ?? 0,
+    type: partial?.type ?? InodeType.INODE_TYPE_UNSPECIFIED,
+  };
+}
+
+function measureTrashEntry(message: TrashEntry, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.name;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.parentIno;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.TrashEntry.parent_ino');
+  }
+  {
+    const value = message.ino;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.TrashEntry.ino');
+  }
+  {
+    const value = message.originalName;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.deletedSec;
+    if (value !== 0) size += 1 + protobuf.int64Size(value, 'atoll.metanode.TrashEntry.deleted_sec');
+  }
+  {
+    const value = message.type;
+    if (value !== 0) size += 1 + protobuf.enumSize(value, 'atoll.metanode.TrashEntry.type');
+  }
+  return size;
+}
+
+function writeTrashEntry(message: TrashEntry, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.name;
+    if (value.length !== 0) { writer.byte(10); writer.string(value); }
+  }
+  {
+    const value = message.parentIno;
+    if (value !== 0) { writer.byte(16); writer.uint64(value); }
+  }
+  {
+    const value = message.ino;
+    if (value !== 0) { writer.byte(24); writer.uint64(value); }
+  }
+  {
+    const value = message.originalName;
+    if (value.length !== 0) { writer.byte(34); writer.string(value); }
+  }
+  {
+    const value = message.deletedSec;
+    if (value !== 0) { writer.byte(40); writer.int64(value); }
+  }
+  {
+    const value = message.type;
+    if (value !== 0) { writer.byte(48); writer.int32(value); }
+  }
+}
+
+function readTrashEntry(reader: protobuf.ProtoReader): TrashEntry {
+  const message: TrashEntry = {
+    name: '',
+    parentIno: 0,
+    ino: 0,
+    originalName: '',
+    deletedSec: 0,
+    type: InodeType.INODE_TYPE_UNSPECIFIED,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 10: message.name = reader.string(); break;
+      case 16: message.parentIno = reader.uint64(); break;
+      case 24: message.ino = reader.uint64(); break;
+      case 34: message.originalName = reader.string(); break;
+      case 40: message.deletedSec = reader.int64(); break;
+      case 48: message.type = reader.enumValue(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.TrashEntry.name');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.TrashEntry.parent_ino');
+          case 3: throw reader.wrongWireType(tag, 'atoll.metanode.TrashEntry.ino');
+          case 4: throw reader.wrongWireType(tag, 'atoll.metanode.TrashEntry.original_name');
+          case 5: throw reader.wrongWireType(tag, 'atoll.metanode.TrashEntry.deleted_sec');
+          case 6: throw reader.wrongWireType(tag, 'atoll.metanode.TrashEntry.type');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface ListTrashRequest {
+  partitionId: number;
+  /** Resume after this entry's name (exclusive); empty starts at the oldest. */
+  after: string;
+  limit: number;
+}
+
+export const ListTrashRequest: protobuf.MessageCodec<ListTrashRequest> = {
+  typeName: 'atoll.metanode.ListTrashRequest',
+  create: createListTrashRequest,
+  encode: (message) => protobuf.encodeMessage(message, measureListTrashRequest, writeListTrashRequest, 'atoll.metanode.ListTrashRequest'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureListTrashRequest, 'atoll.metanode.ListTrashRequest'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureListTrashRequest, writeListTrashRequest, 'atoll.metanode.ListTrashRequest'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readListTrashRequest),
+  measure: measureListTrashRequest,
+  write: writeListTrashRequest,
+  read: readListTrashRequest,
+};
+
+function createListTrashRequest(partial?: Partial<ListTrashRequest>): ListTrashRequest {
+  return {
+    partitionId: partial?.partitionId ?? 0,
+    after: partial?.after ?? '',
+    limit: partial?.limit ?? 0,
+  };
+}
+
+function measureListTrashRequest(message: ListTrashRequest, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.partitionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.ListTrashRequest.partition_id');
+  }
+  {
+    const value = message.after;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.limit;
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.metanode.ListTrashRequest.limit');
+  }
+  return size;
+}
+
+function writeListTrashRequest(message: ListTrashRequest, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.partitionId;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+  {
+    const value = message.after;
+    if (value.length !== 0) { writer.byte(18); writer.string(value); }
+  }
+  {
+    const value = message.limit;
+    if (value !== 0) { writer.byte(24); writer.varint32(value); }
+  }
+}
+
+function readListTrashRequest(reader: protobuf.ProtoReader): ListTrashRequest {
+  const message: ListTrashRequest = {
+    partitionId: 0,
+    after: '',
+    limit: 0,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.partitionId = reader.uint64(); break;
+      case 18: message.after = reader.string(); break;
+      case 24: message.limit = reader.uint32(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.ListTrashRequest.partition_id');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.ListTrashRequest.after');
+          case 3: throw reader.wrongWireType(tag, 'atoll.metanode.ListTrashRequest.limit');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface ListTrashResponse {
+  entries: TrashEntry[];
+  more: boolean;
+}
+
+export const ListTrashResponse: protobuf.MessageCodec<ListTrashResponse> = {
+  typeName: 'atoll.metanode.ListTrashResponse',
+  create: createListTrashResponse,
+  encode: (message) => protobuf.encodeMessage(message, measureListTrashResponse, writeListTrashResponse, 'atoll.metanode.ListTrashResponse'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureListTrashResponse, 'atoll.metanode.ListTrashResponse'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureListTrashResponse, writeListTrashResponse, 'atoll.metanode.ListTrashResponse'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readListTrashResponse),
+  measure: measureListTrashResponse,
+  write: writeListTrashResponse,
+  read: readListTrashResponse,
+};
+
+function createListTrashResponse(partial?: Partial<ListTrashResponse>): ListTrashResponse {
+  return {
+    entries: partial?.entries ?? [],
+    more: partial?.more ?? false,
+  };
+}
+
+function measureListTrashResponse(message: ListTrashResponse, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const values = message.entries;
+    for (let index = 0; index < values.length; index++) {
+      const value = values[index];
+      const slot = writer.reserveSize();
+      const length = measureTrashEntry(value, writer);
+      writer.fillSize(slot, length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.more;
+    if (value !== false) size += 1 + 1;
+  }
+  return size;
+}
+
+function writeListTrashResponse(message: ListTrashResponse, writer: protobuf.ProtoWriter): void {
+  {
+    const values = message.entries;
+    for (let index = 0; index < values.length; index++) {
+      writer.byte(10);
+      writer.varint32(writer.nextSize());
+      writeTrashEntry(values[index], writer);
+    }
+  }
+  {
+    const value = message.more;
+    if (value !== false) { writer.byte(16); writer.bool(value); }
+  }
+}
+
+function readListTrashResponse(reader: protobuf.ProtoReader): ListTrashResponse {
+  const message: ListTrashResponse = {
+    entries: [],
+    more: false,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 10: {
+        const outer = reader.enterMessage();
+        message.entries.push(readTrashEntry(reader));
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 16: message.more = reader.bool(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.ListTrashResponse.entries');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.ListTrashResponse.more');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface RestoreTrashRequest {
+  partitionId: number;
+  /** A TrashEntry name. */
+  name: string;
+  /** 0: the original parent; with target_name empty, the original name. */
+  targetParentIno: number;
+  targetName: string;
+}
+
+export const RestoreTrashRequest: protobuf.MessageCodec<RestoreTrashRequest> = {
+  typeName: 'atoll.metanode.RestoreTrashRequest',
+  create: createRestoreTrashRequest,
+  encode: (message) => protobuf.encodeMessage(message, measureRestoreTrashRequest, writeRestoreTrashRequest, 'atoll.metanode.RestoreTrashRequest'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureRestoreTrashRequest, 'atoll.metanode.RestoreTrashRequest'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureRestoreTrashRequest, writeRestoreTrashRequest, 'atoll.metanode.RestoreTrashRequest'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readRestoreTrashRequest),
+  measure: measureRestoreTrashRequest,
+  write: writeRestoreTrashRequest,
+  read: readRestoreTrashRequest,
+};
+
+function createRestoreTrashRequest(partial?: Partial<RestoreTrashRequest>): RestoreTrashRequest {
+  return {
+    partitionId: partial?.partitionId ?? 0,
+    name: partial?.name ?? '',
+    targetParentIno: partial?.targetParentIno ?? 0,
+    targetName: partial?.targetName ?? '',
+  };
+}
+
+function measureRestoreTrashRequest(message: RestoreTrashRequest, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.partitionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.RestoreTrashRequest.partition_id');
+  }
+  {
+    const value = message.name;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.targetParentIno;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.RestoreTrashRequest.target_parent_ino');
+  }
+  {
+    const value = message.targetName;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  return size;
+}
+
+function writeRestoreTrashRequest(message: RestoreTrashRequest, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.partitionId;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+  {
+    const value = message.name;
+    if (value.length !== 0) { writer.byte(18); writer.string(value); }
+  }
+  {
+    const value = message.targetParentIno;
+    if (value !== 0) { writer.byte(24); writer.uint64(value); }
+  }
+  {
+    const value = message.targetName;
+    if (value.length !== 0) { writer.byte(34); writer.string(value); }
+  }
+}
+
+function readRestoreTrashRequest(reader: protobuf.ProtoReader): RestoreTrashRequest {
+  const message: RestoreTrashRequest = {
+    partitionId: 0,
+    name: '',
+    targetParentIno: 0,
+    targetName: '',
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.partitionId = reader.uint64(); break;
+      case 18: message.name = reader.string(); break;
+      case 24: message.targetParentIno = reader.uint64(); break;
+      case 34: message.targetName = reader.string(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.RestoreTrashRequest.partition_id');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.RestoreTrashRequest.name');
+          case 3: throw reader.wrongWireType(tag, 'atoll.metanode.RestoreTrashRequest.target_parent_ino');
+          case 4: throw reader.wrongWireType(tag, 'atoll.metanode.RestoreTrashRequest.target_name');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface RestoreTrashResponse {
+  dentry: Dentry | undefined;
+}
+
+export const RestoreTrashResponse: protobuf.MessageCodec<RestoreTrashResponse> = {
+  typeName: 'atoll.metanode.RestoreTrashResponse',
+  create: createRestoreTrashResponse,
+  encode: (message) => protobuf.encodeMessage(message, measureRestoreTrashResponse, writeRestoreTrashResponse, 'atoll.metanode.RestoreTrashResponse'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureRestoreTrashResponse, 'atoll.metanode.RestoreTrashResponse'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureRestoreTrashResponse, writeRestoreTrashResponse, 'atoll.metanode.RestoreTrashResponse'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readRestoreTrashResponse),
+  measure: measureRestoreTrashResponse,
+  write: writeRestoreTrashResponse,
+  read: readRestoreTrashResponse,
+};
+
+function createRestoreTrashResponse(partial?: Partial<RestoreTrashResponse>): RestoreTrashResponse {
+  return {
+    dentry: partial?.dentry,
+  };
+}
+
+function measureRestoreTrashResponse(message: RestoreTrashResponse, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.dentry;
+    if (value !== undefined) {
+      const slot = writer.reserveSize();
+      const length = measureDentry(value, writer);
+      writer.fillSize(slot, length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  return size;
+}
+
+function writeRestoreTrashResponse(message: RestoreTrashResponse, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.dentry;
+    if (value !== undefined) { writer.byte(10); writer.varint32(writer.nextSize()); writeDentry(value, writer); }
+  }
+}
+
+function readRestoreTrashResponse(reader: protobuf.ProtoReader): RestoreTrashResponse {
+  const message: RestoreTrashResponse = {
+    dentry: undefined,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 10: {
+        const outer = reader.enterMessage();
+        message.dentry = readDentry(reader);
+        reader.leaveMessage(outer);
+        break;
+      }
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.RestoreTrashResponse.dentry');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+/** Leader housekeeping, replicated so every replica changes the same way. */
+export interface ExpireSessionsCommand {
+  sessionsPerBatch: number;
+}
+
+export const ExpireSessionsCommand: protobuf.MessageCodec<ExpireSessionsCommand> = {
+  typeName: 'atoll.metanode.ExpireSessionsCommand',
+  create: createExpireSessionsCommand,
+  encode: (message) => protobuf.encodeMessage(message, measureExpireSessionsCommand, writeExpireSessionsCommand, 'atoll.metanode.ExpireSessionsCommand'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureExpireSessionsCommand, 'atoll.metanode.ExpireSessionsCommand'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureExpireSessionsCommand, writeExpireSessionsCommand, 'atoll.metanode.ExpireSessionsCommand'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readExpireSessionsCommand),
+  measure: measureExpireSessionsCommand,
+  write: writeExpireSessionsCommand,
+  read: readExpireSessionsCommand,
+};
+
+function createExpireSessionsCommand(partial?: Partial<ExpireSessionsCommand>): ExpireSessionsCommand {
+  return {
+    sessionsPerBatch: partial?.sessionsPerBatch ?? 0,
+  };
+}
+
+function measureExpireSessionsCommand(message: ExpireSessionsCommand, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.sessionsPerBatch;
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.metanode.ExpireSessionsCommand.sessions_per_batch');
+  }
+  return size;
+}
+
+function writeExpireSessionsCommand(message: ExpireSessionsCommand, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.sessionsPerBatch;
+    if (value !== 0) { writer.byte(8); writer.varint32(value); }
+  }
+}
+
+function readExpireSessionsCommand(reader: protobuf.ProtoReader): ExpireSessionsCommand {
+  const message: ExpireSessionsCommand = {
+    sessionsPerBatch: 0,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.sessionsPerBatch = reader.uint32(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.ExpireSessionsCommand.sessions_per_batch');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface FreeInodesCommand {
+  inos: number[];
+}
+
+export const FreeInodesCommand: protobuf.MessageCodec<FreeInodesCommand> = {
+  typeName: 'atoll.metanode.FreeInodesCommand',
+  create: createFreeInodesCommand,
+  encode: (message) => protobuf.encodeMessage(message, measureFreeInodesCommand, writeFreeInodesCommand, 'atoll.metanode.FreeInodesCommand'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureFreeInodesCommand, 'atoll.metanode.FreeInodesCommand'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureFreeInodesCommand, writeFreeInodesCommand, 'atoll.metanode.FreeInodesCommand'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readFreeInodesCommand),
+  measure: measureFreeInodesCommand,
+  write: writeFreeInodesCommand,
+  read: readFreeInodesCommand,
+};
+
+function createFreeInodesCommand(partial?: Partial<FreeInodesCommand>): FreeInodesCommand {
+  return {
+    inos: partial?.inos ?? [],
+  };
+}
+
+function measureFreeInodesCommand(message: FreeInodesCommand, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const values = message.inos;
+    if (values.length !== 0) {
+      let length = 0;
+      for (let index = 0; index < values.length; index++) length += protobuf.uint64Size(values[index], 'atoll.metanode.FreeInodesCommand.inos');
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  return size;
+}
+
+function writeFreeInodesCommand(message: FreeInodesCommand, writer: protobuf.ProtoWriter): void {
+  {
+    const values = message.inos;
+    if (values.length !== 0) {
+      writer.byte(10);
+      writer.varint32(writer.nextSize());
+      for (let index = 0; index < values.length; index++) writer.uint64(values[index]);
+    }
+  }
+}
+
+function readFreeInodesCommand(reader: protobuf.ProtoReader): FreeInodesCommand {
+  const message: FreeInodesCommand = {
+    inos: [],
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.inos.push(reader.uint64()); break;
+      case 10: {
+        const outer = reader.enter();
+        const values = message.inos;
+        while (reader.position < reader.limit) values.push(reader.uint64());
+        reader.leave(outer);
+        break;
+      }
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.FreeInodesCommand.inos');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface ExpireTrashCommand {
+  retentionSec: number;
+  limit: number;
+}
+
+export const ExpireTrashCommand: protobuf.MessageCodec<ExpireTrashCommand> = {
+  typeName: 'atoll.metanode.ExpireTrashCommand',
+  create: createExpireTrashCommand,
+  encode: (message) => protobuf.encodeMessage(message, measureExpireTrashCommand, writeExpireTrashCommand, 'atoll.metanode.ExpireTrashCommand'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureExpireTrashCommand, 'atoll.metanode.ExpireTrashCommand'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureExpireTrashCommand, writeExpireTrashCommand, 'atoll.metanode.ExpireTrashCommand'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readExpireTrashCommand),
+  measure: measureExpireTrashCommand,
+  write: writeExpireTrashCommand,
+  read: readExpireTrashCommand,
+};
+
+function createExpireTrashCommand(partial?: Partial<ExpireTrashCommand>): ExpireTrashCommand {
+  return {
+    retentionSec: partial?.retentionSec ?? 0,
+    limit: partial?.limit ?? 0,
+  };
+}
+
+function measureExpireTrashCommand(message: ExpireTrashCommand, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.retentionSec;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.ExpireTrashCommand.retention_sec');
+  }
+  {
+    const value = message.limit;
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.metanode.ExpireTrashCommand.limit');
+  }
+  return size;
+}
+
+function writeExpireTrashCommand(message: ExpireTrashCommand, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.retentionSec;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+  {
+    const value = message.limit;
+    if (value !== 0) { writer.byte(16); writer.varint32(value); }
+  }
+}
+
+function readExpireTrashCommand(reader: protobuf.ProtoReader): ExpireTrashCommand {
+  const message: ExpireTrashCommand = {
+    retentionSec: 0,
+    limit: 0,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.retentionSec = reader.uint64(); break;
+      case 16: message.limit = reader.uint32(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.ExpireTrashCommand.retention_sec');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.ExpireTrashCommand.limit');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface AckExtentReleasesCommand {
+  seqs: number[];
+}
+
+export const AckExtentReleasesCommand: protobuf.MessageCodec<AckExtentReleasesCommand> = {
+  typeName: 'atoll.metanode.AckExtentReleasesCommand',
+  create: createAckExtentReleasesCommand,
+  encode: (message) => protobuf.encodeMessage(message, measureAckExtentReleasesCommand, writeAckExtentReleasesCommand, 'atoll.metanode.AckExtentReleasesCommand'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureAckExtentReleasesCommand, 'atoll.metanode.AckExtentReleasesCommand'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureAckExtentReleasesCommand, writeAckExtentReleasesCommand, 'atoll.metanode.AckExtentReleasesCommand'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readAckExtentReleasesCommand),
+  measure: measureAckExtentReleasesCommand,
+  write: writeAckExtentReleasesCommand,
+  read: readAckExtentReleasesCommand,
+};
+
+function createAckExtentReleasesCommand(partial?: Partial<AckExtentReleasesCommand>): AckExtentReleasesCommand {
+  return {
+    seqs: partial?.seqs ?? [],
+  };
+}
+
+function measureAckExtentReleasesCommand(message: AckExtentReleasesCommand, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const values = message.seqs;
+    if (values.length !== 0) {
+      let length = 0;
+      for (let index = 0; index < values.length; index++) length += protobuf.uint64Size(values[index], 'atoll.metanode.AckExtentReleasesCommand.seqs');
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  return size;
+}
+
+function writeAckExtentReleasesCommand(message: AckExtentReleasesCommand, writer: protobuf.ProtoWriter): void {
+  {
+    const values = message.seqs;
+    if (values.length !== 0) {
+      writer.byte(10);
+      writer.varint32(writer.nextSize());
+      for (let index = 0; index < values.length; index++) writer.uint64(values[index]);
+    }
+  }
+}
+
+function readAckExtentReleasesCommand(reader: protobuf.ProtoReader): AckExtentReleasesCommand {
+  const message: AckExtentReleasesCommand = {
+    seqs: [],
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.seqs.push(reader.uint64()); break;
+      case 10: {
+        const outer = reader.enter();
+        const values = message.seqs;
+        while (reader.position < reader.limit) values.push(reader.uint64());
+        reader.leave(outer);
+        break;
+      }
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.AckExtentReleasesCommand.seqs');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
 /** Replicated by a leader when the master narrows the partition's range (a split). */
 export interface SetInodeEndCommand {
   inodeEnd: number;
@@ -2800,7 +3968,7 @@ function readEnsureRootCommand(reader: protobuf.ProtoReader): EnsureRootCommand 
 export interface MetaCommand {
   nowSec: number;
   nowNsec: number;
-  op: { case: 'createInode'; value: CreateInodeRequest } | { case: 'link'; value: LinkRequest } | { case: 'unlink'; value: UnlinkRequest } | { case: 'rename'; value: RenameRequest } | { case: 'setattr'; value: SetattrRequest } | { case: 'setXattr'; value: SetXattrRequest } | { case: 'removeXattr'; value: XattrRequest } | { case: 'appendExtents'; value: AppendExtentsRequest } | { case: 'setInodeEnd'; value: SetInodeEndCommand } | { case: 'ensureRoot'; value: EnsureRootCommand } | undefined;
+  op: { case: 'createInode'; value: CreateInodeRequest } | { case: 'link'; value: LinkRequest } | { case: 'unlink'; value: UnlinkRequest } | { case: 'rename'; value: RenameRequest } | { case: 'setattr'; value: SetattrRequest } | { case: 'setXattr'; value: SetXattrRequest } | { case: 'removeXattr'; value: XattrRequest } | { case: 'appendExtents'; value: AppendExtentsRequest } | { case: 'setInodeEnd'; value: SetInodeEndCommand } | { case: 'ensureRoot'; value: EnsureRootCommand } | { case: 'openSession'; value: OpenSessionRequest } | { case: 'renewSession'; value: SessionRequest } | { case: 'closeSession'; value: SessionRequest } | { case: 'recordOpen'; value: OpenFileRequest } | { case: 'recordClose'; value: OpenFileRequest } | { case: 'restoreTrash'; value: RestoreTrashRequest } | { case: 'expireSessions'; value: ExpireSessionsCommand } | { case: 'freeInodes'; value: FreeInodesCommand } | { case: 'expireTrash'; value: ExpireTrashCommand } | { case: 'ackExtentReleases'; value: AckExtentReleasesCommand } | undefined;
 }
 
 export const MetaCommand: protobuf.MessageCodec<MetaCommand> = {
@@ -2917,6 +4085,86 @@ function measureMetaCommand(message: MetaCommand, writer: protobuf.ProtoWriter):
           size += 2 + protobuf.varint32Size(length) + length;
           break;
         }
+        case 'openSession': {
+          const value = oneof.value;
+          const slot = writer.reserveSize();
+          const length = measureOpenSessionRequest(value, writer);
+          writer.fillSize(slot, length);
+          size += 2 + protobuf.varint32Size(length) + length;
+          break;
+        }
+        case 'renewSession': {
+          const value = oneof.value;
+          const slot = writer.reserveSize();
+          const length = measureSessionRequest(value, writer);
+          writer.fillSize(slot, length);
+          size += 2 + protobuf.varint32Size(length) + length;
+          break;
+        }
+        case 'closeSession': {
+          const value = oneof.value;
+          const slot = writer.reserveSize();
+          const length = measureSessionRequest(value, writer);
+          writer.fillSize(slot, length);
+          size += 2 + protobuf.varint32Size(length) + length;
+          break;
+        }
+        case 'recordOpen': {
+          const value = oneof.value;
+          const slot = writer.reserveSize();
+          const length = measureOpenFileRequest(value, writer);
+          writer.fillSize(slot, length);
+          size += 2 + protobuf.varint32Size(length) + length;
+          break;
+        }
+        case 'recordClose': {
+          const value = oneof.value;
+          const slot = writer.reserveSize();
+          const length = measureOpenFileRequest(value, writer);
+          writer.fillSize(slot, length);
+          size += 2 + protobuf.varint32Size(length) + length;
+          break;
+        }
+        case 'restoreTrash': {
+          const value = oneof.value;
+          const slot = writer.reserveSize();
+          const length = measureRestoreTrashRequest(value, writer);
+          writer.fillSize(slot, length);
+          size += 2 + protobuf.varint32Size(length) + length;
+          break;
+        }
+        case 'expireSessions': {
+          const value = oneof.value;
+          const slot = writer.reserveSize();
+          const length = measureExpireSessionsCommand(value, writer);
+          writer.fillSize(slot, length);
+          size += 2 + protobuf.varint32Size(length) + length;
+          break;
+        }
+        case 'freeInodes': {
+          const value = oneof.value;
+          const slot = writer.reserveSize();
+          const length = measureFreeInodesCommand(value, writer);
+          writer.fillSize(slot, length);
+          size += 2 + protobuf.varint32Size(length) + length;
+          break;
+        }
+        case 'expireTrash': {
+          const value = oneof.value;
+          const slot = writer.reserveSize();
+          const length = measureExpireTrashCommand(value, writer);
+          writer.fillSize(slot, length);
+          size += 2 + protobuf.varint32Size(length) + length;
+          break;
+        }
+        case 'ackExtentReleases': {
+          const value = oneof.value;
+          const slot = writer.reserveSize();
+          const length = measureAckExtentReleasesCommand(value, writer);
+          writer.fillSize(slot, length);
+          size += 2 + protobuf.varint32Size(length) + length;
+          break;
+        }
         default:
           throw protobuf.unknownOneofCase('atoll.metanode.MetaCommand.op', oneof);
       }
@@ -2991,6 +4239,66 @@ function writeMetaCommand(message: MetaCommand, writer: protobuf.ProtoWriter): v
           writer.byte(1);
           writer.varint32(writer.nextSize());
           writeEnsureRootCommand(oneof.value, writer);
+          break;
+        case 'openSession':
+          writer.byte(162);
+          writer.byte(1);
+          writer.varint32(writer.nextSize());
+          writeOpenSessionRequest(oneof.value, writer);
+          break;
+        case 'renewSession':
+          writer.byte(170);
+          writer.byte(1);
+          writer.varint32(writer.nextSize());
+          writeSessionRequest(oneof.value, writer);
+          break;
+        case 'closeSession':
+          writer.byte(178);
+          writer.byte(1);
+          writer.varint32(writer.nextSize());
+          writeSessionRequest(oneof.value, writer);
+          break;
+        case 'recordOpen':
+          writer.byte(186);
+          writer.byte(1);
+          writer.varint32(writer.nextSize());
+          writeOpenFileRequest(oneof.value, writer);
+          break;
+        case 'recordClose':
+          writer.byte(194);
+          writer.byte(1);
+          writer.varint32(writer.nextSize());
+          writeOpenFileRequest(oneof.value, writer);
+          break;
+        case 'restoreTrash':
+          writer.byte(202);
+          writer.byte(1);
+          writer.varint32(writer.nextSize());
+          writeRestoreTrashRequest(oneof.value, writer);
+          break;
+        case 'expireSessions':
+          writer.byte(210);
+          writer.byte(1);
+          writer.varint32(writer.nextSize());
+          writeExpireSessionsCommand(oneof.value, writer);
+          break;
+        case 'freeInodes':
+          writer.byte(218);
+          writer.byte(1);
+          writer.varint32(writer.nextSize());
+          writeFreeInodesCommand(oneof.value, writer);
+          break;
+        case 'expireTrash':
+          writer.byte(226);
+          writer.byte(1);
+          writer.varint32(writer.nextSize());
+          writeExpireTrashCommand(oneof.value, writer);
+          break;
+        case 'ackExtentReleases':
+          writer.byte(234);
+          writer.byte(1);
+          writer.varint32(writer.nextSize());
+          writeAckExtentReleasesCommand(oneof.value, writer);
           break;
       }
     }
@@ -3068,6 +4376,66 @@ function readMetaCommand(reader: protobuf.ProtoReader): MetaCommand {
         reader.leaveMessage(outer);
         break;
       }
+      case 162: {
+        const outer = reader.enterMessage();
+        message.op = { case: 'openSession', value: readOpenSessionRequest(reader) };
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 170: {
+        const outer = reader.enterMessage();
+        message.op = { case: 'renewSession', value: readSessionRequest(reader) };
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 178: {
+        const outer = reader.enterMessage();
+        message.op = { case: 'closeSession', value: readSessionRequest(reader) };
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 186: {
+        const outer = reader.enterMessage();
+        message.op = { case: 'recordOpen', value: readOpenFileRequest(reader) };
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 194: {
+        const outer = reader.enterMessage();
+        message.op = { case: 'recordClose', value: readOpenFileRequest(reader) };
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 202: {
+        const outer = reader.enterMessage();
+        message.op = { case: 'restoreTrash', value: readRestoreTrashRequest(reader) };
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 210: {
+        const outer = reader.enterMessage();
+        message.op = { case: 'expireSessions', value: readExpireSessionsCommand(reader) };
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 218: {
+        const outer = reader.enterMessage();
+        message.op = { case: 'freeInodes', value: readFreeInodesCommand(reader) };
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 226: {
+        const outer = reader.enterMessage();
+        message.op = { case: 'expireTrash', value: readExpireTrashCommand(reader) };
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 234: {
+        const outer = reader.enterMessage();
+        message.op = { case: 'ackExtentReleases', value: readAckExtentReleasesCommand(reader) };
+        reader.leaveMessage(outer);
+        break;
+      }
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.now_sec');
@@ -3082,6 +4450,16 @@ function readMetaCommand(reader: protobuf.ProtoReader): MetaCommand {
           case 17: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.append_extents');
           case 18: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.set_inode_end');
           case 19: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.ensure_root');
+          case 20: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.open_session');
+          case 21: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.renew_session');
+          case 22: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.close_session');
+          case 23: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.record_open');
+          case 24: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.record_close');
+          case 25: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.restore_trash');
+          case 26: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.expire_sessions');
+          case 27: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.free_inodes');
+          case 28: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.expire_trash');
+          case 29: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.ack_extent_releases');
         }
         reader.skip(tag);
     }
@@ -3194,5 +4572,54 @@ export const MetaNode = {
     service: 'atoll.metanode.MetaNode',
     request: StatfsRequest,
     response: StatfsResponse,
+  },
+  openSession: {
+    id: 215,
+    name: 'OpenSession',
+    service: 'atoll.metanode.MetaNode',
+    request: OpenSessionRequest,
+    response: SessionResponse,
+  },
+  renewSession: {
+    id: 216,
+    name: 'RenewSession',
+    service: 'atoll.metanode.MetaNode',
+    request: SessionRequest,
+    response: SessionResponse,
+  },
+  closeSession: {
+    id: 217,
+    name: 'CloseSession',
+    service: 'atoll.metanode.MetaNode',
+    request: SessionRequest,
+    response: SessionResponse,
+  },
+  recordOpen: {
+    id: 218,
+    name: 'RecordOpen',
+    service: 'atoll.metanode.MetaNode',
+    request: OpenFileRequest,
+    response: OpenFileResponse,
+  },
+  recordClose: {
+    id: 219,
+    name: 'RecordClose',
+    service: 'atoll.metanode.MetaNode',
+    request: OpenFileRequest,
+    response: OpenFileResponse,
+  },
+  listTrash: {
+    id: 220,
+    name: 'ListTrash',
+    service: 'atoll.metanode.MetaNode',
+    request: ListTrashRequest,
+    response: ListTrashResponse,
+  },
+  restoreTrash: {
+    id: 221,
+    name: 'RestoreTrash',
+    service: 'atoll.metanode.MetaNode',
+    request: RestoreTrashRequest,
+    response: RestoreTrashResponse,
   },
 } as const satisfies protobuf.ServiceDefinition;
