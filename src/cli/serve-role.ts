@@ -5,6 +5,7 @@ import { startNodeRole } from '../nodeagent/index.js';
 import { noPartitionsPlug } from '../nodeagent/no-partitions-plug.js';
 import { PartitionKind } from '../proto/generated/master.js';
 import { MasterServer } from '../master/index.js';
+import { datanodePlug } from '../datanode/index.js';
 import type { ServerInstance } from '../instance/index.js';
 import { logError } from '../observability/index.js';
 import { exitCodes } from './exit-codes.js';
@@ -40,7 +41,7 @@ export async function serveRole(role: ServerRole, argv: readonly string[]): Prom
     throw error;
   }
   // The role's server: the master runs its Raft group and API on the instance runtime;
-  // metanode and datanode register and heartbeat (their partitions come with their own issues).
+  // metanode and datanode register, heartbeat and hold partitions through their plugs.
   let instance: ServerInstance;
   let stop: () => Promise<void>;
   try {
@@ -49,7 +50,7 @@ export async function serveRole(role: ServerRole, argv: readonly string[]): Prom
       instance = master.instance;
       stop = () => master.stop();
     } else {
-      const node = await startNodeRole(role, config as MetanodeConfig | DatanodeConfig, role === 'metanode' ? noPartitionsPlug(PartitionKind.PARTITION_META, role) : noPartitionsPlug(PartitionKind.PARTITION_DATA, role));
+      const node = await startNodeRole(role, config as MetanodeConfig | DatanodeConfig, role === 'metanode' ? noPartitionsPlug(PartitionKind.PARTITION_META, role) : datanodePlug(config as DatanodeConfig));
       instance = node.instance;
       stop = () => node.stop();
     }

@@ -299,7 +299,10 @@ export class PartitionHost {
         this.#loaded.delete(partitionId);
         if (raft.hasGroup(partitionId)) raft.removeGroup(partitionId);
         await raft.settled();
-        if (loaded !== undefined) await loaded.partition.close();
+        if (loaded !== undefined) {
+          await loaded.partition.close();
+          await loaded.partition.destroy?.();
+        }
         await rm(this.#dirOf(partitionId), { recursive: true, force: true });
         this.#total = Math.max(0, this.#total - 1);
         return;
