@@ -14,5 +14,6 @@ export {
   type ClusterShape,
   type PlannedInstance,
   type RunningInstance,
+  type SpawnExtras,
 } from './local-cluster.js';
 export { defaultVolumeName, ensureDefaultVolume } from './default-volume.js';

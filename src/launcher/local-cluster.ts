@@ -167,13 +167,20 @@ export interface RunningInstance {
   exited: boolean;
 }
 
-export function spawnInstance(plan: ClusterPlan, instance: PlannedInstance, detached: boolean): RunningInstance {
+/** Extra flags after the planned ones, and extra environment variables (tests). */
+export interface SpawnExtras {
+  readonly args?: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+export function spawnInstance(plan: ClusterPlan, instance: PlannedInstance, detached: boolean, extras: SpawnExtras = {}): RunningInstance {
   const logPath = join(instance.dataDir, 'instance.log');
   mkdirSync(instance.dataDir, { recursive: true });
   const logFd = openSync(logPath, 'a');
-  const child = spawn(process.execPath, [atollBin, ...instanceArguments(plan, instance)], {
+  const child = spawn(process.execPath, [atollBin, ...instanceArguments(plan, instance), ...(extras.args ?? [])], {
     stdio: ['ignore', logFd, logFd],
     detached,
+    ...(extras.env === undefined ? {} : { env: { ...process.env, ...extras.env } }),
   });
   closeSync(logFd);
   const running: RunningInstance = { planned: instance, child, logPath, exitCode: null, exited: false };
