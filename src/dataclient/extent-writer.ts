@@ -68,6 +68,22 @@ export class ExtentWriter {
     this.#partial = new Uint8Array(limits.packetBytes);
   }
 
+  /** Keys of what is acknowledged so far (also after a failure, for cleaning up). */
+  keys(): ExtentKey[] {
+    return this.#keys.map((key) => ({ ...key }));
+  }
+
+  /** Extents given up after a failure; their acknowledged part is in keys(). */
+  abandoned(): AbandonedExtent[] {
+    return [...this.#abandoned];
+  }
+
+  /** The extent packets go to now, if any. */
+  currentExtent(): { partitionId: number; extentId: number; address: string } | null {
+    const extent = this.#extent;
+    return extent === null ? null : { partitionId: extent.partitionId, extentId: extent.extentId, address: extent.address };
+  }
+
   /** Takes the bytes (copied); resolves when they are queued or in flight, not acknowledged. */
   async write(bytes: Uint8Array): Promise<void> {
     assert(!this.#finished, 'extent writer: write after finish');
