@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { DataClient, addressOfNode, type ExtentKey } from '../dataclient/index.js';
 import { AtollError, StatusCode } from '../errors/index.js';
+import { waitForWritablePartitions } from '../dataclient/testing/wait-partitions.js';
 import { TestCluster } from '../launcher/testing/test-cluster.js';
 import { waitFor } from '../master/testing/master-group.js';
 import { DataNode } from '../proto/generated/datanode.js';
-import { PartitionStatus, type DataPartitionView } from '../proto/generated/master.js';
 
 function chunkOf(seed: number, bytes: number): Uint8Array {
   const chunk = new Uint8Array(bytes);
@@ -20,14 +20,6 @@ function chunkOf(seed: number, bytes: number): Uint8Array {
     chunk[index] = state >>> 24;
   }
   return chunk;
-}
-
-async function partitionsReady(client: DataClient, count: number): Promise<DataPartitionView[]> {
-  return waitFor(`${count} data partitions with leaders`, 90_000, async () => {
-    const view = await client.refreshView();
-    const ready = view.dataPartitions.filter((partition) => partition.leaderNodeId !== 0 && partition.status === PartitionStatus.PARTITION_READ_WRITE);
-    return ready.length >= count ? ready : undefined;
-  }, 200);
 }
 
 describe('datanode faults, end to end', { timeout: 600_000 }, () => {
@@ -48,7 +40,7 @@ describe('datanode faults, end to end', { timeout: 600_000 }, () => {
 
   test('a follower killed mid-stream: the file finishes on another extent, every acknowledged byte reads back, replicas converge after it returns', async () => {
     const client = new DataClient({ rpc: cluster.rpc, masterClient: cluster.masterClient, volume: 'faults' });
-    const partitions = await partitionsReady(client, 6);
+    const partitions = await waitForWritablePartitions(client, 6);
     const writer = client.writer();
     const chunkBytes = 1024 * 1024;
     const chunks = 48;
@@ -97,7 +89,7 @@ describe('datanode faults, end to end', { timeout: 600_000 }, () => {
     assert.equal(patched.status, 200, JSON.stringify(patched.body));
     await cluster.createVolume('many');
     const client = new DataClient({ rpc: cluster.rpc, masterClient: cluster.masterClient, volume: 'many' });
-    const partitions = await partitionsReady(client, 12);
+    const partitions = await waitForWritablePartitions(client, 12);
     const name = 'datanode-1';
     const address = cluster.serviceAddress(name);
     const held = partitions.filter((partition) => partition.peerServiceAddresses.includes(address));

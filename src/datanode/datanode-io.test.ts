@@ -13,8 +13,9 @@ import { AtollError, StatusCode } from '../errors/index.js';
 import { TestCluster } from '../launcher/testing/test-cluster.js';
 import { waitFor } from '../master/testing/master-group.js';
 import { DataNode } from '../proto/generated/datanode.js';
-import { PartitionStatus, type DataPartitionView } from '../proto/generated/master.js';
+import type { DataPartitionView } from '../proto/generated/master.js';
 import { addressOfNode } from '../dataclient/index.js';
+import { waitForWritablePartitions } from '../dataclient/testing/wait-partitions.js';
 
 /** Deterministic bytes of a file (seeded per file) without holding them all at once. */
 function* fileChunks(seed: number, size: number, chunkBytes = 1024 * 1024): Generator<Uint8Array> {
@@ -57,12 +58,7 @@ describe('datanode reads and writes, end to end', { timeout: 600_000 }, () => {
     cluster = await TestCluster.start({ masters: 1, metanodes: 3, datanodes: 3, args: (instance) => (instance.role === 'datanode' ? ['--disk-reserved', '0'] : []) });
     await cluster.createVolume('vol-io');
     client = new DataClient({ rpc: cluster.rpc, masterClient: cluster.masterClient, volume: 'vol-io' });
-    // The partitions are created by the datanodes after the master's tasks: wait until
-    // every one reports a leader and read-write.
-    await waitFor('data partitions with leaders', 60_000, async () => {
-      const view = await client.refreshView();
-      return view.dataPartitions.length >= 1 && view.dataPartitions.every((partition) => partition.leaderNodeId !== 0 && partition.status === PartitionStatus.PARTITION_READ_WRITE) ? view : undefined;
-    }, 200);
+    await waitForWritablePartitions(client, 1);
   });
 
   after(async () => {

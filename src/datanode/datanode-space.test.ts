@@ -6,9 +6,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DataClient, type ExtentKey } from '../dataclient/index.js';
 import { AtollError, StatusCode } from '../errors/index.js';
+import { waitForWritablePartitions } from '../dataclient/testing/wait-partitions.js';
 import { TestCluster } from '../launcher/testing/test-cluster.js';
 import { waitFor } from '../master/testing/master-group.js';
-import { PartitionStatus } from '../proto/generated/master.js';
 
 const mebibyte = 1024 * 1024;
 
@@ -20,10 +20,7 @@ describe('a full disk, end to end', { timeout: 300_000 }, () => {
     cluster = await TestCluster.start({ masters: 1, metanodes: 3, datanodes: 3, args: (instance) => (instance.role === 'datanode' ? ['--disk-reserved', '0', '--disk-capacity', '16MiB'] : []) });
     await cluster.createVolume('space');
     client = new DataClient({ rpc: cluster.rpc, masterClient: cluster.masterClient, volume: 'space', limits: { extentFailuresMax: 64 } });
-    await waitFor('data partitions with leaders', 60_000, async () => {
-      const view = await client.refreshView();
-      return view.dataPartitions.length >= 1 && view.dataPartitions.every((partition) => partition.leaderNodeId !== 0 && partition.status === PartitionStatus.PARTITION_READ_WRITE) ? true : undefined;
-    }, 200);
+    await waitForWritablePartitions(client, 1);
   });
 
   after(async () => {

@@ -4,6 +4,7 @@ export {
   instancesPerRoleMax,
   loadOrCreatePlan,
   mastersOf,
+  planInstances,
   probe,
   serviceAddress,
   spawnInstance,

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import type { ServerRole } from '../../config/index.js';
 import { MasterClient } from '../../masterclient/index.js';
 import { RpcClient } from '../../rpc/index.js';
-import { freePorts, probe, spawnInstance, waitReady, type ClusterPlan, type PlannedInstance, type Probe, type RunningInstance } from '../local-cluster.js';
+import { planInstances, probe, spawnInstance, waitReady, type ClusterPlan, type PlannedInstance, type Probe, type RunningInstance } from '../local-cluster.js';
 
 export interface TestClusterOptions {
   readonly masters?: number;
@@ -61,11 +61,6 @@ export class TestCluster {
 
   /** Plans ports and directories, starts every instance and waits until all are ready. */
   static async start(options: TestClusterOptions = {}): Promise<TestCluster> {
-    const shape: Array<[ServerRole, number]> = [
-      ['master', options.masters ?? 1],
-      ['metanode', options.metanodes ?? 0],
-      ['datanode', options.datanodes ?? 0],
-    ];
     const root = await mkdtemp(join(tmpdir(), 'atoll-cluster-'));
     const secret = randomBytes(16).toString('hex');
     const adminToken = randomBytes(16).toString('hex');
@@ -73,16 +68,7 @@ export class TestCluster {
     const adminTokenFile = join(root, 'admin-token');
     await writeFile(secretFile, `${secret}\n`, { mode: 0o600 });
     await writeFile(adminTokenFile, `${adminToken}\n`, { mode: 0o600 });
-    const total = shape.reduce((sum, [, count]) => sum + count, 0);
-    const ports = await freePorts(host, total * 4);
-    const instances: PlannedInstance[] = [];
-    for (const [role, count] of shape) {
-      for (let index = 1; index <= count; index++) {
-        const base = instances.length * 4;
-        const name = `${role}-${index}`;
-        instances.push({ role, name, dataDir: join(root, name), ports: { service: ports[base]!, http: ports[base + 1]!, raftHeartbeat: ports[base + 2]!, raftReplica: ports[base + 3]! } });
-      }
-    }
+    const instances = await planInstances(root, { masters: options.masters ?? 1, metanodes: options.metanodes ?? 0, datanodes: options.datanodes ?? 0 }, host);
     const plan: ClusterPlan = { formatVersion: 1, host, secretFile, adminTokenFile, instances };
     const rpc = new RpcClient({ secret, instance: 'test-cluster', limits: { reconnectBackoffMinMs: 20, reconnectBackoffMaxMs: 200 } });
     const masters = instances.filter((instance) => instance.role === 'master').map((instance) => `${host}:${instance.ports.service}`);
