@@ -166,7 +166,8 @@ export class PartitionHost {
 
   loadProgress(): { partitionsLoaded: number; partitionsTotal: number; partitionsFailed: number; listed: boolean } {
     const counted = this.#loaded.size + this.#pending.size + this.#failed.size;
-    return { partitionsLoaded: this.#loaded.size, partitionsTotal: Math.max(this.#total, counted), partitionsFailed: this.#failed.size, listed: this.#listed };
+    // While the listing runs the count is partial: report no total until it is complete.
+    return { partitionsLoaded: this.#loaded.size, partitionsTotal: this.#listed ? Math.max(this.#total, counted) : 0, partitionsFailed: this.#failed.size, listed: this.#listed };
   }
 
   allLoaded(): boolean {

@@ -1338,7 +1338,7 @@ export interface ExtentRepair {
   extentId: number;
   /** Service address of a replica that has the bytes. */
   source: string;
-  /** Append [own size, target_size) read from the source. */
+  /** Append [own size, target_size) read from the source; 0: no tail to copy. */
   targetSize: number;
   /** Whole blocks to fetch again from the source (bad or different here). */
   blocks: number[];
