@@ -39,7 +39,7 @@ export async function serveRole(role: ServerRole, argv: readonly string[]): Prom
     throw error;
   }
   // The role's server: the master runs its Raft group and API on the instance runtime;
-  // metanode and datanode register and heartbeat (their partitions come with their own issues).
+  // metanode and datanode register, heartbeat and hold partitions through their plugs.
   let instance: ServerInstance;
   let stop: () => Promise<void>;
   try {

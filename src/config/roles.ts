@@ -73,6 +73,8 @@ export interface DatanodeConfig extends ServerConfigBase {
   readonly disks: readonly string[];
   /** Bytes kept free on each disk. */
   readonly diskReserved: number;
+  /** Bytes of data partitions each disk may hold; 0: as much as the disk has. */
+  readonly diskCapacity: number;
 }
 
 export type ServerConfig = MasterConfig | MetanodeConfig | DatanodeConfig;
@@ -305,6 +307,10 @@ export const datanodeSchema: ConfigSchema<DatanodeConfig> = defineSchema<Datanod
     diskReserved: byteSizeKey({
       default: 2 ** 30,
       description: 'space kept free on each disk; a disk below it takes no new data',
+    }),
+    diskCapacity: byteSizeKey({
+      default: 0,
+      description: 'bytes of data partitions each disk may hold (a budget below the disk\'s size); 0: the whole disk',
     }),
     ...operationKeys(),
   },

@@ -4,6 +4,7 @@ export {
   instancesPerRoleMax,
   loadOrCreatePlan,
   mastersOf,
+  planInstances,
   probe,
   serviceAddress,
   spawnInstance,
@@ -14,5 +15,6 @@ export {
   type ClusterShape,
   type PlannedInstance,
   type RunningInstance,
+  type SpawnExtras,
 } from './local-cluster.js';
 export { defaultVolumeName, ensureDefaultVolume } from './default-volume.js';

@@ -102,13 +102,24 @@ export async function loadOrCreatePlan(clusterDirGiven: string, shape: ClusterSh
   await mkdir(clusterDir, { recursive: true });
   const secretFile = await ensureSecretFile(join(clusterDir, 'cluster-secret'));
   const adminTokenFile = await ensureSecretFile(join(clusterDir, 'admin-token'));
+  const instances = await planInstances(clusterDir, shape, host);
+  const plan: ClusterPlan = { formatVersion: 1, host, secretFile, adminTokenFile, instances };
+  await writePlan(planPath, plan);
+  return { plan, created: true };
+}
+
+/**
+ * Instances `<role>-<n>` of each role in the order master, metanode, datanode, each with
+ * four free ports and `<cluster-dir>/<name>` as data directory. Counts are not checked
+ * here (a test cluster may have no metanode).
+ */
+export async function planInstances(clusterDir: string, shape: ClusterShape, host: string): Promise<PlannedInstance[]> {
   const roles: Array<[ServerRole, number]> = [
     ['master', shape.masters],
     ['metanode', shape.metanodes],
     ['datanode', shape.datanodes],
   ];
-  const total = shape.masters + shape.metanodes + shape.datanodes;
-  const ports = await freePorts(host, total * 4);
+  const ports = await freePorts(host, (shape.masters + shape.metanodes + shape.datanodes) * 4);
   const instances: PlannedInstance[] = [];
   for (const [role, count] of roles) {
     for (let index = 1; index <= count; index++) {
@@ -122,9 +133,7 @@ export async function loadOrCreatePlan(clusterDirGiven: string, shape: ClusterSh
       });
     }
   }
-  const plan: ClusterPlan = { formatVersion: 1, host, secretFile, adminTokenFile, instances };
-  await writePlan(planPath, plan);
-  return { plan, created: true };
+  return instances;
 }
 
 async function writePlan(planPath: string, plan: ClusterPlan): Promise<void> {
@@ -167,13 +176,20 @@ export interface RunningInstance {
   exited: boolean;
 }
 
-export function spawnInstance(plan: ClusterPlan, instance: PlannedInstance, detached: boolean): RunningInstance {
+/** Extra flags after the planned ones, and extra environment variables (tests). */
+export interface SpawnExtras {
+  readonly args?: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+export function spawnInstance(plan: ClusterPlan, instance: PlannedInstance, detached: boolean, extras: SpawnExtras = {}): RunningInstance {
   const logPath = join(instance.dataDir, 'instance.log');
   mkdirSync(instance.dataDir, { recursive: true });
   const logFd = openSync(logPath, 'a');
-  const child = spawn(process.execPath, [atollBin, ...instanceArguments(plan, instance)], {
+  const child = spawn(process.execPath, [atollBin, ...instanceArguments(plan, instance), ...(extras.args ?? [])], {
     stdio: ['ignore', logFd, logFd],
     detached,
+    ...(extras.env === undefined ? {} : { env: { ...process.env, ...extras.env } }),
   });
   closeSync(logFd);
   const running: RunningInstance = { planned: instance, child, logPath, exitCode: null, exited: false };

@@ -63,6 +63,12 @@ export interface HostedPartition {
   tick?(nowMs: number): void;
   /** Stops background work and releases files; the state stays on disk. */
   close(): Promise<void>;
+  /**
+   * The replica was deleted (after close): removes state kept outside the partition's
+   * directory, such as a datanode's extents on another disk. The host removes the
+   * directory itself.
+   */
+  destroy?(): Promise<void>;
 }
 
 export interface PartitionFactory {

@@ -172,7 +172,8 @@ export class PartitionHost {
 
   loadProgress(): { partitionsLoaded: number; partitionsTotal: number; partitionsFailed: number; listed: boolean } {
     const counted = this.#loaded.size + this.#pending.size + this.#failed.size;
-    return { partitionsLoaded: this.#loaded.size, partitionsTotal: Math.max(this.#total, counted), partitionsFailed: this.#failed.size, listed: this.#listed };
+    // While the listing runs the count is partial: report no total until it is complete.
+    return { partitionsLoaded: this.#loaded.size, partitionsTotal: this.#listed ? Math.max(this.#total, counted) : 0, partitionsFailed: this.#failed.size, listed: this.#listed };
   }
 
   allLoaded(): boolean {
@@ -314,7 +315,10 @@ export class PartitionHost {
         this.#loaded.delete(partitionId);
         if (raft.hasGroup(partitionId)) raft.removeGroup(partitionId);
         await raft.settled();
-        if (loaded !== undefined) await loaded.partition.close();
+        if (loaded !== undefined) {
+          await loaded.partition.close();
+          await loaded.partition.destroy?.();
+        }
         await rm(this.#dirOf(partitionId), { recursive: true, force: true });
         this.#total = Math.max(0, this.#total - 1);
         return;

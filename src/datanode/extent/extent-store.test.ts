@@ -225,3 +225,38 @@ test('a crash before an extent create is durable never reuses an id that was han
   assert.ok((await recovered.createExtent()) > second);
   await recovered.close();
 });
+
+test('a follower creates the extent id its leader chose; again is a no-op; a deleted id is refused; ids go on above it', async () => {
+  const { store } = await fresh();
+  assert.equal(await store.createExtent(5000), 5000);
+  assert.equal(await store.createExtent(5000), 5000);
+  assert.equal(await store.createExtent(), 5001);
+  await store.deleteExtent(5000);
+  assert.equal((await statusOf(() => store.createExtent(5000))).status, StatusCode.NOT_FOUND);
+  assert.equal((await statusOf(() => store.createExtent(3))).status, StatusCode.INVALID_ARGUMENT);
+});
+
+test('repair: copied bytes append to any extent, a bad block is replaced only by bytes with the source CRC, used bytes count it all', async () => {
+  const { disk, store } = await fresh();
+  const extentId = await store.createExtent();
+  const data = pattern(2 * blockBytes + 100, 3);
+  await store.appendCopied(extentId, 0, data.subarray(0, blockBytes));
+  await store.appendCopied(extentId, blockBytes, data.subarray(blockBytes, 2 * blockBytes));
+  await store.appendCopied(extentId, 2 * blockBytes, data.subarray(2 * blockBytes));
+  assert.equal((await statusOf(() => store.appendCopied(extentId, 5, new Uint8Array(1)))).status, StatusCode.INVALID_ARGUMENT);
+  await store.sync();
+  assert.equal(store.usedBytes(), data.byteLength);
+  const crcs = store.blockCrcs(extentId);
+  // Corrupt block 1 on the disk behind the store's back.
+  const file = await disk.openForAppend(`${directory}/${extentId}.extent`);
+  await file.write(blockBytes + 7, new Uint8Array([0xee]));
+  await file.sync();
+  assert.equal((await statusOf(() => store.read(extentId, blockBytes, 10))).status, StatusCode.CHECKSUM_MISMATCH);
+  assert.deepEqual(store.badBlocksOf(extentId), [1]);
+  const good = data.subarray(blockBytes, 2 * blockBytes);
+  assert.equal((await statusOf(() => store.replaceBlock(extentId, 1, good, (crcs[1]! ^ 1) >>> 0))).status, StatusCode.CHECKSUM_MISMATCH);
+  assert.equal((await statusOf(() => store.replaceBlock(extentId, 1, good.subarray(1), crcs[1]!))).status, StatusCode.INVALID_ARGUMENT);
+  await store.replaceBlock(extentId, 1, good, crcs[1]!);
+  assert.deepEqual(store.badBlocksOf(extentId), []);
+  assert.deepEqual(await store.read(extentId, 0, data.byteLength), data);
+});

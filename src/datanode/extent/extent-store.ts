@@ -174,9 +174,19 @@ export class ExtentStore {
     return store;
   }
 
-  /** A new normal extent, durable when this resolves. Ids are never reused. */
-  createExtent(): Promise<number> {
+  /**
+   * A new normal extent, durable when this resolves. Ids are never reused. A follower
+   * passes the id its leader chose (`extentId`); creating an existing extent again is a
+   * no-op, a deleted one is refused with NOT_FOUND.
+   */
+  createExtent(extentId?: number): Promise<number> {
     return this.serial(async () => {
+      if (extentId !== undefined) {
+        if (!Number.isSafeInteger(extentId) || extentId < normalExtentIdFirst) refuse(StatusCode.INVALID_ARGUMENT, `create extent ${extentId}: normal extent ids start at ${normalExtentIdFirst}`);
+        if (this.extents.has(extentId)) return extentId;
+        if (this.deleted.has(extentId)) refuse(StatusCode.NOT_FOUND, `create extent ${extentId}: it was deleted in ${this.directory}`);
+        this.nextExtentId = Math.max(this.nextExtentId, extentId);
+      }
       if (this.nextExtentId >= this.extentIdReservedBelow) {
         // Reserving ids in batches keeps creates cheap and still never hands out an id
         // twice: after a crash allocation resumes above everything reserved.
@@ -184,12 +194,75 @@ export class ExtentStore {
         await this.writeAtomically(partitionMetaName, encodePartitionMeta(reservedBelow));
         this.extentIdReservedBelow = reservedBelow;
       }
-      const extentId = this.nextExtentId;
+      const created = this.nextExtentId;
       this.nextExtentId += 1;
-      await this.createDurable(extentId, false);
+      await this.createDurable(created, false);
       await this.disk.syncDirectory(this.directory);
-      return extentId;
+      return created;
     });
+  }
+
+  /**
+   * Repair: appends bytes copied from a replica at `offset` (the extent's size), tiny
+   * extents included (their padding is copied as it is).
+   */
+  appendCopied(extentId: number, offset: number, bytes: Uint8Array): Promise<void> {
+    return this.serial(async () => {
+      const state = this.extent('append copied bytes to', extentId);
+      this.checkPacket('append copied bytes to', extentId, bytes);
+      if (offset !== state.size) refuse(StatusCode.INVALID_ARGUMENT, `append copied bytes to extent ${extentId}: offset ${offset} is not the end: expected offset ${state.size}`);
+      if (state.size + bytes.byteLength > this.limits.extentBytesMax) refuse(StatusCode.TOO_LARGE, `append copied bytes to extent ${extentId}: past extentBytesMax=${this.limits.extentBytesMax}`);
+      await this.appendBytes(state, bytes);
+    });
+  }
+
+  /**
+   * Repair: replaces one whole block (its bytes up to the extent's size) with bytes copied
+   * from a healthy replica, without checking the old bytes (they are what is bad), and
+   * clears the block's bad mark. `expectedCrc` is the source's CRC of the block.
+   */
+  replaceBlock(extentId: number, block: number, bytes: Uint8Array, expectedCrc: number): Promise<void> {
+    return this.serial(async () => {
+      const state = this.extent('replace block of', extentId);
+      const blockBytes = this.limits.blockBytes;
+      const start = block * blockBytes;
+      const end = Math.min(start + blockBytes, state.size);
+      if (!Number.isSafeInteger(block) || block < 0 || start >= state.size) refuse(StatusCode.INVALID_ARGUMENT, `replace block ${block} of extent ${extentId}: outside the extent: size ${state.size}`);
+      if (bytes.byteLength !== end - start) refuse(StatusCode.INVALID_ARGUMENT, `replace block ${block} of extent ${extentId}: ${bytes.byteLength} bytes given, the block holds ${end - start}`);
+      const computed = crc32(bytes);
+      if (computed !== expectedCrc) refuse(StatusCode.CHECKSUM_MISMATCH, `replace block ${block} of extent ${extentId}: copied bytes have CRC 0x${computed.toString(16)}, the source said 0x${expectedCrc.toString(16)}`);
+      await state.file.write(start, bytes);
+      state.blockCrcs[block] = computed;
+      state.badBlocks.delete(block);
+      state.dataDirty = true;
+      state.tableDirty = true;
+    });
+  }
+
+  /** The CRC32 of each block of the extent, as kept in memory (what the next sync persists). */
+  blockCrcs(extentId: number): readonly number[] {
+    return this.extent('block CRCs of', extentId).blockCrcs;
+  }
+
+  /** Blocks of one extent that failed their CRC since open. */
+  badBlocksOf(extentId: number): number[] {
+    return [...this.extent('bad blocks of', extentId).badBlocks].sort((left, right) => left - right);
+  }
+
+  hasExtent(extentId: number): boolean {
+    return this.extents.has(extentId);
+  }
+
+  deletedExtentIds(): number[] {
+    return [...this.deleted].sort((left, right) => left - right);
+  }
+
+  /** Bytes the partition's extents hold, less released tiny pages. */
+  usedBytes(): number {
+    let used = 0;
+    for (const state of this.extents.values()) used += state.size;
+    for (let extentId = 1; extentId <= this.limits.tinyExtentCount; extentId++) if (this.extents.has(extentId)) used -= this.freedBytes(extentId);
+    return Math.max(0, used);
   }
 
   /** Appends one packet at `offset`, which must be the extent's size. Durable after sync(). */
@@ -299,6 +372,11 @@ export class ExtentStore {
       await this.disk.remove(`${this.directory}/${extentFileName(extentId)}`);
       await this.disk.syncDirectory(this.directory);
     });
+  }
+
+  /** One CRC32 covers this many bytes. */
+  get blockBytes(): number {
+    return this.limits.blockBytes;
   }
 
   size(extentId: number): number {

@@ -5,8 +5,11 @@ import * as protobuf from '../../codec/protobuf/index.js';
 
 export interface CreateExtentRequest {
   partitionId: number;
-  /** A tiny extent is shared by many small files; a normal one holds one file's data. */
+  /** Reserved for tiny extents, which every replica creates itself at open; must be false. */
   tiny: boolean;
+  /** Set by the leader when it forwards the create: the id the leader chose. */
+  extentId: number;
+  forwarded: boolean;
 }
 
 export const CreateExtentRequest: protobuf.MessageCodec<CreateExtentRequest> = {
@@ -25,6 +28,8 @@ function createCreateExtentRequest(partial?: Partial<CreateExtentRequest>): Crea
   return {
     partitionId: partial?.partitionId ?? 0,
     tiny: partial?.tiny ?? false,
+    extentId: partial?.extentId ?? 0,
+    forwarded: partial?.forwarded ?? false,
   };
 }
 
@@ -36,6 +41,14 @@ function measureCreateExtentRequest(message: CreateExtentRequest, writer: protob
   }
   {
     const value = message.tiny;
+    if (value !== false) size += 1 + 1;
+  }
+  {
+    const value = message.extentId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.datanode.CreateExtentRequest.extent_id');
+  }
+  {
+    const value = message.forwarded;
     if (value !== false) size += 1 + 1;
   }
   return size;
@@ -50,22 +63,36 @@ function writeCreateExtentRequest(message: CreateExtentRequest, writer: protobuf
     const value = message.tiny;
     if (value !== false) { writer.byte(16); writer.bool(value); }
   }
+  {
+    const value = message.extentId;
+    if (value !== 0) { writer.byte(24); writer.uint64(value); }
+  }
+  {
+    const value = message.forwarded;
+    if (value !== false) { writer.byte(32); writer.bool(value); }
+  }
 }
 
 function readCreateExtentRequest(reader: protobuf.ProtoReader): CreateExtentRequest {
   const message: CreateExtentRequest = {
     partitionId: 0,
     tiny: false,
+    extentId: 0,
+    forwarded: false,
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
     switch (tag) {
       case 8: message.partitionId = reader.uint64(); break;
       case 16: message.tiny = reader.bool(); break;
+      case 24: message.extentId = reader.uint64(); break;
+      case 32: message.forwarded = reader.bool(); break;
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.datanode.CreateExtentRequest.partition_id');
           case 2: throw reader.wrongWireType(tag, 'atoll.datanode.CreateExtentRequest.tiny');
+          case 3: throw reader.wrongWireType(tag, 'atoll.datanode.CreateExtentRequest.extent_id');
+          case 4: throw reader.wrongWireType(tag, 'atoll.datanode.CreateExtentRequest.forwarded');
         }
         reader.skip(tag);
     }
@@ -129,13 +156,14 @@ function readCreateExtentResponse(reader: protobuf.ProtoReader): CreateExtentRes
   return message;
 }
 
-/** One packet of an append (up to 128 KiB of payload). */
+/** One packet of an append (up to 128 KiB of payload, the frame's payload). */
 export interface WritePacket {
   partitionId: number;
   extentId: number;
+  /** Must be the extent's size: appends only. */
   offset: number;
   size: number;
-  /** CRC32 of the payload, checked by every replica before it writes. */
+  /** CRC32 (IEEE) of the payload, checked by every replica before it writes. */
   crc32: number;
   /** Set by the leader when it forwards the packet to its followers. */
   forwarded: boolean;
@@ -254,6 +282,7 @@ function readWritePacket(reader: protobuf.ProtoReader): WritePacket {
 }
 
 export interface WriteAck {
+  /** The extent's size on the leader after this packet. */
   extentSize: number;
 }
 
@@ -314,6 +343,11 @@ export interface ReadRequest {
   extentId: number;
   offset: number;
   size: number;
+  /**
+   * A replica repairing itself reads from a peer: served by any replica that has the
+   * range, leader or not, still CRC-checked.
+   */
+  forRepair: boolean;
 }
 
 export const ReadRequest: protobuf.MessageCodec<ReadRequest> = {
@@ -334,6 +368,7 @@ function createReadRequest(partial?: Partial<ReadRequest>): ReadRequest {
     extentId: partial?.extentId ?? 0,
     offset: partial?.offset ?? 0,
     size: partial?.size ?? 0,
+    forRepair: partial?.forRepair ?? false,
   };
 }
 
@@ -355,6 +390,10 @@ function measureReadRequest(message: ReadRequest, writer: protobuf.ProtoWriter):
     const value = message.size;
     if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.datanode.ReadRequest.size');
   }
+  {
+    const value = message.forRepair;
+    if (value !== false) size += 1 + 1;
+  }
   return size;
 }
 
@@ -375,6 +414,10 @@ function writeReadRequest(message: ReadRequest, writer: protobuf.ProtoWriter): v
     const value = message.size;
     if (value !== 0) { writer.byte(32); writer.varint32(value); }
   }
+  {
+    const value = message.forRepair;
+    if (value !== false) { writer.byte(40); writer.bool(value); }
+  }
 }
 
 function readReadRequest(reader: protobuf.ProtoReader): ReadRequest {
@@ -383,6 +426,7 @@ function readReadRequest(reader: protobuf.ProtoReader): ReadRequest {
     extentId: 0,
     offset: 0,
     size: 0,
+    forRepair: false,
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
@@ -391,12 +435,14 @@ function readReadRequest(reader: protobuf.ProtoReader): ReadRequest {
       case 16: message.extentId = reader.uint64(); break;
       case 24: message.offset = reader.uint64(); break;
       case 32: message.size = reader.uint32(); break;
+      case 40: message.forRepair = reader.bool(); break;
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.datanode.ReadRequest.partition_id');
           case 2: throw reader.wrongWireType(tag, 'atoll.datanode.ReadRequest.extent_id');
           case 3: throw reader.wrongWireType(tag, 'atoll.datanode.ReadRequest.offset');
           case 4: throw reader.wrongWireType(tag, 'atoll.datanode.ReadRequest.size');
+          case 5: throw reader.wrongWireType(tag, 'atoll.datanode.ReadRequest.for_repair');
         }
         reader.skip(tag);
     }
@@ -476,7 +522,7 @@ function readReadResponse(reader: protobuf.ProtoReader): ReadResponse {
 
 export interface ExtentRange {
   extentId: number;
-  /** For tiny extents: the range to punch; zero size frees the whole extent. */
+  /** For tiny extents: the range to release; zero size on a normal extent frees it whole. */
   offset: number;
   size: number;
 }
@@ -560,6 +606,7 @@ function readExtentRange(reader: protobuf.ProtoReader): ExtentRange {
 export interface DeleteExtentsRequest {
   partitionId: number;
   extents: ExtentRange[];
+  forwarded: boolean;
 }
 
 export const DeleteExtentsRequest: protobuf.MessageCodec<DeleteExtentsRequest> = {
@@ -578,6 +625,7 @@ function createDeleteExtentsRequest(partial?: Partial<DeleteExtentsRequest>): De
   return {
     partitionId: partial?.partitionId ?? 0,
     extents: partial?.extents ?? [],
+    forwarded: partial?.forwarded ?? false,
   };
 }
 
@@ -597,6 +645,10 @@ function measureDeleteExtentsRequest(message: DeleteExtentsRequest, writer: prot
       size += 1 + protobuf.varint32Size(length) + length;
     }
   }
+  {
+    const value = message.forwarded;
+    if (value !== false) size += 1 + 1;
+  }
   return size;
 }
 
@@ -613,12 +665,17 @@ function writeDeleteExtentsRequest(message: DeleteExtentsRequest, writer: protob
       writeExtentRange(values[index], writer);
     }
   }
+  {
+    const value = message.forwarded;
+    if (value !== false) { writer.byte(24); writer.bool(value); }
+  }
 }
 
 function readDeleteExtentsRequest(reader: protobuf.ProtoReader): DeleteExtentsRequest {
   const message: DeleteExtentsRequest = {
     partitionId: 0,
     extents: [],
+    forwarded: false,
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
@@ -630,10 +687,12 @@ function readDeleteExtentsRequest(reader: protobuf.ProtoReader): DeleteExtentsRe
         reader.leaveMessage(outer);
         break;
       }
+      case 24: message.forwarded = reader.bool(); break;
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.datanode.DeleteExtentsRequest.partition_id');
           case 2: throw reader.wrongWireType(tag, 'atoll.datanode.DeleteExtentsRequest.extents');
+          case 3: throw reader.wrongWireType(tag, 'atoll.datanode.DeleteExtentsRequest.forwarded');
         }
         reader.skip(tag);
     }
@@ -697,6 +756,870 @@ function readDeleteExtentsResponse(reader: protobuf.ProtoReader): DeleteExtentsR
   return message;
 }
 
+/**
+ * The fsync of an extent: when answered, every packet acknowledged before is durable on
+ * every replica.
+ */
+export interface SyncRequest {
+  partitionId: number;
+  extentId: number;
+  forwarded: boolean;
+}
+
+export const SyncRequest: protobuf.MessageCodec<SyncRequest> = {
+  typeName: 'atoll.datanode.SyncRequest',
+  create: createSyncRequest,
+  encode: (message) => protobuf.encodeMessage(message, measureSyncRequest, writeSyncRequest, 'atoll.datanode.SyncRequest'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureSyncRequest, 'atoll.datanode.SyncRequest'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureSyncRequest, writeSyncRequest, 'atoll.datanode.SyncRequest'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readSyncRequest),
+  measure: measureSyncRequest,
+  write: writeSyncRequest,
+  read: readSyncRequest,
+};
+
+function createSyncRequest(partial?: Partial<SyncRequest>): SyncRequest {
+  return {
+    partitionId: partial?.partitionId ?? 0,
+    extentId: partial?.extentId ?? 0,
+    forwarded: partial?.forwarded ?? false,
+  };
+}
+
+function measureSyncRequest(message: SyncRequest, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.partitionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.datanode.SyncRequest.partition_id');
+  }
+  {
+    const value = message.extentId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.datanode.SyncRequest.extent_id');
+  }
+  {
+    const value = message.forwarded;
+    if (value !== false) size += 1 + 1;
+  }
+  return size;
+}
+
+function writeSyncRequest(message: SyncRequest, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.partitionId;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+  {
+    const value = message.extentId;
+    if (value !== 0) { writer.byte(16); writer.uint64(value); }
+  }
+  {
+    const value = message.forwarded;
+    if (value !== false) { writer.byte(24); writer.bool(value); }
+  }
+}
+
+function readSyncRequest(reader: protobuf.ProtoReader): SyncRequest {
+  const message: SyncRequest = {
+    partitionId: 0,
+    extentId: 0,
+    forwarded: false,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.partitionId = reader.uint64(); break;
+      case 16: message.extentId = reader.uint64(); break;
+      case 24: message.forwarded = reader.bool(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.datanode.SyncRequest.partition_id');
+          case 2: throw reader.wrongWireType(tag, 'atoll.datanode.SyncRequest.extent_id');
+          case 3: throw reader.wrongWireType(tag, 'atoll.datanode.SyncRequest.forwarded');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface SyncResponse {
+}
+
+export const SyncResponse: protobuf.MessageCodec<SyncResponse> = {
+  typeName: 'atoll.datanode.SyncResponse',
+  create: createSyncResponse,
+  encode: (message) => protobuf.encodeMessage(message, measureSyncResponse, writeSyncResponse, 'atoll.datanode.SyncResponse'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureSyncResponse, 'atoll.datanode.SyncResponse'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureSyncResponse, writeSyncResponse, 'atoll.datanode.SyncResponse'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readSyncResponse),
+  measure: measureSyncResponse,
+  write: writeSyncResponse,
+  read: readSyncResponse,
+};
+
+function createSyncResponse(_partial?: Partial<SyncResponse>): SyncResponse {
+  return {
+  };
+}
+
+function measureSyncResponse(_message: SyncResponse, _writer: protobuf.ProtoWriter): number {
+  const size = 0;
+  return size;
+}
+
+function writeSyncResponse(_message: SyncResponse, _writer: protobuf.ProtoWriter): void {
+}
+
+function readSyncResponse(reader: protobuf.ProtoReader): SyncResponse {
+  const message: SyncResponse = {
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      default:
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+/**
+ * Overwrite of bytes within an extent's size (the payload); replicated through the
+ * partition's Raft group.
+ */
+export interface OverwriteRequest {
+  partitionId: number;
+  extentId: number;
+  offset: number;
+  size: number;
+  crc32: number;
+}
+
+export const OverwriteRequest: protobuf.MessageCodec<OverwriteRequest> = {
+  typeName: 'atoll.datanode.OverwriteRequest',
+  create: createOverwriteRequest,
+  encode: (message) => protobuf.encodeMessage(message, measureOverwriteRequest, writeOverwriteRequest, 'atoll.datanode.OverwriteRequest'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureOverwriteRequest, 'atoll.datanode.OverwriteRequest'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureOverwriteRequest, writeOverwriteRequest, 'atoll.datanode.OverwriteRequest'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readOverwriteRequest),
+  measure: measureOverwriteRequest,
+  write: writeOverwriteRequest,
+  read: readOverwriteRequest,
+};
+
+function createOverwriteRequest(partial?: Partial<OverwriteRequest>): OverwriteRequest {
+  return {
+    partitionId: partial?.partitionId ?? 0,
+    extentId: partial?.extentId ?? 0,
+    offset: partial?.offset ?? 0,
+    size: partial?.size ?? 0,
+    crc32: partial?.crc32 ?? 0,
+  };
+}
+
+function measureOverwriteRequest(message: OverwriteRequest, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.partitionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.datanode.OverwriteRequest.partition_id');
+  }
+  {
+    const value = message.extentId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.datanode.OverwriteRequest.extent_id');
+  }
+  {
+    const value = message.offset;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.datanode.OverwriteRequest.offset');
+  }
+  {
+    const value = message.size;
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.datanode.OverwriteRequest.size');
+  }
+  {
+    const value = message.crc32;
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.datanode.OverwriteRequest.crc32');
+  }
+  return size;
+}
+
+function writeOverwriteRequest(message: OverwriteRequest, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.partitionId;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+  {
+    const value = message.extentId;
+    if (value !== 0) { writer.byte(16); writer.uint64(value); }
+  }
+  {
+    const value = message.offset;
+    if (value !== 0) { writer.byte(24); writer.uint64(value); }
+  }
+  {
+    const value = message.size;
+    if (value !== 0) { writer.byte(32); writer.varint32(value); }
+  }
+  {
+    const value = message.crc32;
+    if (value !== 0) { writer.byte(40); writer.varint32(value); }
+  }
+}
+
+function readOverwriteRequest(reader: protobuf.ProtoReader): OverwriteRequest {
+  const message: OverwriteRequest = {
+    partitionId: 0,
+    extentId: 0,
+    offset: 0,
+    size: 0,
+    crc32: 0,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.partitionId = reader.uint64(); break;
+      case 16: message.extentId = reader.uint64(); break;
+      case 24: message.offset = reader.uint64(); break;
+      case 32: message.size = reader.uint32(); break;
+      case 40: message.crc32 = reader.uint32(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.datanode.OverwriteRequest.partition_id');
+          case 2: throw reader.wrongWireType(tag, 'atoll.datanode.OverwriteRequest.extent_id');
+          case 3: throw reader.wrongWireType(tag, 'atoll.datanode.OverwriteRequest.offset');
+          case 4: throw reader.wrongWireType(tag, 'atoll.datanode.OverwriteRequest.size');
+          case 5: throw reader.wrongWireType(tag, 'atoll.datanode.OverwriteRequest.crc32');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface OverwriteResponse {
+}
+
+export const OverwriteResponse: protobuf.MessageCodec<OverwriteResponse> = {
+  typeName: 'atoll.datanode.OverwriteResponse',
+  create: createOverwriteResponse,
+  encode: (message) => protobuf.encodeMessage(message, measureOverwriteResponse, writeOverwriteResponse, 'atoll.datanode.OverwriteResponse'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureOverwriteResponse, 'atoll.datanode.OverwriteResponse'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureOverwriteResponse, writeOverwriteResponse, 'atoll.datanode.OverwriteResponse'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readOverwriteResponse),
+  measure: measureOverwriteResponse,
+  write: writeOverwriteResponse,
+  read: readOverwriteResponse,
+};
+
+function createOverwriteResponse(_partial?: Partial<OverwriteResponse>): OverwriteResponse {
+  return {
+  };
+}
+
+function measureOverwriteResponse(_message: OverwriteResponse, _writer: protobuf.ProtoWriter): number {
+  const size = 0;
+  return size;
+}
+
+function writeOverwriteResponse(_message: OverwriteResponse, _writer: protobuf.ProtoWriter): void {
+}
+
+function readOverwriteResponse(reader: protobuf.ProtoReader): OverwriteResponse {
+  const message: OverwriteResponse = {
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      default:
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+/** Repair, leader to follower: what the follower holds. */
+export interface ExtentInfoRequest {
+  partitionId: number;
+}
+
+export const ExtentInfoRequest: protobuf.MessageCodec<ExtentInfoRequest> = {
+  typeName: 'atoll.datanode.ExtentInfoRequest',
+  create: createExtentInfoRequest,
+  encode: (message) => protobuf.encodeMessage(message, measureExtentInfoRequest, writeExtentInfoRequest, 'atoll.datanode.ExtentInfoRequest'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureExtentInfoRequest, 'atoll.datanode.ExtentInfoRequest'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureExtentInfoRequest, writeExtentInfoRequest, 'atoll.datanode.ExtentInfoRequest'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readExtentInfoRequest),
+  measure: measureExtentInfoRequest,
+  write: writeExtentInfoRequest,
+  read: readExtentInfoRequest,
+};
+
+function createExtentInfoRequest(partial?: Partial<ExtentInfoRequest>): ExtentInfoRequest {
+  return {
+    partitionId: partial?.partitionId ?? 0,
+  };
+}
+
+function measureExtentInfoRequest(message: ExtentInfoRequest, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.partitionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.datanode.ExtentInfoRequest.partition_id');
+  }
+  return size;
+}
+
+function writeExtentInfoRequest(message: ExtentInfoRequest, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.partitionId;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+}
+
+function readExtentInfoRequest(reader: protobuf.ProtoReader): ExtentInfoRequest {
+  const message: ExtentInfoRequest = {
+    partitionId: 0,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.partitionId = reader.uint64(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.datanode.ExtentInfoRequest.partition_id');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface ExtentSummary {
+  extentId: number;
+  size: number;
+  tiny: boolean;
+  /** Big-endian u32 CRC32 per block, as in the CRC table. */
+  blockCrcs: Uint8Array;
+  /** Blocks that failed their CRC on a read here. */
+  badBlocks: number[];
+}
+
+export const ExtentSummary: protobuf.MessageCodec<ExtentSummary> = {
+  typeName: 'atoll.datanode.ExtentSummary',
+  create: createExtentSummary,
+  encode: (message) => protobuf.encodeMessage(message, measureExtentSummary, writeExtentSummary, 'atoll.datanode.ExtentSummary'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureExtentSummary, 'atoll.datanode.ExtentSummary'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureExtentSummary, writeExtentSummary, 'atoll.datanode.ExtentSummary'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readExtentSummary),
+  measure: measureExtentSummary,
+  write: writeExtentSummary,
+  read: readExtentSummary,
+};
+
+function createExtentSummary(partial?: Partial<ExtentSummary>): ExtentSummary {
+  return {
+    extentId: partial?.extentId ?? 0,
+    size: partial?.size ?? 0,
+    tiny: partial?.tiny ?? false,
+    blockCrcs: partial?.blockCrcs ?? protobuf.emptyBytes,
+    badBlocks: partial?.badBlocks ?? [],
+  };
+}
+
+function measureExtentSummary(message: ExtentSummary, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.extentId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.datanode.ExtentSummary.extent_id');
+  }
+  {
+    const value = message.size;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.datanode.ExtentSummary.size');
+  }
+  {
+    const value = message.tiny;
+    if (value !== false) size += 1 + 1;
+  }
+  {
+    const value = message.blockCrcs;
+    if (value.length !== 0) size += 1 + protobuf.lengthDelimitedSize(value.length);
+  }
+  {
+    const values = message.badBlocks;
+    if (values.length !== 0) {
+      let length = 0;
+      for (let index = 0; index < values.length; index++) length += protobuf.uint32Size(values[index], 'atoll.datanode.ExtentSummary.bad_blocks');
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  return size;
+}
+
+function writeExtentSummary(message: ExtentSummary, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.extentId;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+  {
+    const value = message.size;
+    if (value !== 0) { writer.byte(16); writer.uint64(value); }
+  }
+  {
+    const value = message.tiny;
+    if (value !== false) { writer.byte(24); writer.bool(value); }
+  }
+  {
+    const value = message.blockCrcs;
+    if (value.length !== 0) { writer.byte(34); writer.bytesField(value); }
+  }
+  {
+    const values = message.badBlocks;
+    if (values.length !== 0) {
+      writer.byte(42);
+      writer.varint32(writer.nextSize());
+      for (let index = 0; index < values.length; index++) writer.varint32(values[index]);
+    }
+  }
+}
+
+function readExtentSummary(reader: protobuf.ProtoReader): ExtentSummary {
+  const message: ExtentSummary = {
+    extentId: 0,
+    size: 0,
+    tiny: false,
+    blockCrcs: protobuf.emptyBytes,
+    badBlocks: [],
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.extentId = reader.uint64(); break;
+      case 16: message.size = reader.uint64(); break;
+      case 24: message.tiny = reader.bool(); break;
+      case 34: message.blockCrcs = reader.bytesField(); break;
+      case 40: message.badBlocks.push(reader.uint32()); break;
+      case 42: {
+        const outer = reader.enter();
+        const values = message.badBlocks;
+        while (reader.position < reader.limit) values.push(reader.uint32());
+        reader.leave(outer);
+        break;
+      }
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.datanode.ExtentSummary.extent_id');
+          case 2: throw reader.wrongWireType(tag, 'atoll.datanode.ExtentSummary.size');
+          case 3: throw reader.wrongWireType(tag, 'atoll.datanode.ExtentSummary.tiny');
+          case 4: throw reader.wrongWireType(tag, 'atoll.datanode.ExtentSummary.block_crcs');
+          case 5: throw reader.wrongWireType(tag, 'atoll.datanode.ExtentSummary.bad_blocks');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface ExtentInfoResponse {
+  extents: ExtentSummary[];
+  deletedExtentIds: number[];
+  /** False until the leader's repair found this replica complete since it started. */
+  caughtUp: boolean;
+}
+
+export const ExtentInfoResponse: protobuf.MessageCodec<ExtentInfoResponse> = {
+  typeName: 'atoll.datanode.ExtentInfoResponse',
+  create: createExtentInfoResponse,
+  encode: (message) => protobuf.encodeMessage(message, measureExtentInfoResponse, writeExtentInfoResponse, 'atoll.datanode.ExtentInfoResponse'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureExtentInfoResponse, 'atoll.datanode.ExtentInfoResponse'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureExtentInfoResponse, writeExtentInfoResponse, 'atoll.datanode.ExtentInfoResponse'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readExtentInfoResponse),
+  measure: measureExtentInfoResponse,
+  write: writeExtentInfoResponse,
+  read: readExtentInfoResponse,
+};
+
+function createExtentInfoResponse(partial?: Partial<ExtentInfoResponse>): ExtentInfoResponse {
+  return {
+    extents: partial?.extents ?? [],
+    deletedExtentIds: partial?.deletedExtentIds ?? [],
+    caughtUp: partial?.caughtUp ?? false,
+  };
+}
+
+function measureExtentInfoResponse(message: ExtentInfoResponse, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const values = message.extents;
+    for (let index = 0; index < values.length; index++) {
+      const value = values[index];
+      const slot = writer.reserveSize();
+      const length = measureExtentSummary(value, writer);
+      writer.fillSize(slot, length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const values = message.deletedExtentIds;
+    if (values.length !== 0) {
+      let length = 0;
+      for (let index = 0; index < values.length; index++) length += protobuf.uint64Size(values[index], 'atoll.datanode.ExtentInfoResponse.deleted_extent_ids');
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.caughtUp;
+    if (value !== false) size += 1 + 1;
+  }
+  return size;
+}
+
+function writeExtentInfoResponse(message: ExtentInfoResponse, writer: protobuf.ProtoWriter): void {
+  {
+    const values = message.extents;
+    for (let index = 0; index < values.length; index++) {
+      writer.byte(10);
+      writer.varint32(writer.nextSize());
+      writeExtentSummary(values[index], writer);
+    }
+  }
+  {
+    const values = message.deletedExtentIds;
+    if (values.length !== 0) {
+      writer.byte(18);
+      writer.varint32(writer.nextSize());
+      for (let index = 0; index < values.length; index++) writer.uint64(values[index]);
+    }
+  }
+  {
+    const value = message.caughtUp;
+    if (value !== false) { writer.byte(24); writer.bool(value); }
+  }
+}
+
+function readExtentInfoResponse(reader: protobuf.ProtoReader): ExtentInfoResponse {
+  const message: ExtentInfoResponse = {
+    extents: [],
+    deletedExtentIds: [],
+    caughtUp: false,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 10: {
+        const outer = reader.enterMessage();
+        message.extents.push(readExtentSummary(reader));
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 16: message.deletedExtentIds.push(reader.uint64()); break;
+      case 18: {
+        const outer = reader.enter();
+        const values = message.deletedExtentIds;
+        while (reader.position < reader.limit) values.push(reader.uint64());
+        reader.leave(outer);
+        break;
+      }
+      case 24: message.caughtUp = reader.bool(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.datanode.ExtentInfoResponse.extents');
+          case 2: throw reader.wrongWireType(tag, 'atoll.datanode.ExtentInfoResponse.deleted_extent_ids');
+          case 3: throw reader.wrongWireType(tag, 'atoll.datanode.ExtentInfoResponse.caught_up');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+/** Repair, leader to a replica: copy what is missing from the named source replica. */
+export interface ExtentRepair {
+  extentId: number;
+  /** Service address of a replica that has the bytes. */
+  source: string;
+  /** Append [own size, target_size) read from the source; 0: no tail to copy. */
+  targetSize: number;
+  /** Whole blocks to fetch again from the source (bad or different here). */
+  blocks: number[];
+  /** The extent was deleted on some replica: delete it here too. */
+  delete: boolean;
+}
+
+export const ExtentRepair: protobuf.MessageCodec<ExtentRepair> = {
+  typeName: 'atoll.datanode.ExtentRepair',
+  create: createExtentRepair,
+  encode: (message) => protobuf.encodeMessage(message, measureExtentRepair, writeExtentRepair, 'atoll.datanode.ExtentRepair'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureExtentRepair, 'atoll.datanode.ExtentRepair'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureExtentRepair, writeExtentRepair, 'atoll.datanode.ExtentRepair'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readExtentRepair),
+  measure: measureExtentRepair,
+  write: writeExtentRepair,
+  read: readExtentRepair,
+};
+
+function createExtentRepair(partial?: Partial<ExtentRepair>): ExtentRepair {
+  return {
+    extentId: partial?.extentId ?? 0,
+    source: partial?.source ?? '',
+    targetSize: partial?.targetSize ?? 0,
+    blocks: partial?.blocks ?? [],
+    delete: partial?.delete ?? false,
+  };
+}
+
+function measureExtentRepair(message: ExtentRepair, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.extentId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.datanode.ExtentRepair.extent_id');
+  }
+  {
+    const value = message.source;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.targetSize;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.datanode.ExtentRepair.target_size');
+  }
+  {
+    const values = message.blocks;
+    if (values.length !== 0) {
+      let length = 0;
+      for (let index = 0; index < values.length; index++) length += protobuf.uint32Size(values[index], 'atoll.datanode.ExtentRepair.blocks');
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.delete;
+    if (value !== false) size += 1 + 1;
+  }
+  return size;
+}
+
+function writeExtentRepair(message: ExtentRepair, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.extentId;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+  {
+    const value = message.source;
+    if (value.length !== 0) { writer.byte(18); writer.string(value); }
+  }
+  {
+    const value = message.targetSize;
+    if (value !== 0) { writer.byte(24); writer.uint64(value); }
+  }
+  {
+    const values = message.blocks;
+    if (values.length !== 0) {
+      writer.byte(34);
+      writer.varint32(writer.nextSize());
+      for (let index = 0; index < values.length; index++) writer.varint32(values[index]);
+    }
+  }
+  {
+    const value = message.delete;
+    if (value !== false) { writer.byte(40); writer.bool(value); }
+  }
+}
+
+function readExtentRepair(reader: protobuf.ProtoReader): ExtentRepair {
+  const message: ExtentRepair = {
+    extentId: 0,
+    source: '',
+    targetSize: 0,
+    blocks: [],
+    delete: false,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.extentId = reader.uint64(); break;
+      case 18: message.source = reader.string(); break;
+      case 24: message.targetSize = reader.uint64(); break;
+      case 32: message.blocks.push(reader.uint32()); break;
+      case 34: {
+        const outer = reader.enter();
+        const values = message.blocks;
+        while (reader.position < reader.limit) values.push(reader.uint32());
+        reader.leave(outer);
+        break;
+      }
+      case 40: message.delete = reader.bool(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.datanode.ExtentRepair.extent_id');
+          case 2: throw reader.wrongWireType(tag, 'atoll.datanode.ExtentRepair.source');
+          case 3: throw reader.wrongWireType(tag, 'atoll.datanode.ExtentRepair.target_size');
+          case 4: throw reader.wrongWireType(tag, 'atoll.datanode.ExtentRepair.blocks');
+          case 5: throw reader.wrongWireType(tag, 'atoll.datanode.ExtentRepair.delete');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface RepairRequest {
+  partitionId: number;
+  repairs: ExtentRepair[];
+  /** After these repairs the replica holds everything the leader compared: it may serve reads. */
+  caughtUp: boolean;
+}
+
+export const RepairRequest: protobuf.MessageCodec<RepairRequest> = {
+  typeName: 'atoll.datanode.RepairRequest',
+  create: createRepairRequest,
+  encode: (message) => protobuf.encodeMessage(message, measureRepairRequest, writeRepairRequest, 'atoll.datanode.RepairRequest'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureRepairRequest, 'atoll.datanode.RepairRequest'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureRepairRequest, writeRepairRequest, 'atoll.datanode.RepairRequest'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readRepairRequest),
+  measure: measureRepairRequest,
+  write: writeRepairRequest,
+  read: readRepairRequest,
+};
+
+function createRepairRequest(partial?: Partial<RepairRequest>): RepairRequest {
+  return {
+    partitionId: partial?.partitionId ?? 0,
+    repairs: partial?.repairs ?? [],
+    caughtUp: partial?.caughtUp ?? false,
+  };
+}
+
+function measureRepairRequest(message: RepairRequest, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.partitionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.datanode.RepairRequest.partition_id');
+  }
+  {
+    const values = message.repairs;
+    for (let index = 0; index < values.length; index++) {
+      const value = values[index];
+      const slot = writer.reserveSize();
+      const length = measureExtentRepair(value, writer);
+      writer.fillSize(slot, length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.caughtUp;
+    if (value !== false) size += 1 + 1;
+  }
+  return size;
+}
+
+function writeRepairRequest(message: RepairRequest, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.partitionId;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+  {
+    const values = message.repairs;
+    for (let index = 0; index < values.length; index++) {
+      writer.byte(18);
+      writer.varint32(writer.nextSize());
+      writeExtentRepair(values[index], writer);
+    }
+  }
+  {
+    const value = message.caughtUp;
+    if (value !== false) { writer.byte(24); writer.bool(value); }
+  }
+}
+
+function readRepairRequest(reader: protobuf.ProtoReader): RepairRequest {
+  const message: RepairRequest = {
+    partitionId: 0,
+    repairs: [],
+    caughtUp: false,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.partitionId = reader.uint64(); break;
+      case 18: {
+        const outer = reader.enterMessage();
+        message.repairs.push(readExtentRepair(reader));
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 24: message.caughtUp = reader.bool(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.datanode.RepairRequest.partition_id');
+          case 2: throw reader.wrongWireType(tag, 'atoll.datanode.RepairRequest.repairs');
+          case 3: throw reader.wrongWireType(tag, 'atoll.datanode.RepairRequest.caught_up');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface RepairResponse {
+  repairedBytes: number;
+}
+
+export const RepairResponse: protobuf.MessageCodec<RepairResponse> = {
+  typeName: 'atoll.datanode.RepairResponse',
+  create: createRepairResponse,
+  encode: (message) => protobuf.encodeMessage(message, measureRepairResponse, writeRepairResponse, 'atoll.datanode.RepairResponse'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureRepairResponse, 'atoll.datanode.RepairResponse'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureRepairResponse, writeRepairResponse, 'atoll.datanode.RepairResponse'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readRepairResponse),
+  measure: measureRepairResponse,
+  write: writeRepairResponse,
+  read: readRepairResponse,
+};
+
+function createRepairResponse(partial?: Partial<RepairResponse>): RepairResponse {
+  return {
+    repairedBytes: partial?.repairedBytes ?? 0,
+  };
+}
+
+function measureRepairResponse(message: RepairResponse, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.repairedBytes;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.datanode.RepairResponse.repaired_bytes');
+  }
+  return size;
+}
+
+function writeRepairResponse(message: RepairResponse, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.repairedBytes;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+}
+
+function readRepairResponse(reader: protobuf.ProtoReader): RepairResponse {
+  const message: RepairResponse = {
+    repairedBytes: 0,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.repairedBytes = reader.uint64(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.datanode.RepairResponse.repaired_bytes');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
 export const DataNode = {
   createExtent: {
     id: 400,
@@ -725,5 +1648,33 @@ export const DataNode = {
     service: 'atoll.datanode.DataNode',
     request: DeleteExtentsRequest,
     response: DeleteExtentsResponse,
+  },
+  sync: {
+    id: 404,
+    name: 'Sync',
+    service: 'atoll.datanode.DataNode',
+    request: SyncRequest,
+    response: SyncResponse,
+  },
+  overwrite: {
+    id: 405,
+    name: 'Overwrite',
+    service: 'atoll.datanode.DataNode',
+    request: OverwriteRequest,
+    response: OverwriteResponse,
+  },
+  extentInfo: {
+    id: 406,
+    name: 'ExtentInfo',
+    service: 'atoll.datanode.DataNode',
+    request: ExtentInfoRequest,
+    response: ExtentInfoResponse,
+  },
+  repair: {
+    id: 407,
+    name: 'Repair',
+    service: 'atoll.datanode.DataNode',
+    request: RepairRequest,
+    response: RepairResponse,
   },
 } as const satisfies protobuf.ServiceDefinition;
