@@ -10,7 +10,9 @@ import type { HostedPartition, PartitionContext, PartitionSpec, PartitionUsage }
 import { NodeTaskKind, PartitionStatus, type NodeTask } from '../proto/generated/master.js';
 import { InodeType, MetaCommand, SetattrField, XattrFlag, type Dentry, type Inode } from '../proto/generated/metanode.js';
 import type { GroupStateMachine } from '../raftstore/index.js';
+import { normalExtentIdFirst } from '../datanode/extent/limits.js';
 import * as freeing from './partition/freeing.js';
+import * as links from './partition/links.js';
 import { CounterName, counterKey, decodeCounterValue, decodeSessionLeaseKey, decodeTrashKey, encodeCounterValue, inodeKey, sessionLeasePrefixAll, trashPrefixAll } from './partition/keys.js';
 import * as sessions from './partition/sessions.js';
 import * as trash from './partition/trash.js';
@@ -35,11 +37,29 @@ export interface MetaPartitionOptions {
   readonly trashRetentionSec?: () => number | undefined;
   /** How often the leader looks for housekeeping (expired sessions, inodes to free, old trash). */
   readonly housekeepingIntervalMs?: number;
+  /**
+   * Frees extent ranges on a data partition's replicas (the datanodes' DeleteExtents):
+   * normal extents whole (offset and size 0), tiny extent ranges as given. Resolves once
+   * the partition's leader did it; deleting again is harmless.
+   */
+  readonly releaseExtents?: (partitionId: number, ranges: ReadonlyArray<{ extentId: number; offset: number; size: number }>) => Promise<void>;
+  /**
+   * Looks up an entry in the volume's namespace wherever its directory lives (the orphan
+   * sweep asks whether a two-step create got its dentry): the entry's inode, or 0 when the
+   * entry does not exist. Throws when the answer is not known (the sweep then waits).
+   */
+  readonly lookupEntry?: (parentIno: number, name: string) => Promise<number>;
+  /** Seconds a two-step create may take before its inode is checked as a possible orphan. */
+  readonly orphanGraceSec?: number;
 }
+
+/** Clients give up a two-step create that took half of this (see meta-client). */
+export const orphanGraceSecDefault = 300;
 
 const housekeepingIntervalMsDefault = 1_000;
 const sessionsExpiredPerBatch = 64;
 const trashExpiredPerBatch = 256;
+const extentReleaseRecordsPerRound = 64;
 
 /** A command's outcome as apply hands it back to the proposer (refusals are results too). */
 type Applied = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: AtollError };
@@ -54,6 +74,9 @@ export class MetaPartition implements HostedPartition {
   #rootRequested = false;
   readonly #trashRetentionSec: () => number | undefined;
   readonly #housekeepingIntervalMs: number;
+  readonly #releaseExtents: MetaPartitionOptions['releaseExtents'];
+  readonly #lookupEntry: MetaPartitionOptions['lookupEntry'];
+  readonly #orphanGraceSec: number;
   #housekeepingAtMs = 0;
   #housekeeping = false;
 
@@ -64,6 +87,9 @@ export class MetaPartition implements HostedPartition {
     this.#nowMs = options.nowMs ?? Date.now;
     this.#trashRetentionSec = options.trashRetentionSec ?? (() => 0);
     this.#housekeepingIntervalMs = options.housekeepingIntervalMs ?? housekeepingIntervalMsDefault;
+    this.#releaseExtents = options.releaseExtents;
+    this.#lookupEntry = options.lookupEntry;
+    this.#orphanGraceSec = options.orphanGraceSec ?? orphanGraceSecDefault;
     this.stateMachine = {
       apply: (index, command) => this.#apply(index, command),
       snapshot: () => {
@@ -145,8 +171,8 @@ export class MetaPartition implements HostedPartition {
    * session holds open (their extents go to `E` records), expire trash entries older than
    * the volume's retention. Returns what it did, for tests.
    */
-  async housekeep(nowMs: number): Promise<{ sessionsExpired: number; inodesFreed: number; trashExpired: number }> {
-    const done = { sessionsExpired: 0, inodesFreed: 0, trashExpired: 0 };
+  async housekeep(nowMs: number): Promise<{ sessionsExpired: number; inodesFreed: number; trashExpired: number; extentRecordsReleased: number; orphansFreed: number; orphansConfirmed: number }> {
+    const done = { sessionsExpired: 0, inodesFreed: 0, trashExpired: 0, extentRecordsReleased: 0, orphansFreed: 0, orphansConfirmed: 0 };
     const nowSec = Math.floor(nowMs / 1000);
     const lease = this.engine.scan({ prefix: sessionLeasePrefixAll, limit: 1 })[0];
     if (lease !== undefined && decodeSessionLeaseKey(lease.key).expiresSec <= nowSec) {
@@ -164,7 +190,76 @@ export class MetaPartition implements HostedPartition {
       const result = (await this.mutate({ case: 'expireTrash', value: { retentionSec, limit: trashExpiredPerBatch } }, nowMs)) as trash.ExpireTrashResult;
       done.trashExpired = result.expired.length;
     }
+    Object.assign(done, await this.#sweepOrphans(nowMs));
+    done.extentRecordsReleased = await this.#releaseQueuedExtents(nowMs);
     return done;
+  }
+
+  /**
+   * Inodes of two-step creates still waiting for their dentry after the grace time: the
+   * dentry is looked up where it should be; found (naming this inode), the inode is
+   * confirmed; absent, it is an orphan (the client died between the steps) and is freed.
+   */
+  async #sweepOrphans(nowMs: number): Promise<{ orphansFreed: number; orphansConfirmed: number }> {
+    const result = { orphansFreed: 0, orphansConfirmed: 0 };
+    const lookup = this.#lookupEntry;
+    if (lookup === undefined) return result;
+    const nowSec = Math.floor(nowMs / 1000);
+    const { orphans } = links.orphanCandidates(this.engine, { nowSec, nowNsec: 0, graceSec: this.#orphanGraceSec, limit: this.limits.inodesFreedPerBatchMax }, this.limits);
+    const orphaned: number[] = [];
+    for (const candidate of orphans) {
+      let found: number;
+      try {
+        found = candidate.name === '' ? 0 : await lookup(candidate.parentIno, candidate.name);
+      } catch (error) {
+        this.#context?.logger.warn({ ino: candidate.ino, parentIno: candidate.parentIno, err: (error as Error).message }, 'orphan check: the dentry lookup failed; checking again later');
+        continue;
+      }
+      if (found === candidate.ino) {
+        await this.mutate({ case: 'confirmLinked', value: { partitionId: this.partitionId, ino: candidate.ino } }, nowMs);
+        result.orphansConfirmed += 1;
+      } else {
+        orphaned.push(candidate.ino);
+      }
+    }
+    if (orphaned.length > 0) {
+      const freed = (await this.mutate({ case: 'freeOrphans', value: { inos: orphaned, graceSec: this.#orphanGraceSec } }, nowMs)) as { freed: number[] };
+      result.orphansFreed = freed.freed.length;
+    }
+    return result;
+  }
+
+  /**
+   * Hands the queued extent releases (`E` records) to the datanodes, then removes the
+   * records of those that were done. A record whose partition does not answer stays for
+   * the next round; a restart resumes from the records.
+   */
+  async #releaseQueuedExtents(nowMs: number): Promise<number> {
+    const release = this.#releaseExtents;
+    if (release === undefined) return 0;
+    const { releases } = freeing.pendingExtentReleases(this.engine, { limit: extentReleaseRecordsPerRound }, this.limits);
+    if (releases.length === 0) return 0;
+    const done: number[] = [];
+    for (const record of releases) {
+      const normal = new Set<number>();
+      const ranges: Array<{ extentId: number; offset: number; size: number }> = [];
+      for (const range of record.ranges) {
+        if (range.extentId >= normalExtentIdFirst) {
+          if (!normal.has(range.extentId)) ranges.push({ extentId: range.extentId, offset: 0, size: 0 });
+          normal.add(range.extentId);
+        } else {
+          ranges.push({ extentId: range.extentId, offset: range.extentOffset, size: range.size });
+        }
+      }
+      try {
+        await release(record.partitionId, ranges);
+        done.push(record.seq);
+      } catch (error) {
+        this.#context?.logger.warn({ dataPartition: record.partitionId, err: (error as Error).message }, 'releasing extents failed; retrying at the next round');
+      }
+    }
+    if (done.length > 0) await this.mutate({ case: 'ackExtentReleases', value: { seqs: done } }, nowMs);
+    return done.length;
   }
 
   async handleTask(task: NodeTask): Promise<void> {
@@ -244,7 +339,8 @@ export class MetaPartition implements HostedPartition {
           symlinkTarget: request.type === InodeType.INODE_SYMLINK ? request.symlinkTarget : undefined,
           rdev: request.type === InodeType.INODE_SPECIAL ? request.rdev : undefined,
           parentIno: request.parentIno === 0 ? undefined : request.parentIno,
-          name: request.parentIno === 0 ? undefined : request.name,
+          remoteParentIno: request.remoteParentIno === 0 ? undefined : request.remoteParentIno,
+          name: request.parentIno === 0 && request.remoteParentIno === 0 ? undefined : request.name,
         }, limits);
       }
       case 'ensureRoot': {
@@ -322,6 +418,18 @@ export class MetaPartition implements HostedPartition {
         return trash.expireTrash(this.engine, { ...time, retentionSec: op.value.retentionSec, limit: op.value.limit }, limits);
       case 'ackExtentReleases':
         return freeing.ackExtentReleases(this.engine, { seqs: op.value.seqs }, limits);
+      case 'createDentry':
+        return links.createDentryOnly(this.engine, { ...time, parentIno: op.value.parentIno, name: op.value.name, ino: op.value.ino, type: op.value.type }, limits);
+      case 'removeDentry':
+        return links.removeDentryOnly(this.engine, { ...time, parentIno: op.value.parentIno, name: op.value.name, ino: op.value.ino === 0 ? undefined : op.value.ino }, limits);
+      case 'confirmLinked':
+        return links.confirmInodeLinked(this.engine, { ino: op.value.ino });
+      case 'addLink':
+        return links.addLinkByIno(this.engine, { ...time, ino: op.value.ino }, limits);
+      case 'dropLink':
+        return links.dropLinkByIno(this.engine, { ...time, ino: op.value.ino });
+      case 'freeOrphans':
+        return links.freeOrphans(this.engine, { ...time, inos: op.value.inos, graceSec: op.value.graceSec }, limits);
       default:
         throw new AtollError(StatusCode.INVALID_ARGUMENT, `meta partition ${this.partitionId}: a log entry with no operation`);
     }

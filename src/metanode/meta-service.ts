@@ -106,4 +106,9 @@ export function registerMetaService(rpc: RpcServer, partitions: () => PartitionH
     };
   });
   rpc.handle(MetaNode.restoreTrash, async (request) => ({ dentry: ((await partitionOf(request.partitionId).mutate({ case: 'restoreTrash', value: request })) as trash.RestoreResult).dentry }));
+  rpc.handle(MetaNode.createDentry, async (request) => ({ dentry: (await partitionOf(request.partitionId).mutate({ case: 'createDentry', value: request })) as Dentry }));
+  rpc.handle(MetaNode.removeDentry, async (request) => ({ dentry: (await partitionOf(request.partitionId).mutate({ case: 'removeDentry', value: request })) as Dentry }));
+  rpc.handle(MetaNode.confirmLinked, async (request) => ({ confirmed: ((await partitionOf(request.partitionId).mutate({ case: 'confirmLinked', value: request })) as { confirmed: boolean }).confirmed }));
+  rpc.handle(MetaNode.addLink, async (request) => ({ inode: (await partitionOf(request.partitionId).mutate({ case: 'addLink', value: request })) as Inode }));
+  rpc.handle(MetaNode.dropLink, async (request) => ({ inode: (await partitionOf(request.partitionId).mutate({ case: 'dropLink', value: request })) as Inode }));
 }

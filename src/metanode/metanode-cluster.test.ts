@@ -10,6 +10,10 @@ import { waitFor } from '../master/testing/master-group.js';
 import { CreateInodeRequest, GetInodeRequest, ListTrashRequest, OpenFileRequest, OpenSessionRequest, RestoreTrashRequest, SessionRequest, InodeType, LookupRequest, MetaNode, ReadDirRequest, RenameRequest, SetattrField, SetattrRequest, SetXattrRequest, StatfsRequest, UnlinkRequest, XattrRequest } from '../proto/generated/metanode.js';
 import type { MetadataEngine } from '../config/index.js';
 import { MetaPartition, rootIno } from './meta-partition.js';
+import { DataClient } from '../dataclient/index.js';
+import { DataPartition } from '../datanode/data-partition.js';
+import { AppendExtentsRequest, DentryRequest, InodeLinkRequest } from '../proto/generated/metanode.js';
+import { extentReleasePrefix } from './partition/keys.js';
 
 async function withCluster(engine: MetadataEngine, body: (cluster: InProcessCluster, partitionId: number) => Promise<void>, options: Omit<InProcessClusterOptions, 'engine'> = {}): Promise<void> {
   const cluster = await InProcessCluster.start({ engine, ...options });
@@ -249,5 +253,84 @@ for (const engine of ['memory', 'lmdb'] as const) {
       await assert.rejects(meta.call(MetaNode.getInode, GetInodeRequest.create({ partitionId, ino: file.ino }), { mutation: false }), (error) => isAtollError(error, StatusCode.NOT_FOUND));
       assert.equal((await meta.call(MetaNode.listTrash, ListTrashRequest.create({ partitionId, limit: 10 }), { mutation: false })).entries.length, 0);
     }, { trashRetentionHours: 1 });
+  });
+
+  test(`${engine}: the extents of a removed file are freed on the datanodes: the space comes back`, async () => {
+    await withCluster(engine, async (cluster, partitionId) => {
+      const meta = cluster.metaClient;
+      const mutate = { mutation: true };
+      const data = new DataClient({ rpc: cluster.rpc, masterClient: cluster.masterClient, volume: cluster.volume });
+      const file = (await meta.call(MetaNode.createInode, CreateInodeRequest.create({ partitionId, type: InodeType.INODE_FILE, mode: 0o644, parentIno: rootIno, name: 'big' }), mutate)).inode!;
+      const bytes = new Uint8Array(3 * 1024 * 1024 + 5).map((_, index) => (index * 13) & 0xff);
+      const written = await data.write(bytes);
+      await data.sync(written.keys);
+      await meta.call(MetaNode.appendExtents, AppendExtentsRequest.create({ partitionId, ino: file.ino, extents: written.keys }), mutate);
+      const extents = new Set(written.keys.map((key) => `${key.partitionId}/${key.extentId}`));
+      const replicasHolding = () => {
+        let count = 0;
+        for (const entry of cluster.nodes) {
+          if (entry.role !== 'datanode' || entry.node === null) continue;
+          for (const id of entry.node.partitions.partitionIds()) {
+            const partition = entry.node.partitions.get(id).partition as DataPartition;
+            for (const key of extents) {
+              const [pid, eid] = key.split('/').map(Number);
+              if (pid === id && partition.store.hasExtent(eid!)) count += 1;
+            }
+          }
+        }
+        return count;
+      };
+      assert.equal(replicasHolding(), extents.size * 3, 'every extent on three replicas');
+      // Truncating to zero while the file is open keeps nothing from going early: the file is
+      // unlinked and open, so its extents stay until the session closes it.
+      const session = await meta.call(MetaNode.openSession, OpenSessionRequest.create({ partitionId, leaseSec: 60 }), mutate);
+      await meta.call(MetaNode.recordOpen, OpenFileRequest.create({ partitionId, sessionId: session.sessionId, ino: file.ino }), mutate);
+      await meta.call(MetaNode.unlink, UnlinkRequest.create({ partitionId, parentIno: rootIno, name: 'big' }), mutate);
+      const leader = (await cluster.metaLeader(partitionId)).node!.partitions.get(partitionId).partition as MetaPartition;
+      await leader.housekeep(Date.now());
+      assert.deepEqual(await data.readFile(written.keys, 0, bytes.byteLength), bytes, 'an unlinked open file still reads back');
+      assert.equal(replicasHolding(), extents.size * 3);
+      await meta.call(MetaNode.recordClose, OpenFileRequest.create({ partitionId, sessionId: session.sessionId, ino: file.ino }), mutate);
+      await waitFor('the extents freed on every replica', 30_000, () => (replicasHolding() === 0 ? true : undefined), 200);
+      await waitFor('the release records acknowledged', 30_000, () => (leader.engine.scan({ prefix: extentReleasePrefix, limit: 1 }).length === 0 ? true : undefined), 200);
+    });
+  });
+
+  test(`${engine}: a create across two partitions links inode and dentry, and the sweep frees an orphan but keeps a linked inode`, async () => {
+    const cluster = await InProcessCluster.start({ engine, settings: { initialMetaPartitions: 2, metaPartitionInodeRange: 1024 } });
+    try {
+      const meta = cluster.metaClient;
+      const mutate = { mutation: true };
+      const view = await meta.refreshView();
+      const [first, second] = [...view.metaPartitions].sort((a, b) => a.inodeStart - b.inodeStart);
+      assert.ok(first !== undefined && second !== undefined && second.inodeStart === 1025);
+      for (const partition of [first, second]) await cluster.metaLeader(partition.partitionId);
+      await waitFor('the root directory', 20_000, async () => (await meta.call(MetaNode.getInode, GetInodeRequest.create({ partitionId: first.partitionId, ino: rootIno }), { mutation: false })).inode);
+      // A complete two-step create: inode in the second partition, dentry in the root's.
+      const inode = (await meta.call(MetaNode.createInode, CreateInodeRequest.create({ partitionId: second.partitionId, type: InodeType.INODE_FILE, mode: 0o644, remoteParentIno: rootIno, name: 'far' }), mutate)).inode!;
+      assert.ok(inode.ino >= 1025);
+      await meta.call(MetaNode.createDentry, DentryRequest.create({ partitionId: first.partitionId, parentIno: rootIno, name: 'far', ino: inode.ino, type: InodeType.INODE_FILE }), mutate);
+      assert.equal((await meta.call(MetaNode.confirmLinked, InodeLinkRequest.create({ partitionId: second.partitionId, ino: inode.ino }), mutate)).confirmed, true);
+      assert.equal((await meta.call(MetaNode.lookup, LookupRequest.create({ partitionId: first.partitionId, parentIno: rootIno, name: 'far' }), { mutation: false })).dentry!.ino, inode.ino);
+      // A client that died after the inode: nothing names it.
+      const orphan = (await meta.call(MetaNode.createInode, CreateInodeRequest.create({ partitionId: second.partitionId, type: InodeType.INODE_FILE, mode: 0o644, remoteParentIno: rootIno, name: 'lost' }), mutate)).inode!;
+      // A client that died after the dentry, before confirming.
+      const unconfirmed = (await meta.call(MetaNode.createInode, CreateInodeRequest.create({ partitionId: second.partitionId, type: InodeType.INODE_FILE, mode: 0o644, remoteParentIno: rootIno, name: 'kept' }), mutate)).inode!;
+      await meta.call(MetaNode.createDentry, DentryRequest.create({ partitionId: first.partitionId, parentIno: rootIno, name: 'kept', ino: unconfirmed.ino, type: InodeType.INODE_FILE }), mutate);
+      const secondLeader = (await cluster.metaLeader(second.partitionId)).node!.partitions.get(second.partitionId).partition as MetaPartition;
+      const early = await secondLeader.housekeep(Date.now());
+      assert.deepEqual([early.orphansFreed, early.orphansConfirmed], [0, 0], 'nothing is judged before the grace time');
+      const late = await secondLeader.housekeep(Date.now() + 3_600_000);
+      assert.deepEqual([late.orphansFreed, late.orphansConfirmed], [1, 1]);
+      await secondLeader.housekeep(Date.now() + 3_600_000);
+      await assert.rejects(meta.call(MetaNode.getInode, GetInodeRequest.create({ partitionId: second.partitionId, ino: orphan.ino }), { mutation: false }), (error) => isAtollError(error, StatusCode.NOT_FOUND));
+      assert.equal((await meta.call(MetaNode.getInode, GetInodeRequest.create({ partitionId: second.partitionId, ino: unconfirmed.ino }), { mutation: false })).inode!.nlink, 1);
+      // Unlink across partitions: the dentry goes here, the link there.
+      const removed = await meta.call(MetaNode.unlink, UnlinkRequest.create({ partitionId: first.partitionId, parentIno: rootIno, name: 'far' }), mutate);
+      assert.equal(removed.dentry!.ino, inode.ino);
+      assert.equal((await meta.call(MetaNode.dropLink, InodeLinkRequest.create({ partitionId: second.partitionId, ino: inode.ino }), mutate)).inode!.nlink, 0);
+    } finally {
+      await cluster.stop();
+    }
   });
 }

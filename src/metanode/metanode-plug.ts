@@ -9,26 +9,79 @@ import { MetaPartition } from './meta-partition.js';
 import { registerMetaService } from './meta-service.js';
 import { LmdbEngine, MemoryEngine, type KvEngine } from './store/index.js';
 import { VolumeSettings } from './volume-settings.js';
+import { DataClient } from '../dataclient/index.js';
+import { AtollError, StatusCode } from '../errors/index.js';
+import type { RpcClient } from '../rpc/index.js';
+import { MetaClient } from '../metaclient/index.js';
+import { LookupRequest, MetaNode } from '../proto/generated/metanode.js';
+
+/** The clients of each volume a metanode needs: data (freeing extents), meta (orphan checks). */
+export interface DataClients {
+  of(volume: string): DataClient;
+  meta(volume: string): MetaClient;
+}
 import type { MasterClient } from '../masterclient/index.js';
 
-export function metaPartitionFactory(engine: MetanodeConfig['engine'], volumes: VolumeSettings): PartitionFactory {
+export function metaPartitionFactory(engine: MetanodeConfig['engine'], volumes: VolumeSettings, dataClients: DataClients): PartitionFactory {
   return {
     kind: PartitionKind.PARTITION_META,
     open: async (spec: PartitionSpec, dir: string) => {
       volumes.trashRetentionSec(spec.volume);
       const store: KvEngine = engine === 'lmdb' ? await LmdbEngine.open(join(dir, 'lmdb')) : new MemoryEngine();
-      return new MetaPartition({ spec, engine: store, trashRetentionSec: () => volumes.trashRetentionSec(spec.volume) });
+      return new MetaPartition({
+        spec,
+        engine: store,
+        trashRetentionSec: () => volumes.trashRetentionSec(spec.volume),
+        releaseExtents: async (partitionId, ranges) => {
+          await dataClients.of(spec.volume).deleteExtents(partitionId, ranges);
+        },
+        lookupEntry: async (parentIno, name) => {
+          const meta = dataClients.meta(spec.volume);
+          const partition = await meta.partitionOf(parentIno);
+          try {
+            const answer = await meta.call(MetaNode.lookup, LookupRequest.create({ partitionId: partition.partitionId, parentIno, name }), { mutation: false });
+            return answer.dentry?.ino ?? 0;
+          } catch (error) {
+            if (error instanceof AtollError && error.status === StatusCode.NOT_FOUND) return 0;
+            throw error;
+          }
+        },
+      });
     },
   };
 }
 
 export function metanodePlug(config: MetanodeConfig): NodeRolePlug {
   let masterClient: (() => MasterClient) | null = null;
+  let rpcClient: RpcClient | null = null;
   const volumes = new VolumeSettings(() => masterClient?.() ?? null);
+  const clients = new Map<string, DataClient>();
+  const metaClients = new Map<string, MetaClient>();
+  const dataClients: DataClients = {
+    meta: (volume) => {
+      let client = metaClients.get(volume);
+      if (client === undefined) {
+        if (masterClient === null || rpcClient === null) throw new AtollError(StatusCode.UNAVAILABLE, 'the metanode is starting');
+        client = new MetaClient({ rpc: rpcClient, masterClient: masterClient(), volume });
+        metaClients.set(volume, client);
+      }
+      return client;
+    },
+    of: (volume) => {
+      let client = clients.get(volume);
+      if (client === undefined) {
+        if (masterClient === null || rpcClient === null) throw new AtollError(StatusCode.UNAVAILABLE, 'the metanode is starting');
+        client = new DataClient({ rpc: rpcClient, masterClient: masterClient(), volume });
+        clients.set(volume, client);
+      }
+      return client;
+    },
+  };
   return {
-    factory: metaPartitionFactory(config.engine, volumes),
-    registerService: (instance, partitions, _rpc, masters) => {
+    factory: metaPartitionFactory(config.engine, volumes, dataClients),
+    registerService: (instance, partitions, rpc, masters) => {
       masterClient = masters;
+      rpcClient = rpc;
       registerMetaService(instance.rpc, partitions);
     },
     statusExtra: () => ({ engine: config.engine }),

@@ -387,7 +387,9 @@ export class PartitionHost {
 
   #contextOf(partitionId: number): PartitionContext {
     const raft = (): RaftHost => {
-      if (this.#raft === null || this.#stopped) throw new AtollError(StatusCode.UNAVAILABLE, 'node is stopping', { retryAfterMs: 500 });
+      // Refused before anything was proposed: NOT_LEADER (no hint) tells callers to go to
+      // another replica, where UNAVAILABLE would leave a mutation's outcome in doubt.
+      if (this.#raft === null || this.#stopped) throw new AtollError(StatusCode.NOT_LEADER, `partition ${partitionId}: node ${this.#nodeId} is stopping`, { leaderHint: '' });
       return this.#raft;
     };
     return {

@@ -227,8 +227,10 @@ test('the server stops reading past inflightRequestsMax and catches up when call
       }),
     );
   });
-  // The client window is larger than the server's: the server must protect itself.
-  const client = new RpcClient({ secret, instance: 'test-client', limits: { inflightRequestsMax: 1024 } });
+  // The client window is larger than the server's: the server must protect itself. The
+  // connect timeout is generous: on a loaded machine the handshake alone can take seconds,
+  // and a failed connect would fail all 100 calls at once.
+  const client = new RpcClient({ secret, instance: 'test-client', limits: { inflightRequestsMax: 1024, connectTimeoutMs: 60_000 } });
   try {
     const calls = Array.from({ length: 100 }, (_, sequence) => client.call(address, slowMethod, echo(sequence)));
     let released = 0;

@@ -78,7 +78,7 @@ export class InProcessCluster {
       await Promise.all(started.map((node) => node.started));
       cluster.masterClient = new MasterClient({ masters: plan.addresses, rpc: cluster.rpc, adminToken: plan.adminToken });
       cluster.masterClient.start();
-      if (options.settings !== undefined) await cluster.admin('PUT', '/api/v1/settings', options.settings);
+      if (options.settings !== undefined) await cluster.admin('PATCH', '/api/v1/cluster/settings', options.settings);
       await cluster.admin('POST', '/api/v1/volumes', { name: cluster.volume, capacityBytes: 2 ** 30, trashRetentionHours: options.trashRetentionHours ?? 0 });
       cluster.metaClient = new MetaClient({ rpc: cluster.rpc, masterClient: cluster.masterClient, volume: cluster.volume });
       return cluster;

@@ -4,6 +4,7 @@
 // snapshotted like the rest: a leader that restarts reads `pendingExtentReleases` again
 // and resumes; a record leaves only when ackExtentReleases says its datanode released it.
 // Pure.
+import { normalExtentIdFirst } from '../../datanode/extent/limits.js';
 import { assert } from '../../errors/index.js';
 import { InodeType, type ExtentKey } from '../../proto/generated/metanode.js';
 import type { KvEngine } from '../store/kv-engine.js';
@@ -26,11 +27,18 @@ export interface ReleasedExtent extends ExtentRange {
 /**
  * Queues extent ranges for release: one `E<seq>` record per data partition (in order of
  * first appearance) and per extentRangesPerRecordMax ranges. Returns the new seqs.
+ *
+ * A normal extent holds one file's bytes and is freed whole on its datanodes, so a range
+ * of one that the file still refers to elsewhere (`stillReferenced`: the file's extents
+ * after the change) is not queued: the extent goes when its last range does. Ranges of
+ * tiny extents (shared by many small files) are queued as they are.
  */
-export function queueExtentReleases(changes: Changes, extents: readonly ReleasedExtent[], limits: NamespaceLimits): number[] {
+export function queueExtentReleases(changes: Changes, extents: readonly ReleasedExtent[], limits: NamespaceLimits, stillReferenced: readonly ExtentKey[] = []): number[] {
+  const referenced = new Set(stillReferenced.filter((extent) => extent.extentId >= normalExtentIdFirst).map((extent) => `${extent.partitionId}/${extent.extentId}`));
   const byPartition = new Map<number, ExtentRange[]>();
   for (const extent of extents) {
     if (extent.size === 0) continue;
+    if (referenced.has(`${extent.partitionId}/${extent.extentId}`)) continue;
     let ranges = byPartition.get(extent.partitionId);
     if (ranges === undefined) byPartition.set(extent.partitionId, (ranges = []));
     ranges.push({ extentId: extent.extentId, extentOffset: extent.extentOffset, size: extent.size });

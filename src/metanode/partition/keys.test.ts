@@ -128,7 +128,7 @@ test('bookkeeping values round-trip and refuse a wrong length', () => {
   assert.deepEqual(decodeTrashValue(encodeTrashValue(trash)), trash);
   const release = { partitionId: 7, ranges: [{ extentId: 1, extentOffset: 2 ** 40, size: 0xffff_ffff }, { extentId: 2, extentOffset: 0, size: 1 }] };
   assert.deepEqual(decodeExtentReleaseValue(encodeExtentReleaseValue(release)), release);
-  const pending = { createdSec: 10, createdNsec: 20, parentIno: 30 };
+  const pending = { createdSec: 10, createdNsec: 20, parentIno: 30, name: 'réponse.txt' };
   assert.deepEqual(decodePendingLinkValue(encodePendingLinkValue(pending)), pending);
   assert.throws(() => decodeTrashValue(new Uint8Array(12)), isInvalidArgument);
   assert.throws(() => decodeExtentReleaseValue(encodeExtentReleaseValue(release).subarray(0, 20)), isInvalidArgument);

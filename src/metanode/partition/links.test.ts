@@ -59,7 +59,7 @@ engineTest('a two-step create leaves a pending record until confirmed; the sweep
   assert.deepEqual(apply(engine, confirmInodeLinked(engine, { ino: confirmed.ino })), { confirmed: false }, 'a retried confirm is harmless');
   const candidates = orphanCandidates(engine, { graceSec: 60, limit: 10, ...at(120) });
   assert.deepEqual(candidates.orphans.map((candidate) => candidate.ino), [orphan.ino, orphanDirectory.ino]);
-  assert.deepEqual(candidates.orphans[0], { ino: orphan.ino, createdSec: now.nowSec + 1, createdNsec: now.nowNsec, parentIno: remote });
+  assert.deepEqual(candidates.orphans[0], { ino: orphan.ino, createdSec: now.nowSec + 1, createdNsec: now.nowNsec, parentIno: remote, name: '' });
   assert.deepEqual(orphanCandidates(engine, { graceSec: 60, limit: 1, ...at(120) }), { orphans: [candidates.orphans[0]], resumeAfter: orphan.ino });
   // The orphan is confirmed between the scan and the sweep: it is skipped.
   apply(engine, confirmInodeLinked(engine, { ino: orphanDirectory.ino }));

@@ -90,11 +90,13 @@ export function createInode(engine: KvEngine, range: InodeRange, args: CreateIno
   }
   if (args.type !== InodeType.INODE_SYMLINK && args.symlinkTarget !== undefined && args.symlinkTarget.length > 0) invalid(action, 'only a symlink has a target');
   if (args.type !== InodeType.INODE_SPECIAL && (args.rdev ?? 0) !== 0) invalid(action, 'only a special file has rdev');
-  if (args.name !== undefined && args.parentIno === undefined) invalid(action, 'a name needs a parentIno');
+  if (args.name !== undefined && args.parentIno === undefined && args.remoteParentIno === undefined) invalid(action, 'a name needs a parentIno or remoteParentIno');
   if (args.parentIno !== undefined) validateIno(action, 'parentIno', args.parentIno);
   if (args.remoteParentIno !== undefined) {
     validateIno(action, 'remoteParentIno', args.remoteParentIno);
     if (args.parentIno !== undefined) invalid(action, 'parentIno and remoteParentIno exclude each other');
+    // The name the dentry will have there, kept so an orphan sweep can look it up.
+    if (args.name !== undefined) validateName(action, args.name, limits);
     validateRecordTime(action, args);
   }
 
@@ -135,7 +137,7 @@ export function createInode(engine: KvEngine, range: InodeRange, args: CreateIno
   });
   changes.putInode(inode);
   if (args.remoteParentIno !== undefined) {
-    changes.set(pendingLinkKey(ino), encodePendingLinkValue({ createdSec: args.nowSec, createdNsec: args.nowNsec, parentIno: args.remoteParentIno }));
+    changes.set(pendingLinkKey(ino), encodePendingLinkValue({ createdSec: args.nowSec, createdNsec: args.nowNsec, parentIno: args.remoteParentIno, name: args.name ?? '' }));
   }
 
   if (args.parentIno !== undefined && args.name !== undefined) {
@@ -492,11 +494,12 @@ export function setattr(engine: KvEngine, args: SetattrArgs, limits: NamespaceLi
     if (inode.type !== InodeType.INODE_FILE) invalid(action, `cannot set the size of non-file ${args.ino}`);
     if (args.size < inode.size) {
       const size = args.size;
-      // What the file no longer refers to goes to the datanodes for release, durably.
-      queueExtentReleases(changes, extentsBeyond(inode.extents, size), limits);
+      const dropped = extentsBeyond(inode.extents, size);
       inode.extents = inode.extents
         .filter((extent) => extent.fileOffset < size)
         .map((extent) => (extent.fileOffset + extent.size > size ? { ...extent, size: size - extent.fileOffset } : extent));
+      // What the file no longer refers to goes to the datanodes for release, durably.
+      queueExtentReleases(changes, dropped, limits, inode.extents);
     }
     inode.size = args.size;
     if (args.mtime === undefined) setMtime(inode, args);
@@ -669,6 +672,6 @@ export function appendExtents(engine: KvEngine, args: AppendExtentsArgs, limits:
   setCtime(inode, args);
   changes.putInode(inode);
   // Overwritten bytes go to the datanodes for release, as a truncate's do.
-  queueExtentReleases(changes, released, limits);
+  queueExtentReleases(changes, released, limits, extents);
   return changes.outcome({ inode, released });
 }

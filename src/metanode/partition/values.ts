@@ -226,16 +226,19 @@ export interface PendingLinkRecord {
   readonly createdSec: number;
   readonly createdNsec: number;
   readonly parentIno: number;
+  /** The entry's name in parentIno (empty in records written before names were kept). */
+  readonly name: string;
 }
 
-const pendingLinkBytes = u64Bytes + u32Bytes + u64Bytes;
+const pendingLinkFixedBytes = u64Bytes + u32Bytes + u64Bytes;
 
 export function encodePendingLinkValue(record: PendingLinkRecord): Uint8Array {
-  return new Writer(pendingLinkBytes).u64('createdSec', record.createdSec).u32('createdNsec', record.createdNsec).u64('parentIno', record.parentIno).bytes;
+  const name = encoder.encode(record.name);
+  return new Writer(pendingLinkFixedBytes + name.length).u64('createdSec', record.createdSec).u32('createdNsec', record.createdNsec).u64('parentIno', record.parentIno).tail(name).bytes;
 }
 
 export function decodePendingLinkValue(bytes: Uint8Array): PendingLinkRecord {
-  checkLength('pending link', bytes, pendingLinkBytes);
+  if (bytes.length < pendingLinkFixedBytes) corrupt('pending link', `${bytes.length} bytes, at least ${pendingLinkFixedBytes}`);
   const reader = new Reader('pending link', bytes);
-  return { createdSec: reader.u64(), createdNsec: reader.u32(), parentIno: reader.u64() };
+  return { createdSec: reader.u64(), createdNsec: reader.u32(), parentIno: reader.u64(), name: reader.text() };
 }

@@ -553,6 +553,13 @@ export interface CreateInodeRequest {
   /** When set, the dentry (parent_ino, name) is created in the same operation. */
   parentIno: number;
   name: string;
+  /**
+   * Instead of parent_ino: the directory that will hold the dentry lives in another
+   * partition. The inode waits for it (a pending-link record with name); CreateDentry
+   * there, then ConfirmLinked here. An inode never confirmed is swept after a grace time
+   * unless its dentry exists.
+   */
+  remoteParentIno: number;
 }
 
 export const CreateInodeRequest: protobuf.MessageCodec<CreateInodeRequest> = {
@@ -578,6 +585,7 @@ function createCreateInodeRequest(partial?: Partial<CreateInodeRequest>): Create
     rdev: partial?.rdev ?? 0,
     parentIno: partial?.parentIno ?? 0,
     name: partial?.name ?? '',
+    remoteParentIno: partial?.remoteParentIno ?? 0,
   };
 }
 
@@ -623,6 +631,10 @@ function measureCreateInodeRequest(message: CreateInodeRequest, writer: protobuf
       size += 1 + protobuf.varint32Size(length) + length;
     }
   }
+  {
+    const value = message.remoteParentIno;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.CreateInodeRequest.remote_parent_ino');
+  }
   return size;
 }
 
@@ -663,6 +675,10 @@ function writeCreateInodeRequest(message: CreateInodeRequest, writer: protobuf.P
     const value = message.name;
     if (value.length !== 0) { writer.byte(74); writer.string(value); }
   }
+  {
+    const value = message.remoteParentIno;
+    if (value !== 0) { writer.byte(80); writer.uint64(value); }
+  }
 }
 
 function readCreateInodeRequest(reader: protobuf.ProtoReader): CreateInodeRequest {
@@ -676,6 +692,7 @@ function readCreateInodeRequest(reader: protobuf.ProtoReader): CreateInodeReques
     rdev: 0,
     parentIno: 0,
     name: '',
+    remoteParentIno: 0,
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
@@ -689,6 +706,7 @@ function readCreateInodeRequest(reader: protobuf.ProtoReader): CreateInodeReques
       case 56: message.rdev = reader.uint32(); break;
       case 64: message.parentIno = reader.uint64(); break;
       case 74: message.name = reader.string(); break;
+      case 80: message.remoteParentIno = reader.uint64(); break;
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.metanode.CreateInodeRequest.partition_id');
@@ -700,6 +718,7 @@ function readCreateInodeRequest(reader: protobuf.ProtoReader): CreateInodeReques
           case 7: throw reader.wrongWireType(tag, 'atoll.metanode.CreateInodeRequest.rdev');
           case 8: throw reader.wrongWireType(tag, 'atoll.metanode.CreateInodeRequest.parent_ino');
           case 9: throw reader.wrongWireType(tag, 'atoll.metanode.CreateInodeRequest.name');
+          case 10: throw reader.wrongWireType(tag, 'atoll.metanode.CreateInodeRequest.remote_parent_ino');
         }
         reader.skip(tag);
     }
@@ -3574,6 +3593,399 @@ function readRestoreTrashResponse(reader: protobuf.ProtoReader): RestoreTrashRes
   return message;
 }
 
+/**
+ * Cross-partition halves: a dentry whose inode lives in another partition, and the link
+ * count of an inode whose dentry lives in another partition.
+ */
+export interface DentryRequest {
+  partitionId: number;
+  parentIno: number;
+  name: string;
+  ino: number;
+  type: InodeType;
+}
+
+export const DentryRequest: protobuf.MessageCodec<DentryRequest> = {
+  typeName: 'atoll.metanode.DentryRequest',
+  create: createDentryRequest,
+  encode: (message) => protobuf.encodeMessage(message, measureDentryRequest, writeDentryRequest, 'atoll.metanode.DentryRequest'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureDentryRequest, 'atoll.metanode.DentryRequest'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureDentryRequest, writeDentryRequest, 'atoll.metanode.DentryRequest'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readDentryRequest),
+  measure: measureDentryRequest,
+  write: writeDentryRequest,
+  read: readDentryRequest,
+};
+
+function createDentryRequest(partial?: Partial<DentryRequest>): DentryRequest {
+  return {
+    partitionId: partial?.partitionId ?? 0,
+    parentIno: partial?.parentIno ?? 0,
+    name: partial?.name ?? '',
+    ino: partial?.ino ?? 0,
+    type: partial?.type ?? InodeType.INODE_TYPE_UNSPECIFIED,
+  };
+}
+
+function measureDentryRequest(message: DentryRequest, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.partitionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.DentryRequest.partition_id');
+  }
+  {
+    const value = message.parentIno;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.DentryRequest.parent_ino');
+  }
+  {
+    const value = message.name;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.ino;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.DentryRequest.ino');
+  }
+  {
+    const value = message.type;
+    if (value !== 0) size += 1 + protobuf.enumSize(value, 'atoll.metanode.DentryRequest.type');
+  }
+  return size;
+}
+
+function writeDentryRequest(message: DentryRequest, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.partitionId;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+  {
+    const value = message.parentIno;
+    if (value !== 0) { writer.byte(16); writer.uint64(value); }
+  }
+  {
+    const value = message.name;
+    if (value.length !== 0) { writer.byte(26); writer.string(value); }
+  }
+  {
+    const value = message.ino;
+    if (value !== 0) { writer.byte(32); writer.uint64(value); }
+  }
+  {
+    const value = message.type;
+    if (value !== 0) { writer.byte(40); writer.int32(value); }
+  }
+}
+
+function readDentryRequest(reader: protobuf.ProtoReader): DentryRequest {
+  const message: DentryRequest = {
+    partitionId: 0,
+    parentIno: 0,
+    name: '',
+    ino: 0,
+    type: InodeType.INODE_TYPE_UNSPECIFIED,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.partitionId = reader.uint64(); break;
+      case 16: message.parentIno = reader.uint64(); break;
+      case 26: message.name = reader.string(); break;
+      case 32: message.ino = reader.uint64(); break;
+      case 40: message.type = reader.enumValue(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.DentryRequest.partition_id');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.DentryRequest.parent_ino');
+          case 3: throw reader.wrongWireType(tag, 'atoll.metanode.DentryRequest.name');
+          case 4: throw reader.wrongWireType(tag, 'atoll.metanode.DentryRequest.ino');
+          case 5: throw reader.wrongWireType(tag, 'atoll.metanode.DentryRequest.type');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface DentryResponse {
+  dentry: Dentry | undefined;
+}
+
+export const DentryResponse: protobuf.MessageCodec<DentryResponse> = {
+  typeName: 'atoll.metanode.DentryResponse',
+  create: createDentryResponse,
+  encode: (message) => protobuf.encodeMessage(message, measureDentryResponse, writeDentryResponse, 'atoll.metanode.DentryResponse'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureDentryResponse, 'atoll.metanode.DentryResponse'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureDentryResponse, writeDentryResponse, 'atoll.metanode.DentryResponse'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readDentryResponse),
+  measure: measureDentryResponse,
+  write: writeDentryResponse,
+  read: readDentryResponse,
+};
+
+function createDentryResponse(partial?: Partial<DentryResponse>): DentryResponse {
+  return {
+    dentry: partial?.dentry,
+  };
+}
+
+function measureDentryResponse(message: DentryResponse, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.dentry;
+    if (value !== undefined) {
+      const slot = writer.reserveSize();
+      const length = measureDentry(value, writer);
+      writer.fillSize(slot, length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  return size;
+}
+
+function writeDentryResponse(message: DentryResponse, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.dentry;
+    if (value !== undefined) { writer.byte(10); writer.varint32(writer.nextSize()); writeDentry(value, writer); }
+  }
+}
+
+function readDentryResponse(reader: protobuf.ProtoReader): DentryResponse {
+  const message: DentryResponse = {
+    dentry: undefined,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 10: {
+        const outer = reader.enterMessage();
+        message.dentry = readDentry(reader);
+        reader.leaveMessage(outer);
+        break;
+      }
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.DentryResponse.dentry');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface InodeLinkRequest {
+  partitionId: number;
+  ino: number;
+}
+
+export const InodeLinkRequest: protobuf.MessageCodec<InodeLinkRequest> = {
+  typeName: 'atoll.metanode.InodeLinkRequest',
+  create: createInodeLinkRequest,
+  encode: (message) => protobuf.encodeMessage(message, measureInodeLinkRequest, writeInodeLinkRequest, 'atoll.metanode.InodeLinkRequest'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureInodeLinkRequest, 'atoll.metanode.InodeLinkRequest'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureInodeLinkRequest, writeInodeLinkRequest, 'atoll.metanode.InodeLinkRequest'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readInodeLinkRequest),
+  measure: measureInodeLinkRequest,
+  write: writeInodeLinkRequest,
+  read: readInodeLinkRequest,
+};
+
+function createInodeLinkRequest(partial?: Partial<InodeLinkRequest>): InodeLinkRequest {
+  return {
+    partitionId: partial?.partitionId ?? 0,
+    ino: partial?.ino ?? 0,
+  };
+}
+
+function measureInodeLinkRequest(message: InodeLinkRequest, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.partitionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.InodeLinkRequest.partition_id');
+  }
+  {
+    const value = message.ino;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.InodeLinkRequest.ino');
+  }
+  return size;
+}
+
+function writeInodeLinkRequest(message: InodeLinkRequest, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.partitionId;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+  {
+    const value = message.ino;
+    if (value !== 0) { writer.byte(16); writer.uint64(value); }
+  }
+}
+
+function readInodeLinkRequest(reader: protobuf.ProtoReader): InodeLinkRequest {
+  const message: InodeLinkRequest = {
+    partitionId: 0,
+    ino: 0,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.partitionId = reader.uint64(); break;
+      case 16: message.ino = reader.uint64(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.InodeLinkRequest.partition_id');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.InodeLinkRequest.ino');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface ConfirmLinkedResponse {
+  /** False when there was nothing pending (a retry). */
+  confirmed: boolean;
+}
+
+export const ConfirmLinkedResponse: protobuf.MessageCodec<ConfirmLinkedResponse> = {
+  typeName: 'atoll.metanode.ConfirmLinkedResponse',
+  create: createConfirmLinkedResponse,
+  encode: (message) => protobuf.encodeMessage(message, measureConfirmLinkedResponse, writeConfirmLinkedResponse, 'atoll.metanode.ConfirmLinkedResponse'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureConfirmLinkedResponse, 'atoll.metanode.ConfirmLinkedResponse'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureConfirmLinkedResponse, writeConfirmLinkedResponse, 'atoll.metanode.ConfirmLinkedResponse'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readConfirmLinkedResponse),
+  measure: measureConfirmLinkedResponse,
+  write: writeConfirmLinkedResponse,
+  read: readConfirmLinkedResponse,
+};
+
+function createConfirmLinkedResponse(partial?: Partial<ConfirmLinkedResponse>): ConfirmLinkedResponse {
+  return {
+    confirmed: partial?.confirmed ?? false,
+  };
+}
+
+function measureConfirmLinkedResponse(message: ConfirmLinkedResponse, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.confirmed;
+    if (value !== false) size += 1 + 1;
+  }
+  return size;
+}
+
+function writeConfirmLinkedResponse(message: ConfirmLinkedResponse, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.confirmed;
+    if (value !== false) { writer.byte(8); writer.bool(value); }
+  }
+}
+
+function readConfirmLinkedResponse(reader: protobuf.ProtoReader): ConfirmLinkedResponse {
+  const message: ConfirmLinkedResponse = {
+    confirmed: false,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.confirmed = reader.bool(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.ConfirmLinkedResponse.confirmed');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface FreeOrphansCommand {
+  inos: number[];
+  graceSec: number;
+}
+
+export const FreeOrphansCommand: protobuf.MessageCodec<FreeOrphansCommand> = {
+  typeName: 'atoll.metanode.FreeOrphansCommand',
+  create: createFreeOrphansCommand,
+  encode: (message) => protobuf.encodeMessage(message, measureFreeOrphansCommand, writeFreeOrphansCommand, 'atoll.metanode.FreeOrphansCommand'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureFreeOrphansCommand, 'atoll.metanode.FreeOrphansCommand'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureFreeOrphansCommand, writeFreeOrphansCommand, 'atoll.metanode.FreeOrphansCommand'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readFreeOrphansCommand),
+  measure: measureFreeOrphansCommand,
+  write: writeFreeOrphansCommand,
+  read: readFreeOrphansCommand,
+};
+
+function createFreeOrphansCommand(partial?: Partial<FreeOrphansCommand>): FreeOrphansCommand {
+  return {
+    inos: partial?.inos ?? [],
+    graceSec: partial?.graceSec ?? 0,
+  };
+}
+
+function measureFreeOrphansCommand(message: FreeOrphansCommand, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const values = message.inos;
+    if (values.length !== 0) {
+      let length = 0;
+      for (let index = 0; index < values.length; index++) length += protobuf.uint64Size(values[index], 'atoll.metanode.FreeOrphansCommand.inos');
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.graceSec;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.FreeOrphansCommand.grace_sec');
+  }
+  return size;
+}
+
+function writeFreeOrphansCommand(message: FreeOrphansCommand, writer: protobuf.ProtoWriter): void {
+  {
+    const values = message.inos;
+    if (values.length !== 0) {
+      writer.byte(10);
+      writer.varint32(writer.nextSize());
+      for (let index = 0; index < values.length; index++) writer.uint64(values[index]);
+    }
+  }
+  {
+    const value = message.graceSec;
+    if (value !== 0) { writer.byte(16); writer.uint64(value); }
+  }
+}
+
+function readFreeOrphansCommand(reader: protobuf.ProtoReader): FreeOrphansCommand {
+  const message: FreeOrphansCommand = {
+    inos: [],
+    graceSec: 0,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.inos.push(reader.uint64()); break;
+      case 10: {
+        const outer = reader.enter();
+        const values = message.inos;
+        while (reader.position < reader.limit) values.push(reader.uint64());
+        reader.leave(outer);
+        break;
+      }
+      case 16: message.graceSec = reader.uint64(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.FreeOrphansCommand.inos');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.FreeOrphansCommand.grace_sec');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
 /** Leader housekeeping, replicated so every replica changes the same way. */
 export interface ExpireSessionsCommand {
   sessionsPerBatch: number;
@@ -3968,7 +4380,7 @@ function readEnsureRootCommand(reader: protobuf.ProtoReader): EnsureRootCommand 
 export interface MetaCommand {
   nowSec: number;
   nowNsec: number;
-  op: { case: 'createInode'; value: CreateInodeRequest } | { case: 'link'; value: LinkRequest } | { case: 'unlink'; value: UnlinkRequest } | { case: 'rename'; value: RenameRequest } | { case: 'setattr'; value: SetattrRequest } | { case: 'setXattr'; value: SetXattrRequest } | { case: 'removeXattr'; value: XattrRequest } | { case: 'appendExtents'; value: AppendExtentsRequest } | { case: 'setInodeEnd'; value: SetInodeEndCommand } | { case: 'ensureRoot'; value: EnsureRootCommand } | { case: 'openSession'; value: OpenSessionRequest } | { case: 'renewSession'; value: SessionRequest } | { case: 'closeSession'; value: SessionRequest } | { case: 'recordOpen'; value: OpenFileRequest } | { case: 'recordClose'; value: OpenFileRequest } | { case: 'restoreTrash'; value: RestoreTrashRequest } | { case: 'expireSessions'; value: ExpireSessionsCommand } | { case: 'freeInodes'; value: FreeInodesCommand } | { case: 'expireTrash'; value: ExpireTrashCommand } | { case: 'ackExtentReleases'; value: AckExtentReleasesCommand } | undefined;
+  op: { case: 'createInode'; value: CreateInodeRequest } | { case: 'link'; value: LinkRequest } | { case: 'unlink'; value: UnlinkRequest } | { case: 'rename'; value: RenameRequest } | { case: 'setattr'; value: SetattrRequest } | { case: 'setXattr'; value: SetXattrRequest } | { case: 'removeXattr'; value: XattrRequest } | { case: 'appendExtents'; value: AppendExtentsRequest } | { case: 'setInodeEnd'; value: SetInodeEndCommand } | { case: 'ensureRoot'; value: EnsureRootCommand } | { case: 'openSession'; value: OpenSessionRequest } | { case: 'renewSession'; value: SessionRequest } | { case: 'closeSession'; value: SessionRequest } | { case: 'recordOpen'; value: OpenFileRequest } | { case: 'recordClose'; value: OpenFileRequest } | { case: 'restoreTrash'; value: RestoreTrashRequest } | { case: 'expireSessions'; value: ExpireSessionsCommand } | { case: 'freeInodes'; value: FreeInodesCommand } | { case: 'expireTrash'; value: ExpireTrashCommand } | { case: 'ackExtentReleases'; value: AckExtentReleasesCommand } | { case: 'createDentry'; value: DentryRequest } | { case: 'removeDentry'; value: DentryRequest } | { case: 'confirmLinked'; value: InodeLinkRequest } | { case: 'addLink'; value: InodeLinkRequest } | { case: 'dropLink'; value: InodeLinkRequest } | { case: 'freeOrphans'; value: FreeOrphansCommand } | undefined;
 }
 
 export const MetaCommand: protobuf.MessageCodec<MetaCommand> = {
@@ -4165,6 +4577,54 @@ function measureMetaCommand(message: MetaCommand, writer: protobuf.ProtoWriter):
           size += 2 + protobuf.varint32Size(length) + length;
           break;
         }
+        case 'createDentry': {
+          const value = oneof.value;
+          const slot = writer.reserveSize();
+          const length = measureDentryRequest(value, writer);
+          writer.fillSize(slot, length);
+          size += 2 + protobuf.varint32Size(length) + length;
+          break;
+        }
+        case 'removeDentry': {
+          const value = oneof.value;
+          const slot = writer.reserveSize();
+          const length = measureDentryRequest(value, writer);
+          writer.fillSize(slot, length);
+          size += 2 + protobuf.varint32Size(length) + length;
+          break;
+        }
+        case 'confirmLinked': {
+          const value = oneof.value;
+          const slot = writer.reserveSize();
+          const length = measureInodeLinkRequest(value, writer);
+          writer.fillSize(slot, length);
+          size += 2 + protobuf.varint32Size(length) + length;
+          break;
+        }
+        case 'addLink': {
+          const value = oneof.value;
+          const slot = writer.reserveSize();
+          const length = measureInodeLinkRequest(value, writer);
+          writer.fillSize(slot, length);
+          size += 2 + protobuf.varint32Size(length) + length;
+          break;
+        }
+        case 'dropLink': {
+          const value = oneof.value;
+          const slot = writer.reserveSize();
+          const length = measureInodeLinkRequest(value, writer);
+          writer.fillSize(slot, length);
+          size += 2 + protobuf.varint32Size(length) + length;
+          break;
+        }
+        case 'freeOrphans': {
+          const value = oneof.value;
+          const slot = writer.reserveSize();
+          const length = measureFreeOrphansCommand(value, writer);
+          writer.fillSize(slot, length);
+          size += 2 + protobuf.varint32Size(length) + length;
+          break;
+        }
         default:
           throw protobuf.unknownOneofCase('atoll.metanode.MetaCommand.op', oneof);
       }
@@ -4299,6 +4759,42 @@ function writeMetaCommand(message: MetaCommand, writer: protobuf.ProtoWriter): v
           writer.byte(1);
           writer.varint32(writer.nextSize());
           writeAckExtentReleasesCommand(oneof.value, writer);
+          break;
+        case 'createDentry':
+          writer.byte(242);
+          writer.byte(1);
+          writer.varint32(writer.nextSize());
+          writeDentryRequest(oneof.value, writer);
+          break;
+        case 'removeDentry':
+          writer.byte(250);
+          writer.byte(1);
+          writer.varint32(writer.nextSize());
+          writeDentryRequest(oneof.value, writer);
+          break;
+        case 'confirmLinked':
+          writer.byte(130);
+          writer.byte(2);
+          writer.varint32(writer.nextSize());
+          writeInodeLinkRequest(oneof.value, writer);
+          break;
+        case 'addLink':
+          writer.byte(138);
+          writer.byte(2);
+          writer.varint32(writer.nextSize());
+          writeInodeLinkRequest(oneof.value, writer);
+          break;
+        case 'dropLink':
+          writer.byte(146);
+          writer.byte(2);
+          writer.varint32(writer.nextSize());
+          writeInodeLinkRequest(oneof.value, writer);
+          break;
+        case 'freeOrphans':
+          writer.byte(154);
+          writer.byte(2);
+          writer.varint32(writer.nextSize());
+          writeFreeOrphansCommand(oneof.value, writer);
           break;
       }
     }
@@ -4436,6 +4932,42 @@ function readMetaCommand(reader: protobuf.ProtoReader): MetaCommand {
         reader.leaveMessage(outer);
         break;
       }
+      case 242: {
+        const outer = reader.enterMessage();
+        message.op = { case: 'createDentry', value: readDentryRequest(reader) };
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 250: {
+        const outer = reader.enterMessage();
+        message.op = { case: 'removeDentry', value: readDentryRequest(reader) };
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 258: {
+        const outer = reader.enterMessage();
+        message.op = { case: 'confirmLinked', value: readInodeLinkRequest(reader) };
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 266: {
+        const outer = reader.enterMessage();
+        message.op = { case: 'addLink', value: readInodeLinkRequest(reader) };
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 274: {
+        const outer = reader.enterMessage();
+        message.op = { case: 'dropLink', value: readInodeLinkRequest(reader) };
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 282: {
+        const outer = reader.enterMessage();
+        message.op = { case: 'freeOrphans', value: readFreeOrphansCommand(reader) };
+        reader.leaveMessage(outer);
+        break;
+      }
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.now_sec');
@@ -4460,6 +4992,12 @@ function readMetaCommand(reader: protobuf.ProtoReader): MetaCommand {
           case 27: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.free_inodes');
           case 28: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.expire_trash');
           case 29: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.ack_extent_releases');
+          case 30: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.create_dentry');
+          case 31: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.remove_dentry');
+          case 32: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.confirm_linked');
+          case 33: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.add_link');
+          case 34: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.drop_link');
+          case 35: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.free_orphans');
         }
         reader.skip(tag);
     }
@@ -4621,5 +5159,40 @@ export const MetaNode = {
     service: 'atoll.metanode.MetaNode',
     request: RestoreTrashRequest,
     response: RestoreTrashResponse,
+  },
+  createDentry: {
+    id: 222,
+    name: 'CreateDentry',
+    service: 'atoll.metanode.MetaNode',
+    request: DentryRequest,
+    response: DentryResponse,
+  },
+  removeDentry: {
+    id: 223,
+    name: 'RemoveDentry',
+    service: 'atoll.metanode.MetaNode',
+    request: DentryRequest,
+    response: DentryResponse,
+  },
+  confirmLinked: {
+    id: 224,
+    name: 'ConfirmLinked',
+    service: 'atoll.metanode.MetaNode',
+    request: InodeLinkRequest,
+    response: ConfirmLinkedResponse,
+  },
+  addLink: {
+    id: 225,
+    name: 'AddLink',
+    service: 'atoll.metanode.MetaNode',
+    request: InodeLinkRequest,
+    response: InodeResponse,
+  },
+  dropLink: {
+    id: 226,
+    name: 'DropLink',
+    service: 'atoll.metanode.MetaNode',
+    request: InodeLinkRequest,
+    response: InodeResponse,
   },
 } as const satisfies protobuf.ServiceDefinition;
