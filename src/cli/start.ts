@@ -96,9 +96,9 @@ function printHuman(plan: ClusterPlan, running: readonly RunningInstance[], crea
     `  atoll node list${clusterFlag}`,
     `  curl http://${plan.host}:${firstMaster.planned.ports.http}/api/v1/cluster`,
     '',
-    'The metadata and data partitions, the FUSE mount and the file commands are not built yet',
-    '(see docs/architecture.md for what each layer adds): the masters place every partition,',
-    'and the metanodes and datanodes register and send heartbeats.',
+    'The volume\'s meta and data partitions run on the metanodes and datanodes (3 replicas each).',
+    'The client SDK, the file commands and the FUSE mount are not built yet',
+    '(see docs/architecture.md for what each layer adds).',
   );
   process.stdout.write(`${lines.join('\n')}\n`);
 }
