@@ -16,13 +16,13 @@ import { MetaClient } from '../metaclient/index.js';
 import { LookupRequest, MetaNode } from '../proto/generated/metanode.js';
 
 /** The clients of each volume a metanode needs: data (freeing extents), meta (orphan checks). */
-export interface DataClients {
+export interface VolumeClients {
   of(volume: string): DataClient;
   meta(volume: string): MetaClient;
 }
 import type { MasterClient } from '../masterclient/index.js';
 
-export function metaPartitionFactory(engine: MetanodeConfig['engine'], volumes: VolumeSettings, dataClients: DataClients): PartitionFactory {
+export function metaPartitionFactory(engine: MetanodeConfig['engine'], volumes: VolumeSettings, volumeClients: VolumeClients): PartitionFactory {
   return {
     kind: PartitionKind.PARTITION_META,
     open: async (spec: PartitionSpec, dir: string) => {
@@ -33,10 +33,10 @@ export function metaPartitionFactory(engine: MetanodeConfig['engine'], volumes: 
         engine: store,
         trashRetentionSec: () => volumes.trashRetentionSec(spec.volume),
         releaseExtents: async (partitionId, ranges) => {
-          await dataClients.of(spec.volume).deleteExtents(partitionId, ranges);
+          await volumeClients.of(spec.volume).deleteExtents(partitionId, ranges);
         },
         lookupEntry: async (parentIno, name) => {
-          const meta = dataClients.meta(spec.volume);
+          const meta = volumeClients.meta(spec.volume);
           const partition = await meta.partitionOf(parentIno);
           try {
             const answer = await meta.call(MetaNode.lookup, LookupRequest.create({ partitionId: partition.partitionId, parentIno, name }), { mutation: false });
@@ -55,30 +55,22 @@ export function metanodePlug(config: MetanodeConfig): NodeRolePlug {
   let masterClient: (() => MasterClient) | null = null;
   let rpcClient: RpcClient | null = null;
   const volumes = new VolumeSettings(() => masterClient?.() ?? null);
-  const clients = new Map<string, DataClient>();
-  const metaClients = new Map<string, MetaClient>();
-  const dataClients: DataClients = {
-    meta: (volume) => {
-      let client = metaClients.get(volume);
+  // One client of each kind per volume, made on first use (after the service registered).
+  const perVolume = <Client>(make: (options: { rpc: RpcClient; masterClient: MasterClient; volume: string }) => Client): ((volume: string) => Client) => {
+    const made = new Map<string, Client>();
+    return (volume) => {
+      let client = made.get(volume);
       if (client === undefined) {
         if (masterClient === null || rpcClient === null) throw new AtollError(StatusCode.UNAVAILABLE, 'the metanode is starting');
-        client = new MetaClient({ rpc: rpcClient, masterClient: masterClient(), volume });
-        metaClients.set(volume, client);
+        client = make({ rpc: rpcClient, masterClient: masterClient(), volume });
+        made.set(volume, client);
       }
       return client;
-    },
-    of: (volume) => {
-      let client = clients.get(volume);
-      if (client === undefined) {
-        if (masterClient === null || rpcClient === null) throw new AtollError(StatusCode.UNAVAILABLE, 'the metanode is starting');
-        client = new DataClient({ rpc: rpcClient, masterClient: masterClient(), volume });
-        clients.set(volume, client);
-      }
-      return client;
-    },
+    };
   };
+  const volumeClients: VolumeClients = { of: perVolume((options) => new DataClient(options)), meta: perVolume((options) => new MetaClient(options)) };
   return {
-    factory: metaPartitionFactory(config.engine, volumes, dataClients),
+    factory: metaPartitionFactory(config.engine, volumes, volumeClients),
     registerService: (instance, partitions, rpc, masters) => {
       masterClient = masters;
       rpcClient = rpc;
