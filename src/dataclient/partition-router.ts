@@ -66,10 +66,11 @@ export class PartitionRouter {
   async writablePartitions(excluded: ReadonlySet<number>): Promise<number[]> {
     const view = await this.view();
     if (view.readOnly) throw new AtollError(StatusCode.READ_ONLY, `volume ${this.volume} is read-only`);
-    const writable = view.dataPartitions
+    const open = view.dataPartitions
       .filter((partition) => partition.status === PartitionStatus.PARTITION_READ_WRITE || partition.status === PartitionStatus.PARTITION_STATUS_UNSPECIFIED)
-      .map((partition) => partition.partitionId)
-      .filter((partitionId) => !excluded.has(partitionId));
+      .filter((partition) => !excluded.has(partition.partitionId));
+    // A partition with no leader reported yet (just created, or electing) comes last.
+    const writable = [...open.filter((partition) => partition.leaderNodeId !== 0), ...open.filter((partition) => partition.leaderNodeId === 0)].map((partition) => partition.partitionId);
     this.#roundRobin += 1;
     const start = writable.length === 0 ? 0 : this.#roundRobin % writable.length;
     return [...writable.slice(start), ...writable.slice(0, start)];

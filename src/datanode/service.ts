@@ -105,8 +105,17 @@ export function registerDataNodeService(server: RpcServer, deps: DataNodeService
       partition.checkRoom(action, packet.size);
       return partition.store.append(packet.extentId, packet.offset, context.payload).then(() => ({ extentSize: packet.offset + packet.size }));
     }
-    requireLeader(partition, action);
-    partition.checkRoom(action, packet.size);
+    try {
+      requireLeader(partition, action);
+      partition.checkRoom(action, packet.size);
+    } catch (error) {
+      // Refused for a reason that may pass (leadership moving away and back, room freed):
+      // the packets behind this one, already on their way, must not be appended after its
+      // gap. The extent closes, so they are refused as retryable and the client continues
+      // on a new extent.
+      if (partition.store.hasExtent(packet.extentId)) partition.appendFailed(packet.extentId, Date.now());
+      throw error;
+    }
     partition.admitAppend(packet.extentId, packet.offset, packet.size);
     const send = (followers: string[]): Promise<{ extentSize: number }> => {
       const local = partition.store.append(packet.extentId, packet.offset, context.payload);

@@ -81,6 +81,11 @@ export class InProcessCluster {
       if (options.settings !== undefined) await cluster.admin('PATCH', '/api/v1/cluster/settings', options.settings);
       await cluster.admin('POST', '/api/v1/volumes', { name: cluster.volume, capacityBytes: 2 ** 30, trashRetentionHours: options.trashRetentionHours ?? 0 });
       cluster.metaClient = new MetaClient({ rpc: cluster.rpc, masterClient: cluster.masterClient, volume: cluster.volume });
+      // Ready for use: every partition of the volume has a leader.
+      await waitFor('a leader for every partition of the volume', 30_000, async () => {
+        const view = await cluster.masterClient.getVolumeView(cluster.volume);
+        return [...view.metaPartitions, ...view.dataPartitions].every((partition) => partition.leaderNodeId !== 0) ? true : undefined;
+      }, 100);
       return cluster;
     } catch (error) {
       await cluster.stop();
