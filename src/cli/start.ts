@@ -132,7 +132,9 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
   let volume: string;
   try {
     await waitReady(plan, running);
-    volume = (await ensureDefaultVolume(plan)).name;
+    const ensured = await ensureDefaultVolume(plan);
+    volume = ensured.name;
+    if (!ensured.partitionsLed) process.stderr.write(`atoll start: some partitions of volume ${volume} have no leader yet; it takes reads and writes once they do (atoll partition list --volume ${volume})\n`);
   } catch (error) {
     process.stderr.write(`atoll start: ${(error as Error).message}\n`);
     await stopAll();
