@@ -21,6 +21,8 @@ export const KeyTag = Object.freeze({
   openBy: 0x4f, // 'O'
   /** `P<ino u64>`: an inode created for a dentry in another partition, not yet confirmed (value: creation time). */
   pendingLink: 0x50, // 'P'
+  /** `R<sourcePartitionId u64><txSeq u64>`: a cross-partition rename in progress (value: RenameTxnRecord). */
+  renameTxn: 0x52, // 'R'
   /** `S<sessionId u64>`: a client session; `S<sessionId u64><ino u64>`: an inode it holds open (values: values.ts). */
   session: 0x53, // 'S'
   /** `T<hour u64><parentIno u64><ino u64><name utf8>`: a removed entry kept in the trash (value: values.ts). */
@@ -35,6 +37,8 @@ export const CounterName = Object.freeze({
   inodeCursor: 'inode_cursor',
   /** The exclusive end of the partition's inode range once the master narrowed it (a split); absent: the range it was created with. */
   inodeEnd: 'inode_end',
+  /** The next cross-partition rename this partition coordinates; absent means 1. */
+  renameTxnCursor: 'rename_txn_cursor',
   /** The next session id to hand out; absent means 1. */
   sessionCursor: 'session_cursor',
   /** The next extent release record's sequence number; absent means 1. */
@@ -319,4 +323,18 @@ export function decodeTrashKey(key: Uint8Array): { hour: number; parentIno: numb
     ino: readU64('trash', key, 1 + 2 * u64Bytes),
     name: decodeName('trash', key, 1 + 3 * u64Bytes),
   };
+}
+
+export const renameTxnPrefix: Uint8Array = Uint8Array.of(KeyTag.renameTxn);
+
+export function renameTxnKey(sourcePartitionId: number, txSeq: number): Uint8Array {
+  checkU64('sourcePartitionId', sourcePartitionId);
+  checkU64('txSeq', txSeq);
+  return tagged(KeyTag.renameTxn, [sourcePartitionId, txSeq]);
+}
+
+export function decodeRenameTxnKey(key: Uint8Array): { sourcePartitionId: number; txSeq: number } {
+  expectTag('rename transaction', key, KeyTag.renameTxn, 1 + 2 * u64Bytes);
+  if (key.length !== 1 + 2 * u64Bytes) malformed('rename transaction', key, 'trailing bytes');
+  return { sourcePartitionId: readU64('rename transaction', key, 1), txSeq: readU64('rename transaction', key, 1 + u64Bytes) };
 }

@@ -30,6 +30,31 @@ export enum XattrFlag {
   XATTR_REPLACE = 2,
 }
 
+/**
+ * A rename whose source and target directories live in different partitions runs as a
+ * transaction coordinated by the source partition (presumed abort): prepare source,
+ * prepare target, commit (the decision, at the source), apply target, apply source. The
+ * leaders finish or roll back transactions left behind by a client that stopped.
+ */
+export enum RenameStep {
+  RENAME_STEP_UNSPECIFIED = 0,
+  RENAME_PREPARE_SOURCE = 1,
+  RENAME_PREPARE_TARGET = 2,
+  RENAME_COMMIT = 3,
+  RENAME_APPLY_TARGET = 4,
+  RENAME_APPLY_SOURCE = 5,
+  RENAME_ABORT_SOURCE = 6,
+  RENAME_ABORT_TARGET = 7,
+  /** A read: the transaction's state at its source. */
+  RENAME_STATUS = 8,
+}
+
+export enum RenameTxnState {
+  RENAME_TXN_ABSENT = 0,
+  RENAME_TXN_PREPARED = 1,
+  RENAME_TXN_COMMITTED = 2,
+}
+
 /** A run of a file's bytes stored in one extent of one data partition. */
 export interface ExtentKey {
   fileOffset: number;
@@ -3986,6 +4011,527 @@ function readFreeOrphansCommand(reader: protobuf.ProtoReader): FreeOrphansComman
   return message;
 }
 
+export interface RenameTxnRequest {
+  partitionId: number;
+  step: RenameStep;
+  /** The transaction: (source partition, sequence number given by its prepare). */
+  sourcePartitionId: number;
+  txSeq: number;
+  targetPartitionId: number;
+  sourceParentIno: number;
+  sourceName: string;
+  targetParentIno: number;
+  targetName: string;
+  /** RENAME_PREPARE_TARGET: the entry being moved, as the source's prepare answered. */
+  ino: number;
+  type: InodeType;
+}
+
+export const RenameTxnRequest: protobuf.MessageCodec<RenameTxnRequest> = {
+  typeName: 'atoll.metanode.RenameTxnRequest',
+  create: createRenameTxnRequest,
+  encode: (message) => protobuf.encodeMessage(message, measureRenameTxnRequest, writeRenameTxnRequest, 'atoll.metanode.RenameTxnRequest'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureRenameTxnRequest, 'atoll.metanode.RenameTxnRequest'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureRenameTxnRequest, writeRenameTxnRequest, 'atoll.metanode.RenameTxnRequest'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readRenameTxnRequest),
+  measure: measureRenameTxnRequest,
+  write: writeRenameTxnRequest,
+  read: readRenameTxnRequest,
+};
+
+function createRenameTxnRequest(partial?: Partial<RenameTxnRequest>): RenameTxnRequest {
+  return {
+    partitionId: partial?.partitionId ?? 0,
+    step: partial?.step ?? RenameStep.RENAME_STEP_UNSPECIFIED,
+    sourcePartitionId: partial?.sourcePartitionId ?? 0,
+    txSeq: partial?.txSeq ?? 0,
+    targetPartitionId: partial?.targetPartitionId ?? 0,
+    sourceParentIno: partial?.sourceParentIno ?? 0,
+    sourceName: partial?.sourceName ?? '',
+    targetParentIno: partial?.targetParentIno ?? 0,
+    targetName: partial?.targetName ?? '',
+    ino: partial?.ino ?? 0,
+    type: partial?.type ?? InodeType.INODE_TYPE_UNSPECIFIED,
+  };
+}
+
+function measureRenameTxnRequest(message: RenameTxnRequest, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.partitionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.RenameTxnRequest.partition_id');
+  }
+  {
+    const value = message.step;
+    if (value !== 0) size += 1 + protobuf.enumSize(value, 'atoll.metanode.RenameTxnRequest.step');
+  }
+  {
+    const value = message.sourcePartitionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.RenameTxnRequest.source_partition_id');
+  }
+  {
+    const value = message.txSeq;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.RenameTxnRequest.tx_seq');
+  }
+  {
+    const value = message.targetPartitionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.RenameTxnRequest.target_partition_id');
+  }
+  {
+    const value = message.sourceParentIno;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.RenameTxnRequest.source_parent_ino');
+  }
+  {
+    const value = message.sourceName;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.targetParentIno;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.RenameTxnRequest.target_parent_ino');
+  }
+  {
+    const value = message.targetName;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.ino;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.RenameTxnRequest.ino');
+  }
+  {
+    const value = message.type;
+    if (value !== 0) size += 1 + protobuf.enumSize(value, 'atoll.metanode.RenameTxnRequest.type');
+  }
+  return size;
+}
+
+function writeRenameTxnRequest(message: RenameTxnRequest, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.partitionId;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+  {
+    const value = message.step;
+    if (value !== 0) { writer.byte(16); writer.int32(value); }
+  }
+  {
+    const value = message.sourcePartitionId;
+    if (value !== 0) { writer.byte(24); writer.uint64(value); }
+  }
+  {
+    const value = message.txSeq;
+    if (value !== 0) { writer.byte(32); writer.uint64(value); }
+  }
+  {
+    const value = message.targetPartitionId;
+    if (value !== 0) { writer.byte(40); writer.uint64(value); }
+  }
+  {
+    const value = message.sourceParentIno;
+    if (value !== 0) { writer.byte(48); writer.uint64(value); }
+  }
+  {
+    const value = message.sourceName;
+    if (value.length !== 0) { writer.byte(58); writer.string(value); }
+  }
+  {
+    const value = message.targetParentIno;
+    if (value !== 0) { writer.byte(64); writer.uint64(value); }
+  }
+  {
+    const value = message.targetName;
+    if (value.length !== 0) { writer.byte(74); writer.string(value); }
+  }
+  {
+    const value = message.ino;
+    if (value !== 0) { writer.byte(80); writer.uint64(value); }
+  }
+  {
+    const value = message.type;
+    if (value !== 0) { writer.byte(88); writer.int32(value); }
+  }
+}
+
+function readRenameTxnRequest(reader: protobuf.ProtoReader): RenameTxnRequest {
+  const message: RenameTxnRequest = {
+    partitionId: 0,
+    step: RenameStep.RENAME_STEP_UNSPECIFIED,
+    sourcePartitionId: 0,
+    txSeq: 0,
+    targetPartitionId: 0,
+    sourceParentIno: 0,
+    sourceName: '',
+    targetParentIno: 0,
+    targetName: '',
+    ino: 0,
+    type: InodeType.INODE_TYPE_UNSPECIFIED,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.partitionId = reader.uint64(); break;
+      case 16: message.step = reader.enumValue(); break;
+      case 24: message.sourcePartitionId = reader.uint64(); break;
+      case 32: message.txSeq = reader.uint64(); break;
+      case 40: message.targetPartitionId = reader.uint64(); break;
+      case 48: message.sourceParentIno = reader.uint64(); break;
+      case 58: message.sourceName = reader.string(); break;
+      case 64: message.targetParentIno = reader.uint64(); break;
+      case 74: message.targetName = reader.string(); break;
+      case 80: message.ino = reader.uint64(); break;
+      case 88: message.type = reader.enumValue(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.RenameTxnRequest.partition_id');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.RenameTxnRequest.step');
+          case 3: throw reader.wrongWireType(tag, 'atoll.metanode.RenameTxnRequest.source_partition_id');
+          case 4: throw reader.wrongWireType(tag, 'atoll.metanode.RenameTxnRequest.tx_seq');
+          case 5: throw reader.wrongWireType(tag, 'atoll.metanode.RenameTxnRequest.target_partition_id');
+          case 6: throw reader.wrongWireType(tag, 'atoll.metanode.RenameTxnRequest.source_parent_ino');
+          case 7: throw reader.wrongWireType(tag, 'atoll.metanode.RenameTxnRequest.source_name');
+          case 8: throw reader.wrongWireType(tag, 'atoll.metanode.RenameTxnRequest.target_parent_ino');
+          case 9: throw reader.wrongWireType(tag, 'atoll.metanode.RenameTxnRequest.target_name');
+          case 10: throw reader.wrongWireType(tag, 'atoll.metanode.RenameTxnRequest.ino');
+          case 11: throw reader.wrongWireType(tag, 'atoll.metanode.RenameTxnRequest.type');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface RenameTxnResponse {
+  txSeq: number;
+  ino: number;
+  type: InodeType;
+  state: RenameTxnState;
+  /** Apply steps: false when there was nothing left to do (done before). */
+  applied: boolean;
+  /**
+   * The name the entry got at the target (the target name, unless that name was taken
+   * by an incompatible entry after the prepare: then a fallback name).
+   */
+  targetName: string;
+}
+
+export const RenameTxnResponse: protobuf.MessageCodec<RenameTxnResponse> = {
+  typeName: 'atoll.metanode.RenameTxnResponse',
+  create: createRenameTxnResponse,
+  encode: (message) => protobuf.encodeMessage(message, measureRenameTxnResponse, writeRenameTxnResponse, 'atoll.metanode.RenameTxnResponse'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureRenameTxnResponse, 'atoll.metanode.RenameTxnResponse'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureRenameTxnResponse, writeRenameTxnResponse, 'atoll.metanode.RenameTxnResponse'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readRenameTxnResponse),
+  measure: measureRenameTxnResponse,
+  write: writeRenameTxnResponse,
+  read: readRenameTxnResponse,
+};
+
+function createRenameTxnResponse(partial?: Partial<RenameTxnResponse>): RenameTxnResponse {
+  return {
+    txSeq: partial?.txSeq ?? 0,
+    ino: partial?.ino ?? 0,
+    type: partial?.type ?? InodeType.INODE_TYPE_UNSPECIFIED,
+    state: partial?.state ?? RenameTxnState.RENAME_TXN_ABSENT,
+    applied: partial?.applied ?? false,
+    targetName: partial?.targetName ?? '',
+  };
+}
+
+function measureRenameTxnResponse(message: RenameTxnResponse, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.txSeq;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.RenameTxnResponse.tx_seq');
+  }
+  {
+    const value = message.ino;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.RenameTxnResponse.ino');
+  }
+  {
+    const value = message.type;
+    if (value !== 0) size += 1 + protobuf.enumSize(value, 'atoll.metanode.RenameTxnResponse.type');
+  }
+  {
+    const value = message.state;
+    if (value !== 0) size += 1 + protobuf.enumSize(value, 'atoll.metanode.RenameTxnResponse.state');
+  }
+  {
+    const value = message.applied;
+    if (value !== false) size += 1 + 1;
+  }
+  {
+    const value = message.targetName;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  return size;
+}
+
+function writeRenameTxnResponse(message: RenameTxnResponse, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.txSeq;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+  {
+    const value = message.ino;
+    if (value !== 0) { writer.byte(16); writer.uint64(value); }
+  }
+  {
+    const value = message.type;
+    if (value !== 0) { writer.byte(24); writer.int32(value); }
+  }
+  {
+    const value = message.state;
+    if (value !== 0) { writer.byte(32); writer.int32(value); }
+  }
+  {
+    const value = message.applied;
+    if (value !== false) { writer.byte(40); writer.bool(value); }
+  }
+  {
+    const value = message.targetName;
+    if (value.length !== 0) { writer.byte(50); writer.string(value); }
+  }
+}
+
+function readRenameTxnResponse(reader: protobuf.ProtoReader): RenameTxnResponse {
+  const message: RenameTxnResponse = {
+    txSeq: 0,
+    ino: 0,
+    type: InodeType.INODE_TYPE_UNSPECIFIED,
+    state: RenameTxnState.RENAME_TXN_ABSENT,
+    applied: false,
+    targetName: '',
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.txSeq = reader.uint64(); break;
+      case 16: message.ino = reader.uint64(); break;
+      case 24: message.type = reader.enumValue(); break;
+      case 32: message.state = reader.enumValue(); break;
+      case 40: message.applied = reader.bool(); break;
+      case 50: message.targetName = reader.string(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.RenameTxnResponse.tx_seq');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.RenameTxnResponse.ino');
+          case 3: throw reader.wrongWireType(tag, 'atoll.metanode.RenameTxnResponse.type');
+          case 4: throw reader.wrongWireType(tag, 'atoll.metanode.RenameTxnResponse.state');
+          case 5: throw reader.wrongWireType(tag, 'atoll.metanode.RenameTxnResponse.applied');
+          case 6: throw reader.wrongWireType(tag, 'atoll.metanode.RenameTxnResponse.target_name');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+/** The value of a transaction record `R<sourcePartitionId><txSeq>`. */
+export interface RenameTxnRecord {
+  isSource: boolean;
+  state: RenameTxnState;
+  sourcePartitionId: number;
+  targetPartitionId: number;
+  sourceParentIno: number;
+  sourceName: string;
+  targetParentIno: number;
+  targetName: string;
+  ino: number;
+  type: InodeType;
+  createdSec: number;
+}
+
+export const RenameTxnRecord: protobuf.MessageCodec<RenameTxnRecord> = {
+  typeName: 'atoll.metanode.RenameTxnRecord',
+  create: createRenameTxnRecord,
+  encode: (message) => protobuf.encodeMessage(message, measureRenameTxnRecord, writeRenameTxnRecord, 'atoll.metanode.RenameTxnRecord'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureRenameTxnRecord, 'atoll.metanode.RenameTxnRecord'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureRenameTxnRecord, writeRenameTxnRecord, 'atoll.metanode.RenameTxnRecord'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readRenameTxnRecord),
+  measure: measureRenameTxnRecord,
+  write: writeRenameTxnRecord,
+  read: readRenameTxnRecord,
+};
+
+function createRenameTxnRecord(partial?: Partial<RenameTxnRecord>): RenameTxnRecord {
+  return {
+    isSource: partial?.isSource ?? false,
+    state: partial?.state ?? RenameTxnState.RENAME_TXN_ABSENT,
+    sourcePartitionId: partial?.sourcePartitionId ?? 0,
+    targetPartitionId: partial?.targetPartitionId ?? 0,
+    sourceParentIno: partial?.sourceParentIno ?? 0,
+    sourceName: partial?.sourceName ?? '',
+    targetParentIno: partial?.targetParentIno ?? 0,
+    targetName: partial?.targetName ?? '',
+    ino: partial?.ino ?? 0,
+    type: partial?.type ?? InodeType.INODE_TYPE_UNSPECIFIED,
+    createdSec: partial?.createdSec ?? 0,
+  };
+}
+
+function measureRenameTxnRecord(message: RenameTxnRecord, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.isSource;
+    if (value !== false) size += 1 + 1;
+  }
+  {
+    const value = message.state;
+    if (value !== 0) size += 1 + protobuf.enumSize(value, 'atoll.metanode.RenameTxnRecord.state');
+  }
+  {
+    const value = message.sourcePartitionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.RenameTxnRecord.source_partition_id');
+  }
+  {
+    const value = message.targetPartitionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.RenameTxnRecord.target_partition_id');
+  }
+  {
+    const value = message.sourceParentIno;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.RenameTxnRecord.source_parent_ino');
+  }
+  {
+    const value = message.sourceName;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.targetParentIno;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.RenameTxnRecord.target_parent_ino');
+  }
+  {
+    const value = message.targetName;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.ino;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.RenameTxnRecord.ino');
+  }
+  {
+    const value = message.type;
+    if (value !== 0) size += 1 + protobuf.enumSize(value, 'atoll.metanode.RenameTxnRecord.type');
+  }
+  {
+    const value = message.createdSec;
+    if (value !== 0) size += 1 + protobuf.int64Size(value, 'atoll.metanode.RenameTxnRecord.created_sec');
+  }
+  return size;
+}
+
+function writeRenameTxnRecord(message: RenameTxnRecord, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.isSource;
+    if (value !== false) { writer.byte(8); writer.bool(value); }
+  }
+  {
+    const value = message.state;
+    if (value !== 0) { writer.byte(16); writer.int32(value); }
+  }
+  {
+    const value = message.sourcePartitionId;
+    if (value !== 0) { writer.byte(24); writer.uint64(value); }
+  }
+  {
+    const value = message.targetPartitionId;
+    if (value !== 0) { writer.byte(32); writer.uint64(value); }
+  }
+  {
+    const value = message.sourceParentIno;
+    if (value !== 0) { writer.byte(40); writer.uint64(value); }
+  }
+  {
+    const value = message.sourceName;
+    if (value.length !== 0) { writer.byte(50); writer.string(value); }
+  }
+  {
+    const value = message.targetParentIno;
+    if (value !== 0) { writer.byte(56); writer.uint64(value); }
+  }
+  {
+    const value = message.targetName;
+    if (value.length !== 0) { writer.byte(66); writer.string(value); }
+  }
+  {
+    const value = message.ino;
+    if (value !== 0) { writer.byte(72); writer.uint64(value); }
+  }
+  {
+    const value = message.type;
+    if (value !== 0) { writer.byte(80); writer.int32(value); }
+  }
+  {
+    const value = message.createdSec;
+    if (value !== 0) { writer.byte(88); writer.int64(value); }
+  }
+}
+
+function readRenameTxnRecord(reader: protobuf.ProtoReader): RenameTxnRecord {
+  const message: RenameTxnRecord = {
+    isSource: false,
+    state: RenameTxnState.RENAME_TXN_ABSENT,
+    sourcePartitionId: 0,
+    targetPartitionId: 0,
+    sourceParentIno: 0,
+    sourceName: '',
+    targetParentIno: 0,
+    targetName: '',
+    ino: 0,
+    type: InodeType.INODE_TYPE_UNSPECIFIED,
+    createdSec: 0,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.isSource = reader.bool(); break;
+      case 16: message.state = reader.enumValue(); break;
+      case 24: message.sourcePartitionId = reader.uint64(); break;
+      case 32: message.targetPartitionId = reader.uint64(); break;
+      case 40: message.sourceParentIno = reader.uint64(); break;
+      case 50: message.sourceName = reader.string(); break;
+      case 56: message.targetParentIno = reader.uint64(); break;
+      case 66: message.targetName = reader.string(); break;
+      case 72: message.ino = reader.uint64(); break;
+      case 80: message.type = reader.enumValue(); break;
+      case 88: message.createdSec = reader.int64(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.RenameTxnRecord.is_source');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.RenameTxnRecord.state');
+          case 3: throw reader.wrongWireType(tag, 'atoll.metanode.RenameTxnRecord.source_partition_id');
+          case 4: throw reader.wrongWireType(tag, 'atoll.metanode.RenameTxnRecord.target_partition_id');
+          case 5: throw reader.wrongWireType(tag, 'atoll.metanode.RenameTxnRecord.source_parent_ino');
+          case 6: throw reader.wrongWireType(tag, 'atoll.metanode.RenameTxnRecord.source_name');
+          case 7: throw reader.wrongWireType(tag, 'atoll.metanode.RenameTxnRecord.target_parent_ino');
+          case 8: throw reader.wrongWireType(tag, 'atoll.metanode.RenameTxnRecord.target_name');
+          case 9: throw reader.wrongWireType(tag, 'atoll.metanode.RenameTxnRecord.ino');
+          case 10: throw reader.wrongWireType(tag, 'atoll.metanode.RenameTxnRecord.type');
+          case 11: throw reader.wrongWireType(tag, 'atoll.metanode.RenameTxnRecord.created_sec');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
 /** Leader housekeeping, replicated so every replica changes the same way. */
 export interface ExpireSessionsCommand {
   sessionsPerBatch: number;
@@ -4380,7 +4926,7 @@ function readEnsureRootCommand(reader: protobuf.ProtoReader): EnsureRootCommand 
 export interface MetaCommand {
   nowSec: number;
   nowNsec: number;
-  op: { case: 'createInode'; value: CreateInodeRequest } | { case: 'link'; value: LinkRequest } | { case: 'unlink'; value: UnlinkRequest } | { case: 'rename'; value: RenameRequest } | { case: 'setattr'; value: SetattrRequest } | { case: 'setXattr'; value: SetXattrRequest } | { case: 'removeXattr'; value: XattrRequest } | { case: 'appendExtents'; value: AppendExtentsRequest } | { case: 'setInodeEnd'; value: SetInodeEndCommand } | { case: 'ensureRoot'; value: EnsureRootCommand } | { case: 'openSession'; value: OpenSessionRequest } | { case: 'renewSession'; value: SessionRequest } | { case: 'closeSession'; value: SessionRequest } | { case: 'recordOpen'; value: OpenFileRequest } | { case: 'recordClose'; value: OpenFileRequest } | { case: 'restoreTrash'; value: RestoreTrashRequest } | { case: 'expireSessions'; value: ExpireSessionsCommand } | { case: 'freeInodes'; value: FreeInodesCommand } | { case: 'expireTrash'; value: ExpireTrashCommand } | { case: 'ackExtentReleases'; value: AckExtentReleasesCommand } | { case: 'createDentry'; value: DentryRequest } | { case: 'removeDentry'; value: DentryRequest } | { case: 'confirmLinked'; value: InodeLinkRequest } | { case: 'addLink'; value: InodeLinkRequest } | { case: 'dropLink'; value: InodeLinkRequest } | { case: 'freeOrphans'; value: FreeOrphansCommand } | undefined;
+  op: { case: 'createInode'; value: CreateInodeRequest } | { case: 'link'; value: LinkRequest } | { case: 'unlink'; value: UnlinkRequest } | { case: 'rename'; value: RenameRequest } | { case: 'setattr'; value: SetattrRequest } | { case: 'setXattr'; value: SetXattrRequest } | { case: 'removeXattr'; value: XattrRequest } | { case: 'appendExtents'; value: AppendExtentsRequest } | { case: 'setInodeEnd'; value: SetInodeEndCommand } | { case: 'ensureRoot'; value: EnsureRootCommand } | { case: 'openSession'; value: OpenSessionRequest } | { case: 'renewSession'; value: SessionRequest } | { case: 'closeSession'; value: SessionRequest } | { case: 'recordOpen'; value: OpenFileRequest } | { case: 'recordClose'; value: OpenFileRequest } | { case: 'restoreTrash'; value: RestoreTrashRequest } | { case: 'expireSessions'; value: ExpireSessionsCommand } | { case: 'freeInodes'; value: FreeInodesCommand } | { case: 'expireTrash'; value: ExpireTrashCommand } | { case: 'ackExtentReleases'; value: AckExtentReleasesCommand } | { case: 'createDentry'; value: DentryRequest } | { case: 'removeDentry'; value: DentryRequest } | { case: 'confirmLinked'; value: InodeLinkRequest } | { case: 'addLink'; value: InodeLinkRequest } | { case: 'dropLink'; value: InodeLinkRequest } | { case: 'freeOrphans'; value: FreeOrphansCommand } | { case: 'renameTxn'; value: RenameTxnRequest } | undefined;
 }
 
 export const MetaCommand: protobuf.MessageCodec<MetaCommand> = {
@@ -4625,6 +5171,14 @@ function measureMetaCommand(message: MetaCommand, writer: protobuf.ProtoWriter):
           size += 2 + protobuf.varint32Size(length) + length;
           break;
         }
+        case 'renameTxn': {
+          const value = oneof.value;
+          const slot = writer.reserveSize();
+          const length = measureRenameTxnRequest(value, writer);
+          writer.fillSize(slot, length);
+          size += 2 + protobuf.varint32Size(length) + length;
+          break;
+        }
         default:
           throw protobuf.unknownOneofCase('atoll.metanode.MetaCommand.op', oneof);
       }
@@ -4795,6 +5349,12 @@ function writeMetaCommand(message: MetaCommand, writer: protobuf.ProtoWriter): v
           writer.byte(2);
           writer.varint32(writer.nextSize());
           writeFreeOrphansCommand(oneof.value, writer);
+          break;
+        case 'renameTxn':
+          writer.byte(162);
+          writer.byte(2);
+          writer.varint32(writer.nextSize());
+          writeRenameTxnRequest(oneof.value, writer);
           break;
       }
     }
@@ -4968,6 +5528,12 @@ function readMetaCommand(reader: protobuf.ProtoReader): MetaCommand {
         reader.leaveMessage(outer);
         break;
       }
+      case 290: {
+        const outer = reader.enterMessage();
+        message.op = { case: 'renameTxn', value: readRenameTxnRequest(reader) };
+        reader.leaveMessage(outer);
+        break;
+      }
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.now_sec');
@@ -4998,6 +5564,7 @@ function readMetaCommand(reader: protobuf.ProtoReader): MetaCommand {
           case 33: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.add_link');
           case 34: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.drop_link');
           case 35: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.free_orphans');
+          case 36: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.rename_txn');
         }
         reader.skip(tag);
     }
@@ -5194,5 +5761,12 @@ export const MetaNode = {
     service: 'atoll.metanode.MetaNode',
     request: InodeLinkRequest,
     response: InodeResponse,
+  },
+  renameTxn: {
+    id: 227,
+    name: 'RenameTxn',
+    service: 'atoll.metanode.MetaNode',
+    request: RenameTxnRequest,
+    response: RenameTxnResponse,
   },
 } as const satisfies protobuf.ServiceDefinition;
