@@ -8,11 +8,12 @@
 import { AtollError, StatusCode } from '../errors/index.js';
 import type { HostedPartition, PartitionContext, PartitionSpec, PartitionUsage } from '../nodeagent/index.js';
 import { NodeTaskKind, PartitionStatus, type NodeTask } from '../proto/generated/master.js';
-import { InodeType, MetaCommand, SetattrField, XattrFlag, type Dentry, type Inode } from '../proto/generated/metanode.js';
+import { InodeType, MetaCommand, RenameStep, RenameTxnRequest, RenameTxnState, SetattrField, XattrFlag, type Dentry, type Inode, type RenameTxnResponse } from '../proto/generated/metanode.js';
 import type { GroupStateMachine } from '../raftstore/index.js';
 import { normalExtentIdFirst } from '../datanode/extent/limits.js';
 import * as freeing from './partition/freeing.js';
 import * as links from './partition/links.js';
+import * as renameTxn from './partition/rename-txn.js';
 import { CounterName, counterKey, decodeCounterValue, decodeSessionLeaseKey, decodeTrashKey, encodeCounterValue, inodeKey, sessionLeasePrefixAll, trashPrefixAll } from './partition/keys.js';
 import * as sessions from './partition/sessions.js';
 import * as trash from './partition/trash.js';
@@ -51,7 +52,13 @@ export interface MetaPartitionOptions {
   readonly lookupEntry?: (parentIno: number, name: string) => Promise<number>;
   /** Seconds a two-step create may take before its inode is checked as a possible orphan. */
   readonly orphanGraceSec?: number;
+  /** Sends a cross-partition rename step to another partition of the volume (recovery). */
+  readonly renameTxnAt?: (request: RenameTxnRequest) => Promise<RenameTxnResponse>;
+  /** Seconds a cross-partition rename may take before the leaders finish or roll it back. */
+  readonly renameTxnTimeoutSec?: number;
 }
+
+export const renameTxnTimeoutSecDefault = 30;
 
 /** Clients give up a two-step create that took half of this (see meta-client). */
 export const orphanGraceSecDefault = 300;
@@ -77,6 +84,8 @@ export class MetaPartition implements HostedPartition {
   readonly #releaseExtents: MetaPartitionOptions['releaseExtents'];
   readonly #lookupEntry: MetaPartitionOptions['lookupEntry'];
   readonly #orphanGraceSec: number;
+  readonly #renameTxnAt: MetaPartitionOptions['renameTxnAt'];
+  readonly #renameTxnTimeoutSec: number;
   #housekeepingAtMs = 0;
   #housekeeping = false;
 
@@ -90,6 +99,8 @@ export class MetaPartition implements HostedPartition {
     this.#releaseExtents = options.releaseExtents;
     this.#lookupEntry = options.lookupEntry;
     this.#orphanGraceSec = options.orphanGraceSec ?? orphanGraceSecDefault;
+    this.#renameTxnAt = options.renameTxnAt;
+    this.#renameTxnTimeoutSec = options.renameTxnTimeoutSec ?? renameTxnTimeoutSecDefault;
     this.stateMachine = {
       apply: (index, command) => this.#apply(index, command),
       snapshot: () => {
@@ -171,8 +182,8 @@ export class MetaPartition implements HostedPartition {
    * session holds open (their extents go to `E` records), expire trash entries older than
    * the volume's retention. Returns what it did, for tests.
    */
-  async housekeep(nowMs: number): Promise<{ sessionsExpired: number; inodesFreed: number; trashExpired: number; extentRecordsReleased: number; orphansFreed: number; orphansConfirmed: number }> {
-    const done = { sessionsExpired: 0, inodesFreed: 0, trashExpired: 0, extentRecordsReleased: 0, orphansFreed: 0, orphansConfirmed: 0 };
+  async housekeep(nowMs: number): Promise<{ sessionsExpired: number; inodesFreed: number; trashExpired: number; extentRecordsReleased: number; orphansFreed: number; orphansConfirmed: number; renamesRecovered: number }> {
+    const done = { sessionsExpired: 0, inodesFreed: 0, trashExpired: 0, extentRecordsReleased: 0, orphansFreed: 0, orphansConfirmed: 0, renamesRecovered: 0 };
     const nowSec = Math.floor(nowMs / 1000);
     const lease = this.engine.scan({ prefix: sessionLeasePrefixAll, limit: 1 })[0];
     if (lease !== undefined && decodeSessionLeaseKey(lease.key).expiresSec <= nowSec) {
@@ -191,6 +202,7 @@ export class MetaPartition implements HostedPartition {
       done.trashExpired = result.expired.length;
     }
     Object.assign(done, await this.#sweepOrphans(nowMs));
+    done.renamesRecovered = await this.#recoverRenames(nowMs);
     done.extentRecordsReleased = await this.#releaseQueuedExtents(nowMs);
     return done;
   }
@@ -227,6 +239,42 @@ export class MetaPartition implements HostedPartition {
       result.orphansFreed = freed.freed.length;
     }
     return result;
+  }
+
+  /**
+   * Cross-partition renames a client left unfinished: at the source, a prepared one past
+   * the timeout is rolled back (the target's record first) and a committed one finished;
+   * at the target, an old record asks the source for the decision.
+   */
+  async #recoverRenames(nowMs: number): Promise<number> {
+    const remote = this.#renameTxnAt;
+    if (remote === undefined) return 0;
+    const nowSec = Math.floor(nowMs / 1000);
+    let recovered = 0;
+    for (const { record, ...id } of renameTxn.listTransactions(this.engine, this.limits.recordsScannedPerPageMax)) {
+      const plan = renameTxn.recoveryPlan(record, nowSec, this.#renameTxnTimeoutSec);
+      if (plan.kind === 'wait') continue;
+      const at = (partitionId: number, step: RenameStep): Promise<RenameTxnResponse> => remote(RenameTxnRequest.create({ partitionId, step, ...id }));
+      const local = (step: RenameStep): Promise<unknown> => this.mutate({ case: 'renameTxn', value: RenameTxnRequest.create({ partitionId: this.partitionId, step, ...id }) }, nowMs);
+      try {
+        if (plan.kind === 'abort') {
+          await at(record.targetPartitionId, RenameStep.RENAME_ABORT_TARGET);
+          await local(RenameStep.RENAME_ABORT_SOURCE);
+        } else if (plan.kind === 'finish') {
+          await at(record.targetPartitionId, RenameStep.RENAME_APPLY_TARGET);
+          await local(RenameStep.RENAME_APPLY_SOURCE);
+        } else {
+          const answer = await at(record.sourcePartitionId, RenameStep.RENAME_STATUS);
+          if (answer.state === RenameTxnState.RENAME_TXN_COMMITTED) await local(RenameStep.RENAME_APPLY_TARGET);
+          else if (answer.state === RenameTxnState.RENAME_TXN_ABSENT) await local(RenameStep.RENAME_ABORT_TARGET);
+          else continue;
+        }
+        recovered += 1;
+      } catch (error) {
+        this.#context?.logger.warn({ tx: `${id.sourcePartitionId}/${id.txSeq}`, plan: plan.kind, err: (error as Error).message }, 'rename recovery step failed; retrying later');
+      }
+    }
+    return recovered;
   }
 
   /**
@@ -321,6 +369,38 @@ export class MetaPartition implements HostedPartition {
     }
     this.engine.write(index, outcome.mutations);
     return { ok: true, value: outcome.result };
+  }
+
+  #renameStep(request: RenameTxnRequest, time: { nowSec: number; nowNsec: number }): Outcome<unknown> {
+    const id = { sourcePartitionId: request.sourcePartitionId, txSeq: request.txSeq };
+    const ends = {
+      sourcePartitionId: request.sourcePartitionId,
+      targetPartitionId: request.targetPartitionId,
+      sourceParentIno: request.sourceParentIno,
+      sourceName: request.sourceName,
+      targetParentIno: request.targetParentIno,
+      targetName: request.targetName,
+    };
+    switch (request.step) {
+      case RenameStep.RENAME_PREPARE_SOURCE:
+        if (request.sourcePartitionId !== this.partitionId) throw new AtollError(StatusCode.INVALID_ARGUMENT, `rename prepare source: partition ${this.partitionId} is not the source ${request.sourcePartitionId}`);
+        return renameTxn.prepareSource(this.engine, { ...ends, ...time }, this.limits);
+      case RenameStep.RENAME_PREPARE_TARGET:
+        if (request.targetPartitionId !== this.partitionId) throw new AtollError(StatusCode.INVALID_ARGUMENT, `rename prepare target: partition ${this.partitionId} is not the target ${request.targetPartitionId}`);
+        return renameTxn.prepareTarget(this.engine, { ...ends, ...id, ...time, ino: request.ino, type: request.type }, this.limits);
+      case RenameStep.RENAME_COMMIT:
+        return renameTxn.commit(this.engine, id);
+      case RenameStep.RENAME_APPLY_TARGET:
+        return renameTxn.applyTarget(this.engine, { ...id, ...time }, this.limits);
+      case RenameStep.RENAME_APPLY_SOURCE:
+        return renameTxn.applySource(this.engine, { ...id, ...time }, this.limits);
+      case RenameStep.RENAME_ABORT_SOURCE:
+        return renameTxn.abortSource(this.engine, id);
+      case RenameStep.RENAME_ABORT_TARGET:
+        return renameTxn.abortTarget(this.engine, id);
+      default:
+        throw new AtollError(StatusCode.INVALID_ARGUMENT, `rename transaction: step ${request.step} is not a replicated step`);
+    }
   }
 
   #run(command: MetaCommand): Outcome<unknown> {
@@ -428,6 +508,8 @@ export class MetaPartition implements HostedPartition {
         return links.addLinkByIno(this.engine, { ...time, ino: op.value.ino }, limits);
       case 'dropLink':
         return links.dropLinkByIno(this.engine, { ...time, ino: op.value.ino });
+      case 'renameTxn':
+        return this.#renameStep(op.value, time);
       case 'freeOrphans':
         return links.freeOrphans(this.engine, { ...time, inos: op.value.inos, graceSec: op.value.graceSec }, limits);
       default:

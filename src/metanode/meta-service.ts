@@ -4,11 +4,12 @@
 // view maps it to an address). Mutations are replicated; reads wait for a read index.
 import { AtollError, StatusCode } from '../errors/index.js';
 import type { PartitionHost } from '../nodeagent/index.js';
-import { MetaNode, type Dentry, type Inode, type SessionResponse } from '../proto/generated/metanode.js';
+import { MetaNode, RenameStep, RenameTxnResponse, type Dentry, type Inode, type SessionResponse } from '../proto/generated/metanode.js';
 import type { RpcServer } from '../rpc/index.js';
 import { MetaPartition } from './meta-partition.js';
 import { decodeTrashKey } from './partition/keys.js';
 import * as namespace from './partition/namespace.js';
+import * as renameTxn from './partition/rename-txn.js';
 import * as sessions from './partition/sessions.js';
 import * as trash from './partition/trash.js';
 
@@ -111,4 +112,20 @@ export function registerMetaService(rpc: RpcServer, partitions: () => PartitionH
   rpc.handle(MetaNode.confirmLinked, async (request) => ({ confirmed: ((await partitionOf(request.partitionId).mutate({ case: 'confirmLinked', value: request })) as { confirmed: boolean }).confirmed }));
   rpc.handle(MetaNode.addLink, async (request) => ({ inode: (await partitionOf(request.partitionId).mutate({ case: 'addLink', value: request })) as Inode }));
   rpc.handle(MetaNode.dropLink, async (request) => ({ inode: (await partitionOf(request.partitionId).mutate({ case: 'dropLink', value: request })) as Inode }));
+  rpc.handle(MetaNode.renameTxn, async (request) => {
+    const partition = partitionOf(request.partitionId);
+    if (request.step === RenameStep.RENAME_STATUS) {
+      const state = await partition.read((engine) => renameTxn.status(engine, { sourcePartitionId: request.sourcePartitionId, txSeq: request.txSeq }));
+      return RenameTxnResponse.create({ txSeq: request.txSeq, state });
+    }
+    const result = (await partition.mutate({ case: 'renameTxn', value: request })) as { txSeq?: number; ino?: number; type?: number; state?: number; applied?: boolean; aborted?: boolean; targetName?: string };
+    return RenameTxnResponse.create({
+      txSeq: result.txSeq ?? request.txSeq,
+      ino: result.ino ?? 0,
+      type: result.type ?? 0,
+      state: result.state ?? 0,
+      applied: result.applied ?? result.aborted ?? false,
+      targetName: result.targetName ?? '',
+    });
+  });
 }

@@ -12,7 +12,8 @@ import type { MetadataEngine } from '../config/index.js';
 import { MetaPartition, rootIno } from './meta-partition.js';
 import { DataClient } from '../dataclient/index.js';
 import { DataPartition } from '../datanode/data-partition.js';
-import { AppendExtentsRequest, DentryRequest, InodeLinkRequest } from '../proto/generated/metanode.js';
+import { AppendExtentsRequest, DentryRequest, InodeLinkRequest, RenameStep, RenameTxnRequest } from '../proto/generated/metanode.js';
+import { renameAcrossPartitions } from '../metaclient/index.js';
 import { extentReleasePrefix } from './partition/keys.js';
 
 async function withCluster(engine: MetadataEngine, body: (cluster: InProcessCluster, partitionId: number) => Promise<void>, options: Omit<InProcessClusterOptions, 'engine'> = {}): Promise<void> {
@@ -329,6 +330,67 @@ for (const engine of ['memory', 'lmdb'] as const) {
       const removed = await meta.call(MetaNode.unlink, UnlinkRequest.create({ partitionId: first.partitionId, parentIno: rootIno, name: 'far' }), mutate);
       assert.equal(removed.dentry!.ino, inode.ino);
       assert.equal((await meta.call(MetaNode.dropLink, InodeLinkRequest.create({ partitionId: second.partitionId, ino: inode.ino }), mutate)).inode!.nlink, 0);
+    } finally {
+      await cluster.stop();
+    }
+  });
+
+  test(`${engine}: a rename across partitions moves the entry, and one a client abandons at any step is finished or rolled back by the leaders`, async () => {
+    const cluster = await InProcessCluster.start({ engine, settings: { initialMetaPartitions: 2, metaPartitionInodeRange: 1024 } });
+    try {
+      const meta = cluster.metaClient;
+      const mutate = { mutation: true };
+      const read = { mutation: false };
+      const [first, second] = [...(await meta.refreshView()).metaPartitions].sort((a, b) => a.inodeStart - b.inodeStart);
+      await waitFor('the root directory', 20_000, async () => (await meta.call(MetaNode.getInode, GetInodeRequest.create({ partitionId: first!.partitionId, ino: rootIno }), read)).inode);
+      const p1 = first!.partitionId;
+      const p2 = second!.partitionId;
+      // A directory whose inode (and so whose entries) live in the second partition.
+      const far = (await meta.call(MetaNode.createInode, CreateInodeRequest.create({ partitionId: p2, type: InodeType.INODE_DIRECTORY, mode: 0o755, remoteParentIno: rootIno, name: 'far' }), mutate)).inode!;
+      await meta.call(MetaNode.createDentry, DentryRequest.create({ partitionId: p1, parentIno: rootIno, name: 'far', ino: far.ino, type: InodeType.INODE_DIRECTORY }), mutate);
+      await meta.call(MetaNode.confirmLinked, InodeLinkRequest.create({ partitionId: p2, ino: far.ino }), mutate);
+      const where = async (name: string, target: string): Promise<[number | undefined, number | undefined]> => {
+        const at = async (partitionId: number, parentIno: number, entry: string) =>
+          meta.call(MetaNode.lookup, LookupRequest.create({ partitionId, parentIno, name: entry }), read).then((answer) => answer.dentry!.ino, (error) => {
+            if (isAtollError(error, StatusCode.NOT_FOUND)) return undefined;
+            throw error;
+          });
+        return [await at(p1, rootIno, name), await at(p2, far.ino, target)];
+      };
+      const createFile = async (name: string) => (await meta.call(MetaNode.createInode, CreateInodeRequest.create({ partitionId: p1, type: InodeType.INODE_FILE, mode: 0o644, parentIno: rootIno, name }), mutate)).inode!.ino;
+
+      const whole = await createFile('whole');
+      const moved = await renameAcrossPartitions(meta, { sourcePartitionId: p1, sourceParentIno: rootIno, sourceName: 'whole', targetPartitionId: p2, targetParentIno: far.ino, targetName: 'moved' });
+      assert.equal(moved.ino, whole);
+      assert.deepEqual(await where('whole', 'moved'), [undefined, whole]);
+      await assert.rejects(renameAcrossPartitions(meta, { sourcePartitionId: p1, sourceParentIno: rootIno, sourceName: 'far', targetPartitionId: p2, targetParentIno: far.ino, targetName: 'loop' }), (error) => isAtollError(error, StatusCode.INVALID_ARGUMENT));
+
+      const leaders = async () => [p1, p2].map((partitionId) => cluster.nodes.find((node) => node.node !== null && node.role === 'metanode' && (() => {
+        try {
+          return node.node.partitions.get(partitionId).context.isLeader();
+        } catch {
+          return false;
+        }
+      })())!.node!.partitions.get(partitionId).partition as MetaPartition);
+      await cluster.metaLeader(p1);
+      await cluster.metaLeader(p2);
+      for (let stepsDone = 1; stepsDone <= 4; stepsDone++) {
+        const name = `crash${stepsDone}`;
+        const ino = await createFile(name);
+        const base = { sourcePartitionId: p1, sourceParentIno: rootIno, sourceName: name, targetPartitionId: p2, targetParentIno: far.ino, targetName: name };
+        // The client stops after `stepsDone` steps.
+        const prepared = await meta.call(MetaNode.renameTxn, RenameTxnRequest.create({ ...base, partitionId: p1, step: RenameStep.RENAME_PREPARE_SOURCE }), mutate);
+        const id = { txSeq: prepared.txSeq };
+        if (stepsDone >= 2) await meta.call(MetaNode.renameTxn, RenameTxnRequest.create({ ...base, ...id, partitionId: p2, step: RenameStep.RENAME_PREPARE_TARGET, ino, type: InodeType.INODE_FILE }), mutate);
+        if (stepsDone >= 3) await meta.call(MetaNode.renameTxn, RenameTxnRequest.create({ ...base, ...id, partitionId: p1, step: RenameStep.RENAME_COMMIT }), mutate);
+        if (stepsDone >= 4) await meta.call(MetaNode.renameTxn, RenameTxnRequest.create({ ...base, ...id, partitionId: p2, step: RenameStep.RENAME_APPLY_TARGET }), mutate);
+        const later = Date.now() + 3_600_000;
+        for (let round = 0; round < 3; round++) for (const partition of await leaders()) await partition.housekeep(later + round);
+        const [atSource, atTarget] = await where(name, name);
+        if (stepsDone >= 3) assert.deepEqual([atSource, atTarget], [undefined, ino], `abandoned after ${stepsDone} steps: finished`);
+        else assert.deepEqual([atSource, atTarget], [ino, undefined], `abandoned after ${stepsDone} steps: rolled back`);
+        for (const partition of await leaders()) assert.equal(partition.engine.scan({ prefix: Uint8Array.of(0x52), limit: 1 }).length, 0, 'no transaction left');
+      }
     } finally {
       await cluster.stop();
     }

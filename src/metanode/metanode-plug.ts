@@ -13,7 +13,7 @@ import { DataClient } from '../dataclient/index.js';
 import { AtollError, StatusCode } from '../errors/index.js';
 import type { RpcClient } from '../rpc/index.js';
 import { MetaClient } from '../metaclient/index.js';
-import { LookupRequest, MetaNode } from '../proto/generated/metanode.js';
+import { LookupRequest, MetaNode, RenameStep } from '../proto/generated/metanode.js';
 
 /** The clients of each volume a metanode needs: data (freeing extents), meta (orphan checks). */
 export interface VolumeClients {
@@ -35,6 +35,7 @@ export function metaPartitionFactory(engine: MetanodeConfig['engine'], volumes: 
         releaseExtents: async (partitionId, ranges) => {
           await volumeClients.of(spec.volume).deleteExtents(partitionId, ranges);
         },
+        renameTxnAt: (request) => volumeClients.meta(spec.volume).call(MetaNode.renameTxn, request, { mutation: request.step !== RenameStep.RENAME_STATUS }),
         lookupEntry: async (parentIno, name) => {
           const meta = volumeClients.meta(spec.volume);
           const partition = await meta.partitionOf(parentIno);

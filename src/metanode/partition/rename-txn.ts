@@ -72,7 +72,11 @@ function holdsEntry(engine: KvEngine, parentIno: number, name: string, limit: nu
   return false;
 }
 
-/** Step 1, at the source: the entry to move exists; the transaction gets its sequence number. */
+/**
+ * Step 1, at the source: the entry to move exists; the transaction gets its sequence
+ * number. A moved directory's inode must live at the source or the target (its parent
+ * pointer is updated where it lives); the client checks that with the volume view.
+ */
 export function prepareSource(engine: KvEngine, args: RenameEnds & OperationTime, limits: NamespaceLimits = namespaceLimitsDefault): Outcome<{ txSeq: number; ino: number; type: InodeType }> {
   const action = 'rename prepare source';
   validateTime(action, args);
@@ -80,9 +84,6 @@ export function prepareSource(engine: KvEngine, args: RenameEnds & OperationTime
   const changes = new Changes(engine);
   requireDirectory(changes, action, args.sourceParentIno);
   const source = requireDentry(changes, action, args.sourceParentIno, args.sourceName);
-  if (source.type === InodeType.INODE_DIRECTORY && changes.inode(source.ino) === undefined) {
-    throw new AtollError(StatusCode.NOT_SUPPORTED, `${action}: directory ${source.ino} lives in a third partition (not built yet)`);
-  }
   if (holdsEntry(engine, args.sourceParentIno, args.sourceName, limits.recordsScannedPerPageMax)) {
     throw new AtollError(StatusCode.CONFLICT, `${action}: ${JSON.stringify(args.sourceName)} in directory ${args.sourceParentIno} is being renamed already`, { retryAfterMs: 200 });
   }
@@ -187,6 +188,13 @@ export function applyTarget(engine: KvEngine, args: TxId & OperationTime, limits
   }
   changes.putDentry(Dentry.create({ parentIno: record.targetParentIno, name, ino: record.ino, type: record.type }));
   touchDirectory(changes, action, record.targetParentIno, delta, args, limits);
+  // A moved directory whose inode lives here gets its new parent here (else at the source).
+  const moved = changes.inode(record.ino);
+  if (moved !== undefined && movingDirectory) {
+    moved.parentIno = record.targetParentIno;
+    setCtime(moved, args);
+    changes.putInode(moved);
+  }
   changes.delete(renameTxnKey(args.sourcePartitionId, args.txSeq));
   return changes.outcome({ applied: true, targetName: name });
 }
