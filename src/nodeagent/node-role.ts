@@ -77,7 +77,9 @@ export async function startNodeRole(role: 'metanode' | 'datanode', config: Metan
   await host.list();
   masterClient = new MasterClient({ masters: (config as MetanodeConfig).masters.map((master) => `${master.host}:${master.port}`), rpc });
   masterClient.start();
-  const usage = role === 'datanode' ? () => datanodeUsage(config as DatanodeConfig) : async (): Promise<NodeUsageReport> => ({ capacityBytes: (config as MetanodeConfig).memoryBudget, usedBytes: 0 });
+  // A metanode's capacity is its memory budget; what it uses is the process's resident
+  // memory (the in-memory engine's trees, LMDB's mapped pages that are resident).
+  const usage = role === 'datanode' ? () => datanodeUsage(config as DatanodeConfig) : async (): Promise<NodeUsageReport> => ({ capacityBytes: (config as MetanodeConfig).memoryBudget, usedBytes: process.memoryUsage().rss });
   const agent = new NodeAgent({
     role,
     instance: config.instance,
