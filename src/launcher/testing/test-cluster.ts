@@ -12,12 +12,11 @@
 //   const client = new DataClient({ rpc: cluster.rpc, masterClient: cluster.masterClient, volume: 'v1' });
 //   await cluster.kill('datanode-2');
 //   await cluster.restart('datanode-2');
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ServerRole } from '../../config/index.js';
 import { MasterClient } from '../../masterclient/index.js';
+import { temporaryClusterRoot } from '../../master/testing/master-group.js';
 import { RpcClient } from '../../rpc/index.js';
 import { planInstances, probe, spawnInstance, waitReady, type ClusterPlan, type PlannedInstance, type Probe, type RunningInstance } from '../local-cluster.js';
 
@@ -61,13 +60,7 @@ export class TestCluster {
 
   /** Plans ports and directories, starts every instance and waits until all are ready. */
   static async start(options: TestClusterOptions = {}): Promise<TestCluster> {
-    const root = await mkdtemp(join(tmpdir(), 'atoll-cluster-'));
-    const secret = randomBytes(16).toString('hex');
-    const adminToken = randomBytes(16).toString('hex');
-    const secretFile = join(root, 'cluster-secret');
-    const adminTokenFile = join(root, 'admin-token');
-    await writeFile(secretFile, `${secret}\n`, { mode: 0o600 });
-    await writeFile(adminTokenFile, `${adminToken}\n`, { mode: 0o600 });
+    const { root, secret, secretFile, adminToken, adminTokenFile } = await temporaryClusterRoot('atoll-cluster-');
     const instances = await planInstances(root, { masters: options.masters ?? 1, metanodes: options.metanodes ?? 0, datanodes: options.datanodes ?? 0 }, host);
     const plan: ClusterPlan = { formatVersion: 1, host, secretFile, adminTokenFile, instances };
     const rpc = new RpcClient({ secret, instance: 'test-cluster', limits: { reconnectBackoffMinMs: 20, reconnectBackoffMaxMs: 200 } });

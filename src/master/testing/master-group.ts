@@ -36,14 +36,20 @@ export interface MasterGroupPlan {
   readonly addresses: readonly string[];
 }
 
-export async function planMasterGroup(count: number): Promise<MasterGroupPlan> {
-  const root = await mkdtemp(join(tmpdir(), 'atoll-master-'));
+/** A new temporary cluster directory with a random secret and admin token in their files. */
+export async function temporaryClusterRoot(prefix: string): Promise<{ root: string; secret: string; secretFile: string; adminToken: string; adminTokenFile: string }> {
+  const root = await mkdtemp(join(tmpdir(), prefix));
   const secret = randomBytes(16).toString('hex');
   const adminToken = randomBytes(16).toString('hex');
   const secretFile = join(root, 'cluster-secret');
   const adminTokenFile = join(root, 'admin-token');
   await writeFile(secretFile, `${secret}\n`, { mode: 0o600 });
   await writeFile(adminTokenFile, `${adminToken}\n`, { mode: 0o600 });
+  return { root, secret, secretFile, adminToken, adminTokenFile };
+}
+
+export async function planMasterGroup(count: number): Promise<MasterGroupPlan> {
+  const { root, secret, secretFile, adminToken, adminTokenFile } = await temporaryClusterRoot('atoll-master-');
   const free = await freePorts(host, count * 4);
   const ports = Array.from({ length: count }, (_, index) => ({ service: free[index * 4]!, http: free[index * 4 + 1]!, raftHeartbeat: free[index * 4 + 2]!, raftReplica: free[index * 4 + 3]! }));
   return { root, secret, secretFile, adminToken, adminTokenFile, ports, addresses: ports.map((port) => `${host}:${port.service}`) };
