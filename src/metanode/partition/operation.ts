@@ -97,7 +97,10 @@ export function decodeInode(bytes: Uint8Array): Inode {
 }
 
 export function keyId(key: Uint8Array): string {
-  return String.fromCharCode(...key);
+  // One char per byte (a bijection), built without spreading the key into arguments.
+  let id = '';
+  for (let index = 0; index < key.length; index++) id += String.fromCharCode(key[index]!);
+  return id;
 }
 
 /** The operation's writes over the engine's state: reads see earlier writes of the same operation. */
