@@ -97,7 +97,10 @@ export function nameBytes(name: string): Uint8Array {
   return encoder.encode(name);
 }
 
-function tagged(tag: number, integers: readonly number[], tail: Uint8Array = new Uint8Array(0)): Uint8Array {
+// Shared default tail: a typed array allocation per key was a tenth of an apply.
+const noTail = new Uint8Array(0);
+
+function tagged(tag: number, integers: readonly number[], tail: Uint8Array = noTail): Uint8Array {
   const key = new Uint8Array(1 + integers.length * u64Bytes + tail.length);
   key[0] = tag;
   for (let index = 0; index < integers.length; index++) writeU64(key, 1 + index * u64Bytes, integers[index]!);
