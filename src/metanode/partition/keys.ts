@@ -88,6 +88,22 @@ export function readU64(what: string, key: Uint8Array, offset: number): number {
   return high * 0x1_0000_0000 + low;
 }
 
+/** Bytes of a well-formed string in UTF-8, without encoding it. */
+export function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let index = 0; index < text.length; index++) {
+    const unit = text.charCodeAt(index);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff && index + 1 < text.length) {
+      // A surrogate pair: one code point of four bytes.
+      bytes += 4;
+      index++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
 /** UTF-8 bytes of a name; refuses strings that are not well-formed UTF-16 (lone surrogates would not round-trip). */
 export function nameBytes(name: string): Uint8Array {
   // isWellFormed (Node 20) is the test decode(encode(name)) === name, without the round trip.
@@ -148,9 +164,17 @@ export function dentryPrefix(parentIno: number): Uint8Array {
 
 export function dentryKey(parentIno: number, name: string): Uint8Array {
   checkU64('parentIno', parentIno);
-  const bytes = nameBytes(name);
-  if (bytes.length === 0) throw new AtollError(StatusCode.INVALID_ARGUMENT, 'encode dentry key: empty name');
-  return tagged(KeyTag.dentry, [parentIno], bytes);
+  if (!(name as unknown as { isWellFormed(): boolean }).isWellFormed()) {
+    throw new AtollError(StatusCode.INVALID_ARGUMENT, 'encode name: not well-formed unicode (lone surrogate)');
+  }
+  // The name is encoded straight into the key (one allocation, not two and a copy).
+  const nameLength = utf8Length(name);
+  if (nameLength === 0) throw new AtollError(StatusCode.INVALID_ARGUMENT, 'encode dentry key: empty name');
+  const key = new Uint8Array(1 + u64Bytes + nameLength);
+  key[0] = KeyTag.dentry;
+  writeU64(key, 1, parentIno);
+  encoder.encodeInto(name, key.subarray(1 + u64Bytes));
+  return key;
 }
 
 export function decodeDentryKey(key: Uint8Array): { parentIno: number; name: string } {
