@@ -98,7 +98,7 @@ async function startCluster(engine: 'memory' | 'lmdb'): Promise<Cluster> {
     else args.push('--masters', master);
     if (role === 'metanode') args.push('--engine', engine);
     // BENCH_NODE_OPTIONS: extra node flags for the metanodes (e.g. --cpu-prof).
-    const nodeOptions = role === 'metanode' && process.env.BENCH_NODE_OPTIONS !== undefined ? process.env.BENCH_NODE_OPTIONS.split(' ') : [];
+    const nodeOptions = role === 'metanode' && process.env.BENCH_NODE_OPTIONS !== undefined ? process.env.BENCH_NODE_OPTIONS.split(' ').filter((option) => option !== '') : [];
     children.push(spawn(process.execPath, [...nodeOptions, ...args], { stdio: ['ignore', 'ignore', role === 'datanode' ? 'ignore' : 'inherit'], cwd: process.env.BENCH_NODE_CWD }));
   });
   await waitFor('every instance ready', 60_000, async () => {
