@@ -16,7 +16,8 @@
 // Environment: BENCH_ENTRIES (entries with 64 callers, default 100000), BENCH_ENTRIES_SERIAL
 // (entries with 1 caller, default 5000), BENCH_ENGINES (default "memory,lmdb"),
 // BENCH_NODE_OPTIONS (node flags for the metanode processes, e.g. --cpu-prof) and
-// BENCH_NODE_CWD (their working directory, where such profiles land).
+// BENCH_NODE_CWD (their working directory, where such profiles land), BENCH_LAYOUTS (default
+// "one-directory,spread") and BENCH_CALLERS (default "1,64") to run a part of the matrix.
 // The last line printed is one JSON object with every figure.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -30,12 +31,15 @@ import { MasterClient } from '../../src/masterclient/index.js';
 import { MetaClient } from '../../src/metaclient/index.js';
 import { CreateInodeRequest, GetInodeRequest, InodeType, LookupRequest, MetaNode, ReadDirRequest, UnlinkRequest } from '../../src/proto/generated/metanode.js';
 import { RpcClient } from '../../src/rpc/index.js';
+import { machineBusyCpuSeconds, processCpuSeconds } from '../raft/process-cpu.js';
 
 const host = '127.0.0.1';
 const atollBin = fileURLToPath(new URL('../../../bin/atoll.js', import.meta.url));
 const entriesParallel = Number(process.env.BENCH_ENTRIES ?? 100_000);
 const entriesSerial = Number(process.env.BENCH_ENTRIES_SERIAL ?? 5_000);
 const engines = (process.env.BENCH_ENGINES ?? 'memory,lmdb').split(',') as Array<'memory' | 'lmdb'>;
+const layouts = (process.env.BENCH_LAYOUTS ?? 'one-directory,spread').split(',') as Array<Figure['layout']>;
+const callerCounts = (process.env.BENCH_CALLERS ?? '1,64').split(',').map(Number);
 const directoriesSpread = 100;
 const readdirPageEntries = 1024;
 
@@ -48,6 +52,17 @@ interface Figure {
   atollOpsPerSec: number;
   localOpsPerSec: number;
   ratio: number;
+  /** CPU microseconds per operation of the three metanodes together, and of this process (the callers). */
+  metanodeCpuUsPerOp: number;
+  clientCpuUsPerOp: number;
+  /** How busy the machine's cores were during the atoll run (all processes, ours included), percent of all cores. */
+  machineBusyPercent: number;
+}
+
+interface CpuUse {
+  metanodeUsPerOp: number;
+  clientUsPerOp: number;
+  machineBusyPercent: number;
 }
 
 interface Cluster {
@@ -57,6 +72,7 @@ interface Cluster {
   readonly masterClient: MasterClient;
   readonly meta: MetaClient;
   readonly partitionId: number;
+  readonly metanodePids: number[];
 }
 
 async function startCluster(engine: 'memory' | 'lmdb'): Promise<Cluster> {
@@ -82,7 +98,7 @@ async function startCluster(engine: 'memory' | 'lmdb'): Promise<Cluster> {
     else args.push('--masters', master);
     if (role === 'metanode') args.push('--engine', engine);
     // BENCH_NODE_OPTIONS: extra node flags for the metanodes (e.g. --cpu-prof).
-    const nodeOptions = role === 'metanode' && process.env.BENCH_NODE_OPTIONS !== undefined ? process.env.BENCH_NODE_OPTIONS.split(' ') : [];
+    const nodeOptions = role === 'metanode' && process.env.BENCH_NODE_OPTIONS !== undefined ? process.env.BENCH_NODE_OPTIONS.split(' ').filter((option) => option !== '') : [];
     children.push(spawn(process.execPath, [...nodeOptions, ...args], { stdio: ['ignore', 'ignore', role === 'datanode' ? 'ignore' : 'inherit'], cwd: process.env.BENCH_NODE_CWD }));
   });
   await waitFor('every instance ready', 60_000, async () => {
@@ -99,7 +115,8 @@ async function startCluster(engine: 'memory' | 'lmdb'): Promise<Cluster> {
   const meta = new MetaClient({ rpc, masterClient, volume: 'bench' });
   const partitionId = (await meta.refreshView()).metaPartitions[0]!.partitionId;
   await waitFor('the root directory', 30_000, async () => (await meta.call(MetaNode.getInode, GetInodeRequest.create({ partitionId, ino: 1 }), { mutation: false })).inode, 200);
-  return { root, children, rpc, masterClient, meta, partitionId };
+  const metanodePids = children.filter((_, index) => roles[index] === 'metanode').map((child) => child.pid ?? 0);
+  return { root, children, rpc, masterClient, meta, partitionId, metanodePids };
 }
 
 async function stopCluster(cluster: Cluster): Promise<void> {
@@ -127,7 +144,23 @@ function nameOf(index: number): string {
   return `entry-${index.toString().padStart(7, '0')}`;
 }
 
-async function runAtoll(cluster: Cluster, layout: Figure['layout'], callers: number, entries: number): Promise<Record<string, number>> {
+/** Runs `measured` and reports the CPU the metanodes, this process and the machine used meanwhile. */
+async function withCpu(cluster: Cluster, operations: number, cpu: Record<string, CpuUse>, op: string, measured: () => Promise<number>): Promise<number> {
+  const metanodes = async (): Promise<number> => (await Promise.all(cluster.metanodePids.map(processCpuSeconds))).reduce((sum, seconds) => sum + seconds, 0);
+  const [metaBefore, machineBefore, clientBefore, started] = [await metanodes(), await machineBusyCpuSeconds(), process.cpuUsage(), performance.now()];
+  const result = await measured();
+  const elapsedSeconds = (performance.now() - started) / 1000;
+  const client = process.cpuUsage(clientBefore);
+  const [metaAfter, machineAfter] = [await metanodes(), await machineBusyCpuSeconds()];
+  cpu[op] = {
+    metanodeUsPerOp: Math.round(((metaAfter - metaBefore) * 1e6) / operations),
+    clientUsPerOp: Math.round((client.user + client.system) / operations),
+    machineBusyPercent: Math.round((100 * (machineAfter - machineBefore)) / elapsedSeconds / cpus().length),
+  };
+  return result;
+}
+
+async function runAtoll(cluster: Cluster, layout: Figure['layout'], callers: number, entries: number, cpu: Record<string, CpuUse>): Promise<Record<string, number>> {
   const { meta, partitionId } = cluster;
   const mutation = { mutation: true };
   const read = { mutation: false };
@@ -143,11 +176,11 @@ async function runAtoll(cluster: Cluster, layout: Figure['layout'], callers: num
   const parentOf = (index: number): number => parents[index % parents.length]!;
   const inodes = new Array<number>(entries);
   const result: Record<string, number> = {};
-  result.create = await closedLoop(entries, callers, async (index) => {
+  result.create = await withCpu(cluster, entries, cpu, 'create', () => closedLoop(entries, callers, async (index) => {
     inodes[index] = (await meta.call(MetaNode.createInode, CreateInodeRequest.create({ partitionId, type: InodeType.INODE_FILE, mode: 0o644, parentIno: parentOf(index), name: nameOf(index) }), mutation)).inode!.ino;
-  });
-  result.lookup = await closedLoop(entries, callers, (index) => meta.call(MetaNode.lookup, LookupRequest.create({ partitionId, parentIno: parentOf(index), name: nameOf(index) }), read));
-  result.stat = await closedLoop(entries, callers, (index) => meta.call(MetaNode.getInode, GetInodeRequest.create({ partitionId, ino: inodes[index]! }), read));
+  }));
+  result.lookup = await withCpu(cluster, entries, cpu, 'lookup', () => closedLoop(entries, callers, (index) => meta.call(MetaNode.lookup, LookupRequest.create({ partitionId, parentIno: parentOf(index), name: nameOf(index) }), read)));
+  result.stat = await withCpu(cluster, entries, cpu, 'stat', () => closedLoop(entries, callers, (index) => meta.call(MetaNode.getInode, GetInodeRequest.create({ partitionId, ino: inodes[index]! }), read)));
   let listed = 0;
   const listStarted = performance.now();
   await closedLoop(parents.length, Math.min(callers, parents.length), async (index) => {
@@ -161,7 +194,7 @@ async function runAtoll(cluster: Cluster, layout: Figure['layout'], callers: num
   });
   if (listed !== entries) throw new Error(`readdir listed ${listed} entries, expected ${entries}`);
   result.readdir = listed / ((performance.now() - listStarted) / 1000);
-  result.unlink = await closedLoop(entries, callers, (index) => meta.call(MetaNode.unlink, UnlinkRequest.create({ partitionId, parentIno: parentOf(index), name: nameOf(index) }), mutation));
+  result.unlink = await withCpu(cluster, entries, cpu, 'unlink', () => closedLoop(entries, callers, (index) => meta.call(MetaNode.unlink, UnlinkRequest.create({ partitionId, parentIno: parentOf(index), name: nameOf(index) }), mutation)));
   return result;
 }
 
@@ -191,19 +224,25 @@ async function runLocal(layout: Figure['layout'], callers: number, entries: numb
 async function main(): Promise<void> {
   const figures: Figure[] = [];
   console.log(`bench:meta on ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`);
-  console.log('engine  layout         callers  op        entries   atoll ops/s   node:fs ops/s   atoll/fs');
+  console.log('engine  layout         callers  op        entries   atoll ops/s   node:fs ops/s   atoll/fs  meta us/op  client us/op  busy');
   for (const engine of engines) {
     const cluster = await startCluster(engine);
     try {
-      for (const layout of ['one-directory', 'spread'] as const) {
-        for (const callers of [1, 64]) {
+      for (const layout of layouts) {
+        for (const callers of callerCounts) {
           const entries = callers === 1 ? entriesSerial : entriesParallel;
-          const atoll = await runAtoll(cluster, layout, callers, entries);
+          const cpu: Record<string, CpuUse> = {};
+          const atoll = await runAtoll(cluster, layout, callers, entries, cpu);
           const local = await runLocal(layout, callers, entries);
           for (const op of Object.keys(atoll)) {
-            const figure: Figure = { engine, layout, callers, op, entries, atollOpsPerSec: Math.round(atoll[op]!), localOpsPerSec: Math.round(local[op]!), ratio: Number((atoll[op]! / local[op]!).toFixed(3)) };
+            const use = cpu[op] ?? { metanodeUsPerOp: Number.NaN, clientUsPerOp: Number.NaN, machineBusyPercent: Number.NaN };
+            const figure: Figure = {
+              engine, layout, callers, op, entries, atollOpsPerSec: Math.round(atoll[op]!), localOpsPerSec: Math.round(local[op]!), ratio: Number((atoll[op]! / local[op]!).toFixed(3)),
+              metanodeCpuUsPerOp: use.metanodeUsPerOp, clientCpuUsPerOp: use.clientUsPerOp, machineBusyPercent: use.machineBusyPercent,
+            };
             figures.push(figure);
-            console.log(`${engine.padEnd(7)} ${layout.padEnd(14)} ${String(callers).padStart(7)}  ${op.padEnd(8)} ${String(entries).padStart(8)} ${String(figure.atollOpsPerSec).padStart(13)} ${String(figure.localOpsPerSec).padStart(15)} ${figure.ratio.toFixed(3).padStart(10)}`);
+            const cpuText = Number.isNaN(use.metanodeUsPerOp) ? '' : `${String(use.metanodeUsPerOp).padStart(9)} ${String(use.clientUsPerOp).padStart(9)} ${String(use.machineBusyPercent).padStart(6)}%`;
+            console.log(`${engine.padEnd(7)} ${layout.padEnd(14)} ${String(callers).padStart(7)}  ${op.padEnd(8)} ${String(entries).padStart(8)} ${String(figure.atollOpsPerSec).padStart(13)} ${String(figure.localOpsPerSec).padStart(15)} ${figure.ratio.toFixed(3).padStart(10)}  ${cpuText}`);
           }
         }
       }

@@ -135,7 +135,11 @@ export class MetaClient {
 
   #shouldRetry(error: AtollError, options: MetaCallOptions): boolean {
     if (redirectStatuses.has(error.status)) return true;
-    if (error.status === StatusCode.UNAVAILABLE) return !options.mutation || /unavailable|refused|closed|connecting/i.test(error.message);
+    // A server that is shutting down refuses a request before dispatching it, and a
+    // stopping node's partition host before proposing it ('node is stopping', without a
+    // node id; Raft's own 'node <id> is stopping' fails proposals whose fate is unknown):
+    // neither carried the mutation out.
+    if (error.status === StatusCode.UNAVAILABLE) return !options.mutation || /unavailable|refused|closed|connecting|shutting down|\bnode is stopping\b/i.test(error.message);
     return !options.mutation && error.retryable;
   }
 

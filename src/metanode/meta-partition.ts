@@ -103,6 +103,11 @@ export class MetaPartition implements HostedPartition {
     this.#renameTxnTimeoutSec = options.renameTxnTimeoutSec ?? renameTxnTimeoutSecDefault;
     this.stateMachine = {
       apply: (index, command) => this.#apply(index, command),
+      // The entries of one Raft cycle go to the engine together (LMDB: one commit).
+      applyBatch: (run) => {
+        if (this.engine.writeBatch === undefined) run();
+        else this.engine.writeBatch(run);
+      },
       snapshot: () => {
         const view = this.engine.snapshotView();
         try {
@@ -411,7 +416,8 @@ export class MetaPartition implements HostedPartition {
       case 'createInode': {
         const request = op.value;
         return namespace.createInode(this.engine, this.range(), {
-          ...time,
+          nowSec: time.nowSec,
+          nowNsec: time.nowNsec,
           type: request.type,
           mode: request.mode,
           uid: request.uid,
@@ -431,7 +437,7 @@ export class MetaPartition implements HostedPartition {
       case 'link':
         return namespace.link(this.engine, { ...time, ino: op.value.ino, parentIno: op.value.parentIno, name: op.value.name }, limits);
       case 'unlink': {
-        const args = { ...time, parentIno: op.value.parentIno, name: op.value.name, trashRetentionSec: op.value.trashRetentionSec };
+        const args = { nowSec: time.nowSec, nowNsec: time.nowNsec, parentIno: op.value.parentIno, name: op.value.name, trashRetentionSec: op.value.trashRetentionSec };
         return op.value.isDir ? namespace.rmdir(this.engine, args, limits) : namespace.unlink(this.engine, args, limits);
       }
       case 'rename':

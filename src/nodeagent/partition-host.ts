@@ -22,7 +22,7 @@ import { ConfChangeType, Role, type NodeId, type RaftLimits } from '../raft/inde
 import { RaftHost, RpcRaftTransport, openWalPersistence, registerRaftTransport, type PeerAddress, type RaftHostLimits, type RecoveredGroupState, type WalPersistence } from '../raftstore/index.js';
 import { createRandom } from '../random/index.js';
 import type { RpcClient, RpcServer } from '../rpc/index.js';
-import type { HostedPartition, PartitionContext, PartitionFactory, PartitionSpec } from './hosted-partition.js';
+import type { HostedPartition, PartitionContext, PartitionFactory, PartitionSpec, PartitionUsage } from './hosted-partition.js';
 
 export interface PartitionHostLimits {
   readonly raftTickMs: number;
@@ -62,7 +62,11 @@ interface Loaded {
   readonly context: PartitionContext;
   leading: boolean;
   term: number;
+  usage?: { value: PartitionUsage; reuseUntil: number };
 }
+
+// A usage figure that took t ms to compute is reused for 100 t ms (see #usageOf).
+const usageCountingShareInverse = 100;
 
 const specFileName = 'spec.json';
 const taskErrorsRememberedMax = 10_000;
@@ -204,9 +208,10 @@ export class PartitionHost {
       reports.push(PartitionReport.create({ partitionId: spec.partitionId, kind: spec.kind, loaded: false, status: PartitionStatus.PARTITION_UNAVAILABLE, members: spec.peers.map((peer) => peer.nodeId) }));
     }
     if (raft === null) return reports;
+    const now = performance.now();
     for (const [partitionId, loaded] of this.#loaded) {
       const status = raft.status(partitionId);
-      const usage = loaded.partition.usage();
+      const usage = this.#usageOf(loaded, now);
       reports.push(PartitionReport.create({
         partitionId,
         kind: loaded.spec.kind,
@@ -225,6 +230,19 @@ export class PartitionHost {
       }));
     }
     return reports.sort((a, b) => a.partitionId - b.partitionId);
+  }
+
+  // A partition's usage for its report. Counting is O(entries) for some partitions (a
+  // meta partition counts its inodes and dentries: about 20 ms at 100k of each), so a
+  // figure that was slow to get is reused for a while: counting takes at most about 1%
+  // of the time, and a small partition is counted afresh at every report.
+  #usageOf(loaded: Loaded, now: number): PartitionUsage {
+    const cached = loaded.usage;
+    if (cached !== undefined && now < cached.reuseUntil) return cached.value;
+    const value = loaded.partition.usage();
+    const took = performance.now() - now;
+    loaded.usage = { value, reuseUntil: now + took * usageCountingShareInverse };
+    return value;
   }
 
   /** The tasks of one heartbeat answer; each runs in the background, one per partition. */

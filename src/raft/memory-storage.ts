@@ -132,6 +132,10 @@ export class MemoryStorage implements Storage {
     if (last <= this.compactedIndex) return;
     const kept = first <= this.compactedIndex ? entries.slice(this.compactedIndex + 1 - first) : entries;
     const keepExisting = kept[0].index - this.compactedIndex - 1;
-    this.log = this.log.slice(0, keepExisting).concat(kept);
+    // In place: copying the whole log for each append cost O(log length) per Ready
+    // (about 0.3 ms at 25k entries, which a meta partition keeps between snapshots). The
+    // array is private; entries() hands out copies.
+    if (keepExisting < this.log.length) this.log.length = keepExisting;
+    for (const entry of kept) this.log.push(entry);
   }
 }

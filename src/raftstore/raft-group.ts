@@ -129,6 +129,12 @@ export class RaftGroup {
 
   // Applies committed entries to the state machine and membership, and wakes waiters.
   applyEntries(entries: readonly Entry[]): void {
+    if (this.stateMachine.applyBatch === undefined) this.applyEach(entries);
+    else this.stateMachine.applyBatch(() => this.applyEach(entries));
+    this.completeReads();
+  }
+
+  private applyEach(entries: readonly Entry[]): void {
     for (const entry of entries) {
       if (entry.index <= this.applied) continue;
       if (entry.type === 1 /* EntryType.ConfChange */) this.applyConfChangeEntry(entry);
@@ -136,7 +142,6 @@ export class RaftGroup {
       this.applied = entry.index;
       this.onApplied?.(entry);
     }
-    this.completeReads();
   }
 
   private applyNormalEntry(entry: Entry): void {

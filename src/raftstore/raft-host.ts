@@ -470,6 +470,13 @@ export class RaftHost {
 
     // 2. Send the rest: heartbeats of all groups per peer together, the rest batched per peer.
     this.send(afterSync);
+    // The transport writes what it was given once this turn of the event loop is over. A
+    // follower's acknowledgement must not wait behind the apply below (the entries the
+    // leader's last commit covered: a whole batch under load), so yield first when both.
+    if (afterSync.length > 0 && batch.some(({ ready }) => ready.committedEntries.length > 0)) {
+      await new Promise<void>((resolve) => this.options.defer(resolve));
+      if (this.stopped) return false;
+    }
 
     // 3. Apply, and note leadership changes.
     for (const { group, ready } of batch) {

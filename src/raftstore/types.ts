@@ -23,6 +23,10 @@ export interface GroupStateMachine {
   snapshot(): Uint8Array;
   // Replaces the whole state with a snapshot's.
   restore(state: Uint8Array, index: number): void;
+  // Optional: runs the application of one run of committed entries (those of one Ready),
+  // so that a state machine on disk can commit them together (one transaction and one
+  // flush instead of one per entry). It must call `run` exactly once, synchronously.
+  applyBatch?(run: () => void): void;
 }
 
 // Durable storage of every group's Raft log and hard state (the instance's shared

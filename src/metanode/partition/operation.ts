@@ -4,7 +4,7 @@
 import { AtollError, assert, StatusCode } from '../../errors/index.js';
 import { Dentry, Inode, InodeType } from '../../proto/generated/metanode.js';
 import type { KvEngine, KvMutation } from '../store/kv-engine.js';
-import { counterKey, decodeCounterValue, dentryKey, dentryPrefix, encodeCounterValue, inodeKey, nameBytes, pendingLinkKey, toFreeKey } from './keys.js';
+import { counterKey, decodeCounterValue, dentryKey, dentryPrefix, encodeCounterValue, inodeKey, pendingLinkKey, toFreeKey, utf8Length } from './keys.js';
 import { namespaceLimitsDefault, type NamespaceLimits } from './limits.js';
 
 /** The result of a mutating operation: apply `mutations` atomically to make it so. */
@@ -54,7 +54,10 @@ export function validateName(action: string, name: string, limits: NamespaceLimi
   if (name === '.' || name === '..') invalid(action, `reserved name: ${name}`);
   if (name.includes('/')) invalid(action, `name contains '/': ${JSON.stringify(name)}`);
   if (name.includes('\0')) invalid(action, 'name contains NUL');
-  const bytes = nameBytes(name).length;
+  if (!(name as unknown as { isWellFormed(): boolean }).isWellFormed()) {
+    throw new AtollError(StatusCode.INVALID_ARGUMENT, 'encode name: not well-formed unicode (lone surrogate)');
+  }
+  const bytes = utf8Length(name);
   if (bytes > limits.nameBytesMax) {
     throw new AtollError(StatusCode.NAME_TOO_LONG, `${action}: name of ${bytes} bytes, at most ${limits.nameBytesMax}`);
   }
@@ -97,7 +100,10 @@ export function decodeInode(bytes: Uint8Array): Inode {
 }
 
 export function keyId(key: Uint8Array): string {
-  return String.fromCharCode(...key);
+  // One char per byte (a bijection), built without spreading the key into arguments.
+  let id = '';
+  for (let index = 0; index < key.length; index++) id += String.fromCharCode(key[index]!);
+  return id;
 }
 
 /** The operation's writes over the engine's state: reads see earlier writes of the same operation. */

@@ -6,7 +6,18 @@ import type { KvEntry, KvKey, KvMutation, KvRange } from './kv-engine.js';
 import { kvKeyBytesMax, kvValueBytesMax } from './limits.js';
 
 export function compareKeys(left: KvKey, right: KvKey): number {
-  return Buffer.compare(left, right);
+  // A byte loop in JS: the keys are short (tens of bytes) and differ early, where the
+  // native Buffer.compare spends more on the call than on the comparison (it was a fifth
+  // of a create's apply). Long keys still go to the native compare.
+  const leftLength = left.length;
+  const rightLength = right.length;
+  const length = leftLength < rightLength ? leftLength : rightLength;
+  if (length > 64) return Buffer.compare(left, right);
+  for (let index = 0; index < length; index++) {
+    const difference = left[index]! - right[index]!;
+    if (difference !== 0) return difference < 0 ? -1 : 1;
+  }
+  return leftLength === rightLength ? 0 : leftLength < rightLength ? -1 : 1;
 }
 
 export function hasPrefix(key: KvKey, prefix: KvKey): boolean {

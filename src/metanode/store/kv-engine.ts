@@ -49,6 +49,12 @@ export interface KvEngine {
    * below it).
    */
   write(appliedIndex: number, mutations: readonly KvMutation[]): void;
+  /**
+   * Optional: runs `work` (synchronous) with every write() it makes committed together,
+   * durably, when it returns; a throw commits none of them. Without it each write()
+   * stands alone.
+   */
+  writeBatch?<T>(work: () => T): T;
   /** Replaces the whole content (installing a snapshot). */
   replaceAll(appliedIndex: number, entries: Iterable<KvEntry>): void;
   snapshotView(): KvSnapshotView;

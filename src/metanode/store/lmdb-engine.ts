@@ -123,6 +123,20 @@ export class LmdbEngine implements KvEngine {
     this.index = appliedIndex;
   }
 
+  // The writes inside share one transaction: one commit and one fdatasync for a whole
+  // run of log entries instead of one per entry (a write() inside joins it).
+  writeBatch<T>(work: () => T): T {
+    this.checkOpen('writeBatch');
+    const before = this.index;
+    try {
+      return this.root.transactionSync(work);
+    } catch (error) {
+      // Aborted: nothing of the batch is on disk.
+      this.index = before;
+      throw error;
+    }
+  }
+
   replaceAll(appliedIndex: number, entries: Iterable<KvEntry>): void {
     this.checkOpen('replaceAll');
     checkAppliedIndex(appliedIndex, 'replaceAll');
