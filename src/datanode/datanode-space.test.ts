@@ -60,11 +60,15 @@ describe('a full disk, end to end', { timeout: 300_000 }, () => {
     // extents it abandoned.
     const leftovers: Array<Pick<ExtentKey, 'partitionId' | 'extentId'>> = [...written.keys, ...writer.keys(), ...writer.abandoned()];
     await client.deleteKeys(leftovers);
-    await waitFor('space given back in the heartbeats', 60_000, async () => {
+    let last: unknown = null;
+    await waitFor('space given back in the heartbeats', 120_000, async () => {
       const partitions = await dataPartitions();
+      last = { usedFull, partitions };
       const used = partitions.reduce((sum, partition) => sum + partition.usedBytes, 0);
       return used < usedFull - 8 * mebibyte && partitions.every((partition) => partition.status === 'read-write') ? true : undefined;
-    }, 250);
+    }, 250).catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}; last seen: ${JSON.stringify(last)}`);
+    });
     await client.refreshView();
     const again = await client.write(new Uint8Array(2 * mebibyte).fill(3));
     assert.deepEqual(await client.readFile(again.keys, 0, 2 * mebibyte), new Uint8Array(2 * mebibyte).fill(3));
