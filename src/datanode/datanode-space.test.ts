@@ -54,7 +54,11 @@ describe('a full disk, end to end', { timeout: 300_000 }, () => {
     // The partitions on the full disks say they are read-only (the leader's disk decides
     // a partition's status, and the disks fill within a packet of each other).
     await waitFor('a partition reported read-only', 60_000, async () => ((await dataPartitions()).some((partition) => partition.status === 'read-only') ? true : undefined), 250);
-    const usedFull = (await dataPartitions()).reduce((sum, partition) => sum + partition.usedBytes, 0);
+    // The reports reach the master one heartbeat apart: wait until they show the disks full.
+    const usedFull = await waitFor('the full disks in the reports', 60_000, async () => {
+      const used = (await dataPartitions()).reduce((sum, partition) => sum + partition.usedBytes, 0);
+      return used >= 12 * mebibyte ? used : undefined;
+    }, 250);
 
     // Delete everything: the first file, what the failed stream acknowledged, and the
     // extents it abandoned.
@@ -65,7 +69,8 @@ describe('a full disk, end to end', { timeout: 300_000 }, () => {
       const partitions = await dataPartitions();
       last = { usedFull, partitions };
       const used = partitions.reduce((sum, partition) => sum + partition.usedBytes, 0);
-      return used < usedFull - 8 * mebibyte && partitions.every((partition) => partition.status === 'read-write') ? true : undefined;
+      // Everything written was deleted: what the partitions hold drops to (nearly) nothing.
+      return used < usedFull - 8 * mebibyte && used <= mebibyte && partitions.every((partition) => partition.status === 'read-write') ? true : undefined;
     }, 250).catch((error: unknown) => {
       throw new Error(`${(error as Error).message}; last seen: ${JSON.stringify(last)}`);
     });
