@@ -9,7 +9,7 @@ import type { VolumeView } from '../proto/generated/master.js';
 import type { RpcClient } from '../rpc/index.js';
 import { ExtentWriter, type AbandonedExtent, type ExtentKey } from './extent-writer.js';
 import { buildDataClientLimits, type DataClientLimits } from './limits.js';
-import { PartitionRouter } from './partition-router.js';
+import { PartitionRouter } from '../masterclient/partition-router.js';
 
 export interface DataClientOptions {
   readonly rpc: RpcClient;
@@ -26,7 +26,7 @@ export class DataClient {
   constructor(options: DataClientOptions) {
     this.limits = buildDataClientLimits(options.limits);
     this.#rpc = options.rpc;
-    this.#router = new PartitionRouter(options.masterClient, options.volume, this.limits);
+    this.#router = new PartitionRouter(options.masterClient, options.volume, 'data', this.limits);
   }
 
   view(): Promise<VolumeView> {

@@ -8,7 +8,7 @@ import { AtollError, StatusCode, assert } from '../errors/index.js';
 import { DataNode } from '../proto/generated/datanode.js';
 import type { RpcClient } from '../rpc/index.js';
 import type { DataClientLimits } from './limits.js';
-import { toAtollError, type PartitionRouter } from './partition-router.js';
+import { toAtollError, type PartitionRouter } from '../masterclient/partition-router.js';
 
 /** Where a run of a file's bytes lives: `size` bytes at `extentOffset` of one extent. */
 export interface ExtentKey {

@@ -2,4 +2,4 @@
 export { DataClient, type DataClientOptions } from './data-client.js';
 export { ExtentWriter, type AbandonedExtent, type ExtentKey } from './extent-writer.js';
 export { buildDataClientLimits, dataClientLimitsDefault, type DataClientLimits } from './limits.js';
-export { PartitionRouter, addressOfNode, type RouteOptions } from './partition-router.js';
+export { PartitionRouter, addressOfNode, type RouteOptions } from '../masterclient/partition-router.js';

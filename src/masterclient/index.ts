@@ -11,3 +11,4 @@ export {
   type MasterState,
 } from './master-client.js';
 export { defaultMasterClientLimits, masterClientLimits, type MasterClientLimits } from './limits.js';
+export { PartitionRouter, addressOfNode, neverDelivered, toAtollError, type PartitionKindName, type RouteLimits, type RouteOptions } from './partition-router.js';

@@ -1,18 +1,33 @@
-// Which datanode to call for a data partition, and the retry loop around every call:
-// NOT_LEADER follows the hint (`node:<id>`, mapped through the view's peers and
-// peer_service_addresses), PARTITION_NOT_READY waits and tries another replica,
-// STALE_VIEW and unknown nodes refresh the volume view; other retryable failures try the
-// next replica after a backoff when the call is safe to repeat.
+// Which node to call for a partition of a volume (meta or data), and the retry loop
+// around every call, shared by the meta and data clients: NOT_LEADER follows the hint
+// (`node:<id>`, mapped through the view's peers and peer_service_addresses),
+// PARTITION_NOT_READY waits and tries another replica, STALE_VIEW and unknown nodes
+// refresh the volume view; other retryable failures try the next replica after a backoff
+// when the call is safe to repeat. A call that is not safe to repeat is still retried
+// when the failure says the request never reached a server that could act on it.
 import { AtollError, StatusCode } from '../errors/index.js';
-import type { MasterClient } from '../masterclient/index.js';
-import { PartitionStatus, type DataPartitionView, type VolumeView } from '../proto/generated/master.js';
-import type { DataClientLimits } from './limits.js';
+import { PartitionStatus, type DataPartitionView, type MetaPartitionView, type VolumeView } from '../proto/generated/master.js';
+import type { MasterClient } from './master-client.js';
+
+/** What the router needs of a client's limits. */
+export interface RouteLimits {
+  /** Attempts of one call across replicas, redirects and waits. */
+  readonly attemptsMax: number;
+  /** Time one call may spend retrying. */
+  readonly retryTotalMs: number;
+  readonly backoffInitialMs: number;
+  readonly backoffMaxMs: number;
+}
+
+export type PartitionKindName = 'meta' | 'data';
+type PartitionView = MetaPartitionView | DataPartitionView;
 
 export interface RouteOptions {
   /**
-   * Repeat on any retryable failure (reads, syncs, deletes). False for appends: only
-   * failures that guarantee nothing was written (NOT_LEADER, PARTITION_NOT_READY,
-   * STALE_VIEW) are retried.
+   * Repeat on any retryable failure (reads, syncs, deletes). False for mutations whose
+   * outcome would be unknown after a lost answer (appends, metadata changes): only
+   * failures that guarantee nothing was done (NOT_LEADER, PARTITION_NOT_READY,
+   * STALE_VIEW, OVERLOADED, a request that was never delivered) are retried.
    */
   readonly idempotent: boolean;
   /** Also retry CHECKSUM_MISMATCH at another replica (reads). */
@@ -26,8 +41,17 @@ export function toAtollError(error: unknown): AtollError {
   return new AtollError(StatusCode.INTERNAL, (error as Error)?.message ?? String(error), { cause: error });
 }
 
+/**
+ * An UNAVAILABLE that says the request never reached a server able to act on it: no
+ * connection (refused, closed, still connecting, a peer known down), or a server that is
+ * shutting down and refuses before dispatching. Anything else leaves the outcome unknown.
+ */
+export function neverDelivered(error: AtollError): boolean {
+  return error.status === StatusCode.UNAVAILABLE && /unavailable \(|could not connect|refused|connecting|closed|shutting down/i.test(error.message);
+}
+
 /** The service address of node `nodeId` among the partition's peers, if listed. */
-export function addressOfNode(partition: DataPartitionView, nodeId: number): string | undefined {
+export function addressOfNode(partition: PartitionView, nodeId: number): string | undefined {
   const index = partition.peers.findIndex((peer) => peer.nodeId === nodeId);
   const address = index < 0 ? undefined : partition.peerServiceAddresses[index];
   return address === '' ? undefined : address;
@@ -39,14 +63,24 @@ export class PartitionRouter {
   readonly #leaders = new Map<number, string>();
   #roundRobin = 0;
 
+  #viewAtMs = 0;
+
   constructor(
     private readonly masterClient: MasterClient,
     readonly volume: string,
-    private readonly limits: DataClientLimits,
+    readonly kind: PartitionKindName,
+    private readonly limits: RouteLimits,
+    /** The cached view is fetched again when older than this (0: only on demand). */
+    private readonly viewRefreshIntervalMs = 0,
   ) {}
 
   async view(): Promise<VolumeView> {
-    return this.#view ?? this.refresh();
+    if (this.#view === null || (this.viewRefreshIntervalMs > 0 && Date.now() - this.#viewAtMs > this.viewRefreshIntervalMs)) return this.refresh();
+    return this.#view;
+  }
+
+  partitionsOf(view: VolumeView): readonly PartitionView[] {
+    return this.kind === 'meta' ? view.metaPartitions : view.dataPartitions;
   }
 
   refresh(): Promise<VolumeView> {
@@ -54,6 +88,7 @@ export class PartitionRouter {
       .getVolumeView(this.volume)
       .then((view) => {
         if (this.#view === null || view.version >= this.#view.version) this.#view = view;
+        this.#viewAtMs = Date.now();
         return this.#view;
       })
       .finally(() => {
@@ -66,7 +101,7 @@ export class PartitionRouter {
   async writablePartitions(excluded: ReadonlySet<number>): Promise<number[]> {
     const view = await this.view();
     if (view.readOnly) throw new AtollError(StatusCode.READ_ONLY, `volume ${this.volume} is read-only`);
-    const open = view.dataPartitions
+    const open = this.partitionsOf(view)
       .filter((partition) => partition.status === PartitionStatus.PARTITION_READ_WRITE || partition.status === PartitionStatus.PARTITION_STATUS_UNSPECIFIED)
       .filter((partition) => !excluded.has(partition.partitionId));
     // A partition with no leader reported yet (just created, or electing) comes last.
@@ -76,14 +111,14 @@ export class PartitionRouter {
     return [...writable.slice(start), ...writable.slice(0, start)];
   }
 
-  async #partition(partitionId: number): Promise<DataPartitionView> {
+  async #partition(partitionId: number): Promise<PartitionView> {
     let view = await this.view();
-    let partition = view.dataPartitions.find((candidate) => candidate.partitionId === partitionId);
+    let partition = this.partitionsOf(view).find((candidate) => candidate.partitionId === partitionId);
     if (partition === undefined) {
       view = await this.refresh();
-      partition = view.dataPartitions.find((candidate) => candidate.partitionId === partitionId);
+      partition = this.partitionsOf(view).find((candidate) => candidate.partitionId === partitionId);
     }
-    if (partition === undefined) throw new AtollError(StatusCode.NOT_FOUND, `data partition ${partitionId} is not in the view of volume ${this.volume}`);
+    if (partition === undefined) throw new AtollError(StatusCode.NOT_FOUND, `${this.kind} partition ${partitionId} is not in the view of volume ${this.volume}`);
     return partition;
   }
 
@@ -104,7 +139,7 @@ export class PartitionRouter {
       if (target === undefined) {
         partition = await this.#refreshPartition(partitionId);
         target = nextReplica();
-        if (target === undefined) throw new AtollError(StatusCode.UNAVAILABLE, `data partition ${partitionId} of volume ${this.volume} has no replica with a service address`);
+        if (target === undefined) throw new AtollError(StatusCode.UNAVAILABLE, `${this.kind} partition ${partitionId} of volume ${this.volume} has no replica with a service address`);
       }
       try {
         const result = await call(target);
@@ -137,6 +172,7 @@ export class PartitionRouter {
             continue;
           }
           case StatusCode.PARTITION_NOT_READY:
+          case StatusCode.OVERLOADED:
             await sleep(Math.max(50, error.retryAfterMs));
             target = nextReplica();
             continue;
@@ -151,7 +187,11 @@ export class PartitionRouter {
             target = nextReplica();
             continue;
           default:
-            if (!options.idempotent || !error.retryable) throw error;
+            if (!(options.idempotent ? error.retryable : neverDelivered(error))) {
+              // A node that failed this way is not trusted as the leader for the next call.
+              if (error.status === StatusCode.UNAVAILABLE || error.status === StatusCode.TIMEOUT) this.#leaders.delete(partitionId);
+              throw error;
+            }
             this.#leaders.delete(partitionId);
             await sleep(waitMs);
             if (attempt % 3 === 0) partition = await this.#refreshPartition(partitionId).catch(() => partition);
@@ -159,10 +199,10 @@ export class PartitionRouter {
         }
       }
     }
-    throw lastError ?? new AtollError(StatusCode.UNAVAILABLE, `data partition ${partitionId}: no attempt made`);
+    throw lastError ?? new AtollError(StatusCode.UNAVAILABLE, `${this.kind} partition ${partitionId}: no attempt made`);
   }
 
-  async #refreshPartition(partitionId: number): Promise<DataPartitionView> {
+  async #refreshPartition(partitionId: number): Promise<PartitionView> {
     await this.refresh();
     return this.#partition(partitionId);
   }
