@@ -66,6 +66,24 @@ for (const factory of factories) {
     });
   };
 
+  withEngine('counts by one-byte prefix follow new keys, overwrites, deletes of present and absent keys, and replaceAll', async (engine) => {
+    const walked = (tag: number): number => engine.scan({ prefix: bytes(tag), limit: 10_000 }).length;
+    let index = 0;
+    let seed = 7;
+    const next = (): number => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31);
+    for (let batch = 0; batch < 50; batch++) {
+      const mutations: KvMutation[] = [];
+      for (let change = 0; change < 20; change++) {
+        const key = bytes(0x41 + (next() % 3), next() % 40);
+        mutations.push(next() % 3 === 0 ? del(key) : set(key, bytes(batch)));
+      }
+      engine.write(++index, mutations);
+      for (const tag of [0x41, 0x42, 0x43, 0x44]) assert.equal(engine.count(bytes(tag)), walked(tag), `batch ${batch}, tag ${tag}`);
+    }
+    engine.replaceAll(++index, [{ key: bytes(0x42, 1), value: bytes() }, { key: bytes(0x42, 2), value: bytes() }, { key: bytes(0x44), value: bytes() }]);
+    assert.deepEqual([0x41, 0x42, 0x43, 0x44].map((tag) => engine.count(bytes(tag))), [0, 2, 0, 1]);
+  });
+
   withEngine('a new engine is empty at applied index 0', async (engine) => {
     assert.equal(engine.kind, factory.name);
     assert.equal(engine.appliedIndex, 0);

@@ -21,6 +21,9 @@ function newTree(): Tree {
 export class MemoryEngine implements KvEngine {
   readonly kind = 'memory' as const;
   private tree: Tree = newTree();
+  // Keys per first byte (the record kind: partition/keys.ts), kept on every write, so the
+  // counts of statfs and heartbeats cost nothing for a one-byte prefix.
+  private keysPerTag = new Float64Array(256);
   private index = 0;
   private closed = false;
 
@@ -43,8 +46,9 @@ export class MemoryEngine implements KvEngine {
   count(prefix: KvKey): number {
     this.checkOpen('count');
     assert(prefix instanceof Uint8Array, 'count: prefix must be a Uint8Array');
-    // sorted-btree keeps no subtree sizes, so this walks the prefix: O(keys counted).
-    // Counts feed heartbeats and statfs, which run far less often than reads.
+    if (prefix.byteLength === 1) return this.keysPerTag[prefix[0]!]!;
+    // Longer prefixes: sorted-btree keeps no subtree sizes, so this walks the prefix,
+    // O(keys counted) (one inode's xattrs, bounded by xattrsPerInodeMax).
     let counted = 0;
     for (const [key] of this.tree.entries(prefix as Buffer)) {
       if (!hasPrefix(key, prefix)) break;
@@ -58,8 +62,11 @@ export class MemoryEngine implements KvEngine {
     // Every check runs before the first change: that is what makes the batch atomic here.
     checkBatch(this.index, appliedIndex, mutations);
     for (const mutation of mutations) {
-      if (mutation.op === 'set') this.tree.set(copyBytes(mutation.key), copyBytes(mutation.value));
-      else this.tree.delete(mutation.key as Buffer);
+      if (mutation.op === 'set') {
+        if (this.tree.set(copyBytes(mutation.key), copyBytes(mutation.value), true)) this.keysPerTag[mutation.key[0]!]! += 1;
+      } else if (this.tree.delete(mutation.key as Buffer)) {
+        this.keysPerTag[mutation.key[0]!]! -= 1;
+      }
     }
     this.index = appliedIndex;
   }
@@ -70,14 +77,17 @@ export class MemoryEngine implements KvEngine {
     // Built aside and swapped in, so entries that fail the checks (or an iterator that
     // throws, as a corrupt snapshot file does) leave the current content in place.
     const tree = newTree();
+    const keysPerTag = new Float64Array(256);
     let previous: KvKey | undefined;
     for (const entry of entries) {
       checkEntryOrder(previous, entry);
       const key = copyBytes(entry.key);
       tree.set(key, copyBytes(entry.value));
+      keysPerTag[key[0]!]! += 1;
       previous = key;
     }
     this.tree = tree;
+    this.keysPerTag = keysPerTag;
     this.index = appliedIndex;
   }
 
@@ -91,6 +101,7 @@ export class MemoryEngine implements KvEngine {
   async close(): Promise<void> {
     this.closed = true;
     this.tree = newTree();
+    this.keysPerTag = new Float64Array(256);
   }
 
   private checkOpen(action: string): void {
