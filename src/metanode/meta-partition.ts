@@ -79,6 +79,7 @@ export class MetaPartition implements HostedPartition {
   readonly #nowMs: () => number;
   #context: PartitionContext | null = null;
   #rootRequested = false;
+  #rootSeen = false;
   readonly #trashRetentionSec: () => number | undefined;
   readonly #housekeepingIntervalMs: number;
   readonly #releaseExtents: MetaPartitionOptions['releaseExtents'];
@@ -165,7 +166,7 @@ export class MetaPartition implements HostedPartition {
   tick(nowMs: number): void {
     if (this.#context === null || !this.#context.isLeader()) return;
     // The first partition's leader makes the root directory once, before anything else.
-    if (this.spec.inodeStart === rootIno && !this.#rootRequested && this.engine.get(inodeKey(rootIno)) === undefined) {
+    if (!this.#rootRequested && this.#waitsForRoot()) {
       this.#rootRequested = true;
       this.mutate({ case: 'ensureRoot', value: { mode: rootModeDefault } }).catch((error: unknown) => {
         this.#rootRequested = false;
@@ -331,7 +332,7 @@ export class MetaPartition implements HostedPartition {
   /** Replicates one operation with the leader's time (or the given one); resolves with its result here. */
   async mutate(op: NonNullable<MetaCommand['op']>, nowMs = this.#nowMs()): Promise<unknown> {
     const context = this.#requireContext();
-    if (op.case !== 'ensureRoot' && this.spec.inodeStart === rootIno && this.engine.get(inodeKey(rootIno)) === undefined) {
+    if (op.case !== 'ensureRoot' && this.#waitsForRoot()) {
       throw new AtollError(StatusCode.PARTITION_NOT_READY, `meta partition ${this.partitionId}: the root directory is being created`, { retryAfterMs: 100 });
     }
     // Whether a removal goes to the trash is the volume's setting, not the caller's.
@@ -351,6 +352,14 @@ export class MetaPartition implements HostedPartition {
   async read<T>(reader: (engine: KvEngine) => T): Promise<T> {
     await this.#requireContext().readIndex();
     return reader(this.engine);
+  }
+
+  // The first partition of a volume serves nothing before its root directory exists. Once
+  // it does, it always will (the root is never freed), so the lookup stops.
+  #waitsForRoot(): boolean {
+    if (this.#rootSeen || this.spec.inodeStart !== rootIno) return false;
+    this.#rootSeen = this.engine.get(inodeKey(rootIno)) !== undefined;
+    return !this.#rootSeen;
   }
 
   #requireContext(): PartitionContext {
