@@ -36,6 +36,7 @@ const httpStatusOfCode: Readonly<Record<StatusCode, number>> = {
   [StatusCode.BAD_FRAME]: 400,
   [StatusCode.STALE_HANDLE]: 410,
   [StatusCode.CONFLICT]: 409,
+  [StatusCode.TOO_MANY_SYMLINKS]: 400,
 };
 
 export function httpStatusOf(status: StatusCode): number {

@@ -45,6 +45,7 @@ const entries: Record<StatusCode, Entry> = {
   [StatusCode.BAD_FRAME]: ['BAD_FRAME', 'malformed frame or message', 'EPROTO', false],
   [StatusCode.STALE_HANDLE]: ['STALE_HANDLE', 'file handle refers to a freed inode', 'ESTALE', false],
   [StatusCode.CONFLICT]: ['CONFLICT', 'changed meanwhile; read again and retry', 'EAGAIN', true],
+  [StatusCode.TOO_MANY_SYMLINKS]: ['TOO_MANY_SYMLINKS', 'too many levels of symbolic links', 'ELOOP', false],
 };
 
 const infos = new Map<StatusCode, StatusInfo>();

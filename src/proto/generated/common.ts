@@ -50,6 +50,8 @@ export enum StatusCode {
    * read it again and decide again.
    */
   CONFLICT = 28,
+  /** Too many symbolic links met while resolving a path (ELOOP). */
+  TOO_MANY_SYMLINKS = 29,
 }
 
 /** The body of an ERROR frame, sent instead of a method's response. */

@@ -1,0 +1,165 @@
+// The client's sessions: one per meta partition that holds an inode this client has
+// open, renewed at a third of its lease. Opens and closes are recorded there so that an
+// unlinked file stays readable until its last close, here or at any other client; when
+// this client dies, the lease runs out and the metanode releases what it held.
+//
+// Records are ordered per inode (a close never overtakes its open) and may be awaited or
+// left to run: the SDK awaits them, the FUSE layer lets an open return before its record
+// lands (a window of one round trip in which another client's unlink could free a file
+// just opened here; documented in src/client/README.md).
+import { AtollError, StatusCode, isAtollError } from '../errors/index.js';
+import type { MetaClient } from '../metaclient/index.js';
+import { MetaNode, OpenFileRequest, OpenSessionRequest, SessionRequest } from '../proto/generated/metanode.js';
+
+const mutation = { mutation: true };
+const read = { mutation: false };
+
+interface PartitionSession {
+  id: Promise<number>;
+  /** Opens this client recorded in the partition, per inode. */
+  readonly opens: Map<number, number>;
+}
+
+export class SessionKeeper {
+  readonly #sessions = new Map<number, PartitionSession>();
+  readonly #chains = new Map<number, Promise<unknown>>();
+  #timer: NodeJS.Timeout | null = null;
+  #closed = false;
+
+  constructor(
+    private readonly meta: MetaClient,
+    private readonly leaseSec: number,
+    private readonly clientInfo: string,
+  ) {}
+
+  start(): void {
+    this.#timer = setInterval(() => void this.renewAll(), (this.leaseSec * 1000) / 3);
+    this.#timer.unref();
+  }
+
+  /** Records an open of `ino` (kept in order with the inode's other records). */
+  recordOpen(ino: number): Promise<void> {
+    return this.#chain(ino, async () => {
+      const partitionId = (await this.meta.partitionOf(ino)).partitionId;
+      const session = this.#session(partitionId);
+      await this.#withSession(partitionId, session, (sessionId) => this.meta.call(MetaNode.recordOpen, OpenFileRequest.create({ partitionId, sessionId, ino }), mutation));
+      session.opens.set(ino, (session.opens.get(ino) ?? 0) + 1);
+    });
+  }
+
+  recordClose(ino: number): Promise<void> {
+    return this.#chain(ino, async () => {
+      const partitionId = (await this.meta.partitionOf(ino)).partitionId;
+      const session = this.#sessions.get(partitionId);
+      const opens = session?.opens.get(ino) ?? 0;
+      if (session === undefined || opens === 0) return;
+      if (opens === 1) session.opens.delete(ino);
+      else session.opens.set(ino, opens - 1);
+      try {
+        await this.#withSession(partitionId, session, (sessionId) => this.meta.call(MetaNode.recordClose, OpenFileRequest.create({ partitionId, sessionId, ino }), mutation));
+      } catch (error) {
+        // A released session holds nothing any more: the close already happened.
+        if (!isAtollError(error, StatusCode.NOT_FOUND)) throw error;
+      }
+    });
+  }
+
+  /** Renews every session; one that expired is opened again and its opens recorded again. */
+  async renewAll(): Promise<void> {
+    if (this.#closed) return;
+    await Promise.all(
+      [...this.#sessions].map(async ([partitionId, session]) => {
+        try {
+          const sessionId = await session.id;
+          await this.meta.call(MetaNode.renewSession, SessionRequest.create({ partitionId, sessionId, leaseSec: this.leaseSec }), mutation);
+        } catch (error) {
+          if (isAtollError(error, StatusCode.NOT_FOUND)) await this.#reopen(partitionId, session).catch(() => undefined);
+          // Other failures (a leader change, an unreachable partition): the next round tries again.
+        }
+      }),
+    );
+  }
+
+  /** Closes every session (the metanodes release the opens they hold). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer !== null) clearInterval(this.#timer);
+    await Promise.allSettled([...this.#chains.values()]);
+    await Promise.allSettled(
+      [...this.#sessions].map(async ([partitionId, session]) => {
+        const sessionId = await session.id;
+        await this.meta.call(MetaNode.closeSession, SessionRequest.create({ partitionId, sessionId }), mutation);
+      }),
+    );
+    this.#sessions.clear();
+  }
+
+  /** Session ids per partition (for tests and status). */
+  async sessionIds(): Promise<Map<number, number>> {
+    const ids = new Map<number, number>();
+    for (const [partitionId, session] of this.#sessions) ids.set(partitionId, await session.id.catch(() => 0));
+    return ids;
+  }
+
+  #session(partitionId: number): PartitionSession {
+    if (this.#closed) throw new AtollError(StatusCode.CANCELLED, 'the volume is closed');
+    let session = this.#sessions.get(partitionId);
+    if (session === undefined) {
+      session = { id: this.#open(partitionId), opens: new Map() };
+      this.#sessions.set(partitionId, session);
+      // A failed open is forgotten so that the next use tries again.
+      const created = session;
+      created.id.catch(() => {
+        if (this.#sessions.get(partitionId) === created) this.#sessions.delete(partitionId);
+      });
+    }
+    return session;
+  }
+
+  async #open(partitionId: number): Promise<number> {
+    const answer = await this.meta.call(MetaNode.openSession, OpenSessionRequest.create({ partitionId, leaseSec: this.leaseSec, clientInfo: this.clientInfo }), mutation);
+    return answer.sessionId;
+  }
+
+  /** Runs `call` with the session's id; a session found released is opened again once. */
+  async #withSession<T>(partitionId: number, session: PartitionSession, call: (sessionId: number) => Promise<T>): Promise<T> {
+    try {
+      return await call(await session.id);
+    } catch (error) {
+      if (!isAtollError(error, StatusCode.NOT_FOUND) || !(await this.#sessionGone(partitionId, session))) throw error;
+      await this.#reopen(partitionId, session);
+      return call(await session.id);
+    }
+  }
+
+  async #sessionGone(partitionId: number, session: PartitionSession): Promise<boolean> {
+    const sessionId = await session.id;
+    try {
+      await this.meta.call(MetaNode.renewSession, SessionRequest.create({ partitionId, sessionId, leaseSec: this.leaseSec }), read);
+      return false;
+    } catch (error) {
+      return isAtollError(error, StatusCode.NOT_FOUND);
+    }
+  }
+
+  async #reopen(partitionId: number, session: PartitionSession): Promise<void> {
+    session.id = this.#open(partitionId);
+    const sessionId = await session.id;
+    for (const [ino, count] of session.opens) {
+      for (let index = 0; index < count; index++) {
+        await this.meta.call(MetaNode.recordOpen, OpenFileRequest.create({ partitionId, sessionId, ino }), mutation).catch(() => undefined);
+      }
+    }
+  }
+
+  #chain(ino: number, step: () => Promise<void>): Promise<void> {
+    const previous = this.#chains.get(ino) ?? Promise.resolve();
+    const next = previous.then(step, step);
+    this.#chains.set(ino, next);
+    void next.finally(() => {
+      if (this.#chains.get(ino) === next) this.#chains.delete(ino);
+    }).catch(() => undefined);
+    return next;
+  }
+}
