@@ -69,7 +69,7 @@ export interface Connection {
   close(): Promise<void>;
 }
 
-interface Target {
+export interface Target {
   readonly masters: string[];
   readonly secret: string;
   readonly adminToken: string | undefined;
@@ -94,7 +94,8 @@ function readSecretFile(path: string, what: string): string {
 const noMasters = (planPath: string): string =>
   `no masters to ask: give -p/--master host:port with --cluster-secret-file (or --cluster-secret), or --cluster-dir of a cluster started with atoll start (${planPath} not found)`;
 
-function resolveTarget(config: ConnectionConfig): Target {
+/** Masters, cluster secret and admin token from the flags or from cluster.json. */
+export function resolveTarget(config: ConnectionConfig): Target {
   if (config.masters.length > 0) {
     if (config.clusterSecret === undefined) throw new CliUsageError('no cluster secret: give --cluster-secret-file <path> or --cluster-secret <text> with -p/--master');
     return { masters: config.masters.map(formatHostPort), secret: config.clusterSecret, adminToken: config.adminToken };

@@ -3,6 +3,7 @@ import { serverRoles, type ServerRole } from '../config/index.js';
 import { atollVersion } from '../instance/index.js';
 import { clusterCommand, nodeCommand, partitionCommand, volumeCommand } from './admin-commands.js';
 import { exitCodes } from './exit-codes.js';
+import { fsCommand, trashCommand } from './fs-commands.js';
 import { roleSummary, serveRole } from './serve-role.js';
 import { startCommand, stopCommand } from './start.js';
 
@@ -21,6 +22,8 @@ const commands: Record<string, Command> = {
   node: { summary: 'metanodes and datanodes: list, info, decommission', run: nodeCommand },
   volume: { summary: 'volumes: create, list, info, update, delete', run: volumeCommand },
   partition: { summary: 'meta and data partitions: list, info', run: partitionCommand },
+  fs: { summary: 'files of a volume without a mount: ls, stat, put, get, cat, mkdir, rm, mv, ln, df', run: fsCommand },
+  trash: { summary: 'the trash of a volume: list, restore', run: trashCommand },
   version: {
     summary: 'print the version',
     run: async () => {

@@ -65,6 +65,8 @@ export interface VolumeOptions {
   /** Owner of what this client creates (default: this process's uid and gid). */
   readonly uid?: number;
   readonly gid?: number;
+  /** Permission bits taken away from the mode of what this client creates (default 0o022, as a shell's umask). */
+  readonly umask?: number;
   /** Who holds the sessions, for operators (default: host and pid). */
   readonly clientInfo?: string;
   readonly limits?: Partial<VolumeLimits>;
@@ -117,6 +119,7 @@ export class Volume {
   readonly #handles = new Set<FileHandle>();
   readonly #uid: number;
   readonly #gid: number;
+  readonly #umask: number;
   #dev = 0;
   #closed = false;
 
@@ -133,6 +136,7 @@ export class Volume {
     this.#names = new TtlCache(this.limits.dentryCacheTtlMs, this.limits.dentryCacheEntriesMax);
     this.#uid = options.uid ?? process.getuid?.() ?? 0;
     this.#gid = options.gid ?? process.getgid?.() ?? 0;
+    this.#umask = (options.umask ?? 0o022) & 0o777;
   }
 
   /** Connects to the masters, checks the volume (and its access key) and waits for its root. */
@@ -699,7 +703,7 @@ export class Volume {
   async #create(parentIno: number, name: string, type: InodeType, mode: number, symlinkTarget?: Uint8Array, rdev = 0): Promise<Inode> {
     this.#checkOpen();
     const parentPartition = await this.meta.partitionOf(parentIno);
-    const base = { type, mode, uid: this.#uid, gid: this.#gid, symlinkTarget: symlinkTarget ?? new Uint8Array(0), rdev, name };
+    const base = { type, mode: type === InodeType.INODE_SYMLINK ? mode : mode & ~this.#umask, uid: this.#uid, gid: this.#gid, symlinkTarget: symlinkTarget ?? new Uint8Array(0), rdev, name };
     this.#forgetName(parentIno, name);
     this.#attrs.delete(parentIno);
     let inode: Inode;
