@@ -116,5 +116,12 @@ describe('atoll fs and atoll trash', { timeout: 300_000 }, () => {
     assert.match((await run(['trash', 'list'])).stdout, /keep\.txt/);
     assert.equal((await run(['trash', 'restore', entry.name, '--to', '/restored.txt'])).status, 0);
     assert.equal((await run(['fs', 'cat', '/restored.txt'])).stdout, 'keep');
+
+    await run(['fs', 'rm', '/restored.txt']);
+    assert.equal((await run(['trash', 'purge'])).status, 1, 'purge wants --yes');
+    const purge = await run(['trash', 'purge', '--yes', '--json']);
+    assert.equal(purge.status, 0, purge.stderr);
+    assert.ok((JSON.parse(purge.stdout) as { purged: number }).purged >= 1);
+    assert.deepEqual(JSON.parse((await run(['trash', 'list', '--json'])).stdout), []);
   });
 });

@@ -1,4 +1,4 @@
-// `atoll fs ls|stat|put|get|cat|mkdir|rm|mv|ln|df` and `atoll trash list|restore`: file
+// `atoll fs ls|stat|put|get|cat|mkdir|rm|mv|ln|df` and `atoll trash list|restore|purge`: file
 // commands on a volume through the SDK, without a mount. They find the cluster as the
 // admin commands do (-p with the cluster secret, or cluster.json of atoll start) and take
 // --volume (default: the volume atoll start creates). Reads print text, or JSON with --json.
@@ -22,6 +22,7 @@ interface FsConfig extends ConnectionConfig {
   readonly force: boolean;
   readonly symbolic: boolean;
   readonly to: string | undefined;
+  readonly yes: boolean;
 }
 
 const fsKeys: SchemaKeys<Omit<FsConfig, keyof ConnectionConfig>> = {
@@ -30,6 +31,7 @@ const fsKeys: SchemaKeys<Omit<FsConfig, keyof ConnectionConfig>> = {
   force: booleanKey({ default: false, short: 'f', description: 'rm: no error when the path does not exist' }),
   symbolic: booleanKey({ default: false, short: 's', description: 'ln: make a symbolic link instead of a hard link' }),
   to: optionalKey(stringKey({ default: '', description: 'trash restore: the path to restore to (default: where it was)' })),
+  yes: booleanKey({ default: false, description: 'trash purge: confirm that the trashed files go for good' }),
 };
 
 const schema = defineSchema<FsConfig>({ name: 'fs', keys: { ...connectionKeys, ...fsKeys } as unknown as SchemaKeys<FsConfig>, finish: finishConnection });
@@ -227,6 +229,16 @@ const trashVerbs: Record<string, FsVerb> = {
     args: ['<name>'],
     async run({ volume, config, args }) {
       await volume.restoreTrash(args[0]!, config.to === undefined || config.to === '' ? undefined : config.to);
+      return exitCodes.ok;
+    },
+  },
+  purge: {
+    summary: 'empty the trash now (what it held is freed and its space comes back)',
+    args: [],
+    async run({ volume, config, out: print }) {
+      if (!config.yes) throw new CliUsageError('purging deletes the trashed files for good: add --yes');
+      const purged = await volume.purgeTrash();
+      print(config.json ? JSON.stringify({ purged }) : `${purged} entr${purged === 1 ? 'y' : 'ies'} purged`);
       return exitCodes.ok;
     },
   },

@@ -23,7 +23,7 @@ const commands: Record<string, Command> = {
   volume: { summary: 'volumes: create, list, info, update, delete', run: volumeCommand },
   partition: { summary: 'meta and data partitions: list, info', run: partitionCommand },
   fs: { summary: 'files of a volume without a mount: ls, stat, put, get, cat, mkdir, rm, mv, ln, df', run: fsCommand },
-  trash: { summary: 'the trash of a volume: list, restore', run: trashCommand },
+  trash: { summary: 'the trash of a volume: list, restore, purge', run: trashCommand },
   version: {
     summary: 'print the version',
     run: async () => {

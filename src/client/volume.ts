@@ -24,6 +24,7 @@ import {
   ListTrashRequest,
   LookupRequest,
   MetaNode,
+  PurgeTrashRequest,
   ReadDirRequest,
   RenameRequest,
   RestoreTrashRequest,
@@ -617,6 +618,22 @@ export class Volume {
       }
       const answer = await this.meta.call(MetaNode.restoreTrash, RestoreTrashRequest.create({ partitionId, name, targetParentIno, targetName }), mutation);
       if (answer.dentry !== undefined) this.#attrs.delete(answer.dentry.parentIno);
+    });
+  }
+
+  /** Empties the trash now, whatever the retention; the number of entries purged. */
+  purgeTrash(): Promise<number> {
+    return asFs('purge', '/.trash', async () => {
+      let purged = 0;
+      const view = await this.meta.view();
+      for (const partition of view.metaPartitions) {
+        for (let page = 0; page < this.limits.treeEntriesMax; page++) {
+          const answer = await this.meta.call(MetaNode.purgeTrash, PurgeTrashRequest.create({ partitionId: partition.partitionId, limit: this.limits.readdirPageEntries }), mutation);
+          purged += answer.purged;
+          if (!answer.more) break;
+        }
+      }
+      return purged;
     });
   }
 

@@ -107,6 +107,12 @@ export function registerMetaService(rpc: RpcServer, partitions: () => PartitionH
     };
   });
   rpc.handle(MetaNode.restoreTrash, async (request) => ({ dentry: ((await partitionOf(request.partitionId).mutate({ case: 'restoreTrash', value: request })) as trash.RestoreResult).dentry }));
+  rpc.handle(MetaNode.purgeTrash, async (request) => {
+    const partition = partitionOf(request.partitionId);
+    const limit = Math.min(request.limit === 0 ? 1024 : request.limit, partition.limits.recordsScannedPerPageMax);
+    const result = (await partition.mutate({ case: 'expireTrash', value: { retentionSec: 0, limit } })) as trash.ExpireTrashResult;
+    return { purged: result.expired.length, more: result.more };
+  });
   rpc.handle(MetaNode.createDentry, async (request) => ({ dentry: (await partitionOf(request.partitionId).mutate({ case: 'createDentry', value: request })) as Dentry }));
   rpc.handle(MetaNode.removeDentry, async (request) => ({ dentry: (await partitionOf(request.partitionId).mutate({ case: 'removeDentry', value: request })) as Dentry }));
   rpc.handle(MetaNode.confirmLinked, async (request) => ({ confirmed: ((await partitionOf(request.partitionId).mutate({ case: 'confirmLinked', value: request })) as { confirmed: boolean }).confirmed }));

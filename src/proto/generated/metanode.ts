@@ -3618,6 +3618,146 @@ function readRestoreTrashResponse(reader: protobuf.ProtoReader): RestoreTrashRes
   return message;
 }
 
+/** Empties the partition's trash now (whatever the retention), one page per call. */
+export interface PurgeTrashRequest {
+  partitionId: number;
+  limit: number;
+}
+
+export const PurgeTrashRequest: protobuf.MessageCodec<PurgeTrashRequest> = {
+  typeName: 'atoll.metanode.PurgeTrashRequest',
+  create: createPurgeTrashRequest,
+  encode: (message) => protobuf.encodeMessage(message, measurePurgeTrashRequest, writePurgeTrashRequest, 'atoll.metanode.PurgeTrashRequest'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measurePurgeTrashRequest, 'atoll.metanode.PurgeTrashRequest'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measurePurgeTrashRequest, writePurgeTrashRequest, 'atoll.metanode.PurgeTrashRequest'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readPurgeTrashRequest),
+  measure: measurePurgeTrashRequest,
+  write: writePurgeTrashRequest,
+  read: readPurgeTrashRequest,
+};
+
+function createPurgeTrashRequest(partial?: Partial<PurgeTrashRequest>): PurgeTrashRequest {
+  return {
+    partitionId: partial?.partitionId ?? 0,
+    limit: partial?.limit ?? 0,
+  };
+}
+
+function measurePurgeTrashRequest(message: PurgeTrashRequest, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.partitionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.PurgeTrashRequest.partition_id');
+  }
+  {
+    const value = message.limit;
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.metanode.PurgeTrashRequest.limit');
+  }
+  return size;
+}
+
+function writePurgeTrashRequest(message: PurgeTrashRequest, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.partitionId;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+  {
+    const value = message.limit;
+    if (value !== 0) { writer.byte(16); writer.varint32(value); }
+  }
+}
+
+function readPurgeTrashRequest(reader: protobuf.ProtoReader): PurgeTrashRequest {
+  const message: PurgeTrashRequest = {
+    partitionId: 0,
+    limit: 0,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.partitionId = reader.uint64(); break;
+      case 16: message.limit = reader.uint32(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.PurgeTrashRequest.partition_id');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.PurgeTrashRequest.limit');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface PurgeTrashResponse {
+  purged: number;
+  /** More entries are left: call again. */
+  more: boolean;
+}
+
+export const PurgeTrashResponse: protobuf.MessageCodec<PurgeTrashResponse> = {
+  typeName: 'atoll.metanode.PurgeTrashResponse',
+  create: createPurgeTrashResponse,
+  encode: (message) => protobuf.encodeMessage(message, measurePurgeTrashResponse, writePurgeTrashResponse, 'atoll.metanode.PurgeTrashResponse'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measurePurgeTrashResponse, 'atoll.metanode.PurgeTrashResponse'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measurePurgeTrashResponse, writePurgeTrashResponse, 'atoll.metanode.PurgeTrashResponse'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readPurgeTrashResponse),
+  measure: measurePurgeTrashResponse,
+  write: writePurgeTrashResponse,
+  read: readPurgeTrashResponse,
+};
+
+function createPurgeTrashResponse(partial?: Partial<PurgeTrashResponse>): PurgeTrashResponse {
+  return {
+    purged: partial?.purged ?? 0,
+    more: partial?.more ?? false,
+  };
+}
+
+function measurePurgeTrashResponse(message: PurgeTrashResponse, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.purged;
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.metanode.PurgeTrashResponse.purged');
+  }
+  {
+    const value = message.more;
+    if (value !== false) size += 1 + 1;
+  }
+  return size;
+}
+
+function writePurgeTrashResponse(message: PurgeTrashResponse, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.purged;
+    if (value !== 0) { writer.byte(8); writer.varint32(value); }
+  }
+  {
+    const value = message.more;
+    if (value !== false) { writer.byte(16); writer.bool(value); }
+  }
+}
+
+function readPurgeTrashResponse(reader: protobuf.ProtoReader): PurgeTrashResponse {
+  const message: PurgeTrashResponse = {
+    purged: 0,
+    more: false,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.purged = reader.uint32(); break;
+      case 16: message.more = reader.bool(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.PurgeTrashResponse.purged');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.PurgeTrashResponse.more');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
 /**
  * Cross-partition halves: a dentry whose inode lives in another partition, and the link
  * count of an inode whose dentry lives in another partition.
@@ -5768,5 +5908,12 @@ export const MetaNode = {
     service: 'atoll.metanode.MetaNode',
     request: RenameTxnRequest,
     response: RenameTxnResponse,
+  },
+  purgeTrash: {
+    id: 228,
+    name: 'PurgeTrash',
+    service: 'atoll.metanode.MetaNode',
+    request: PurgeTrashRequest,
+    response: PurgeTrashResponse,
   },
 } as const satisfies protobuf.ServiceDefinition;
