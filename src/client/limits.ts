@@ -22,6 +22,8 @@ export interface VolumeLimits {
   readonly readdirPageEntries: number;
   /** Directory entries one recursive remove or readdir walks before giving up. */
   readonly treeEntriesMax: number;
+  /** Memory all open files of one volume instance may hold in read-ahead and write-behind buffers. */
+  readonly bufferBytesMax: number;
   /** Open file handles of one volume instance. */
   readonly openHandlesMax: number;
 }
@@ -39,6 +41,7 @@ export const volumeLimitsDefault: VolumeLimits = Object.freeze({
   symlinkFollowMax: 40,
   readdirPageEntries: 1_024,
   treeEntriesMax: 10_000_000,
+  bufferBytesMax: 256 * 1024 * 1024,
   openHandlesMax: 65_536,
 });
 

@@ -13,6 +13,7 @@ import type { DataClient, ExtentKey, ExtentWriter } from '../dataclient/index.js
 import type { Inode } from '../proto/generated/metanode.js';
 import { segmentsOf, storedEnd } from './extent-map.js';
 import type { VolumeLimits } from './limits.js';
+import type { BufferBudget } from './buffer-budget.js';
 
 /** The metadata calls an open file makes (the Volume provides them). */
 export interface FileMetadata {
@@ -25,6 +26,8 @@ const appendKeysPerCall = 1024;
 
 interface Window {
   readonly offset: number;
+  /** Bytes taken from the budget for it. */
+  readonly length: number;
   readonly bytes: Promise<Uint8Array>;
 }
 
@@ -45,12 +48,15 @@ export class OpenFile {
   #window: Window | null = null;
   #next: Window | null = null;
   #lastReadEnd = -1;
+  /** Budget bytes the write-behind stream holds (0 when there is no stream). */
+  #streamBudgetBytes = 0;
 
   constructor(
     inode: Inode,
     private readonly data: DataClient,
     private readonly metadata: FileMetadata,
     private readonly limits: VolumeLimits,
+    private readonly budget: BufferBudget,
   ) {
     this.#inode = inode;
   }
@@ -154,7 +160,7 @@ export class OpenFile {
           const part = piece.subarray(at, Math.min(piece.byteLength, at + overwritePieceBytes));
           overwrites.push(this.data.overwrite(key.partitionId, key.extentId, key.extentOffset + (segment.from - key.fileOffset) + at, part));
         }
-      } else if (segment.to === end && segment.from >= stored) {
+      } else if (segment.to === end && segment.from >= stored && this.#takeStreamBudget()) {
         this.#streamStart = segment.from;
         this.#streamEnd = segment.from;
         await this.#append(piece);
@@ -214,7 +220,17 @@ export class OpenFile {
     this.#headBytes = 0;
     this.#streamStart = -1;
     this.#streamEnd = -1;
+    this.budget.give(this.#streamBudgetBytes);
+    this.#streamBudgetBytes = 0;
     await this.#publish(keys);
+  }
+
+  /** A stream holds up to the small-file buffer plus a writer's window of packets. */
+  #takeStreamBudget(): boolean {
+    const bytes = this.limits.smallFileBytesMax + this.data.limits.packetBytes * (this.data.limits.windowPackets + 1);
+    if (!this.budget.tryTake(bytes)) return false;
+    this.#streamBudgetBytes = bytes;
+    return true;
   }
 
   async #publish(keys: readonly ExtentKey[]): Promise<void> {
@@ -229,23 +245,24 @@ export class OpenFile {
     const windowBytes = this.limits.readAheadBytes;
     const size = this.#inode.size;
     const extents = this.#inode.extents;
-    const fetch = (offset: number): Window => {
+    const fetch = (offset: number): Window | null => {
       const length = Math.min(windowBytes, size - offset);
+      if (!this.budget.tryTake(length)) return null;
       const bytes = this.data.readFile(extents, offset, length);
       bytes.catch(() => undefined);
-      return { offset, bytes };
+      return { offset, length, bytes };
     };
     const covers = (window: Window | null, from: number): boolean => window !== null && from >= window.offset && from < window.offset + windowBytes;
     if (!covers(this.#window, position)) {
-      if (covers(this.#next, position)) {
-        this.#window = this.#next;
-        this.#next = null;
-      } else {
-        this.#window = fetch(position);
-        this.#next = null;
-      }
+      const next = covers(this.#next, position) ? this.#next : null;
+      if (next === null) this.#dropReadAhead();
+      else this.#giveWindow(this.#window);
+      this.#window = next ?? fetch(position);
+      this.#next = null;
     }
-    const window = this.#window!;
+    const window = this.#window;
+    // The budget is spent (many files read at once): read just what was asked.
+    if (window === null) return this.data.readFile(extents, position, end - position);
     const windowEnd = window.offset + windowBytes;
     if (this.#next === null && windowEnd < size) this.#next = fetch(windowEnd);
     let bytes: Uint8Array;
@@ -264,8 +281,23 @@ export class OpenFile {
   }
 
   #dropReadAhead(): void {
+    this.#giveWindow(this.#window);
+    this.#giveWindow(this.#next);
     this.#window = null;
     this.#next = null;
+  }
+
+  #giveWindow(window: Window | null): void {
+    if (window !== null) this.budget.give(window.length);
+  }
+
+  /** Lets go of the buffers (the last handle closed, after its flush). */
+  dispose(): void {
+    this.#dropReadAhead();
+    this.budget.give(this.#streamBudgetBytes);
+    this.#streamBudgetBytes = 0;
+    if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
+    this.#flushTimer = null;
   }
 
   #throwFlushError(): void {

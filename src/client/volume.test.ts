@@ -106,6 +106,22 @@ describe('volume SDK against a three-replica cluster', { timeout: 600_000 }, () 
     assert.equal(await volume.readFile('/hello.txt', 'utf8'), 'sh');
   });
 
+  test('with no buffer budget left, writes are published at once and reads go direct, with the same results', async () => {
+    const lean = await open({ limits: { bufferBytesMax: 1 } });
+    try {
+      const content = randomBytes(2 * mib + 77);
+      const handle = await lean.open('/lean.bin', 'w+');
+      for (let at = 0; at < content.byteLength; at += 200 * kib) await handle.write(content, at, Math.min(200 * kib, content.byteLength - at), at);
+      const back = Buffer.alloc(content.byteLength);
+      for (let at = 0; at < content.byteLength; at += 64 * kib) await handle.read(back, at, Math.min(64 * kib, content.byteLength - at), at);
+      assert.ok(back.equals(content));
+      await handle.close();
+      assert.ok(((await volume.readFile('/lean.bin')) as Buffer).equals(content), 'another client reads what the lean one wrote');
+    } finally {
+      await lean.close();
+    }
+  });
+
   test('directories: mkdir (recursive), readdir with types, rmdir, rm -r, and their errors', async () => {
     assert.equal(await volume.mkdir('/a/b/c', { recursive: true }), '/a');
     assert.equal(await volume.mkdir('/a/b/c', { recursive: true }), undefined);

@@ -42,6 +42,7 @@ import { RpcClient } from '../rpc/index.js';
 import { asFs } from './fs-error.js';
 import { buildVolumeLimits, type VolumeLimits } from './limits.js';
 import { OpenFile } from './open-file.js';
+import { BufferBudget } from './buffer-budget.js';
 import { FileHandle, parseOpenFlags } from './file-handle.js';
 import { joinComponents, pathComponents, splitLast } from './paths.js';
 import { SessionKeeper } from './sessions.js';
@@ -118,6 +119,7 @@ export class Volume {
   readonly #names: TtlCache<string, Dentry>;
   readonly #open = new Map<number, OpenFile>();
   readonly #handles = new Set<FileHandle>();
+  readonly #budget: BufferBudget;
   readonly #uid: number;
   readonly #gid: number;
   readonly #umask: number;
@@ -138,6 +140,7 @@ export class Volume {
     this.#uid = options.uid ?? process.getuid?.() ?? 0;
     this.#gid = options.gid ?? process.getgid?.() ?? 0;
     this.#umask = (options.umask ?? 0o022) & 0o777;
+    this.#budget = new BufferBudget(this.limits.bufferBytesMax);
   }
 
   /** Connects to the masters, checks the volume (and its access key) and waits for its root. */
@@ -652,6 +655,7 @@ export class Volume {
     } finally {
       if (file.release()) {
         this.#open.delete(file.ino);
+        file.dispose();
         this.#remember(file.inode());
       }
       await this.#sessions.recordClose(file.ino);
@@ -668,7 +672,7 @@ export class Volume {
   async #openInode(inode: Inode, parsed: ReturnType<typeof parseOpenFlags>, created: boolean, path: string): Promise<FileHandle> {
     let file = this.#open.get(inode.ino);
     if (file === undefined) {
-      file = new OpenFile(inode, this.data, { appendExtents: (ino, keys) => this.#appendExtents(ino, keys), truncate: (ino, size) => this.#truncateInode(ino, size) }, this.limits);
+      file = new OpenFile(inode, this.data, { appendExtents: (ino, keys) => this.#appendExtents(ino, keys), truncate: (ino, size) => this.#truncateInode(ino, size) }, this.limits, this.#budget);
       this.#open.set(inode.ino, file);
     } else {
       file.refresh(inode);
@@ -678,7 +682,10 @@ export class Volume {
       await this.#sessions.recordOpen(inode.ino);
       if (parsed.truncate && !created && inode.type === InodeType.INODE_FILE && file.size > 0) await file.truncate(0);
     } catch (error) {
-      if (file.release()) this.#open.delete(inode.ino);
+      if (file.release()) {
+        this.#open.delete(inode.ino);
+        file.dispose();
+      }
       throw error;
     }
     const handle = new FileHandle(this, file, parsed, path);
