@@ -299,7 +299,7 @@ function isPromise<T>(value: Answer<T>): value is Promise<T> {
 }
 
 /** Runs one operation and answers exactly once: its value, its errno, or ETIMEDOUT. */
-class OperationRunner {
+export class OperationRunner {
   constructor(
     private readonly timeoutMs: number,
     private readonly onUnexpectedError: (report: UnexpectedErrorReport) => void,
