@@ -80,7 +80,7 @@ describe('memory fs on a real FUSE mount', fuseSuiteOptions('memory fs on a real
 
   test('rename, also over an existing file and across directories', async () => {
     await sh('mkdir d; printf one > x; printf two > y; mv x y');
-    assert.equal(await sh('cat y; ls'), 'twod\ny\n'.replace('twod', 'oned'));
+    assert.equal(await sh('cat y; ls'), 'oned\ny\n');
     await sh('mv y d/z');
     assert.equal(await sh('cat d/z; ls d'), 'onez\n');
     await sh('rm -r d');
