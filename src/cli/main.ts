@@ -4,6 +4,7 @@ import { atollVersion } from '../instance/index.js';
 import { clusterCommand, nodeCommand, partitionCommand, volumeCommand } from './admin-commands.js';
 import { exitCodes } from './exit-codes.js';
 import { fsCommand, trashCommand } from './fs-commands.js';
+import { mountCommand, umountCommand } from './mount-command.js';
 import { roleSummary, serveRole } from './serve-role.js';
 import { startCommand, stopCommand } from './start.js';
 
@@ -23,6 +24,8 @@ const commands: Record<string, Command> = {
   volume: { summary: 'volumes: create, list, info, update, delete', run: volumeCommand },
   partition: { summary: 'meta and data partitions: list, info', run: partitionCommand },
   fs: { summary: 'files of a volume without a mount: ls, stat, put, get, cat, mkdir, rm, mv, ln, df', run: fsCommand },
+  mount: { summary: 'serve a volume as a FUSE file system at a directory (until unmounted)', run: mountCommand },
+  umount: { summary: 'unmount a directory mounted with atoll mount', run: umountCommand },
   trash: { summary: 'the trash of a volume: list, restore, purge', run: trashCommand },
   version: {
     summary: 'print the version',

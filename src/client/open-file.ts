@@ -22,6 +22,7 @@ export interface FileMetadata {
 }
 
 const overwritePieceBytes = 128 * 1024;
+const overwritesInFlightMax = 4;
 const appendKeysPerCall = 1024;
 
 interface Window {
@@ -151,14 +152,14 @@ export class OpenFile {
     if (this.#streamStart >= 0) await this.#flushStream();
     const stored = storedEnd(this.#inode.extents);
     const direct: Array<{ from: number; to: number }> = [];
-    const overwrites: Promise<void>[] = [];
+    const overwrites: Array<() => Promise<void>> = [];
     for (const segment of segmentsOf(this.#inode.extents, position, end)) {
       const piece = bytes.subarray(segment.from - position, segment.to - position);
       if (segment.key !== null) {
         const key = segment.key;
         for (let at = 0; at < piece.byteLength; at += overwritePieceBytes) {
           const part = piece.subarray(at, Math.min(piece.byteLength, at + overwritePieceBytes));
-          overwrites.push(this.data.overwrite(key.partitionId, key.extentId, key.extentOffset + (segment.from - key.fileOffset) + at, part));
+          overwrites.push(() => this.data.overwrite(key.partitionId, key.extentId, key.extentOffset + (segment.from - key.fileOffset) + at, part));
         }
       } else if (segment.to === end && segment.from >= stored && this.#takeStreamBudget()) {
         this.#streamStart = segment.from;
@@ -168,7 +169,13 @@ export class OpenFile {
         direct.push(segment);
       }
     }
-    await Promise.all(overwrites);
+    // A few overwrites in flight at once: each is a Raft entry of up to 128 KiB.
+    let nextOverwrite = 0;
+    const worker = async (): Promise<void> => {
+      // Bounded: each turn takes one overwrite.
+      while (nextOverwrite < overwrites.length) await overwrites[nextOverwrite++]!();
+    };
+    await Promise.all(Array.from({ length: Math.min(overwritesInFlightMax, overwrites.length) }, worker));
     for (const segment of direct) {
       const { keys } = await this.data.write(bytes.subarray(segment.from - position, segment.to - position), segment.from);
       await this.#publish(keys);
@@ -177,7 +184,8 @@ export class OpenFile {
 
   async #append(bytes: Uint8Array): Promise<void> {
     if (this.#writer === null && this.#headBytes + bytes.byteLength <= this.limits.smallFileBytesMax) {
-      this.#head.push(bytes.slice());
+      // A copy: the caller's buffer may be reused (FUSE's is gone once the write is answered), and Buffer#slice would share it.
+      this.#head.push(Uint8Array.prototype.slice.call(bytes));
       this.#headBytes += bytes.byteLength;
     } else {
       if (this.#writer === null) {

@@ -145,6 +145,15 @@ export class DataPartition implements HostedPartition {
     this.#lastAppendMs.set(extentId, nowMs);
   }
 
+  /**
+   * An overwrite of the extent is on its way through Raft (proposed, or applied here):
+   * until every replica applied it their blocks differ, and repair must not take the
+   * majority's (older) copy for the truth, so the extent counts as busy for a while.
+   */
+  overwriteSeen(extentId: number, nowMs: number): void {
+    this.#lastAppendMs.set(extentId, nowMs);
+  }
+
   /** A packet failed somewhere: no more appends to this extent (its replicas may differ). */
   appendFailed(extentId: number, nowMs: number): void {
     this.#closed.add(extentId);
@@ -213,6 +222,7 @@ export class DataPartition implements HostedPartition {
 
   #applyOverwrite(command: Uint8Array): Promise<AtollError | null> {
     const overwrite = decodeOverwrite(command);
+    this.overwriteSeen(overwrite.extentId, Date.now());
     // Queued in apply order on the store (one operation at a time), so replicas write
     // the same bytes in the same order. Never rejects: a follower's failure has no caller.
     return this.store.overwrite(overwrite.extentId, overwrite.offset, overwrite.bytes).then(

@@ -145,13 +145,12 @@ export function registerDataNodeService(server: RpcServer, deps: DataNodeService
     if (request.size > limits.readBytesMax) throw new AtollError(StatusCode.TOO_LARGE, `${action}: over readBytesMax=${limits.readBytesMax}`);
     const store = partition.store;
     if (!request.forRepair) {
-      const leading = partition.context.isLeader();
-      // A follower serves only when it is known complete; a lagging or repairing replica
-      // sends the caller to the leader.
-      if (!leading && !partition.caughtUp) requireLeader(partition, `${action} (this replica is catching up)`);
+      // Only the leader serves reads: a follower, even a complete one, may not have
+      // applied an overwrite the leader already acknowledged (overwrites go through Raft),
+      // so it sends the caller to the leader.
+      requireLeader(partition, action);
       if (store.hasExtent(request.extentId) && request.offset + request.size > store.size(request.extentId) && !partition.caughtUp) {
-        if (leading) throw new AtollError(StatusCode.UNAVAILABLE, `${action}: this leader is being repaired (it holds ${store.size(request.extentId)} bytes)`, { retryAfterMs: 500 });
-        requireLeader(partition, action);
+        throw new AtollError(StatusCode.UNAVAILABLE, `${action}: this leader is being repaired (it holds ${store.size(request.extentId)} bytes)`, { retryAfterMs: 500 });
       }
     }
     if (context.signal.aborted) throw new AtollError(StatusCode.CANCELLED, `${action}: the caller gave up`);
@@ -209,6 +208,7 @@ export function registerDataNodeService(server: RpcServer, deps: DataNodeService
     if (request.offset + request.size > store.size(request.extentId)) {
       throw new AtollError(StatusCode.INVALID_ARGUMENT, `${action}: beyond the extent's size ${store.size(request.extentId)}; append instead`);
     }
+    partition.overwriteSeen(request.extentId, Date.now());
     const result = (await partition.context.propose(encodeOverwrite({ extentId: request.extentId, offset: request.offset, bytes: new Uint8Array(context.payload) }))) as AtollError | null;
     if (result !== null) throw result;
     return {};

@@ -9,6 +9,8 @@ export interface AtollErrorOptions {
   // host:port of the group leader, for NOT_LEADER.
   leaderHint?: string;
   retryAfterMs?: number;
+  // Set on errors a peer answered (an error frame), as opposed to ones raised here.
+  remote?: boolean;
 }
 
 export class AtollError extends Error {
@@ -18,6 +20,8 @@ export class AtollError extends Error {
   readonly retryable: boolean;
   readonly leaderHint: string;
   readonly retryAfterMs: number;
+  // A peer answered with this error (it got the request); false when raised locally.
+  readonly remote: boolean;
 
   constructor(status: StatusCode, message?: string, options: AtollErrorOptions = {}) {
     const info = statusInfo(status);
@@ -28,6 +32,7 @@ export class AtollError extends Error {
     this.retryable = info.retryable;
     this.leaderHint = options.leaderHint ?? '';
     this.retryAfterMs = options.retryAfterMs ?? 0;
+    this.remote = options.remote ?? false;
   }
 
   get statusName(): string {

@@ -34,6 +34,9 @@ export interface RouteOptions {
   readonly otherReplicaOnChecksum?: boolean;
 }
 
+/** NOT_LEADER hints followed at once within one call; later ones wait a backoff first. */
+const redirectsWithoutWaitMax = 3;
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function toAtollError(error: unknown): AtollError {
@@ -47,7 +50,11 @@ export function toAtollError(error: unknown): AtollError {
  * shutting down and refuses before dispatching. Anything else leaves the outcome unknown.
  */
 export function neverDelivered(error: AtollError): boolean {
-  return error.status === StatusCode.UNAVAILABLE && /unavailable \(|could not connect|refused|connecting|closed|shutting down/i.test(error.message);
+  if (error.status !== StatusCode.UNAVAILABLE) return false;
+  // A peer's own answer: only its refusal while shutting down means it did nothing (an
+  // UNAVAILABLE it relays, e.g. a replica it could not reach, says nothing of the kind).
+  if (error.remote) return error.message.endsWith('server is shutting down; retry on another connection');
+  return /unavailable \(|could not connect|refused|connecting|closed|shutting down/i.test(error.message);
 }
 
 /** The service address of node `nodeId` among the partition's peers, if listed. */
@@ -161,6 +168,9 @@ export class PartitionRouter {
                 address = addressOfNode(partition, Number(hinted[1]));
               }
               if (address !== undefined && address !== target) {
+                // Replicas may point at each other for a moment around an election: past
+                // the first redirects, each one waits a backoff before it is followed.
+                if (attempt > redirectsWithoutWaitMax) await sleep(backoff);
                 target = address;
                 this.#leaders.set(partitionId, address);
                 continue;

@@ -25,5 +25,5 @@ export function errorFromFrameHeader(header: Uint8Array, context: string): Atoll
   }
   // A code this build does not know (a newer peer) is reported as INTERNAL, keeping its text.
   const status = isKnownStatus(body.code) ? body.code : StatusCode.INTERNAL;
-  return new AtollError(status, `${context}: ${body.message}`, { leaderHint: body.leaderHint, retryAfterMs: body.retryAfterMs });
+  return new AtollError(status, `${context}: ${body.message}`, { leaderHint: body.leaderHint, retryAfterMs: body.retryAfterMs, remote: true });
 }

@@ -1,0 +1,203 @@
+// AtollFS under a FUSE mount: the operations of binding.ts on a Volume of the SDK
+// (src/client). Paths resolve through the SDK's name and attribute caches; open files are
+// SDK file handles (write-behind, read-ahead, sessions), numbered for the kernel. An
+// operation that carries a handle works by the handle, so an open file that was unlinked
+// (its path is then a libfuse hidden name) keeps reading and writing.
+//
+// The kernel applies the caller's umask before create and mkdir, so the Volume is opened
+// with umask 0. Permissions are checked by the kernel (default_permissions) from what
+// getattr answers; new files belong to the mounting process (fuse-native does not pass
+// the caller's uid and gid).
+import { constants } from 'node:fs';
+import { isAtollError, StatusCode } from '../errors/index.js';
+import type { FileHandle as SdkHandle, Stats, Volume } from '../client/index.js';
+import type { FileHandle, FileStat, FileSystemStats, FuseOperations } from './binding.js';
+import { fuseError } from './errno.js';
+
+const handleMax = 2 ** 31 - 1;
+const createFlags = constants.O_CREAT | constants.O_RDWR;
+
+export class AtollFileSystem implements FuseOperations {
+  readonly #handles = new Map<FileHandle, SdkHandle>();
+  #nextHandle = 1;
+
+  constructor(private readonly volume: Volume) {}
+
+  /** Open handles (for status and tests). */
+  get openHandles(): number {
+    return this.#handles.size;
+  }
+
+  async destroy(): Promise<void> {
+    await Promise.allSettled([...this.#handles.values()].map((handle) => handle.close()));
+    this.#handles.clear();
+  }
+
+  async statfs(): Promise<FileSystemStats> {
+    const statfs = await this.volume.statfs();
+    return {
+      totalBytes: statfs.capacityBytes,
+      freeBytes: Math.max(0, statfs.capacityBytes - statfs.usedBytes),
+      availableBytes: Math.max(0, statfs.capacityBytes - statfs.usedBytes),
+      totalFiles: statfs.files,
+      freeFiles: statfs.ffree,
+    };
+  }
+
+  async getattr(path: string): Promise<FileStat> {
+    return fileStat(await this.volume.lstat(path));
+  }
+
+  async fgetattr(_path: string, handle: FileHandle): Promise<FileStat> {
+    return fileStat(await this.#handle(handle).stat());
+  }
+
+  async readdir(path: string): Promise<readonly string[]> {
+    // readdirplus fills the SDK's caches, so the getattr calls of `ls -l` that follow are local.
+    return (await this.volume.readdirPlus(path)).map((entry) => entry.name);
+  }
+
+  async mkdir(path: string, mode: number): Promise<void> {
+    await this.volume.mkdir(path, { mode: mode & 0o7777 });
+  }
+
+  async rmdir(path: string): Promise<void> {
+    await this.volume.rmdir(path);
+  }
+
+  async create(path: string, mode: number): Promise<FileHandle> {
+    return this.#register(await this.volume.open(path, createFlags, mode & 0o7777));
+  }
+
+  async open(path: string, flags: number): Promise<FileHandle> {
+    // libfuse 2 sends O_TRUNC as a truncate before the open, and O_CREAT as create.
+    return this.#register(await this.volume.open(path, flags & ~(constants.O_CREAT | constants.O_EXCL | constants.O_TRUNC)));
+  }
+
+  read(_path: string, handle: FileHandle, length: number, position: number): Promise<Uint8Array> {
+    return this.#handle(handle).readAt(position, length);
+  }
+
+  write(_path: string, handle: FileHandle, data: Buffer, position: number): Promise<number> {
+    return this.#handle(handle).writeAt(data, position);
+  }
+
+  flush(_path: string, handle: FileHandle): Promise<void> {
+    return this.#handle(handle).flush();
+  }
+
+  fsync(_path: string, handle: FileHandle): Promise<void> {
+    return this.#handle(handle).sync();
+  }
+
+  async release(_path: string, handle: FileHandle): Promise<void> {
+    const open = this.#handles.get(handle);
+    if (open === undefined) return;
+    this.#handles.delete(handle);
+    await open.close();
+  }
+
+  async truncate(path: string, size: number): Promise<void> {
+    await this.volume.truncate(path, size);
+  }
+
+  async ftruncate(_path: string, handle: FileHandle, size: number): Promise<void> {
+    await this.volume.setattrInode(this.#handle(handle).ino, { size });
+  }
+
+  async unlink(path: string): Promise<void> {
+    await this.volume.unlink(path);
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    await this.volume.rename(from, to);
+  }
+
+  async link(existingPath: string, newPath: string): Promise<void> {
+    await this.volume.link(existingPath, newPath);
+  }
+
+  async symlink(target: string, linkPath: string): Promise<void> {
+    await this.volume.symlink(target, linkPath);
+  }
+
+  readlink(path: string): Promise<string> {
+    return this.volume.readlink(path);
+  }
+
+  async chmod(path: string, mode: number): Promise<void> {
+    await this.volume.chmod(path, mode & 0o7777);
+  }
+
+  async chown(path: string, uid: number, gid: number): Promise<void> {
+    await this.volume.lchown(path, uid, gid);
+  }
+
+  async utimens(path: string, atimeMs: number, mtimeMs: number): Promise<void> {
+    await this.volume.utimes(path, atimeMs / 1000, mtimeMs / 1000);
+  }
+
+  async getxattr(path: string, name: string): Promise<Uint8Array> {
+    await this.volume.resolve(path);
+    return noData(this.volume.getxattr(path, name));
+  }
+
+  async setxattr(path: string, name: string, value: Buffer, flags: number): Promise<void> {
+    await this.volume.resolve(path);
+    await noData(this.volume.setxattr(path, name, value, flags === 1 ? 'create' : flags === 2 ? 'replace' : 'any'));
+  }
+
+  async listxattr(path: string): Promise<readonly string[]> {
+    return this.volume.listxattr(path);
+  }
+
+  async removexattr(path: string, name: string): Promise<void> {
+    await this.volume.resolve(path);
+    await noData(this.volume.removexattr(path, name));
+  }
+
+  #register(handle: SdkHandle): FileHandle {
+    // Bounded: the SDK caps open handles far below 2^31, so a free number is found.
+    for (let tries = 0; tries <= this.#handles.size; tries++) {
+      const number = this.#nextHandle;
+      this.#nextHandle = number >= handleMax ? 1 : number + 1;
+      if (!this.#handles.has(number)) {
+        this.#handles.set(number, handle);
+        return number;
+      }
+    }
+    throw fuseError('EMFILE', 'no free file handle number');
+  }
+
+  #handle(handle: FileHandle): SdkHandle {
+    const open = this.#handles.get(handle);
+    if (open === undefined) throw fuseError('EBADF', `no open file with handle ${handle}`);
+    return open;
+  }
+}
+
+function fileStat(stats: Stats): FileStat {
+  return {
+    mode: stats.mode,
+    uid: stats.uid,
+    gid: stats.gid,
+    size: stats.size,
+    nlink: stats.nlink,
+    ino: stats.ino,
+    rdev: stats.rdev,
+    blocks: stats.blocks,
+    atimeMs: stats.atimeMs,
+    mtimeMs: stats.mtimeMs,
+    ctimeMs: stats.ctimeMs,
+  };
+}
+
+/** An absent attribute is ENODATA for xattr calls (the path itself was just resolved). */
+async function noData<T>(promise: Promise<T>): Promise<T> {
+  try {
+    return await promise;
+  } catch (error) {
+    if (isAtollError(error, StatusCode.NOT_FOUND)) throw fuseError('ENODATA', (error as Error).message);
+    throw error;
+  }
+}
