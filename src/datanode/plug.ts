@@ -61,5 +61,7 @@ export function datanodePlug(config: DatanodeConfig, overrides: Partial<DataNode
       registerDataNodeService(instance.rpc, { host: partitions, rpc, peers, limits, repair });
     },
     statusExtra: () => ({ disks: diskSpace.rooms() }),
+    // The disks as configured: budgets (`disk-capacity`) and the reserve count.
+    usage: () => diskSpace.usage(),
   };
 }
