@@ -104,7 +104,7 @@ export function registerDataNodeService(server: RpcServer, deps: DataNodeService
     if (packet.tiny) return writeTiny(deps, partition, packet, context.payload);
     if (packet.forwarded) {
       partition.checkRoom(action, packet.size);
-      return partition.store.append(packet.extentId, packet.offset, context.payload).then(() => ({ extentSize: packet.offset + packet.size, extentId: packet.extentId, extentOffset: packet.offset }));
+      return partition.store.append(packet.extentId, packet.offset, context.payload, packet.crc32).then(() => ({ extentSize: packet.offset + packet.size, extentId: packet.extentId, extentOffset: packet.offset }));
     }
     try {
       requireLeader(partition, action);
@@ -119,7 +119,7 @@ export function registerDataNodeService(server: RpcServer, deps: DataNodeService
     }
     partition.admitAppend(packet.extentId, packet.offset, packet.size);
     const send = (followers: string[]): Promise<{ extentSize: number }> => {
-      const local = partition.store.append(packet.extentId, packet.offset, context.payload);
+      const local = partition.store.append(packet.extentId, packet.offset, context.payload, packet.crc32);
       const forwards = followers.map((address) => deps.rpc.call(address, DataNode.write, { ...packet, forwarded: true }, { payload: context.payload, deadlineMs: limits.forwardDeadlineMs }));
       return everywhere(action, local, forwards, followers).then(
         () => {

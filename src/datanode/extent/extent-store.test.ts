@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { crc32 } from '../../checksum/index.js';
 import { SimulatedDisk } from '../../disk/index.js';
 import { StatusCode, isAtollError } from '../../errors/index.js';
 import { createRandom } from '../../random/index.js';
@@ -355,4 +356,21 @@ test('a damaged bad-block list refuses the open with INTERNAL', async () => {
   const refused = await statusOf(() => ExtentStore.open(disk, directory));
   assert.equal(refused.status, StatusCode.INTERNAL);
   assert.match(refused.message, /bad-blocks.list is damaged/);
+});
+
+test("an append given its packet's CRC uses it for a block the packet starts, and computes the others", async () => {
+  // Small blocks, so that one packet can span two of them.
+  const small = 4096;
+  const store = await ExtentStore.open(new SimulatedDisk(), directory, buildExtentLimits({ blockBytes: small, tinyAlignmentBytes: small, extentBytesMax: 1024 * small }));
+  const plain = await store.createExtent();
+  const given = await store.createExtent();
+  const packets = [pattern(small, 1), pattern(1000, 2), pattern(small - 1000, 3), pattern(2 * small + 5, 4), pattern(10, 5)];
+  for (const packet of packets) {
+    await store.append(plain, store.size(plain), packet);
+    // The CRC is the wire's, already checked: for the packet that continues a block it must not be used.
+    await store.append(given, store.size(given), packet, crc32(packet));
+  }
+  assert.deepEqual(store.blockCrcs(given), store.blockCrcs(plain));
+  assert.deepEqual(await store.read(given, 0, store.size(given)), await store.read(plain, 0, store.size(plain)));
+  await store.close();
 });

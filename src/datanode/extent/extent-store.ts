@@ -64,6 +64,8 @@ interface ExtentState {
   readonly blockCrcs: number[];
   /** Tiny extents: bit per released page. Empty for normal extents. */
   readonly freedPages: Uint8Array;
+  /** Bits set in freedPages: usedBytes runs on every packet's room check. */
+  freedPageCount: number;
   readonly badBlocks: Set<number>;
   dataDirty: boolean;
   tableDirty: boolean;
@@ -159,6 +161,7 @@ export class ExtentStore {
         size: table.size,
         blockCrcs: [...table.blockCrcs],
         freedPages,
+        freedPageCount: countBits(freedPages),
         badBlocks: new Set(),
         dataDirty: false,
         tableDirty: false,
@@ -289,8 +292,12 @@ export class ExtentStore {
     return Math.max(0, used);
   }
 
-  /** Appends one packet at `offset`, which must be the extent's size. Durable after sync(). */
-  append(extentId: number, offset: number, bytes: Uint8Array): Promise<void> {
+  /**
+   * Appends one packet at `offset`, which must be the extent's size. Durable after sync().
+   * `packetCrc`, when given, is the CRC32 of `bytes` the caller already checked (the
+   * wire's): a packet that starts a block then needs no second pass for the block's CRC.
+   */
+  append(extentId: number, offset: number, bytes: Uint8Array, packetCrc?: number): Promise<void> {
     return this.serial(async () => {
       const state = this.extent('append to', extentId);
       if (state.tiny) refuse(StatusCode.INVALID_ARGUMENT, `append to extent ${extentId}: a tiny extent takes appendTiny`);
@@ -301,7 +308,7 @@ export class ExtentStore {
       if (state.size + bytes.byteLength > this.limits.extentBytesMax) {
         refuse(StatusCode.TOO_LARGE, `append to extent ${extentId}: ${bytes.byteLength} bytes at ${offset} would pass the extent limit: extentBytesMax=${this.limits.extentBytesMax}`);
       }
-      await this.appendBytes(state, bytes);
+      await this.appendBytes(state, bytes, packetCrc);
     });
   }
 
@@ -313,7 +320,8 @@ export class ExtentStore {
       if (length > this.limits.readBytesMax) refuse(StatusCode.TOO_LARGE, `read extent ${extentId}: ${length} bytes is over readBytesMax=${this.limits.readBytesMax}`);
       if (length === 0) return new Uint8Array(0);
       const { start, data } = await this.readVerified('read', state, offset, offset + length);
-      return data.slice(offset - start, offset - start + length);
+      // The blocks were read into a buffer of their own: a view of it needs no copy.
+      return data.subarray(offset - start, offset - start + length);
     });
   }
 
@@ -411,7 +419,12 @@ export class ExtentStore {
               return true;
             };
       await this.writeInPlace('release tiny range of', state, offset, new Uint8Array(end - offset), punchInstead);
-      for (let page = offset / alignment; page * alignment < end; page++) state.freedPages[page >>> 3] = state.freedPages[page >>> 3]! | (1 << (page & 7));
+      for (let page = offset / alignment; page * alignment < end; page++) {
+        const mask = 1 << (page & 7);
+        if ((state.freedPages[page >>> 3]! & mask) !== 0) continue;
+        state.freedPages[page >>> 3] = state.freedPages[page >>> 3]! | mask;
+        state.freedPageCount += 1;
+      }
       return end - offset;
     });
   }
@@ -419,9 +432,7 @@ export class ExtentStore {
   /** Released bytes of a tiny extent (whole pages). */
   freedBytes(extentId: number): number {
     const state = this.extent('freed bytes of', extentId);
-    let pages = 0;
-    for (const byte of state.freedPages) for (let bit = 0; bit < 8; bit++) pages += (byte >>> bit) & 1;
-    return pages * this.limits.tinyAlignmentBytes;
+    return state.freedPageCount * this.limits.tinyAlignmentBytes;
   }
 
   /** Durably deletes a normal extent and removes its file. */
@@ -535,6 +546,7 @@ export class ExtentStore {
       size: 0,
       blockCrcs: [],
       freedPages: tiny ? new Uint8Array(freedBitmapBytes(this.limits)) : new Uint8Array(0),
+      freedPageCount: 0,
       badBlocks: new Set(),
       dataDirty: false,
       tableDirty: false,
@@ -558,7 +570,7 @@ export class ExtentStore {
     await this.disk.rename(temporary, `${this.directory}/${name}`);
   }
 
-  private async appendBytes(state: ExtentState, bytes: Uint8Array): Promise<void> {
+  private async appendBytes(state: ExtentState, bytes: Uint8Array, packetCrc?: number): Promise<void> {
     if (bytes.byteLength === 0) return;
     try {
       await state.file.append(bytes);
@@ -575,8 +587,10 @@ export class ExtentStore {
       const block = Math.floor(state.size / blockBytes);
       const within = state.size % blockBytes;
       const take = Math.min(blockBytes - within, bytes.byteLength - position);
-      // A partial block's CRC continues from the CRC of the bytes already there.
-      state.blockCrcs[block] = within === 0 ? crc32(bytes, position, position + take) : crc32(bytes, position, position + take, state.blockCrcs[block]!);
+      // A partial block's CRC continues from the CRC of the bytes already there; a block
+      // that is the whole packet has the packet's CRC.
+      state.blockCrcs[block] =
+        within !== 0 ? crc32(bytes, position, position + take, state.blockCrcs[block]!) : packetCrc !== undefined && take === bytes.byteLength ? packetCrc : crc32(bytes, position, position + take);
       state.size += take;
       position += take;
     }
@@ -662,6 +676,12 @@ function checkRange(action: string, extentId: number, offset: number, length: nu
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
     refuse(StatusCode.INVALID_ARGUMENT, `${action} extent ${extentId}: [${offset}, ${offset + length}) is outside the extent: size ${size}`);
   }
+}
+
+function countBits(bytes: Uint8Array): number {
+  let bits = 0;
+  for (const byte of bytes) for (let bit = 0; bit < 8; bit++) bits += (byte >>> bit) & 1;
+  return bits;
 }
 
 function freedBitmapBytes(limits: ExtentLimits): number {
