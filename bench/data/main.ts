@@ -108,6 +108,7 @@ function localSide(directory: string, direct: boolean): Side {
   const handles = new Map<number, FileHandle>();
   const directFlag = direct ? constants.O_DIRECT : 0;
   const pool: Buffer[] = [];
+  let randomBuffers = 0;
   let probe: FileHandle | undefined;
   // Direct I/O needs aligned buffers: one per use, found once.
   const buffers = new Map<string, Buffer>();
@@ -158,7 +159,7 @@ function localSide(directory: string, direct: boolean): Side {
         handles.set(stream, handle);
       }
       // Reads in flight at once each need their own buffer: a pool of aligned ones.
-      const into = direct ? (pool.pop() ?? (await buffer(`random-${pool.length}-${Math.random()}`, 4096))) : Buffer.allocUnsafe(4096);
+      const into = direct ? (pool.pop() ?? (await buffer(`random-${(randomBuffers += 1)}`, 4096))) : Buffer.allocUnsafe(4096);
       try {
         await handle.read(into, 0, 4096, offset);
       } finally {

@@ -191,6 +191,15 @@ export class DataPartition implements HostedPartition {
   }
 
   /**
+   * Tiny ranges being released: repair leaves their extents alone for the idle period, or
+   * a round that saw the leader released and the followers not yet would copy the old
+   * bytes back from the followers' majority.
+   */
+  releasing(extentIds: Iterable<number>, nowMs: number): void {
+    for (const extentId of extentIds) this.#lastAppendMs.set(extentId, nowMs);
+  }
+
+  /**
    * A packet failed somewhere: no more appends to this extent (its replicas may differ).
    * A tiny extent opens again once repair has made its replicas equal.
    */

@@ -189,13 +189,17 @@ export function registerDataNodeService(server: RpcServer, deps: DataNodeService
     const partition = partitionOf(deps, request.partitionId);
     const action = `delete ${request.extents.length} extent range(s) of data partition ${request.partitionId}`;
     if (!request.forwarded) requireLeader(partition, action);
+    const tinyExtents = request.extents.filter((range) => range.extentId < normalExtentIdFirst).map((range) => range.extentId);
+    if (!request.forwarded) partition.releasing(tinyExtents, Date.now());
     const freedBytes = await deleteLocally(partition, request.extents);
     if (!request.forwarded) {
       const followers = await followersOf(deps, partition);
       const forwards = followers.map((address) => deps.rpc.call(address, DataNode.deleteExtents, { ...request, forwarded: true }, { deadlineMs: limits.forwardDeadlineMs }));
       // Done here is enough: a follower that missed a deletion gets it from repair (the
-      // deletion log is compared), and deleting again is harmless.
+      // deletion log is compared; a released tiny range by its blocks' majority), and
+      // deleting again is harmless.
       await Promise.allSettled(forwards);
+      partition.releasing(tinyExtents, Date.now());
     }
     return { freedBytes };
   });
