@@ -7,10 +7,15 @@
 //     8 streams (the bytes split between them);
 //   - sequential read of the same, 1 MiB reads (the client keeps 4 in flight per stream);
 //   - 4 KiB random reads, 1 and 16 in flight, for BENCH_SECONDS (default 5) each.
-// Prints MB/s (10^6 bytes), IOPS and the ratio to local; the last line is one JSON object
-// with every figure. Environment: BENCH_BYTES, BENCH_SECONDS, BENCH_DIR (local side).
+// The local side runs twice: through the page cache (what node:fs does by default; on a
+// machine with memory to spare its reads measure memory, not the disk), and with O_DIRECT
+// (4 KiB-aligned buffers, the page cache bypassed: the disk's own rate).
+// Prints MB/s (10^6 bytes), IOPS and the ratios to both local runs; the last line is one
+// JSON object with every figure. Environment: BENCH_BYTES, BENCH_SECONDS, BENCH_DIR
+// (local side), BENCH_SIDES (comma list of cache,direct,atoll; default all three).
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { DataClient, type ExtentKey } from '../../src/dataclient/index.js';
@@ -23,6 +28,8 @@ const seconds = Number(process.env.BENCH_SECONDS ?? '5');
 const packetBytes = 128 * 1024;
 const readBytes = 1024 * 1024;
 const source = randomBytes(8 * 1024 * 1024);
+const sides = new Set((process.env.BENCH_SIDES ?? 'cache,direct,atoll').split(','));
+const directAlignmentBytes = 4096;
 
 interface Figures {
   seqWrite1MBps: number;
@@ -78,18 +85,58 @@ async function measure(side: Side): Promise<Figures> {
   return { seqWrite1MBps, seqWrite8MBps, seqRead1MBps, seqRead8MBps, randomRead4kQd1Iops, randomRead4kQd16Iops };
 }
 
-function localSide(directory: string): Side {
+/**
+ * A buffer of `bytes` whose address suits O_DIRECT. Node cannot say where a buffer lives,
+ * so the aligned start inside a larger one is found by trying 4 KiB direct writes to a
+ * probe file (EINVAL until aligned).
+ */
+async function alignedBuffer(probe: FileHandle, bytes: number): Promise<Buffer> {
+  const spare = Buffer.alloc(bytes + 2 * directAlignmentBytes);
+  for (let start = 0; start < 2 * directAlignmentBytes; start += 8) {
+    try {
+      await probe.write(spare, start, directAlignmentBytes, 0);
+      return spare.subarray(start, start + bytes);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
+    }
+  }
+  throw new Error('bench: no O_DIRECT-aligned start found in a buffer (does the file system take O_DIRECT?)');
+}
+
+function localSide(directory: string, direct: boolean): Side {
   const files = new Map<number, string>();
-  const handles = new Map<number, Awaited<ReturnType<typeof open>>>();
+  const handles = new Map<number, FileHandle>();
+  const directFlag = direct ? constants.O_DIRECT : 0;
+  const pool: Buffer[] = [];
+  let randomBuffers = 0;
+  let probe: FileHandle | undefined;
+  // Direct I/O needs aligned buffers: one per use, found once.
+  const buffers = new Map<string, Buffer>();
+  const buffer = async (name: string, bytes: number): Promise<Buffer> => {
+    let found = buffers.get(name);
+    if (found !== undefined) return found;
+    if (!direct) found = Buffer.allocUnsafe(bytes);
+    else {
+      probe ??= await open(join(directory, 'probe'), constants.O_RDWR | constants.O_CREAT | constants.O_DIRECT);
+      found = await alignedBuffer(probe, bytes);
+    }
+    buffers.set(name, found);
+    return found;
+  };
   return {
     async write(stream, bytes) {
       const path = join(directory, `file-${stream}`);
       files.set(stream, path);
-      const handle = await open(path, 'w');
+      const packet = await buffer(`write-${stream}`, packetBytes);
+      const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | directFlag);
       try {
         for (let offset = 0; offset < bytes; offset += packetBytes) {
           const at = offset % source.byteLength;
-          await handle.write(source, at, Math.min(packetBytes, bytes - offset), offset);
+          const size = Math.min(packetBytes, bytes - offset);
+          if (direct) {
+            source.copy(packet, 0, at, at + size);
+            await handle.write(packet, 0, size, offset);
+          } else await handle.write(source, at, size, offset);
         }
         await handle.datasync();
       } finally {
@@ -97,10 +144,10 @@ function localSide(directory: string): Side {
       }
     },
     async read(stream, bytes) {
-      const handle = await open(files.get(stream)!, 'r');
-      const buffer = Buffer.allocUnsafe(readBytes);
+      const handle = await open(files.get(stream)!, constants.O_RDONLY | directFlag);
+      const into = await buffer(`read-${stream}`, readBytes);
       try {
-        for (let offset = 0; offset < bytes; offset += readBytes) await handle.read(buffer, 0, Math.min(readBytes, bytes - offset), offset);
+        for (let offset = 0; offset < bytes; offset += readBytes) await handle.read(into, 0, Math.min(readBytes, bytes - offset), offset);
       } finally {
         await handle.close();
       }
@@ -108,16 +155,24 @@ function localSide(directory: string): Side {
     async randomRead(stream, offset) {
       let handle = handles.get(stream);
       if (handle === undefined) {
-        handle = await open(files.get(stream)!, 'r');
+        handle = await open(files.get(stream)!, constants.O_RDONLY | directFlag);
         handles.set(stream, handle);
       }
-      await handle.read(Buffer.allocUnsafe(4096), 0, 4096, offset);
+      // Reads in flight at once each need their own buffer: a pool of aligned ones.
+      const into = direct ? (pool.pop() ?? (await buffer(`random-${(randomBuffers += 1)}`, 4096))) : Buffer.allocUnsafe(4096);
+      try {
+        await handle.read(into, 0, 4096, offset);
+      } finally {
+        if (direct) pool.push(into);
+      }
     },
     async cleanup() {
       for (const handle of handles.values()) await handle.close();
       handles.clear();
       for (const path of files.values()) await rm(path, { force: true });
       files.clear();
+      await probe?.close();
+      probe = undefined;
     },
   };
 }
@@ -169,8 +224,10 @@ async function main(): Promise<void> {
       const view = await client.refreshView();
       return view.dataPartitions.length === 1 && view.dataPartitions[0]!.leaderNodeId !== 0 && view.dataPartitions[0]!.status === PartitionStatus.PARTITION_READ_WRITE ? true : undefined;
     }, 200);
-    const local = await measure(localSide(localDir));
-    const remote = await measure(clusterSide(client));
+    const none: Figures = { seqWrite1MBps: 0, seqWrite8MBps: 0, seqRead1MBps: 0, seqRead8MBps: 0, randomRead4kQd1Iops: 0, randomRead4kQd16Iops: 0 };
+    const local = sides.has('cache') ? await measure(localSide(localDir, false)) : none;
+    const direct = sides.has('direct') ? await measure(localSide(localDir, true)) : none;
+    const remote = sides.has('atoll') ? await measure(clusterSide(client)) : none;
     const rows: Array<[string, keyof Figures, string]> = [
       ['sequential write, 1 stream', 'seqWrite1MBps', 'MB/s'],
       ['sequential write, 8 streams', 'seqWrite8MBps', 'MB/s'],
@@ -179,12 +236,14 @@ async function main(): Promise<void> {
       ['4 KiB random read, 1 in flight', 'randomRead4kQd1Iops', 'IOPS'],
       ['4 KiB random read, 16 in flight', 'randomRead4kQd16Iops', 'IOPS'],
     ];
-    process.stdout.write(`\n| measurement | atoll (3 replicas) | local node:fs | ratio |\n|---|---:|---:|---:|\n`);
+    const ratio = (of: Figures, to: Figures, key: keyof Figures): number => (to[key] === 0 ? 0 : Number((of[key] / to[key]).toFixed(3)));
+    process.stdout.write(`\n| measurement | atoll (3 replicas) | local, page cache | local, O_DIRECT | ratio to page cache | ratio to O_DIRECT |\n|---|---:|---:|---:|---:|---:|\n`);
     for (const [label, key, unit] of rows) {
-      process.stdout.write(`| ${label} | ${remote[key].toFixed(0)} ${unit} | ${local[key].toFixed(0)} ${unit} | ${(remote[key] / local[key]).toFixed(2)} |\n`);
+      process.stdout.write(`| ${label} | ${remote[key].toFixed(0)} ${unit} | ${local[key].toFixed(0)} ${unit} | ${direct[key].toFixed(0)} ${unit} | ${ratio(remote, local, key).toFixed(2)} | ${ratio(remote, direct, key).toFixed(2)} |\n`);
     }
-    const ratios = Object.fromEntries(rows.map(([, key]) => [key, Number((remote[key] / local[key]).toFixed(3))]));
-    process.stdout.write(`${JSON.stringify({ bytes: totalBytes, atoll: remote, local, ratios })}\n`);
+    const ratios = Object.fromEntries(rows.map(([, key]) => [key, ratio(remote, local, key)]));
+    const ratiosDirect = Object.fromEntries(rows.map(([, key]) => [key, ratio(remote, direct, key)]));
+    process.stdout.write(`${JSON.stringify({ bytes: totalBytes, atoll: remote, local, localDirect: direct, ratios, ratiosDirect })}\n`);
   } finally {
     await cluster.stop();
     await rm(localDir, { recursive: true, force: true });

@@ -4,12 +4,16 @@
 import { crc32 } from '../checksum/index.js';
 import { AtollError, StatusCode } from '../errors/index.js';
 import type { MasterClient } from '../masterclient/index.js';
+import { normalExtentIdFirst } from '../datanode/extent/limits.js';
 import { DataNode, type ExtentRange } from '../proto/generated/datanode.js';
 import type { VolumeView } from '../proto/generated/master.js';
 import type { RpcClient } from '../rpc/index.js';
 import { ExtentWriter, type AbandonedExtent, type ExtentKey } from './extent-writer.js';
 import { buildDataClientLimits, type DataClientLimits } from './limits.js';
-import { PartitionRouter } from '../masterclient/partition-router.js';
+import { PartitionRouter, toAtollError } from '../masterclient/partition-router.js';
+
+/** What deleteKeys needs of a key: a tiny extent's range too (its extent is shared). */
+export type KeyToDelete = Pick<ExtentKey, 'partitionId' | 'extentId'> & Partial<Pick<ExtentKey, 'extentOffset' | 'size'>>;
 
 export interface DataClientOptions {
   readonly rpc: RpcClient;
@@ -22,6 +26,8 @@ export class DataClient {
   readonly limits: DataClientLimits;
   readonly #rpc: RpcClient;
   readonly #router: PartitionRouter;
+  /** Partitions that refused a small file lately, until when. */
+  readonly #tinyExcluded = new Map<number, number>();
 
   constructor(options: DataClientOptions) {
     this.limits = buildDataClientLimits(options.limits);
@@ -48,6 +54,48 @@ export class DataClient {
     if (data instanceof Uint8Array) await writer.write(data);
     else for await (const chunk of data) await writer.write(chunk);
     return writer.finish();
+  }
+
+  /**
+   * Writes a whole small file: `bytes` of up to `limits.tinyFileBytesMax` (128 KiB) go as
+   * one packet into a shared tiny extent of some partition, at a 4 KiB-aligned offset the
+   * partition's leader picks, on every replica before the answer (as appends are). The
+   * result is one key (`extentId` < 1024, `extentOffset` that offset) or none for an empty
+   * file. When no partition takes it (tiny extents closed after a failure, replicas down)
+   * or the file is larger, it is written like `write()`, into a normal extent; either way
+   * the keys are ordinary keys for readFile/readKey/sync/deleteKeys. A failed attempt may
+   * leave up to one file's bytes unreferenced in a tiny extent (never shown in a file).
+   */
+  async writeSmall(bytes: Uint8Array, fileOffset = 0): Promise<{ keys: ExtentKey[]; abandoned: AbandonedExtent[] }> {
+    if (bytes.byteLength === 0) return { keys: [], abandoned: [] };
+    if (bytes.byteLength <= this.limits.tinyFileBytesMax) {
+      const placed = await this.#writeTiny(bytes);
+      if (placed !== null) return { keys: [{ ...placed, size: bytes.byteLength, fileOffset }], abandoned: [] };
+    }
+    return this.write(bytes, fileOffset);
+  }
+
+  /** Where a small file landed, or null when no partition took it (tried a few). */
+  async #writeTiny(bytes: Uint8Array): Promise<{ partitionId: number; extentId: number; extentOffset: number } | null> {
+    const now = Date.now();
+    for (const [partitionId, until] of this.#tinyExcluded) if (until <= now) this.#tinyExcluded.delete(partitionId);
+    const candidates = (await this.#router.writablePartitions(new Set(this.#tinyExcluded.keys()))).slice(0, this.limits.tinyPartitionsTriedMax);
+    const header = { extentId: 0, offset: 0, size: bytes.byteLength, crc32: crc32(bytes), forwarded: false, tiny: true };
+    for (const partitionId of candidates) {
+      try {
+        // Not repeated inside one partition when delivered (it may have landed): the next
+        // partition is tried instead.
+        const { result } = await this.#router.call(partitionId, { idempotent: false }, (address) =>
+          this.#rpc.call(address, DataNode.write, { ...header, partitionId }, { payload: bytes, deadlineMs: this.limits.callDeadlineMs }),
+        );
+        return { partitionId, extentId: result.extentId, extentOffset: result.extentOffset };
+      } catch (caught) {
+        const error = toAtollError(caught);
+        if (!error.retryable && error.status !== StatusCode.NO_SPACE && error.status !== StatusCode.READ_ONLY) throw error;
+        this.#tinyExcluded.set(partitionId, Date.now() + this.limits.tinyPartitionExcludeMs);
+      }
+    }
+    return null;
   }
 
   /** `length` bytes from `offset` within one key's range. */
@@ -115,16 +163,24 @@ export class DataClient {
     return result.freedBytes;
   }
 
-  /** Deletes the extents of keys (and abandoned extents), grouped per partition. */
-  async deleteKeys(keys: readonly Pick<ExtentKey, 'partitionId' | 'extentId'>[]): Promise<number> {
-    const byPartition = new Map<number, Set<number>>();
+  /**
+   * Deletes the extents of keys (and abandoned extents), grouped per partition: a normal
+   * extent whole, a tiny extent's key only its range (which needs `extentOffset` and `size`).
+   */
+  async deleteKeys(keys: readonly KeyToDelete[]): Promise<number> {
+    const byPartition = new Map<number, { normal: Set<number>; tiny: ExtentRange[] }>();
     for (const key of keys) {
-      const set = byPartition.get(key.partitionId) ?? new Set<number>();
-      set.add(key.extentId);
-      byPartition.set(key.partitionId, set);
+      const entry = byPartition.get(key.partitionId) ?? { normal: new Set<number>(), tiny: [] };
+      if (key.extentId >= normalExtentIdFirst) entry.normal.add(key.extentId);
+      else if (key.extentOffset === undefined || key.size === undefined || key.size === 0) {
+        throw new AtollError(StatusCode.INVALID_ARGUMENT, `delete key of tiny extent ${key.extentId} in data partition ${key.partitionId}: a tiny extent is shared, the key needs its extentOffset and size`);
+      } else entry.tiny.push({ extentId: key.extentId, offset: key.extentOffset, size: key.size });
+      byPartition.set(key.partitionId, entry);
     }
     let freed = 0;
-    for (const [partitionId, extentIds] of byPartition) freed += await this.deleteExtents(partitionId, [...extentIds].map((extentId) => ({ extentId, offset: 0, size: 0 })));
+    for (const [partitionId, { normal, tiny }] of byPartition) {
+      freed += await this.deleteExtents(partitionId, [...[...normal].map((extentId) => ({ extentId, offset: 0, size: 0 })), ...tiny]);
+    }
     return freed;
   }
 

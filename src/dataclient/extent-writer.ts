@@ -151,7 +151,7 @@ export class ExtentWriter {
       .call(
         extent.address,
         DataNode.write,
-        { partitionId: extent.partitionId, extentId: extent.extentId, offset, size: packet.bytes.byteLength, crc32: packet.crc, forwarded: false },
+        { partitionId: extent.partitionId, extentId: extent.extentId, offset, size: packet.bytes.byteLength, crc32: packet.crc, forwarded: false, tiny: false },
         { payload: packet.bytes, deadlineMs: this.limits.callDeadlineMs },
       )
       .then(

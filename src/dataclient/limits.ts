@@ -21,6 +21,12 @@ export interface DataClientLimits {
   readonly extentFailuresMax: number;
   /** A partition that failed a write is not chosen again for this long. */
   readonly partitionExcludeMs: number;
+  /** writeSmall puts a file of up to this many bytes into a shared tiny extent (one packet). */
+  readonly tinyFileBytesMax: number;
+  /** Partitions one small file tries before it goes to a normal extent. */
+  readonly tinyPartitionsTriedMax: number;
+  /** A partition that refused a small file is not asked for one again for this long. */
+  readonly tinyPartitionExcludeMs: number;
 }
 
 export const dataClientLimitsDefault: DataClientLimits = Object.freeze({
@@ -36,6 +42,9 @@ export const dataClientLimitsDefault: DataClientLimits = Object.freeze({
   callDeadlineMs: 15_000,
   extentFailuresMax: 16,
   partitionExcludeMs: 30_000,
+  tinyFileBytesMax: 128 * 1024,
+  tinyPartitionsTriedMax: 3,
+  tinyPartitionExcludeMs: 5_000,
 });
 
 export function buildDataClientLimits(overrides: Partial<DataClientLimits> = {}): DataClientLimits {
@@ -45,6 +54,7 @@ export function buildDataClientLimits(overrides: Partial<DataClientLimits> = {})
   }
   if (limits.packetBytes > 128 * 1024) throw new RangeError(`data client limits: packetBytes ${limits.packetBytes} is over the datanode's 128 KiB`);
   if (limits.extentBytesMax < limits.packetBytes) throw new RangeError('data client limits: extentBytesMax below packetBytes');
+  if (limits.tinyFileBytesMax > 128 * 1024) throw new RangeError(`data client limits: tinyFileBytesMax ${limits.tinyFileBytesMax} is over the datanode's 128 KiB tiny write`);
   if (limits.backoffInitialMs > limits.backoffMaxMs) throw new RangeError('data client limits: backoffInitialMs above backoffMaxMs');
   return Object.freeze(limits);
 }

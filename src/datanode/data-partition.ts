@@ -11,7 +11,7 @@ import type { HostedPartition, PartitionContext, PartitionSpec, PartitionUsage }
 import { PartitionStatus } from '../proto/generated/master.js';
 import type { GroupStateMachine } from '../raftstore/index.js';
 import { chooseDisk, type DiskSpace } from './disk-space.js';
-import { ExtentStore, normalExtentIdFirst } from './extent/index.js';
+import { ExtentStore, normalExtentIdFirst, punchHoleWithFallocate } from './extent/index.js';
 import { decodeOverwrite } from './overwrite-command.js';
 
 /** `<partition dir>/disk.json`: which disk holds the partition's extents. */
@@ -23,6 +23,8 @@ export interface DataPartitionHooks {
   readonly repairIntervalMs: number;
   readonly repairIdleMs: number;
   readonly packetBytesMax: number;
+  /** A tiny extent takes no file that would end past this. */
+  readonly extentBytesMax: number;
 }
 
 export class DataPartition implements HostedPartition {
@@ -39,6 +41,11 @@ export class DataPartition implements HostedPartition {
   readonly #appendEnds = new Map<number, number>();
   readonly #closed = new Set<number>();
   readonly #lastAppendMs = new Map<number, number>();
+  // Leader only: tiny extents that take small files. One opens when a repair round finds
+  // it the same size on every replica; a failed write closes it until then (its replicas
+  // may differ, and every replica must write each file at the leader's offset).
+  readonly #tinyOpen = new Set<number>();
+  #tinyNext = 0;
   #nextRepairAtMs = 0;
   #repairRunning: Promise<void> | null = null;
   #closedForGood = false;
@@ -88,7 +95,7 @@ export class DataPartition implements HostedPartition {
     }
     const storeDir = join(disk, 'partitions', String(spec.partitionId));
     if (!existed) await rm(storeDir, { recursive: true, force: true }); // leftovers of a deleted replica
-    const store = await ExtentStore.open(new NodeDisk(), storeDir);
+    const store = await ExtentStore.open(new NodeDisk(), storeDir, undefined, { punchHole: punchHoleWithFallocate });
     // A replica created with the group (bootstrap) starts complete; a restarted one, or one
     // joining a group that already holds data, must be filled by repair first.
     const caughtUp = !existed && spec.bootstrap === true;
@@ -141,6 +148,44 @@ export class DataPartition implements HostedPartition {
     this.#appendEnds.set(extentId, end + bytes);
   }
 
+  /**
+   * Admits a small file of `bytes` for a tiny extent: picks an open one round-robin and
+   * the aligned offset after the files in flight. UNAVAILABLE (retryable) when none is
+   * open: the client tries another partition or a normal extent.
+   */
+  admitTiny(bytes: number, nowMs: number): { extentId: number; offset: number } {
+    const open = [...this.#tinyOpen].sort((left, right) => left - right);
+    for (let tried = 0; tried < open.length; tried++) {
+      const extentId = open[(this.#tinyNext + tried) % open.length]!;
+      const offset = this.store.tinyEnd(this.#appendEnds.get(extentId) ?? this.store.size(extentId));
+      if (offset + bytes > this.hooks.extentBytesMax) continue;
+      this.#tinyNext = (this.#tinyNext + tried + 1) % open.length;
+      this.#appendEnds.set(extentId, offset + bytes);
+      // Busy from admission on: repair must not copy a tail while a file is in flight.
+      this.#lastAppendMs.set(extentId, nowMs);
+      return { extentId, offset };
+    }
+    throw new AtollError(
+      StatusCode.UNAVAILABLE,
+      `write a small file of ${bytes} bytes to data partition ${this.partitionId}: no tiny extent is open here (${open.length} open; they open once repair finds their replicas equal); use a normal extent`,
+      { retryAfterMs: 500 },
+    );
+  }
+
+  /** Tiny extents a repair round found the same on every replica, with nothing to repair. */
+  tinyVerified(extentIds: Iterable<number>): void {
+    for (const extentId of extentIds) {
+      if (this.#tinyOpen.has(extentId)) continue;
+      this.#appendEnds.delete(extentId);
+      this.#tinyOpen.add(extentId);
+    }
+  }
+
+  /** The tiny extents open to small files (leader only). */
+  openTinyExtents(): number[] {
+    return [...this.#tinyOpen].sort((left, right) => left - right);
+  }
+
   appendDone(extentId: number, nowMs: number): void {
     this.#lastAppendMs.set(extentId, nowMs);
   }
@@ -154,9 +199,22 @@ export class DataPartition implements HostedPartition {
     this.#lastAppendMs.set(extentId, nowMs);
   }
 
-  /** A packet failed somewhere: no more appends to this extent (its replicas may differ). */
+  /**
+   * Tiny ranges being released: repair leaves their extents alone for the idle period, or
+   * a round that saw the leader released and the followers not yet would copy the old
+   * bytes back from the followers' majority.
+   */
+  releasing(extentIds: Iterable<number>, nowMs: number): void {
+    for (const extentId of extentIds) this.#lastAppendMs.set(extentId, nowMs);
+  }
+
+  /**
+   * A packet failed somewhere: no more appends to this extent (its replicas may differ).
+   * A tiny extent opens again once repair has made its replicas equal.
+   */
   appendFailed(extentId: number, nowMs: number): void {
-    this.#closed.add(extentId);
+    if (extentId < normalExtentIdFirst) this.#tinyOpen.delete(extentId);
+    else this.#closed.add(extentId);
     this.#appendEnds.delete(extentId);
     this.#lastAppendMs.set(extentId, nowMs);
   }
@@ -188,6 +246,8 @@ export class DataPartition implements HostedPartition {
     // A new leader learns the streams' ends from its own store; appends of the old
     // leader's streams that are still in flight fail and the clients move on.
     this.#appendEnds.clear();
+    // Tiny extents open again only after this leader compared them with every replica.
+    this.#tinyOpen.clear();
     if (leading) this.#nextRepairAtMs = 0;
   }
 

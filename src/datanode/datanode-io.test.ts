@@ -102,7 +102,7 @@ describe('datanode reads and writes, end to end', { timeout: 600_000 }, () => {
     const leader = addressOfNode(partition, partition.leaderNodeId)!;
     const follower = partition.peerServiceAddresses.find((address) => address !== leader)!;
     const payload = new Uint8Array(100).fill(9);
-    const good = { partitionId: key.partitionId, extentId: key.extentId, offset: 1000, size: 100, crc32: crc32(payload), forwarded: false };
+    const good = { partitionId: key.partitionId, extentId: key.extentId, offset: 1000, size: 100, crc32: crc32(payload), forwarded: false, tiny: false };
     const cases: Array<[string, () => Promise<unknown>, StatusCode]> = [
       ['wrong CRC', () => cluster.rpc.call(leader, DataNode.write, { ...good, crc32: (good.crc32 ^ 1) >>> 0 }, { payload }), StatusCode.CHECKSUM_MISMATCH],
       ['size not the payload', () => cluster.rpc.call(leader, DataNode.write, { ...good, size: 99 }, { payload }), StatusCode.INVALID_ARGUMENT],

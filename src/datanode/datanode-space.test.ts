@@ -18,6 +18,10 @@ describe('a full disk, end to end', { timeout: 300_000 }, () => {
 
   before(async () => {
     cluster = await TestCluster.start({ masters: 1, metanodes: 3, datanodes: 3, args: (instance) => (instance.role === 'datanode' ? ['--disk-reserved', '0', '--disk-capacity', '16MiB'] : []) });
+    // The datanodes report their 16 MiB budget as capacity: partitions must be planned
+    // small enough for the master to place them there (it wants 1/16 of one free).
+    const patched = await cluster.admin('PATCH', '/api/v1/cluster/settings', { dataPartitionCapacityBytes: 64 * mebibyte });
+    assert.equal(patched.status, 200, JSON.stringify(patched.body));
     await cluster.createVolume('space');
     client = new DataClient({ rpc: cluster.rpc, masterClient: cluster.masterClient, volume: 'space', limits: { extentFailuresMax: 64 } });
     await waitForWritablePartitions(client, 1);
@@ -32,6 +36,15 @@ describe('a full disk, end to end', { timeout: 300_000 }, () => {
     assert.equal(listed.status, 200);
     return listed.body.partitions;
   };
+
+  test("the datanodes' capacity in the master is their 16 MiB budget, not the device", async () => {
+    const nodes = await waitFor('datanode capacities from the budget', 60_000, async () => {
+      const listed = await cluster.admin('GET', '/api/v1/nodes?role=datanode');
+      const found = listed.body.nodes as Array<{ capacityBytes: number; usedBytes: number }>;
+      return found.length === 3 && found.every((node) => node.capacityBytes === 16 * mebibyte) ? found : undefined;
+    }, 250);
+    for (const node of nodes) assert.ok(node.usedBytes >= 0 && node.usedBytes < 16 * mebibyte, JSON.stringify(node));
+  });
 
   test('writes fail with NO_SPACE, earlier files stay intact, deletes give the space back', async () => {
     const first = new Uint8Array(4 * mebibyte).map((_, index) => (index * 7) & 0xff);

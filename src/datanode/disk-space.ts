@@ -29,6 +29,17 @@ export function roomOf(deviceAvailableBytes: number, capacityBytes: number, part
   return Math.min(device, capacityBytes - reservedBytes - partitionsUsedBytes);
 }
 
+/**
+ * What one disk adds to the node's capacity and usage in heartbeats: the device (or the
+ * budget when it is smaller) less the reserve; used is that capacity less the room left,
+ * so the master's placement and `df` see the same figures as the write path's NO_SPACE.
+ */
+export function diskUsage(deviceTotalBytes: number, deviceAvailableBytes: number, capacityBytes: number, partitionsUsedBytes: number, reservedBytes: number): { capacityBytes: number; usedBytes: number } {
+  const capacity = Math.max(0, (capacityBytes === 0 ? deviceTotalBytes : Math.min(deviceTotalBytes, capacityBytes)) - reservedBytes);
+  const room = roomOf(deviceAvailableBytes, capacityBytes, partitionsUsedBytes, reservedBytes);
+  return { capacityBytes: capacity, usedBytes: Math.min(capacity, Math.max(0, capacity - room)) };
+}
+
 export interface DiskSpaceOptions {
   readonly disks: readonly string[];
   readonly reservedBytes: number;
@@ -40,6 +51,7 @@ export interface DiskSpaceOptions {
 export class DiskSpace {
   readonly #options: DiskSpaceOptions;
   readonly #available = new Map<string, number>();
+  readonly #total = new Map<string, number>();
   readonly #usedBy = new Map<string, Set<() => number>>();
   #refreshedAt = 0;
   #refreshing: Promise<void> | null = null;
@@ -60,8 +72,11 @@ export class DiskSpace {
         try {
           const stats = await statfs(disk);
           this.#available.set(disk, stats.bavail * stats.bsize);
+          this.#total.set(disk, stats.blocks * stats.bsize);
         } catch {
+          // A disk that cannot be read has no room and counts for no capacity.
           this.#available.set(disk, 0);
+          this.#total.set(disk, 0);
         }
       }
       this.#refreshedAt = Date.now();
@@ -85,9 +100,26 @@ export class DiskSpace {
   }
 
   roomOf(disk: string): number {
+    return roomOf(this.#available.get(disk) ?? 0, this.#options.capacityBytes, this.#partitionsUsed(disk), this.#options.reservedBytes);
+  }
+
+  #partitionsUsed(disk: string): number {
     let used = 0;
     for (const usedOf of this.#usedBy.get(disk) ?? []) used += usedOf();
-    return roomOf(this.#available.get(disk) ?? 0, this.#options.capacityBytes, used, this.#options.reservedBytes);
+    return used;
+  }
+
+  /** The node's capacity and usage over its disks (diskUsage), from fresh statfs figures. */
+  async usage(): Promise<{ capacityBytes: number; usedBytes: number }> {
+    await this.refresh();
+    let capacityBytes = 0;
+    let usedBytes = 0;
+    for (const disk of this.#options.disks) {
+      const one = diskUsage(this.#total.get(disk) ?? 0, this.#available.get(disk) ?? 0, this.#options.capacityBytes, this.#partitionsUsed(disk), this.#options.reservedBytes);
+      capacityBytes += one.capacityBytes;
+      usedBytes += one.usedBytes;
+    }
+    return { capacityBytes, usedBytes };
   }
 
   rooms(): DiskRoom[] {

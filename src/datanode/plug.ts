@@ -5,6 +5,7 @@ import type { NodeRolePlug } from '../nodeagent/index.js';
 import { PartitionKind } from '../proto/generated/master.js';
 import { DataPartition, type DataPartitionHooks } from './data-partition.js';
 import { DiskSpace } from './disk-space.js';
+import { extentLimitsDefault } from './extent/index.js';
 import { buildDataNodeLimits, type DataNodeLimits } from './limits.js';
 import { PeerDirectory } from './peer-directory.js';
 import { runRepairRound, type RepairDeps } from './repair-runner.js';
@@ -35,6 +36,7 @@ export function datanodePlug(config: DatanodeConfig, overrides: Partial<DataNode
     repairIntervalMs: limits.repairIntervalMs,
     repairIdleMs: limits.repairIdleMs,
     packetBytesMax: limits.packetBytesMax,
+    extentBytesMax: extentLimitsDefault.extentBytesMax,
   };
   return {
     factory: {
@@ -59,5 +61,7 @@ export function datanodePlug(config: DatanodeConfig, overrides: Partial<DataNode
       registerDataNodeService(instance.rpc, { host: partitions, rpc, peers, limits, repair });
     },
     statusExtra: () => ({ disks: diskSpace.rooms() }),
+    // The disks as configured: budgets (`disk-capacity`) and the reserve count.
+    usage: () => diskSpace.usage(),
   };
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planRepair, type ReplicaExtent, type ReplicaReport } from './repair-plan.js';
+import { equalTinyExtents, planRepair, type ReplicaExtent, type ReplicaReport } from './repair-plan.js';
 
 const blockBytes = 100;
 
@@ -60,4 +60,19 @@ test('repairs per replica are capped per round; the rest wait and the replica is
   const result = plan([replica(1, { 1024: { size: 10 }, 1025: { size: 10 } }), replica(2, {})], [], 1);
   assert.equal(result.repairs.get(2)!.length, 1);
   assert.deepEqual([...result.complete], [1]);
+});
+
+test('tiny extents open only where every replica has the same size and nothing is planned or in flight', () => {
+  const tiny = (size: number, extra: Partial<ReplicaExtent> = {}) => ({ size, tiny: true, ...extra });
+  const replicas = [
+    replica(1, { 1: tiny(8192), 2: tiny(4096), 3: tiny(100), 4: tiny(300), 5: tiny(0), 1024: { size: 10 } }),
+    replica(2, { 1: tiny(8192), 2: tiny(5000), 3: tiny(100), 4: tiny(300, { blockCrcs: [7, 8, 9] }), 5: tiny(0), 1024: { size: 10 } }),
+    replica(3, { 1: tiny(8192), 2: tiny(4096), 3: tiny(100), 4: tiny(300), 5: tiny(0), 1024: { size: 10 } }),
+  ];
+  const result = plan(replicas);
+  // 2 differs in size, 4 in a block (planned), 3 is in flight, 1024 is not tiny.
+  assert.deepEqual(equalTinyExtents(replicas, result, new Set([3]), 100), [1, 5]);
+  assert.deepEqual(equalTinyExtents(replicas.slice(0, 2), plan(replicas.slice(0, 2)), new Set(), 100), [1, 3, 5]);
+  // A full list of repairs may have left some out: nothing is known equal.
+  assert.deepEqual(equalTinyExtents(replicas, plan(replicas, [], 1), new Set(), 1), []);
 });

@@ -125,3 +125,23 @@ export function planRepair(input: RepairPlanInput): RepairPlan {
   for (const replica of replicas) if (!incomplete.has(replica.nodeId)) complete.add(replica.nodeId);
   return { repairs, complete };
 }
+
+/**
+ * Tiny extents the leader may open to small files: the same size on every replica
+ * reported, nothing planned for them this round, no file in flight (busy). The caller
+ * passes the reports of every member, or none is known equal.
+ */
+export function equalTinyExtents(reports: readonly ReplicaReport[], plan: RepairPlan, busy: ReadonlySet<number>, extentsPerReplicaMax: number): number[] {
+  const planned = new Set<number>();
+  for (const repairs of plan.repairs.values()) {
+    // A full list may have left repairs out: nothing is known to be equal.
+    if (repairs.length >= extentsPerReplicaMax) return [];
+    for (const repair of repairs) planned.add(repair.extentId);
+  }
+  const equal: number[] = [];
+  for (const [extentId, extent] of reports[0]?.extents ?? []) {
+    if (!extent.tiny || busy.has(extentId) || planned.has(extentId)) continue;
+    if (reports.every((report) => report.extents.get(extentId)?.size === extent.size)) equal.push(extentId);
+  }
+  return equal;
+}

@@ -9,7 +9,7 @@ import type { RpcClient } from '../rpc/index.js';
 import type { DataPartition } from './data-partition.js';
 import type { DataNodeLimits } from './limits.js';
 import type { PeerDirectory } from './peer-directory.js';
-import { planRepair, type ReplicaExtent, type ReplicaReport } from './repair-plan.js';
+import { equalTinyExtents, planRepair, type ReplicaExtent, type ReplicaReport } from './repair-plan.js';
 import type { RepairThrottle } from './repair-throttle.js';
 
 export interface RepairDeps {
@@ -70,6 +70,7 @@ export async function runRepairRound(partition: DataPartition, deps: RepairDeps)
   );
   const busy = partition.busyExtents(Date.now());
   const plan = planRepair({ leaderNodeId: self, replicas: reports, blockBytes: blockBytesOf(partition), busyExtents: busy, extentsPerReplicaMax: deps.limits.repairExtentsPerRoundMax });
+  if (reports.length === followers.length + 1) partition.tinyVerified(equalTinyExtents(reports, plan, busy, deps.limits.repairExtentsPerRoundMax));
   // The leader repairs itself first: a follower may be about to copy from it.
   const own = plan.repairs.get(self) ?? [];
   if (own.length > 0) {

@@ -101,9 +101,10 @@ export function registerDataNodeService(server: RpcServer, deps: DataNodeService
     // local append: packets of one stream reach the store (and the followers) in order.
     checkPayload(action, packet.size, packet.crc32, context.payload, limits.packetBytesMax);
     const partition = partitionOf(deps, packet.partitionId);
+    if (packet.tiny) return writeTiny(deps, partition, packet, context.payload);
     if (packet.forwarded) {
       partition.checkRoom(action, packet.size);
-      return partition.store.append(packet.extentId, packet.offset, context.payload).then(() => ({ extentSize: packet.offset + packet.size }));
+      return partition.store.append(packet.extentId, packet.offset, context.payload, packet.crc32).then(() => ({ extentSize: packet.offset + packet.size, extentId: packet.extentId, extentOffset: packet.offset }));
     }
     try {
       requireLeader(partition, action);
@@ -113,17 +114,17 @@ export function registerDataNodeService(server: RpcServer, deps: DataNodeService
       // the packets behind this one, already on their way, must not be appended after its
       // gap. The extent closes, so they are refused as retryable and the client continues
       // on a new extent.
-      if (partition.store.hasExtent(packet.extentId)) partition.appendFailed(packet.extentId, Date.now());
+      if (packet.extentId >= normalExtentIdFirst && partition.store.hasExtent(packet.extentId)) partition.appendFailed(packet.extentId, Date.now());
       throw error;
     }
     partition.admitAppend(packet.extentId, packet.offset, packet.size);
     const send = (followers: string[]): Promise<{ extentSize: number }> => {
-      const local = partition.store.append(packet.extentId, packet.offset, context.payload);
+      const local = partition.store.append(packet.extentId, packet.offset, context.payload, packet.crc32);
       const forwards = followers.map((address) => deps.rpc.call(address, DataNode.write, { ...packet, forwarded: true }, { payload: context.payload, deadlineMs: limits.forwardDeadlineMs }));
       return everywhere(action, local, forwards, followers).then(
         () => {
           partition.appendDone(packet.extentId, Date.now());
-          return { extentSize: packet.offset + packet.size };
+          return { extentSize: packet.offset + packet.size, extentId: packet.extentId, extentOffset: packet.offset };
         },
         (error: unknown) => {
           partition.appendFailed(packet.extentId, Date.now());
@@ -187,13 +188,17 @@ export function registerDataNodeService(server: RpcServer, deps: DataNodeService
     const partition = partitionOf(deps, request.partitionId);
     const action = `delete ${request.extents.length} extent range(s) of data partition ${request.partitionId}`;
     if (!request.forwarded) requireLeader(partition, action);
+    const tinyExtents = request.extents.filter((range) => range.extentId < normalExtentIdFirst).map((range) => range.extentId);
+    if (!request.forwarded) partition.releasing(tinyExtents, Date.now());
     const freedBytes = await deleteLocally(partition, request.extents);
     if (!request.forwarded) {
       const followers = await followersOf(deps, partition);
       const forwards = followers.map((address) => deps.rpc.call(address, DataNode.deleteExtents, { ...request, forwarded: true }, { deadlineMs: limits.forwardDeadlineMs }));
       // Done here is enough: a follower that missed a deletion gets it from repair (the
-      // deletion log is compared), and deleting again is harmless.
+      // deletion log is compared; a released tiny range by its blocks' majority), and
+      // deleting again is harmless.
       await Promise.allSettled(forwards);
+      partition.releasing(tinyExtents, Date.now());
     }
     return { freedBytes };
   });
@@ -221,6 +226,48 @@ export function registerDataNodeService(server: RpcServer, deps: DataNodeService
     const repairedBytes = await executeRepairs(partition, request.repairs, deps.repair());
     if (request.caughtUp) partition.caughtUp = true;
     return { repairedBytes };
+  });
+}
+
+/**
+ * A whole small file into a shared tiny extent. The leader picks the extent and the
+ * 4 KiB-aligned offset when it admits the packet (synchronously, so the files of one
+ * extent reach every store in admission order) and forwards that choice; a follower
+ * writes exactly there or refuses. A failure closes the tiny extent on the leader until
+ * repair has made its replicas equal again.
+ */
+function writeTiny(deps: DataNodeServiceDeps, partition: DataPartition, packet: WritePacket, payload: Uint8Array): Promise<{ extentSize: number; extentId: number; extentOffset: number }> {
+  if (packet.forwarded) {
+    const action = `write a small file of ${packet.size} bytes at ${packet.offset} of tiny extent ${packet.extentId} in data partition ${packet.partitionId}`;
+    if (packet.extentId < 1 || packet.extentId >= normalExtentIdFirst) throw new AtollError(StatusCode.INVALID_ARGUMENT, `${action}: not a tiny extent id`);
+    partition.checkRoom(action, packet.size);
+    return partition.store.appendTinyAt(packet.extentId, packet.offset, payload).then(() => ({ extentSize: packet.offset + packet.size, extentId: packet.extentId, extentOffset: packet.offset }));
+  }
+  const action = `write a small file of ${packet.size} bytes to data partition ${packet.partitionId}`;
+  if (packet.extentId !== 0 || packet.offset !== 0) throw new AtollError(StatusCode.INVALID_ARGUMENT, `${action}: the leader chooses the tiny extent and offset; the packet must name neither (extent ${packet.extentId}, offset ${packet.offset})`);
+  requireLeader(partition, action);
+  partition.checkRoom(action, packet.size);
+  const { extentId, offset } = partition.admitTiny(packet.size, Date.now());
+  const placed = { ...packet, extentId, offset, forwarded: true };
+  const send = (followers: string[]): Promise<{ extentSize: number; extentId: number; extentOffset: number }> => {
+    const local = partition.store.appendTinyAt(extentId, offset, payload);
+    const forwards = followers.map((address) => deps.rpc.call(address, DataNode.write, placed, { payload, deadlineMs: deps.limits.forwardDeadlineMs }));
+    return everywhere(`${action} (tiny extent ${extentId} at ${offset})`, local, forwards, followers).then(
+      () => {
+        partition.appendDone(extentId, Date.now());
+        return { extentSize: offset + packet.size, extentId, extentOffset: offset };
+      },
+      (error: unknown) => {
+        partition.appendFailed(extentId, Date.now());
+        throw error;
+      },
+    );
+  };
+  const followers = followersOf(deps, partition);
+  if (Array.isArray(followers)) return send(followers);
+  return followers.then(send, (error: unknown) => {
+    partition.appendFailed(extentId, Date.now());
+    throw error;
   });
 }
 

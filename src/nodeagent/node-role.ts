@@ -32,6 +32,8 @@ export interface NodeRolePlug {
   registerService(instance: ServerInstance, partitions: () => PartitionHost, rpc: RpcClient, masterClient: () => MasterClient): void;
   /** Extra figures for /status. */
   statusExtra?(partitions: PartitionHost): Record<string, unknown>;
+  /** The node's capacity and usage for heartbeats, when the role knows better than statfs. */
+  usage?(): Promise<NodeUsageReport>;
 }
 
 export interface NodeRoleOptions {
@@ -79,7 +81,7 @@ export async function startNodeRole(role: 'metanode' | 'datanode', config: Metan
   masterClient.start();
   // A metanode's capacity is its memory budget; what it uses is the process's resident
   // memory (the in-memory engine's trees, LMDB's mapped pages that are resident).
-  const usage = role === 'datanode' ? () => datanodeUsage(config as DatanodeConfig) : async (): Promise<NodeUsageReport> => ({ capacityBytes: (config as MetanodeConfig).memoryBudget, usedBytes: process.memoryUsage().rss });
+  const usage = plug.usage !== undefined ? () => plug.usage!() : role === 'datanode' ? () => datanodeUsage(config as DatanodeConfig) : async (): Promise<NodeUsageReport> => ({ capacityBytes: (config as MetanodeConfig).memoryBudget, usedBytes: process.memoryUsage().rss });
   const agent = new NodeAgent({
     role,
     instance: config.instance,

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { crc32 } from '../../checksum/index.js';
 import { SimulatedDisk } from '../../disk/index.js';
 import { StatusCode, isAtollError } from '../../errors/index.js';
 import { createRandom } from '../../random/index.js';
@@ -83,7 +84,7 @@ test('bad arguments are refused with a status code and write nothing', async () 
   assert.equal((await statusOf(() => store.append(extentId, 100, new Uint8Array(blockBytes + 1)))).status, StatusCode.TOO_LARGE);
   assert.equal((await statusOf(() => store.overwrite(extentId, 95, pattern(10, 2)))).status, StatusCode.INVALID_ARGUMENT);
   assert.equal((await statusOf(() => store.read(extentId, 90, 11))).status, StatusCode.INVALID_ARGUMENT);
-  assert.equal((await statusOf(() => store.appendTiny(new Uint8Array(64 * 1024 + 1)))).status, StatusCode.TOO_LARGE);
+  assert.equal((await statusOf(() => store.appendTiny(new Uint8Array(128 * 1024 + 1)))).status, StatusCode.TOO_LARGE);
   assert.equal(store.size(extentId), 100);
   assert.equal(disk.bytesUsed(), used);
   assert.deepEqual(await store.read(extentId, 0, 100), pattern(100, 1));
@@ -259,4 +260,117 @@ test('repair: copied bytes append to any extent, a bad block is replaced only by
   await store.replaceBlock(extentId, 1, good, crcs[1]!);
   assert.deepEqual(store.badBlocksOf(extentId), []);
   assert.deepEqual(await store.read(extentId, 0, data.byteLength), data);
+});
+
+test('a replica writes a small file exactly where its leader placed it: the aligned end of the tiny extent, else refused', async () => {
+  const { store } = await fresh();
+  await store.appendTinyAt(3, 0, pattern(10, 1));
+  assert.equal(store.tinyEnd(store.size(3)), 4096);
+  for (const [what, offset] of [['before the end', 0], ['not the aligned end', 10], ['past the aligned end', 8192]] as const) {
+    const refused = await statusOf(() => store.appendTinyAt(3, offset, pattern(20, 2)));
+    assert.equal(refused.status, StatusCode.INVALID_ARGUMENT, what);
+    assert.match(refused.message, /expected offset 4096/, what);
+  }
+  assert.equal((await statusOf(() => store.appendTinyAt(1024, 0, pattern(20, 2)))).status, StatusCode.NOT_FOUND);
+  const normal = await store.createExtent();
+  assert.equal((await statusOf(() => store.appendTinyAt(normal, 0, pattern(20, 2)))).status, StatusCode.INVALID_ARGUMENT);
+  assert.equal((await statusOf(() => store.appendTinyAt(3, 4096, new Uint8Array(0)))).status, StatusCode.INVALID_ARGUMENT);
+  assert.equal((await statusOf(() => store.appendTinyAt(3, 4096, new Uint8Array(128 * 1024 + 1)))).status, StatusCode.TOO_LARGE);
+  assert.equal(store.size(3), 10, 'nothing refused was written');
+  await store.appendTinyAt(3, 4096, pattern(20, 2));
+  assert.equal(store.size(3), 4096 + 20);
+  assert.deepEqual(await store.read(3, 0, 10), pattern(10, 1));
+  assert.deepEqual(await store.read(3, 10, 4086), new Uint8Array(4086), 'the padding is zeros');
+  assert.deepEqual(await store.read(3, 4096, 20), pattern(20, 2));
+  await store.close();
+});
+
+test('a release punches whole pages through the hole puncher, zeroes a partial last page, and falls back to zeroing when punching fails', async () => {
+  const disk = new SimulatedDisk();
+  const punched: Array<[string, number, number]> = [];
+  let punchWorks = true;
+  // The simulated disk has no holes: the fake puncher zeroes like the real one would.
+  const punchHole = async (path: string, offset: number, length: number): Promise<boolean> => {
+    if (!punchWorks) return false;
+    punched.push([path, offset, length]);
+    const file = await disk.openForAppend(path);
+    try {
+      await file.write(offset, new Uint8Array(length));
+    } finally {
+      await file.close();
+    }
+    return true;
+  };
+  const store = await ExtentStore.open(disk, directory, extentLimitsDefault, { punchHole });
+  const first = pattern(9000, 1);
+  await store.appendTinyAt(2, 0, first);
+  await store.appendTinyAt(2, 12288, pattern(5000, 2));
+  await store.appendTinyAt(2, 20480, pattern(100, 3));
+  // Three pages, all whole: one punch.
+  assert.equal(await store.releaseTiny(2, 0, 9000), 12288);
+  assert.deepEqual(punched, [[`${directory}/2.extent`, 0, 12288]]);
+  // The last file ends inside its page: nothing to punch, the bytes are zeroed.
+  assert.equal(await store.releaseTiny(2, 20480, 100), 100);
+  assert.equal(punched.length, 1);
+  assert.deepEqual(await store.read(2, 0, 12288), new Uint8Array(12288));
+  assert.deepEqual(await store.read(2, 20480, 100), new Uint8Array(100));
+  assert.deepEqual(await store.read(2, 12288, 5000), pattern(5000, 2), 'the neighbour is intact');
+  punchWorks = false;
+  assert.equal(await store.releaseTiny(2, 12288, 5000), 8192);
+  assert.deepEqual(await store.read(2, 12288, 5000), new Uint8Array(5000), 'zeroed when punching fails');
+  assert.equal(store.freedBytes(2), 12288 + 8192 + 4096);
+  await store.close();
+});
+
+test('a bad block stays marked across a restart and a crash until repair replaces it', async () => {
+  const { disk, store } = await fresh();
+  const extentId = await store.createExtent();
+  const data = pattern(3 * blockBytes, 4);
+  await appendAll(store, extentId, data);
+  await store.sync();
+  disk.corrupt(`${directory}/${extentId}.extent`, 2 * blockBytes + 1);
+  assert.equal((await statusOf(() => store.read(extentId, 2 * blockBytes, 10))).status, StatusCode.CHECKSUM_MISMATCH);
+  // A crash right after the read (nothing else synced) keeps the mark.
+  const crashed = disk.crash(createRandom(7));
+  const reopened = await ExtentStore.open(crashed, directory);
+  assert.deepEqual(reopened.badBlocks(), [{ extentId, block: 2 }]);
+  const crcs = reopened.blockCrcs(extentId);
+  await reopened.replaceBlock(extentId, 2, data.subarray(2 * blockBytes), crcs[2]!);
+  assert.deepEqual(reopened.badBlocks(), []);
+  await reopened.close();
+  const again = await ExtentStore.open(crashed, directory);
+  assert.deepEqual(again.badBlocks(), [], 'the repair cleared the mark for good');
+  assert.deepEqual(await again.read(extentId, 0, data.byteLength), data);
+  await again.close();
+});
+
+test('a damaged bad-block list refuses the open with INTERNAL', async () => {
+  const { disk, store } = await fresh();
+  const extentId = await store.createExtent();
+  await appendAll(store, extentId, pattern(blockBytes, 4));
+  await store.sync();
+  disk.corrupt(`${directory}/${extentId}.extent`, 3);
+  await statusOf(() => store.read(extentId, 0, 10));
+  await store.close();
+  disk.corrupt(`${directory}/bad-blocks.list`, 13);
+  const refused = await statusOf(() => ExtentStore.open(disk, directory));
+  assert.equal(refused.status, StatusCode.INTERNAL);
+  assert.match(refused.message, /bad-blocks.list is damaged/);
+});
+
+test("an append given its packet's CRC uses it for a block the packet starts, and computes the others", async () => {
+  // Small blocks, so that one packet can span two of them.
+  const small = 4096;
+  const store = await ExtentStore.open(new SimulatedDisk(), directory, buildExtentLimits({ blockBytes: small, tinyAlignmentBytes: small, extentBytesMax: 1024 * small }));
+  const plain = await store.createExtent();
+  const given = await store.createExtent();
+  const packets = [pattern(small, 1), pattern(1000, 2), pattern(small - 1000, 3), pattern(2 * small + 5, 4), pattern(10, 5)];
+  for (const packet of packets) {
+    await store.append(plain, store.size(plain), packet);
+    // The CRC is the wire's, already checked: for the packet that continues a block it must not be used.
+    await store.append(given, store.size(given), packet, crc32(packet));
+  }
+  assert.deepEqual(store.blockCrcs(given), store.blockCrcs(plain));
+  assert.deepEqual(await store.read(given, 0, store.size(given)), await store.read(plain, 0, store.size(plain)));
+  await store.close();
 });

@@ -5,18 +5,22 @@ import type { Disk, DiskFile } from '../../disk/index.js';
 import { crc32 } from '../../checksum/index.js';
 import { AtollError, StatusCode, assert } from '../../errors/index.js';
 import {
+  decodeBadBlockList,
   decodeCrcTable,
   decodeDeletionRecord,
   decodePartitionMeta,
   deletionRecordBytes,
+  encodeBadBlockList,
   encodeCrcTable,
   encodeDeletionRecord,
   encodePartitionMeta,
 } from './format.js';
+import type { HolePuncher } from './hole-punch.js';
 import { type ExtentLimits, extentLimitsDefault, normalExtentIdFirst } from './limits.js';
 
 export const partitionMetaName = 'partition.meta';
 export const deletionLogName = 'deleted-extents.log';
+export const badBlockListName = 'bad-blocks.list';
 export const extentFileName = (extentId: number): string => `${extentId}.extent`;
 export const crcTableName = (extentId: number): string => `${extentId}.crc`;
 const temporarySuffix = '.tmp';
@@ -38,6 +42,11 @@ export interface TinyLocation {
   readonly offset: number;
 }
 
+export interface ExtentStoreOptions {
+  /** Gives released tiny ranges back to the file system; without it they are zeroed. */
+  readonly punchHole?: HolePuncher;
+}
+
 /** What open() found and repaired; the datanode logs it. */
 export interface ExtentRecoveryReport {
   /** Unsynced tails cut back to the size the CRC table covers. */
@@ -55,6 +64,8 @@ interface ExtentState {
   readonly blockCrcs: number[];
   /** Tiny extents: bit per released page. Empty for normal extents. */
   readonly freedPages: Uint8Array;
+  /** Bits set in freedPages: usedBytes runs on every packet's room check. */
+  freedPageCount: number;
   readonly badBlocks: Set<number>;
   dataDirty: boolean;
   tableDirty: boolean;
@@ -81,10 +92,11 @@ export class ExtentStore {
     private nextExtentId: number,
     private extentIdReservedBelow: number,
     readonly recovery: ExtentRecoveryReport,
+    private readonly options: ExtentStoreOptions,
   ) {}
 
   /** Opens (creating if needed) the partition directory and recovers it (design.md, "Recovery"). */
-  static async open(disk: Disk, directory: string, limits: ExtentLimits = extentLimitsDefault): Promise<ExtentStore> {
+  static async open(disk: Disk, directory: string, limits: ExtentLimits = extentLimitsDefault, options: ExtentStoreOptions = {}): Promise<ExtentStore> {
     await disk.makeDirectory(directory);
     const names = await disk.list(directory);
     const report: ExtentRecoveryReport = { trimmedTails: [], removedFiles: [] };
@@ -149,6 +161,7 @@ export class ExtentStore {
         size: table.size,
         blockCrcs: [...table.blockCrcs],
         freedPages,
+        freedPageCount: countBits(freedPages),
         badBlocks: new Set(),
         dataDirty: false,
         tableDirty: false,
@@ -165,8 +178,17 @@ export class ExtentStore {
 
     let highestId = reservedBelow - 1;
     for (const state of states) highestId = Math.max(highestId, state.extentId);
-    const store = new ExtentStore(disk, directory, limits, deletionLog, deleted, highestId + 1, reservedBelow, report);
+    const store = new ExtentStore(disk, directory, limits, deletionLog, deleted, highestId + 1, reservedBelow, report, options);
     for (const state of states) store.extents.set(state.extentId, state);
+    if (names.includes(badBlockListName)) {
+      const entries = decodeBadBlockList(await readWhole(disk, `${directory}/${badBlockListName}`));
+      if (typeof entries === 'string') refuse(StatusCode.INTERNAL, `open extent store ${directory}: ${badBlockListName} is damaged: ${entries}`);
+      // Blocks of extents deleted since, or cut off with an unsynced tail, are gone.
+      for (const { extentId, block } of entries) {
+        const state = store.extents.get(extentId);
+        if (state !== undefined && block * limits.blockBytes < state.size) state.badBlocks.add(block);
+      }
+    }
     for (let extentId = 1; extentId <= limits.tinyExtentCount; extentId++) {
       if (!store.extents.has(extentId)) await store.createDurable(extentId, true);
     }
@@ -233,9 +255,14 @@ export class ExtentStore {
       if (computed !== expectedCrc) refuse(StatusCode.CHECKSUM_MISMATCH, `replace block ${block} of extent ${extentId}: copied bytes have CRC 0x${computed.toString(16)}, the source said 0x${expectedCrc.toString(16)}`);
       await state.file.write(start, bytes);
       state.blockCrcs[block] = computed;
-      state.badBlocks.delete(block);
       state.dataDirty = true;
       state.tableDirty = true;
+      if (state.badBlocks.delete(block)) {
+        // The good bytes and their CRC are durable before the mark goes: a crash in
+        // between finds the block marked and repairs it again.
+        await this.syncNow();
+        await this.writeBadBlocks();
+      }
     });
   }
 
@@ -265,8 +292,12 @@ export class ExtentStore {
     return Math.max(0, used);
   }
 
-  /** Appends one packet at `offset`, which must be the extent's size. Durable after sync(). */
-  append(extentId: number, offset: number, bytes: Uint8Array): Promise<void> {
+  /**
+   * Appends one packet at `offset`, which must be the extent's size. Durable after sync().
+   * `packetCrc`, when given, is the CRC32 of `bytes` the caller already checked (the
+   * wire's): a packet that starts a block then needs no second pass for the block's CRC.
+   */
+  append(extentId: number, offset: number, bytes: Uint8Array, packetCrc?: number): Promise<void> {
     return this.serial(async () => {
       const state = this.extent('append to', extentId);
       if (state.tiny) refuse(StatusCode.INVALID_ARGUMENT, `append to extent ${extentId}: a tiny extent takes appendTiny`);
@@ -277,7 +308,7 @@ export class ExtentStore {
       if (state.size + bytes.byteLength > this.limits.extentBytesMax) {
         refuse(StatusCode.TOO_LARGE, `append to extent ${extentId}: ${bytes.byteLength} bytes at ${offset} would pass the extent limit: extentBytesMax=${this.limits.extentBytesMax}`);
       }
-      await this.appendBytes(state, bytes);
+      await this.appendBytes(state, bytes, packetCrc);
     });
   }
 
@@ -289,7 +320,8 @@ export class ExtentStore {
       if (length > this.limits.readBytesMax) refuse(StatusCode.TOO_LARGE, `read extent ${extentId}: ${length} bytes is over readBytesMax=${this.limits.readBytesMax}`);
       if (length === 0) return new Uint8Array(0);
       const { start, data } = await this.readVerified('read', state, offset, offset + length);
-      return data.slice(offset - start, offset - start + length);
+      // The blocks were read into a buffer of their own: a view of it needs no copy.
+      return data.subarray(offset - start, offset - start + length);
     });
   }
 
@@ -307,20 +339,14 @@ export class ExtentStore {
   /** Writes one small file into a tiny extent, at an offset aligned to tinyAlignmentBytes. */
   appendTiny(bytes: Uint8Array): Promise<TinyLocation> {
     return this.serial(async () => {
-      if (bytes.byteLength === 0) refuse(StatusCode.INVALID_ARGUMENT, 'append tiny: an empty file needs no extent');
-      if (bytes.byteLength > this.limits.tinyWriteBytesMax) {
-        refuse(StatusCode.TOO_LARGE, `append tiny: ${bytes.byteLength} bytes is over tinyWriteBytesMax=${this.limits.tinyWriteBytesMax}`);
-      }
-      const alignment = this.limits.tinyAlignmentBytes;
+      this.checkTinyWrite('append tiny', bytes.byteLength);
       for (let tried = 0; tried < this.limits.tinyExtentCount; tried++) {
         const state = this.extents.get(1 + ((this.nextTiny + tried) % this.limits.tinyExtentCount))!;
-        const offset = Math.ceil(state.size / alignment) * alignment;
+        const offset = this.tinyEnd(state.size);
         if (offset + bytes.byteLength > this.limits.extentBytesMax) continue;
         // Spread small files over the tiny extents, so their appends do not all queue on one.
         this.nextTiny = (this.nextTiny + tried + 1) % this.limits.tinyExtentCount;
-        const padded = new Uint8Array(offset - state.size + bytes.byteLength);
-        padded.set(bytes, offset - state.size);
-        await this.appendBytes(state, padded);
+        await this.appendTinyBytes(state, offset, bytes);
         return { extentId: state.extentId, offset };
       }
       return refuse(StatusCode.NO_SPACE, `append tiny: ${bytes.byteLength} bytes fit in none of the ${this.limits.tinyExtentCount} tiny extents`);
@@ -328,8 +354,46 @@ export class ExtentStore {
   }
 
   /**
-   * Frees a small file's range of a tiny extent: the pages are marked free and zeroed in
-   * place (not hole-punched: see design.md). Returns the bytes freed.
+   * Writes one small file into tiny extent `extentId` at `offset`, which must be the
+   * extent's end rounded up to tinyAlignmentBytes (`tinyEnd(size)`): the leader of a
+   * partition chooses the place and every replica writes there.
+   */
+  appendTinyAt(extentId: number, offset: number, bytes: Uint8Array): Promise<void> {
+    return this.serial(async () => {
+      const action = `append tiny file to extent ${extentId}`;
+      const state = this.extent(action, extentId);
+      if (!state.tiny) refuse(StatusCode.INVALID_ARGUMENT, `${action}: not a tiny extent`);
+      this.checkTinyWrite(action, bytes.byteLength);
+      const expected = this.tinyEnd(state.size);
+      if (offset !== expected) refuse(StatusCode.INVALID_ARGUMENT, `${action}: offset ${offset} is not the aligned end: expected offset ${expected}`);
+      if (offset + bytes.byteLength > this.limits.extentBytesMax) refuse(StatusCode.NO_SPACE, `${action}: ${bytes.byteLength} bytes at ${offset} would pass extentBytesMax=${this.limits.extentBytesMax}`);
+      await this.appendTinyBytes(state, offset, bytes);
+    });
+  }
+
+  /** Where the next small file of a tiny extent of `size` bytes starts. */
+  tinyEnd(size: number): number {
+    const alignment = this.limits.tinyAlignmentBytes;
+    return Math.ceil(size / alignment) * alignment;
+  }
+
+  private checkTinyWrite(action: string, bytes: number): void {
+    if (bytes === 0) refuse(StatusCode.INVALID_ARGUMENT, `${action}: an empty file needs no extent`);
+    if (bytes > this.limits.tinyWriteBytesMax) refuse(StatusCode.TOO_LARGE, `${action}: ${bytes} bytes is over tinyWriteBytesMax=${this.limits.tinyWriteBytesMax}`);
+  }
+
+  /** Padding up to `offset`, then the file, as one write. */
+  private async appendTinyBytes(state: ExtentState, offset: number, bytes: Uint8Array): Promise<void> {
+    if (offset === state.size) return this.appendBytes(state, bytes);
+    const padded = new Uint8Array(offset - state.size + bytes.byteLength);
+    padded.set(bytes, offset - state.size);
+    await this.appendBytes(state, padded);
+  }
+
+  /**
+   * Frees a small file's range of a tiny extent: the pages are marked free and punched
+   * out of the file (zeroed in place where punching fails: see design.md). Returns the
+   * bytes freed.
    */
   releaseTiny(extentId: number, offset: number, length: number): Promise<number> {
     return this.serial(async () => {
@@ -342,8 +406,25 @@ export class ExtentStore {
       checkRange('release tiny range of', extentId, offset, length, state.size);
       // The padding up to the next aligned offset belongs to this file: free it too.
       const end = Math.min(Math.ceil((offset + length) / alignment) * alignment, state.size);
-      await this.writeInPlace('release tiny range of', state, offset, new Uint8Array(end - offset));
-      for (let page = offset / alignment; page * alignment < end; page++) state.freedPages[page >>> 3] = state.freedPages[page >>> 3]! | (1 << (page & 7));
+      // A page whose end is the extent's end (a partial last page) stays allocated up to
+      // there; a hole is only punched over whole pages.
+      const holeEnd = Math.floor(end / alignment) * alignment;
+      const punch = this.options.punchHole;
+      const punchInstead =
+        punch === undefined || holeEnd === offset
+          ? undefined
+          : async (): Promise<boolean> => {
+              if (!(await punch(`${this.directory}/${extentFileName(extentId)}`, offset, holeEnd - offset))) return false;
+              if (end > holeEnd) await state.file.write(holeEnd, new Uint8Array(end - holeEnd));
+              return true;
+            };
+      await this.writeInPlace('release tiny range of', state, offset, new Uint8Array(end - offset), punchInstead);
+      for (let page = offset / alignment; page * alignment < end; page++) {
+        const mask = 1 << (page & 7);
+        if ((state.freedPages[page >>> 3]! & mask) !== 0) continue;
+        state.freedPages[page >>> 3] = state.freedPages[page >>> 3]! | mask;
+        state.freedPageCount += 1;
+      }
       return end - offset;
     });
   }
@@ -351,9 +432,7 @@ export class ExtentStore {
   /** Released bytes of a tiny extent (whole pages). */
   freedBytes(extentId: number): number {
     const state = this.extent('freed bytes of', extentId);
-    let pages = 0;
-    for (const byte of state.freedPages) for (let bit = 0; bit < 8; bit++) pages += (byte >>> bit) & 1;
-    return pages * this.limits.tinyAlignmentBytes;
+    return state.freedPageCount * this.limits.tinyAlignmentBytes;
   }
 
   /** Durably deletes a normal extent and removes its file. */
@@ -367,6 +446,7 @@ export class ExtentStore {
       await this.deletionLog.sync();
       this.deleted.add(extentId);
       this.extents.delete(extentId);
+      if (state.badBlocks.size > 0) await this.writeBadBlocks();
       await state.file.close();
       await this.disk.remove(`${this.directory}/${crcTableName(extentId)}`);
       await this.disk.remove(`${this.directory}/${extentFileName(extentId)}`);
@@ -439,6 +519,14 @@ export class ExtentStore {
     }
   }
 
+  /** The bad-block list as it is in memory, written atomically (an empty list removes it). */
+  private async writeBadBlocks(): Promise<void> {
+    const entries = this.badBlocks();
+    if (entries.length === 0) await this.disk.remove(`${this.directory}/${badBlockListName}`).catch(() => undefined);
+    else await this.writeAtomically(badBlockListName, encodeBadBlockList(entries));
+    await this.disk.syncDirectory(this.directory);
+  }
+
   private encodeTable(state: ExtentState): Uint8Array {
     return encodeCrcTable({
       extentId: state.extentId,
@@ -458,6 +546,7 @@ export class ExtentStore {
       size: 0,
       blockCrcs: [],
       freedPages: tiny ? new Uint8Array(freedBitmapBytes(this.limits)) : new Uint8Array(0),
+      freedPageCount: 0,
       badBlocks: new Set(),
       dataDirty: false,
       tableDirty: false,
@@ -481,7 +570,7 @@ export class ExtentStore {
     await this.disk.rename(temporary, `${this.directory}/${name}`);
   }
 
-  private async appendBytes(state: ExtentState, bytes: Uint8Array): Promise<void> {
+  private async appendBytes(state: ExtentState, bytes: Uint8Array, packetCrc?: number): Promise<void> {
     if (bytes.byteLength === 0) return;
     try {
       await state.file.append(bytes);
@@ -498,8 +587,10 @@ export class ExtentStore {
       const block = Math.floor(state.size / blockBytes);
       const within = state.size % blockBytes;
       const take = Math.min(blockBytes - within, bytes.byteLength - position);
-      // A partial block's CRC continues from the CRC of the bytes already there.
-      state.blockCrcs[block] = within === 0 ? crc32(bytes, position, position + take) : crc32(bytes, position, position + take, state.blockCrcs[block]!);
+      // A partial block's CRC continues from the CRC of the bytes already there; a block
+      // that is the whole packet has the packet's CRC.
+      state.blockCrcs[block] =
+        within !== 0 ? crc32(bytes, position, position + take, state.blockCrcs[block]!) : packetCrc !== undefined && take === bytes.byteLength ? packetCrc : crc32(bytes, position, position + take);
       state.size += take;
       position += take;
     }
@@ -522,7 +613,11 @@ export class ExtentStore {
       const computed = present < blockEnd ? undefined : crc32(data, blockStart - start, blockEnd - start);
       const stored = state.blockCrcs[block]!;
       if (computed === stored) continue;
-      state.badBlocks.add(block);
+      if (!state.badBlocks.has(block)) {
+        state.badBlocks.add(block);
+        // Kept across a restart until repaired (a restart must not forget what repair needs).
+        await this.writeBadBlocks().catch(() => undefined);
+      }
       refuse(
         StatusCode.CHECKSUM_MISMATCH,
         `${action} extent ${state.extentId}: block ${block} [${blockStart}, ${blockEnd}) fails its CRC32: ` +
@@ -536,11 +631,13 @@ export class ExtentStore {
    * Writes bytes over [offset, offset + length). The blocks touched are checked first, so
    * that recomputing their CRCs never blesses corrupted bytes around the write.
    */
-  private async writeInPlace(action: string, state: ExtentState, offset: number, bytes: Uint8Array): Promise<void> {
+  private async writeInPlace(action: string, state: ExtentState, offset: number, bytes: Uint8Array, writeOtherwise?: () => Promise<boolean>): Promise<void> {
     const { start, data } = await this.readVerified(action, state, offset, offset + bytes.byteLength);
     const merged = data.slice();
     merged.set(bytes, offset - start);
-    await state.file.write(offset, bytes);
+    // `writeOtherwise` puts the same bytes there another way (a punched hole reads as
+    // zeros); when it cannot, the bytes are written.
+    if (writeOtherwise === undefined || !(await writeOtherwise())) await state.file.write(offset, bytes);
     const blockBytes = this.limits.blockBytes;
     for (let blockStart = start; blockStart < start + merged.byteLength; blockStart += blockBytes) {
       const blockEnd = Math.min(blockStart + blockBytes, start + merged.byteLength);
@@ -579,6 +676,12 @@ function checkRange(action: string, extentId: number, offset: number, length: nu
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
     refuse(StatusCode.INVALID_ARGUMENT, `${action} extent ${extentId}: [${offset}, ${offset + length}) is outside the extent: size ${size}`);
   }
+}
+
+function countBits(bytes: Uint8Array): number {
+  let bits = 0;
+  for (const byte of bytes) for (let bit = 0; bit < 8; bit++) bits += (byte >>> bit) & 1;
+  return bits;
 }
 
 function freedBitmapBytes(limits: ExtentLimits): number {

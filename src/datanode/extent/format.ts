@@ -124,3 +124,49 @@ export function decodeDeletionRecord(bytes: Uint8Array, offset: number): number 
   if (readUint32(bytes, offset + 8) !== crc32(bytes, offset, offset + 8)) return undefined;
   return readUint64(bytes, offset);
 }
+
+/** "AXBB": the list of blocks that failed their CRC and await repair. */
+export const badBlockListMagic = 0x41_58_42_42;
+export const badBlockListHeaderBytes = 12;
+/** One entry: extent id u64, block u32. */
+export const badBlockEntryBytes = 12;
+
+export interface BadBlockEntry {
+  readonly extentId: number;
+  readonly block: number;
+}
+
+/** magic u32, version u16, flags u16 (0), count u32, entries, CRC32 of everything before. */
+export function encodeBadBlockList(entries: readonly BadBlockEntry[]): Uint8Array {
+  const bytes = new Uint8Array(badBlockListHeaderBytes + badBlockEntryBytes * entries.length + 4);
+  writeUint32(bytes, 0, badBlockListMagic);
+  bytes[5] = formatVersion;
+  writeUint32(bytes, 8, entries.length);
+  entries.forEach((entry, index) => {
+    writeUint64(bytes, badBlockListHeaderBytes + badBlockEntryBytes * index, entry.extentId);
+    writeUint32(bytes, badBlockListHeaderBytes + badBlockEntryBytes * index + 8, entry.block);
+  });
+  const end = bytes.byteLength - 4;
+  writeUint32(bytes, end, crc32(bytes, 0, end));
+  return bytes;
+}
+
+/** The entries of a whole bad-block list file, or why it is not a valid one. */
+export function decodeBadBlockList(bytes: Uint8Array): BadBlockEntry[] | string {
+  if (bytes.byteLength < badBlockListHeaderBytes + 4) return `${bytes.byteLength} bytes is too short for a bad-block list`;
+  if (readUint32(bytes, 0) !== badBlockListMagic) return 'bad magic';
+  if (((bytes[4]! << 8) | bytes[5]!) !== formatVersion || bytes[6] !== 0 || bytes[7] !== 0) return 'unknown version or flags';
+  const count = readUint32(bytes, 8);
+  const expected = badBlockListHeaderBytes + badBlockEntryBytes * count + 4;
+  if (expected !== bytes.byteLength) return `the header says ${expected} bytes, the file holds ${bytes.byteLength}`;
+  const end = bytes.byteLength - 4;
+  if (readUint32(bytes, end) !== crc32(bytes, 0, end)) return 'checksum mismatch';
+  const entries: BadBlockEntry[] = [];
+  for (let index = 0; index < count; index++) {
+    const at = badBlockListHeaderBytes + badBlockEntryBytes * index;
+    const extentId = readUint64(bytes, at);
+    if (!Number.isSafeInteger(extentId)) return `extent id beyond 2^53 in entry ${index}`;
+    entries.push({ extentId, block: readUint32(bytes, at + 8) });
+  }
+  return entries;
+}

@@ -32,7 +32,7 @@ export const extentLimitsDefault: Readonly<ExtentLimits> = Object.freeze({
   packetBytesMax: 128 * kibibyte,
   readBytesMax: 8 * mebibyte,
   tinyExtentCount: 8,
-  tinyWriteBytesMax: 64 * kibibyte,
+  tinyWriteBytesMax: 128 * kibibyte,
   tinyAlignmentBytes: 4 * kibibyte,
   extentIdReserveCount: 1024,
 });

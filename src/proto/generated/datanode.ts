@@ -5,7 +5,10 @@ import * as protobuf from '../../codec/protobuf/index.js';
 
 export interface CreateExtentRequest {
   partitionId: number;
-  /** Reserved for tiny extents, which every replica creates itself at open; must be false. */
+  /**
+   * Must be false: tiny extents are made by every replica itself at open (a small file
+   * goes to them with a tiny WritePacket instead).
+   */
   tiny: boolean;
   /** Set by the leader when it forwards the create: the id the leader chose. */
   extentId: number;
@@ -159,14 +162,23 @@ function readCreateExtentResponse(reader: protobuf.ProtoReader): CreateExtentRes
 /** One packet of an append (up to 128 KiB of payload, the frame's payload). */
 export interface WritePacket {
   partitionId: number;
+  /** A tiny packet from a client: 0, the leader chooses (see `tiny`). */
   extentId: number;
-  /** Must be the extent's size: appends only. */
+  /**
+   * Must be the extent's size: appends only. A tiny packet from a client: 0; forwarded:
+   * the leader's choice, the 4 KiB-aligned end of the tiny extent.
+   */
   offset: number;
   size: number;
   /** CRC32 (IEEE) of the payload, checked by every replica before it writes. */
   crc32: number;
   /** Set by the leader when it forwards the packet to its followers. */
   forwarded: boolean;
+  /**
+   * A whole small file for a shared tiny extent: the leader picks the extent and the
+   * offset and answers them in the WriteAck.
+   */
+  tiny: boolean;
 }
 
 export const WritePacket: protobuf.MessageCodec<WritePacket> = {
@@ -189,6 +201,7 @@ function createWritePacket(partial?: Partial<WritePacket>): WritePacket {
     size: partial?.size ?? 0,
     crc32: partial?.crc32 ?? 0,
     forwarded: partial?.forwarded ?? false,
+    tiny: partial?.tiny ?? false,
   };
 }
 
@@ -216,6 +229,10 @@ function measureWritePacket(message: WritePacket, writer: protobuf.ProtoWriter):
   }
   {
     const value = message.forwarded;
+    if (value !== false) size += 1 + 1;
+  }
+  {
+    const value = message.tiny;
     if (value !== false) size += 1 + 1;
   }
   return size;
@@ -246,6 +263,10 @@ function writeWritePacket(message: WritePacket, writer: protobuf.ProtoWriter): v
     const value = message.forwarded;
     if (value !== false) { writer.byte(48); writer.bool(value); }
   }
+  {
+    const value = message.tiny;
+    if (value !== false) { writer.byte(56); writer.bool(value); }
+  }
 }
 
 function readWritePacket(reader: protobuf.ProtoReader): WritePacket {
@@ -256,6 +277,7 @@ function readWritePacket(reader: protobuf.ProtoReader): WritePacket {
     size: 0,
     crc32: 0,
     forwarded: false,
+    tiny: false,
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
@@ -266,6 +288,7 @@ function readWritePacket(reader: protobuf.ProtoReader): WritePacket {
       case 32: message.size = reader.uint32(); break;
       case 40: message.crc32 = reader.uint32(); break;
       case 48: message.forwarded = reader.bool(); break;
+      case 56: message.tiny = reader.bool(); break;
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.datanode.WritePacket.partition_id');
@@ -274,6 +297,7 @@ function readWritePacket(reader: protobuf.ProtoReader): WritePacket {
           case 4: throw reader.wrongWireType(tag, 'atoll.datanode.WritePacket.size');
           case 5: throw reader.wrongWireType(tag, 'atoll.datanode.WritePacket.crc32');
           case 6: throw reader.wrongWireType(tag, 'atoll.datanode.WritePacket.forwarded');
+          case 7: throw reader.wrongWireType(tag, 'atoll.datanode.WritePacket.tiny');
         }
         reader.skip(tag);
     }
@@ -284,6 +308,9 @@ function readWritePacket(reader: protobuf.ProtoReader): WritePacket {
 export interface WriteAck {
   /** The extent's size on the leader after this packet. */
   extentSize: number;
+  /** Where the packet landed (for a tiny packet, the leader's choice). */
+  extentId: number;
+  extentOffset: number;
 }
 
 export const WriteAck: protobuf.MessageCodec<WriteAck> = {
@@ -301,6 +328,8 @@ export const WriteAck: protobuf.MessageCodec<WriteAck> = {
 function createWriteAck(partial?: Partial<WriteAck>): WriteAck {
   return {
     extentSize: partial?.extentSize ?? 0,
+    extentId: partial?.extentId ?? 0,
+    extentOffset: partial?.extentOffset ?? 0,
   };
 }
 
@@ -310,6 +339,14 @@ function measureWriteAck(message: WriteAck, writer: protobuf.ProtoWriter): numbe
     const value = message.extentSize;
     if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.datanode.WriteAck.extent_size');
   }
+  {
+    const value = message.extentId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.datanode.WriteAck.extent_id');
+  }
+  {
+    const value = message.extentOffset;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.datanode.WriteAck.extent_offset');
+  }
   return size;
 }
 
@@ -318,19 +355,33 @@ function writeWriteAck(message: WriteAck, writer: protobuf.ProtoWriter): void {
     const value = message.extentSize;
     if (value !== 0) { writer.byte(8); writer.uint64(value); }
   }
+  {
+    const value = message.extentId;
+    if (value !== 0) { writer.byte(16); writer.uint64(value); }
+  }
+  {
+    const value = message.extentOffset;
+    if (value !== 0) { writer.byte(24); writer.uint64(value); }
+  }
 }
 
 function readWriteAck(reader: protobuf.ProtoReader): WriteAck {
   const message: WriteAck = {
     extentSize: 0,
+    extentId: 0,
+    extentOffset: 0,
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
     switch (tag) {
       case 8: message.extentSize = reader.uint64(); break;
+      case 16: message.extentId = reader.uint64(); break;
+      case 24: message.extentOffset = reader.uint64(); break;
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.datanode.WriteAck.extent_size');
+          case 2: throw reader.wrongWireType(tag, 'atoll.datanode.WriteAck.extent_id');
+          case 3: throw reader.wrongWireType(tag, 'atoll.datanode.WriteAck.extent_offset');
         }
         reader.skip(tag);
     }
