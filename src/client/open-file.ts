@@ -218,8 +218,8 @@ export class OpenFile {
     const start = this.#streamStart;
     let keys: ExtentKey[];
     if (this.#writer === null) {
-      const bytes = Buffer.concat(this.#head);
-      keys = (await this.data.write(bytes, start)).keys;
+      // Up to smallFileBytesMax: one packet to a shared tiny extent (or a normal extent when no partition takes it).
+      keys = (await this.data.writeSmall(Buffer.concat(this.#head), start)).keys;
     } else {
       keys = (await this.#writer.finish()).keys;
     }

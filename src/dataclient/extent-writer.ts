@@ -45,6 +45,8 @@ interface Inflight {
   readonly done: Promise<AtollError | null>;
 }
 
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
 export class ExtentWriter {
   readonly #keys: ExtentKey[] = [];
   readonly #abandoned: AbandonedExtent[] = [];
@@ -193,8 +195,15 @@ export class ExtentWriter {
     const now = Date.now();
     for (const [partitionId, until] of this.#excluded) if (until <= now) this.#excluded.delete(partitionId);
     let lastError: AtollError | null = null;
-    for (let round = 0; round < 2; round++) {
-      if (round === 1) await this.router.refresh();
+    // Rounds over the writable partitions until one takes the extent or the time budget
+    // is spent: while every partition has a replica down (a datanode restarting), writes
+    // wait for it, up to retryTotalMs, instead of failing at once.
+    const started = Date.now();
+    for (let round = 0; round === 0 || Date.now() - started < this.limits.retryTotalMs; round++) {
+      if (round > 0) {
+        await sleep(Math.min(this.limits.backoffMaxMs, this.limits.backoffInitialMs * 2 ** Math.min(round - 1, 10)));
+        await this.router.refresh().catch(() => undefined);
+      }
       // After failures everywhere, excluded partitions get another chance.
       let candidates = await this.router.writablePartitions(new Set(this.#excluded.keys()));
       if (candidates.length === 0) candidates = await this.router.writablePartitions(new Set());
