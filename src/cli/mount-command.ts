@@ -26,6 +26,9 @@ const mountKeys: SchemaKeys<Omit<MountConfig, keyof ConnectionConfig>> = {
 const mountSchema = defineSchema<MountConfig>({ name: 'mount', keys: { ...connectionKeys, ...mountKeys } as unknown as SchemaKeys<MountConfig>, finish: finishConnection });
 const umountSchema = defineSchema<{ lazy: boolean }>({ name: 'umount', keys: { lazy: booleanKey({ default: false, description: 'detach now even if files are busy (fusermount -z)' }) } });
 
+/** A file created, written and closed within this time costs no session records (see src/client/README.md). */
+const openRecordDeferMs = 200;
+
 const err = (text: string): void => void process.stderr.write(`${text}\n`);
 
 export async function mountCommand(argv: readonly string[]): Promise<number> {
@@ -41,7 +44,7 @@ export async function mountCommand(argv: readonly string[]): Promise<number> {
     const [volumeName, dir] = positional as [string, string];
     const mountPoint = resolve(dir);
     const target = resolveTarget(config);
-    volume = await Volume.open({ masters: target.masters, volume: volumeName, clusterSecret: target.secret, umask: 0, clientInfo: `atoll mount ${mountPoint} pid ${process.pid}` });
+    volume = await Volume.open({ masters: target.masters, volume: volumeName, clusterSecret: target.secret, umask: 0, clientInfo: `atoll mount ${mountPoint} pid ${process.pid}`, limits: { openRecordDeferMs: openRecordDeferMs } });
     const fileSystem = new AtollFileSystem(volume);
     const mounted = await mount(mountPoint, fileSystem, {
       fsName: `atoll:${volumeName}`,

@@ -16,6 +16,11 @@ export interface VolumeLimits {
   readonly readDirectBytesMin: number;
   /** Lease of the client's session at each meta partition, renewed at a third of it. */
   readonly sessionLeaseSec: number;
+  /**
+   * How long an open's session record may wait before it is sent (0: before open
+   * returns); a close within that time cancels it. See README.md for the trade.
+   */
+  readonly openRecordDeferMs: number;
   /** Symbolic links followed while resolving one path (Linux: 40). */
   readonly symlinkFollowMax: number;
   /** Entries asked for per ReadDir page. */
@@ -38,6 +43,7 @@ export const volumeLimitsDefault: VolumeLimits = Object.freeze({
   readAheadBytes: 4 * 1024 * 1024,
   readDirectBytesMin: 4 * 1024 * 1024,
   sessionLeaseSec: 60,
+  openRecordDeferMs: 0,
   symlinkFollowMax: 40,
   readdirPageEntries: 1_024,
   treeEntriesMax: 10_000_000,
@@ -48,6 +54,7 @@ export const volumeLimitsDefault: VolumeLimits = Object.freeze({
 export function buildVolumeLimits(overrides: Partial<VolumeLimits> = {}): VolumeLimits {
   const limits = { ...volumeLimitsDefault, ...overrides };
   for (const [name, value] of Object.entries(limits)) {
+    if (name === 'openRecordDeferMs' && value === 0) continue;
     if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`volume limits: ${name} must be a positive safe integer: ${value}`);
   }
   if (limits.sessionLeaseSec < 3) throw new RangeError(`volume limits: sessionLeaseSec ${limits.sessionLeaseSec} is under 3 s`);

@@ -3,10 +3,11 @@
 // unlinked file stays readable until its last close, here or at any other client; when
 // this client dies, the lease runs out and the metanode releases what it held.
 //
-// Records are ordered per inode (a close never overtakes its open) and may be awaited or
-// left to run: the SDK awaits them, the FUSE layer lets an open return before its record
-// lands (a window of one round trip in which another client's unlink could free a file
-// just opened here; documented in src/client/README.md).
+// Records are ordered per inode (a close never overtakes its open). By default the SDK
+// sends each open record before the open returns; with `openRecordDeferMs` (the FUSE
+// mount's choice) an open record waits a moment and a quick close cancels it, leaving a
+// window of that length in which another client's unlink could free a file just opened
+// here (src/client/README.md).
 import { AtollError, StatusCode, isAtollError } from '../errors/index.js';
 import type { MetaClient } from '../metaclient/index.js';
 import { MetaNode, OpenFileRequest, OpenSessionRequest, SessionRequest } from '../proto/generated/metanode.js';
@@ -23,6 +24,9 @@ interface PartitionSession {
 export class SessionKeeper {
   readonly #sessions = new Map<number, PartitionSession>();
   readonly #chains = new Map<number, Promise<unknown>>();
+  /** Opens not sent yet (deferred), per inode. */
+  readonly #pending = new Map<number, number>();
+  #pendingTimer: NodeJS.Timeout | null = null;
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
 
@@ -30,6 +34,8 @@ export class SessionKeeper {
     private readonly meta: MetaClient,
     private readonly leaseSec: number,
     private readonly clientInfo: string,
+    /** How long an open record may wait (0: sent at once). */
+    private readonly deferMs = 0,
   ) {}
 
   start(): void {
@@ -37,8 +43,34 @@ export class SessionKeeper {
     this.#timer.unref();
   }
 
-  /** Records an open of `ino` (kept in order with the inode's other records). */
+  /**
+   * Records an open of `ino` (kept in order with the inode's other records). With a
+   * deferral, the record waits up to `deferMs`: a close within that time cancels both
+   * (a file created, written and closed at once costs no records), and anything this
+   * client does that could drop a link sends the waiting records first (flushPending).
+   */
   recordOpen(ino: number): Promise<void> {
+    if (this.deferMs > 0) {
+      this.#pending.set(ino, (this.#pending.get(ino) ?? 0) + 1);
+      this.#pendingTimer ??= setTimeout(() => {
+        this.#pendingTimer = null;
+        void this.flushPending().catch(() => undefined);
+      }, this.deferMs);
+      return Promise.resolve();
+    }
+    return this.#sendOpen(ino);
+  }
+
+  /** Sends the open records still waiting, and waits for them. */
+  async flushPending(): Promise<void> {
+    if (this.#pendingTimer !== null) clearTimeout(this.#pendingTimer);
+    this.#pendingTimer = null;
+    const pending = [...this.#pending];
+    this.#pending.clear();
+    await Promise.all(pending.flatMap(([ino, count]) => Array.from({ length: count }, () => this.#sendOpen(ino))));
+  }
+
+  #sendOpen(ino: number): Promise<void> {
     return this.#chain(ino, async () => {
       const partitionId = (await this.meta.partitionOf(ino)).partitionId;
       const session = this.#session(partitionId);
@@ -48,6 +80,13 @@ export class SessionKeeper {
   }
 
   recordClose(ino: number): Promise<void> {
+    const waiting = this.#pending.get(ino) ?? 0;
+    if (waiting > 0) {
+      // Its open was never sent: neither is needed.
+      if (waiting === 1) this.#pending.delete(ino);
+      else this.#pending.set(ino, waiting - 1);
+      return Promise.resolve();
+    }
     return this.#chain(ino, async () => {
       const partitionId = (await this.meta.partitionOf(ino)).partitionId;
       const session = this.#sessions.get(partitionId);
@@ -85,6 +124,8 @@ export class SessionKeeper {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer !== null) clearInterval(this.#timer);
+    if (this.#pendingTimer !== null) clearTimeout(this.#pendingTimer);
+    this.#pending.clear();
     await Promise.allSettled([...this.#chains.values()]);
     await Promise.allSettled(
       [...this.#sessions].map(async ([partitionId, session]) => {

@@ -226,6 +226,28 @@ describe('volume SDK against a three-replica cluster', { timeout: 600_000 }, () 
     }
   });
 
+  test('deferred open records: a quick open and close records nothing; an unlink by this client sends the waiting record first', async () => {
+    const deferring = await open({ limits: { openRecordDeferMs: 60_000 } });
+    try {
+      await deferring.writeFile('/quick', 'q');
+      assert.equal((await deferring.sessionIds()).size, 0, 'no session was needed');
+      const content = randomBytes(300 * kib);
+      await deferring.writeFile('/held-deferred', content);
+      const handle = await deferring.open('/held-deferred');
+      await deferring.unlink('/held-deferred');
+      assert.equal((await deferring.sessionIds()).size, 1, 'the open was recorded before the unlink');
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      const bytes = Buffer.alloc(content.byteLength);
+      await handle.read(bytes, 0, bytes.byteLength, 0);
+      assert.ok(bytes.equals(content), 'still readable after the housekeeping');
+      const ino = handle.ino;
+      await handle.close();
+      await waitFor('the inode freed after the close', 30_000, async () => ((await inodeGone(deferring, ino)) ? true : undefined), 200);
+    } finally {
+      await deferring.close();
+    }
+  });
+
   test('a client that dies keeps nothing open: its session expires and the unlinked file is freed', async () => {
     await volume.writeFile('/held', 'held');
     const child = spawn(process.execPath, [holdOpenScript, cluster.masterAddresses().join(','), 'sdk', '/held', '3'], { stdio: ['pipe', 'pipe', 'inherit'] });

@@ -134,7 +134,7 @@ export class Volume {
     this.#masterClient = masterClient;
     this.meta = new MetaClient({ rpc, masterClient, volume: options.volume, limits: options.metaLimits });
     this.data = new DataClient({ rpc, masterClient, volume: options.volume, limits: options.dataLimits });
-    this.#sessions = new SessionKeeper(this.meta, this.limits.sessionLeaseSec, options.clientInfo ?? `${hostname()} pid ${process.pid}`);
+    this.#sessions = new SessionKeeper(this.meta, this.limits.sessionLeaseSec, options.clientInfo ?? `${hostname()} pid ${process.pid}`, this.limits.openRecordDeferMs);
     this.#attrs = new TtlCache(this.limits.attrCacheTtlMs, this.limits.attrCacheEntriesMax);
     this.#names = new TtlCache(this.limits.dentryCacheTtlMs, this.limits.dentryCacheEntriesMax);
     this.#uid = options.uid ?? process.getuid?.() ?? 0;
@@ -446,6 +446,7 @@ export class Volume {
       'rename',
       oldPath,
       async () => {
+        await this.#sessions.flushPending();
         const source = await this.#parentOf(oldPath, 'rename');
         const target = await this.#parentOf(newPath, 'rename');
         const sourcePartition = (await this.meta.partitionOf(source.parentIno)).partitionId;
@@ -767,6 +768,8 @@ export class Volume {
 
   /** Removes one entry (unlink or rmdir), including the half in another partition. */
   async #removeEntry(parentIno: number, name: string, isDir: boolean): Promise<void> {
+    // A file this client holds open must be on record before it can lose its last link.
+    await this.#sessions.flushPending();
     const partitionId = await this.#partitionIdOf(parentIno);
     this.#forgetName(parentIno, name);
     this.#attrs.delete(parentIno);
