@@ -109,8 +109,12 @@ export class OpenFile {
     const size = this.#inode.size;
     if (position >= size || length === 0) return new Uint8Array(0);
     const end = Math.min(size, position + length);
-    const sequential = position === this.#lastReadEnd || position === 0;
-    this.#lastReadEnd = end;
+    // Sequential: at the start, where the last read ended, or near it (the kernel sends a
+    // FUSE reader's read-ahead as several requests at once, which may arrive out of
+    // order), or inside the windows already read ahead.
+    const near = this.#lastReadEnd >= 0 && Math.abs(position - this.#lastReadEnd) <= this.limits.readAheadBytes;
+    const sequential = position === 0 || near || this.#inWindow(position);
+    this.#lastReadEnd = near ? Math.max(end, this.#lastReadEnd) : end;
     if (!sequential || end - position >= this.limits.readDirectBytesMin) return this.data.readFile(this.#inode.extents, position, end - position);
     return this.#readAhead(position, end);
   }
@@ -286,6 +290,11 @@ export class OpenFile {
     // The read crosses into the next window.
     const rest = await this.#readAhead(window.offset + bytes.byteLength, end);
     return Buffer.concat([bytes.subarray(from, to), rest]);
+  }
+
+  #inWindow(position: number): boolean {
+    for (const window of [this.#window, this.#next]) if (window !== null && position >= window.offset && position < window.offset + window.length) return true;
+    return false;
   }
 
   #dropReadAhead(): void {
