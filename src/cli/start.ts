@@ -12,7 +12,9 @@ import {
   type ClusterPlan,
   type RunningInstance,
 } from '../launcher/index.js';
-import { ensureDefaultVolume } from '../launcher/index.js';
+import { ensureDefaultVolume, startClusterMount, stopClusterMount, type ClusterMount } from '../launcher/index.js';
+import { fuseAvailability } from '../fuse/availability.js';
+import { mkdir } from 'node:fs/promises';
 import { AtollError } from '../errors/atoll-error.js';
 import { exitCodes } from './exit-codes.js';
 
@@ -21,6 +23,7 @@ interface StartConfig {
   readonly metanodes: number;
   readonly datanodes: number;
   readonly dataDir: string;
+  readonly mount: string;
   readonly detach: boolean;
   readonly json: boolean;
 }
@@ -35,6 +38,7 @@ export const startSchema = defineSchema<StartConfig>({
     metanodes: countKey('metanode'),
     datanodes: countKey('datanode'),
     dataDir: pathKey({ default: '.atoll', description: 'cluster directory: the plan, the secret and one directory per instance' }),
+    mount: pathKey({ default: 'mnt', description: 'where to mount the default volume with FUSE when this machine can (--no-mount: no mount)' }),
     detach: booleanKey({ default: false, description: 'return once every instance is ready, leaving the cluster running (stop it with atoll stop)' }),
     json: booleanKey({ default: false, description: 'print the cluster as one JSON object' }),
   },
@@ -49,14 +53,15 @@ export const stopSchema = defineSchema<StopConfig>({
   keys: { dataDir: pathKey({ default: '.atoll', description: 'cluster directory given to atoll start' }) },
 });
 
-function clusterSummary(plan: ClusterPlan, running: readonly RunningInstance[], clusterDir: string, volume: string): Record<string, unknown> {
+function clusterSummary(plan: ClusterPlan, running: readonly RunningInstance[], clusterDir: string, volume: string, mount: ClusterMount | null): Record<string, unknown> {
   return {
     masters: mastersOf(plan),
     clusterDir,
     secretFile: plan.secretFile,
     adminTokenFile: plan.adminTokenFile ?? null,
     volume,
-    mount: null,
+    mount: mount?.dir ?? null,
+    mountPid: mount?.child.pid ?? null,
     instances: running.map((instance) => ({
       role: instance.planned.role,
       name: instance.planned.name,
@@ -70,7 +75,7 @@ function clusterSummary(plan: ClusterPlan, running: readonly RunningInstance[], 
   };
 }
 
-function printHuman(plan: ClusterPlan, running: readonly RunningInstance[], created: boolean, clusterDir: string, volume: string): void {
+function printHuman(plan: ClusterPlan, running: readonly RunningInstance[], created: boolean, clusterDir: string, volume: string, mount: ClusterMount | null, noMountReason: string | null): void {
   const lines = [
     `AtollFS local cluster ${created ? 'created' : 'restarted'} in ${clusterDir}`,
     '',
@@ -96,9 +101,19 @@ function printHuman(plan: ClusterPlan, running: readonly RunningInstance[], crea
     `  atoll node list${clusterFlag}`,
     `  curl http://${plan.host}:${firstMaster.planned.ports.http}/api/v1/cluster`,
     '',
-    'The volume\'s meta and data partitions run on the metanodes and datanodes (3 replicas each).',
-    'The client SDK, the file commands and the FUSE mount are not built yet',
-    '(see docs/architecture.md for what each layer adds).',
+    '',
+    'Use the volume:',
+  );
+  if (mount !== null) {
+    lines.push(`  mounted at ${mount.dir} (FUSE; log: ${mount.logPath}): use it as any directory`, `  ls -l ${mount.dir}; echo hello > ${mount.dir}/hello.txt; df -h ${mount.dir}`);
+  } else {
+    lines.push(`  not mounted: ${noMountReason ?? 'no mount asked for'}`);
+  }
+  lines.push(
+    `  atoll fs ls /${clusterFlag}                 (files without a mount: ls, put, get, cat, mkdir, rm, mv, ln, df)`,
+    `  atoll fs put ./file.txt /file.txt${clusterFlag}`,
+    `  atoll mount ${volume} <dir>${clusterFlag}   (another mount, from this or another shell)`,
+    '  from Node.js: import { Volume } from \'atollfs/client\' (README.md)',
   );
   process.stdout.write(`${lines.join('\n')}\n`);
 }
@@ -109,8 +124,10 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
     return exitCodes.ok;
   }
   let config: StartConfig;
+  // --no-mount: the mount key takes a directory, so its negation is read here.
+  const noMount = argv.includes('--no-mount');
   try {
-    const loaded = resolveConfig(startSchema, argv);
+    const loaded = resolveConfig(startSchema, argv.filter((arg) => arg !== '--no-mount'));
     if (loaded.positional.length > 0) throw ConfigError.forKey(loaded.positional[0]!, 'unexpected argument', 'flag');
     config = loaded.config;
   } catch (error) {
@@ -123,7 +140,10 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
   const { plan, created } = await loadOrCreatePlan(config.dataDir, { masters: config.masters, metanodes: config.metanodes, datanodes: config.datanodes });
   const running = plan.instances.map((instance) => spawnInstance(plan, instance, config.detach));
   await writeLauncherRecord(config.dataDir, running, config.detach);
+  let mount: ClusterMount | null = null;
+  let noMountReason: string | null = noMount ? 'started with --no-mount' : null;
   const stopAll = async (): Promise<void> => {
+    if (mount !== null) await stopClusterMount(mount.child.pid ?? null, mount.dir);
     for (const instance of running) if (!instance.exited) instance.child.kill('SIGTERM');
     const deadline = Date.now() + 20_000;
     while (running.some((instance) => !instance.exited) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
@@ -140,8 +160,23 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
     await stopAll();
     return error instanceof AtollError ? exitCodes.unavailable : exitCodes.internal;
   }
-  if (config.json) process.stdout.write(`${JSON.stringify(clusterSummary(plan, running, config.dataDir, volume))}\n`);
-  else printHuman(plan, running, created, config.dataDir, volume);
+  if (!noMount) {
+    const availability = fuseAvailability();
+    if (!availability.available) {
+      noMountReason = `FUSE is not available here (${availability.reason})`;
+    } else {
+      try {
+        await mkdir(config.mount, { recursive: true });
+        mount = await startClusterMount(config.dataDir, volume, config.mount, config.detach);
+        await writeLauncherRecord(config.dataDir, running, config.detach, { pid: mount.child.pid ?? 0, dir: mount.dir });
+      } catch (error) {
+        noMountReason = `the mount failed: ${(error as Error).message}`;
+        process.stderr.write(`atoll start: ${noMountReason}\n`);
+      }
+    }
+  }
+  if (config.json) process.stdout.write(`${JSON.stringify(clusterSummary(plan, running, config.dataDir, volume, mount))}\n`);
+  else printHuman(plan, running, created, config.dataDir, volume, mount, noMountReason);
   if (config.detach) {
     if (!config.json) process.stdout.write(`\nRunning in the background; stop it with: atoll stop --data-dir ${config.dataDir}\n`);
     return exitCodes.ok;
@@ -162,6 +197,10 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
           if (lastState.has(instance.planned.name)) process.stdout.write(`${new Date().toISOString()} ${instance.planned.name}: ${state}\n`);
           lastState.set(instance.planned.name, state);
         }
+      }
+      if (mount !== null && mount.child.exitCode !== null && lastState.get('mount') !== 'exited') {
+        process.stdout.write(`${new Date().toISOString()} mount ${mount.dir}: exited (code ${mount.child.exitCode}; see ${mount.logPath})\n`);
+        lastState.set('mount', 'exited');
       }
       await Promise.race([signalled, new Promise((resolve) => setTimeout(resolve, 1000))]);
     }

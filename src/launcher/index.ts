@@ -18,3 +18,4 @@ export {
   type SpawnExtras,
 } from './local-cluster.js';
 export { defaultVolumeName, ensureDefaultVolume } from './default-volume.js';
+export { startClusterMount, stopClusterMount, type ClusterMount } from './cluster-mount.js';

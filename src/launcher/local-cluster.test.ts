@@ -2,11 +2,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RpcClient, echoMethod } from '../rpc/index.js';
+import { fuseAvailability } from '../fuse/availability.js';
+import { findMount } from '../fuse/mount-table.js';
 
 const atoll = fileURLToPath(new URL('../../../bin/atoll.js', import.meta.url));
 
@@ -22,7 +24,8 @@ function atollSync(args: string[]) {
 test('atoll start brings up every instance on its own ports, comes back on the same ports, and atoll stop ends it', async () => {
   const clusterDir = await mkdtemp(join(tmpdir(), 'atoll-start-'));
   try {
-    const first = atollSync(['start', '--data-dir', clusterDir, '--detach', '--json']);
+    const mountDir = join(clusterDir, 'mnt');
+    const first = atollSync(['start', '--data-dir', clusterDir, '--mount', mountDir, '--detach', '--json']);
     assert.equal(first.status, 0, first.stderr);
     const cluster = JSON.parse(first.stdout) as StartedCluster;
     assert.equal(cluster.instances.length, 9);
@@ -61,18 +64,32 @@ test('atoll start brings up every instance on its own ports, comes back on the s
     assert.equal(volumeInfo.volume.name, 'default');
     assert.equal(volumeInfo.metaPartitions[0]!.peers.length, 3);
     assert.ok(volumeInfo.dataPartitions.length >= 1);
+    // The default volume is mounted when FUSE is available (under CI it must be): a file
+    // written through the mount reads back through the file commands.
+    const fuse = fuseAvailability();
+    if (process.env.CI === 'true') assert.ok(fuse.available, `FUSE is required under CI=true: ${fuse.available ? '' : fuse.reason}`);
+    if (fuse.available) {
+      assert.equal((cluster as unknown as { mount: string }).mount, mountDir);
+      await writeFile(join(mountDir, 'hello.txt'), 'through the mount');
+      const cat = atollSync(['fs', 'cat', '/hello.txt', '--cluster-dir', clusterDir]);
+      assert.equal(cat.stdout, 'through the mount', cat.stderr);
+    } else {
+      assert.equal((cluster as unknown as { mount: string | null }).mount, null);
+    }
     const stopped = atollSync(['stop', '--data-dir', clusterDir]);
     assert.equal(stopped.status, 0, stopped.stderr);
-    assert.match(stopped.stdout, /stopped: master-1, .*datanode-3/);
+    assert.match(stopped.stdout, /stopped: (mount .*, )?master-1, .*datanode-3/);
+    assert.equal(await findMount(mountDir), undefined, 'atoll stop unmounted the volume');
     for (const instance of cluster.instances) {
       const refused = await fetch(`http://127.0.0.1:${instance.httpPort}/healthz`).then(() => false, () => true);
       assert.ok(refused, `${instance.name} is down`);
     }
     // The same cluster comes back on the same ports.
-    const second = atollSync(['start', '--data-dir', clusterDir, '--detach', '--json']);
+    const second = atollSync(['start', '--data-dir', clusterDir, '--no-mount', '--detach', '--json']);
     assert.equal(second.status, 0, second.stderr);
     const again = JSON.parse(second.stdout) as StartedCluster;
     assert.deepEqual(again.instances.map((instance) => instance.address), cluster.instances.map((instance) => instance.address));
+    assert.equal((again as unknown as { mount: string | null }).mount, null, '--no-mount');
     assert.equal(atollSync(['stop', '--data-dir', clusterDir]).status, 0);
   } finally {
     atollSync(['stop', '--data-dir', clusterDir]);

@@ -9,6 +9,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stopClusterMount } from './cluster-mount.js';
 import { AtollError } from '../errors/atoll-error.js';
 import { StatusCode } from '../proto/generated/common.js';
 import type { ServerRole } from '../config/index.js';
@@ -40,6 +41,8 @@ interface LauncherRecord {
   readonly launcherPid: number;
   readonly detached: boolean;
   readonly pids: Readonly<Record<string, number>>;
+  /** The FUSE mount process atoll start added, if any. */
+  readonly mount?: { readonly pid: number; readonly dir: string };
 }
 
 export const instancesPerRoleMax = 16;
@@ -247,11 +250,12 @@ export async function waitReady(plan: ClusterPlan, running: readonly RunningInst
   }
 }
 
-export async function writeLauncherRecord(clusterDir: string, running: readonly RunningInstance[], detached: boolean): Promise<void> {
+export async function writeLauncherRecord(clusterDir: string, running: readonly RunningInstance[], detached: boolean, mount?: { pid: number; dir: string }): Promise<void> {
   const record: LauncherRecord = {
     launcherPid: process.pid,
     detached,
     pids: Object.fromEntries(running.map((instance) => [instance.planned.name, instance.child.pid ?? 0])),
+    ...(mount === undefined ? {} : { mount }),
   };
   await writeFile(join(clusterDir, 'launcher.json'), `${JSON.stringify(record, null, 2)}\n`);
 }
@@ -292,6 +296,11 @@ export async function stopCluster(clusterDir: string): Promise<{ stopped: string
   }
   const stopped: string[] = [];
   const alreadyDown: string[] = [];
+  // The mount first: it publishes buffered writes while the cluster is still up.
+  if (record?.mount !== undefined) {
+    await stopClusterMount(record.mount.pid, record.mount.dir);
+    stopped.push(`mount ${record.mount.dir}`);
+  }
   const targets: Array<{ name: string; pid: number }> = [];
   for (const instance of plan.instances) {
     const pid = confirmedPid(instance, record?.pids[instance.name]);

@@ -3,45 +3,9 @@
 // are skipped and the reason printed loudly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
-import { loadBinding } from '../binding.js';
+import { fuseAvailability } from '../availability.js';
 
-export type FuseAvailability = { readonly available: true } | { readonly available: false; readonly reason: string };
-
-function onPath(command: string): boolean {
-  for (const directory of (process.env.PATH ?? '').split(delimiter)) {
-    if (directory === '') continue;
-    try {
-      accessSync(join(directory, command), constants.X_OK);
-      return true;
-    } catch {
-      // not in this directory
-    }
-  }
-  return false;
-}
-
-let checked: FuseAvailability | undefined;
-
-/** /dev/fuse readable and writable, fusermount3 or fusermount on PATH, the binding loads. */
-export function fuseAvailability(): FuseAvailability {
-  if (checked !== undefined) return checked;
-  const missing: string[] = [];
-  try {
-    accessSync('/dev/fuse', constants.R_OK | constants.W_OK);
-  } catch (error) {
-    missing.push(`/dev/fuse is not usable (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
-  }
-  if (!onPath('fusermount3') && !onPath('fusermount')) missing.push('neither fusermount3 nor fusermount is on PATH (Debian package fuse3)');
-  try {
-    loadBinding();
-  } catch (error) {
-    missing.push(error instanceof Error ? error.message : String(error));
-  }
-  checked = missing.length === 0 ? { available: true } : { available: false, reason: missing.join('; ') };
-  return checked;
-}
+export { fuseAvailability, type FuseAvailability } from '../availability.js';
 
 /**
  * Options for a `describe` of tests that mount FUSE: `{ skip: false }` when FUSE is
