@@ -211,6 +211,20 @@ export class Volume {
     });
   }
 
+  /**
+   * Creates a new file and opens it read-write, without looking the name up first (the
+   * FUSE layer's create: the kernel has just found the name absent). EEXIST if it exists.
+   */
+  createFile(path: string, mode = 0o666): Promise<FileHandle> {
+    return asFs('open', path, async () => {
+      this.#checkOpen();
+      if (this.#handles.size >= this.limits.openHandlesMax) throw new AtollError(StatusCode.OVERLOADED, `more than ${this.limits.openHandlesMax} open handles`);
+      const { parentIno, name } = await this.#parentOf(path, 'open');
+      const inode = await this.#create(parentIno, name, InodeType.INODE_FILE, mode & 0o7777);
+      return this.#openInode(inode, parseOpenFlags(fsConstants.O_RDWR), true, path);
+    });
+  }
+
   /** A handle on an inode already resolved (the FUSE layer opens by path it looked up). */
   async openInode(ino: number, flags: string | number = 'r'): Promise<FileHandle> {
     this.#checkOpen();

@@ -15,7 +15,6 @@ import type { FileHandle, FileStat, FileSystemStats, FuseOperations } from './bi
 import { fuseError } from './errno.js';
 
 const handleMax = 2 ** 31 - 1;
-const createFlags = constants.O_CREAT | constants.O_RDWR;
 
 export class AtollFileSystem implements FuseOperations {
   readonly #handles = new Map<FileHandle, SdkHandle>();
@@ -66,7 +65,7 @@ export class AtollFileSystem implements FuseOperations {
   }
 
   async create(path: string, mode: number): Promise<FileHandle> {
-    return this.#register(await this.volume.open(path, createFlags, mode & 0o7777));
+    return this.#register(await this.volume.createFile(path, mode & 0o7777));
   }
 
   async open(path: string, flags: number): Promise<FileHandle> {
