@@ -99,7 +99,7 @@ export function defineVerb<Own extends object>(spec: VerbSpec<Own>): Verb {
 }
 
 /** `atoll <noun>`: dispatches to its verbs; `atoll <noun> --help` lists them. */
-export function nounCommand(noun: string, verbs: Readonly<Record<string, Verb>>): (argv: readonly string[]) => Promise<number> {
+export function nounCommand(noun: string, verbs: Readonly<Record<string, Verb>>, footer?: readonly string[]): (argv: readonly string[]) => Promise<number> {
   const help = (): string => {
     const rows = Object.entries(verbs).map(([name, verb]) => [`${name}${verb.args.map((arg) => ` ${arg}`).join('')}`, verb.summary] as const);
     const width = Math.max(...rows.map(([left]) => left.length));
@@ -109,10 +109,12 @@ export function nounCommand(noun: string, verbs: Readonly<Record<string, Verb>>)
       'verbs:',
       ...rows.map(([left, summary]) => `  ${left.padEnd(width)}  ${summary}`),
       '',
-      'Every verb reaches the masters with -p/--master host:port (repeatable) and',
-      '--cluster-secret-file, or with no -p through <cluster-dir>/cluster.json of atoll start',
-      '(--cluster-dir, default .atoll); changes need --admin-token-file or --admin-token.',
-      'Every verb takes --json. Run \'atoll ' + noun + ' <verb> --help\' for its options.',
+      ...(footer ?? [
+        'Every verb reaches the masters with -p/--master host:port (repeatable) and',
+        '--cluster-secret-file, or with no -p through <cluster-dir>/cluster.json of atoll start',
+        '(--cluster-dir, default .atoll); changes need --admin-token-file or --admin-token.',
+        'Every verb takes --json. Run \'atoll ' + noun + ' <verb> --help\' for its options.',
+      ]),
       '',
     ].join('\n');
   };

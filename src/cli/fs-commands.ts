@@ -7,10 +7,11 @@ import { stat as localStat } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Volume, type Stats } from '../client/index.js';
-import { ConfigError, booleanKey, defineSchema, describeSchemaFlags, isHelpRequested, optionalKey, resolveConfig, stringKey, type SchemaKeys } from '../config/index.js';
-import { AtollError, StatusCode } from '../errors/index.js';
+import { booleanKey, defineSchema, describeSchemaFlags, isHelpRequested, optionalKey, resolveConfig, stringKey, type SchemaKeys } from '../config/index.js';
+import { AtollError } from '../errors/index.js';
 import { InodeType } from '../proto/generated/metanode.js';
-import { exitCodeOfStatus } from './admin-command.js';
+import { nounCommand } from './admin-command.js';
+import { reportClientFailure } from './client-failure.js';
 import { CliUsageError, connectionKeys, finishConnection, resolveTarget, type ConnectionConfig } from './admin-connection.js';
 import { humanBytes } from './admin-commands.js';
 import { exitCodes } from './exit-codes.js';
@@ -51,7 +52,6 @@ interface FsVerb {
 }
 
 const out = (text: string): void => void process.stdout.write(`${text}\n`);
-const err = (text: string): void => void process.stderr.write(`${text}\n`);
 
 const fsVerbs: Record<string, FsVerb> = {
   ls: {
@@ -244,38 +244,21 @@ const trashVerbs: Record<string, FsVerb> = {
   },
 };
 
+const fsFooter = [
+  'Every verb works on --volume (default: default) and reaches the masters with -p/--master',
+  'host:port (repeatable) and --cluster-secret-file, or with no -p through',
+  '<cluster-dir>/cluster.json of atoll start (--cluster-dir, default .atoll).',
+];
+
 export const fsCommand = nounOfVerbs('fs', fsVerbs);
 export const trashCommand = nounOfVerbs('trash', trashVerbs);
 
+
 function nounOfVerbs(noun: string, verbs: Record<string, FsVerb>): (argv: readonly string[]) => Promise<number> {
-  const help = (): string => {
-    const rows = Object.entries(verbs).map(([name, verb]) => [`${name}${verb.args.map((arg) => ` ${arg}`).join('')}`, verb.summary] as const);
-    const width = Math.max(...rows.map(([left]) => left.length));
-    return [
-      `usage: atoll ${noun} <verb> [arguments] [options]`,
-      '',
-      'verbs:',
-      ...rows.map(([left, summary]) => `  ${left.padEnd(width)}  ${summary}`),
-      '',
-      'Every verb works on --volume (default: default) and reaches the masters with -p/--master',
-      'host:port (repeatable) and --cluster-secret-file, or with no -p through',
-      '<cluster-dir>/cluster.json of atoll start (--cluster-dir, default .atoll).',
-      '',
-    ].join('\n');
-  };
-  return async (argv) => {
-    const [verbName, ...rest] = argv;
-    if (verbName === undefined || verbName === '--help' || verbName === '-h' || verbName === 'help') {
-      (verbName === undefined ? process.stderr : process.stdout).write(help());
-      return verbName === undefined ? exitCodes.usage : exitCodes.ok;
-    }
-    const verb = Object.hasOwn(verbs, verbName) ? verbs[verbName] : undefined;
-    if (verb === undefined) {
-      err(`atoll ${noun}: unknown verb '${verbName}' (one of ${Object.keys(verbs).join(', ')}; see atoll ${noun} --help)`);
-      return exitCodes.usage;
-    }
-    return runVerb(`atoll ${noun} ${verbName}`, verb, rest);
-  };
+  const wrapped = Object.fromEntries(
+    Object.entries(verbs).map(([name, verb]) => [name, { summary: verb.summary, args: verb.args, run: (command: string, argv: readonly string[]) => runVerb(command, verb, argv) }]),
+  );
+  return nounCommand(noun, wrapped, fsFooter);
 }
 
 async function runVerb(command: string, verb: FsVerb, argv: readonly string[]): Promise<number> {
@@ -300,30 +283,10 @@ async function runVerb(command: string, verb: FsVerb, argv: readonly string[]): 
     });
     return await verb.run({ volume, config, args: positional, out });
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof CliUsageError) {
-      err(`${command}: ${error.message}`);
-      return exitCodes.usage;
-    }
-    if (error instanceof AtollError) {
-      err(`${command}: ${error.message}`);
-      return exitCodeOfFsError(error);
-    }
-    const local = error as NodeJS.ErrnoException;
-    if (typeof local.code === 'string' && typeof local.syscall === 'string') {
-      err(`${command}: ${local.message}`);
-      return local.code === 'ENOENT' ? exitCodes.notFound : exitCodes.usage;
-    }
-    throw error;
+    return reportClientFailure(command, error);
   } finally {
     await volume?.close().catch(() => undefined);
   }
-}
-
-/** Not found 2, unreachable cluster 3, a bug 70, any other refusal (exists, not empty, ...) 1. */
-function exitCodeOfFsError(error: AtollError): number {
-  const code = exitCodeOfStatus(error.status);
-  if (code === exitCodes.internal && error.status !== StatusCode.INTERNAL) return exitCodes.usage;
-  return code;
 }
 
 /** Passes bytes through; on a terminal draws a progress bar on stderr. */

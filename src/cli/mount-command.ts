@@ -6,10 +6,9 @@
 import { resolve } from 'node:path';
 import { Volume } from '../client/index.js';
 import { ConfigError, booleanKey, defineSchema, describeSchemaFlags, isHelpRequested, resolveConfig, type SchemaKeys } from '../config/index.js';
-import { AtollError } from '../errors/index.js';
 import { AtollFileSystem } from '../fuse/atoll-fs.js';
 import { mount, unmount, unmountOnSignals } from '../fuse/index.js';
-import { exitCodeOfStatus } from './admin-command.js';
+import { reportClientFailure } from './client-failure.js';
 import { CliUsageError, connectionKeys, finishConnection, resolveTarget, type ConnectionConfig } from './admin-connection.js';
 import { exitCodes } from './exit-codes.js';
 
@@ -67,20 +66,7 @@ export async function mountCommand(argv: readonly string[]): Promise<number> {
     process.stdout.write(`unmounted ${mountPoint}\n`);
     return code;
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof CliUsageError) {
-      err(`${command}: ${error.message}`);
-      return exitCodes.usage;
-    }
-    if (error instanceof AtollError) {
-      err(`${command}: ${error.message}`);
-      return exitCodeOfStatus(error.status) === exitCodes.internal ? exitCodes.unavailable : exitCodeOfStatus(error.status);
-    }
-    const failure = error as NodeJS.ErrnoException;
-    if (typeof failure.code === 'string') {
-      err(`${command}: ${failure.message}`);
-      return exitCodes.unavailable;
-    }
-    throw error;
+    return reportClientFailure(command, error, exitCodes.unavailable);
   } finally {
     await volume?.close().catch(() => undefined);
   }

@@ -9,7 +9,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stopClusterMount } from './cluster-mount.js';
+import { isAlive, stopClusterMount } from './cluster-mount.js';
 import { AtollError } from '../errors/atoll-error.js';
 import { StatusCode } from '../proto/generated/common.js';
 import type { ServerRole } from '../config/index.js';
@@ -258,15 +258,6 @@ export async function writeLauncherRecord(clusterDir: string, running: readonly 
     ...(mount === undefined ? {} : { mount }),
   };
   await writeFile(join(clusterDir, 'launcher.json'), `${JSON.stringify(record, null, 2)}\n`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 // The pid of an instance that is ours to stop: recorded by the launcher and confirmed
