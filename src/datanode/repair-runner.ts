@@ -139,7 +139,11 @@ export async function executeRepairs(partition: DataPartition, repairs: readonly
       const start = block * blockBytes;
       const size = Math.min(blockBytes, store.size(extentId) - start);
       if (size <= 0) continue;
+      // An overwrite (or a release) of the extent seen here since the plan was made: the
+      // copies differ because of it, not because of damage; a later round compares again.
+      if (partition.busyExtents(Date.now()).has(extentId)) break;
       const { bytes, crc } = await fetch(repair.source, extentId, start, size);
+      if (partition.busyExtents(Date.now()).has(extentId)) break;
       await store.replaceBlock(extentId, block, bytes, crc);
     }
     // Bounded: each turn copies up to one packet.
