@@ -57,6 +57,7 @@ export class ExtentWriter {
   #partialBytes = 0;
   #nextFileOffset: number;
   #failures = 0;
+  #firstFailureAtMs: number | null = null;
   readonly #excluded = new Map<number, number>();
   #finished = false;
 
@@ -186,9 +187,18 @@ export class ExtentWriter {
     this.#extent = null;
     this.#abandoned.push({ partitionId: extent.partitionId, extentId: extent.extentId, reason: `${error.statusName}: ${error.message}` });
     this.#failures += 1;
+    this.#firstFailureAtMs ??= Date.now();
     if (!error.retryable && error.status !== StatusCode.NO_SPACE && error.status !== StatusCode.READ_ONLY && error.status !== StatusCode.NOT_FOUND) throw error;
-    if (this.#failures > this.limits.extentFailuresMax) throw new AtollError(error.status, `write gave up after ${this.#failures} failed extents; last: ${error.message}`, { cause: error });
+    // Gives up after extentFailuresMax failed extents that also took longer than the retry
+    // time when the failure is retryable: a replica restarting fails every extent of its
+    // partitions quickly for a while.
+    // Full or read-only partitions give up on the count alone: waiting does not free space.
+    const outOfTime = !error.retryable || Date.now() - this.#firstFailureAtMs > this.limits.retryTotalMs;
+    if (this.#failures > this.limits.extentFailuresMax && outOfTime) {
+      throw new AtollError(error.status, `write gave up after ${this.#failures} failed extents in ${Date.now() - this.#firstFailureAtMs} ms; last: ${error.message}`, { cause: error });
+    }
     this.#excluded.set(extent.partitionId, Date.now() + this.limits.partitionExcludeMs);
+    await sleep(Math.min(this.limits.backoffMaxMs, this.limits.backoffInitialMs * 2 ** Math.min(this.#failures - 1, 10)));
   }
 
   async #openExtent(): Promise<void> {
