@@ -17,7 +17,8 @@
 // (entries with 1 caller, default 5000), BENCH_ENGINES (default "memory,lmdb"),
 // BENCH_NODE_OPTIONS (node flags for the metanode processes, e.g. --cpu-prof) and
 // BENCH_NODE_CWD (their working directory, where such profiles land), BENCH_LAYOUTS (default
-// "one-directory,spread") and BENCH_CALLERS (default "1,64") to run a part of the matrix.
+// "one-directory,spread"), BENCH_CALLERS (default "1,64") and BENCH_OPS (the operations after
+// create, default "lookup,stat,readdir,unlink") to run a part of the matrix.
 // The last line printed is one JSON object with every figure.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -40,6 +41,8 @@ const entriesSerial = Number(process.env.BENCH_ENTRIES_SERIAL ?? 5_000);
 const engines = (process.env.BENCH_ENGINES ?? 'memory,lmdb').split(',') as Array<'memory' | 'lmdb'>;
 const layouts = (process.env.BENCH_LAYOUTS ?? 'one-directory,spread').split(',') as Array<Figure['layout']>;
 const callerCounts = (process.env.BENCH_CALLERS ?? '1,64').split(',').map(Number);
+// BENCH_OPS: the operations after create to run (create always runs: the others need its entries).
+const laterOps = new Set((process.env.BENCH_OPS ?? 'lookup,stat,readdir,unlink').split(','));
 const directoriesSpread = 100;
 const readdirPageEntries = 1024;
 
@@ -160,6 +163,23 @@ async function withCpu(cluster: Cluster, operations: number, cpu: Record<string,
   return result;
 }
 
+async function listAll(meta: Cluster['meta'], partitionId: number, parents: readonly number[], callers: number, entries: number): Promise<number> {
+  const read = { mutation: false };
+  let listed = 0;
+  const listStarted = performance.now();
+  await closedLoop(parents.length, Math.min(callers, parents.length), async (index) => {
+    let after = '';
+    for (let page = 0; page < 1 + entries / readdirPageEntries; page++) {
+      const answer = await meta.call(MetaNode.readDir, ReadDirRequest.create({ partitionId, parentIno: parents[index]!, after, limit: readdirPageEntries, plus: true }), read);
+      listed += answer.entries.length;
+      if (!answer.more) break;
+      after = answer.entries.at(-1)!.name;
+    }
+  });
+  if (listed !== entries) throw new Error(`readdir listed ${listed} entries, expected ${entries}`);
+  return listed / ((performance.now() - listStarted) / 1000);
+}
+
 async function runAtoll(cluster: Cluster, layout: Figure['layout'], callers: number, entries: number, cpu: Record<string, CpuUse>): Promise<Record<string, number>> {
   const { meta, partitionId } = cluster;
   const mutation = { mutation: true };
@@ -179,22 +199,10 @@ async function runAtoll(cluster: Cluster, layout: Figure['layout'], callers: num
   result.create = await withCpu(cluster, entries, cpu, 'create', () => closedLoop(entries, callers, async (index) => {
     inodes[index] = (await meta.call(MetaNode.createInode, CreateInodeRequest.create({ partitionId, type: InodeType.INODE_FILE, mode: 0o644, parentIno: parentOf(index), name: nameOf(index) }), mutation)).inode!.ino;
   }));
-  result.lookup = await withCpu(cluster, entries, cpu, 'lookup', () => closedLoop(entries, callers, (index) => meta.call(MetaNode.lookup, LookupRequest.create({ partitionId, parentIno: parentOf(index), name: nameOf(index) }), read)));
-  result.stat = await withCpu(cluster, entries, cpu, 'stat', () => closedLoop(entries, callers, (index) => meta.call(MetaNode.getInode, GetInodeRequest.create({ partitionId, ino: inodes[index]! }), read)));
-  let listed = 0;
-  const listStarted = performance.now();
-  await closedLoop(parents.length, Math.min(callers, parents.length), async (index) => {
-    let after = '';
-    for (let page = 0; page < 1 + entries / readdirPageEntries; page++) {
-      const answer = await meta.call(MetaNode.readDir, ReadDirRequest.create({ partitionId, parentIno: parents[index]!, after, limit: readdirPageEntries, plus: true }), read);
-      listed += answer.entries.length;
-      if (!answer.more) break;
-      after = answer.entries.at(-1)!.name;
-    }
-  });
-  if (listed !== entries) throw new Error(`readdir listed ${listed} entries, expected ${entries}`);
-  result.readdir = listed / ((performance.now() - listStarted) / 1000);
-  result.unlink = await withCpu(cluster, entries, cpu, 'unlink', () => closedLoop(entries, callers, (index) => meta.call(MetaNode.unlink, UnlinkRequest.create({ partitionId, parentIno: parentOf(index), name: nameOf(index) }), mutation)));
+  if (laterOps.has('lookup')) result.lookup = await withCpu(cluster, entries, cpu, 'lookup', () => closedLoop(entries, callers, (index) => meta.call(MetaNode.lookup, LookupRequest.create({ partitionId, parentIno: parentOf(index), name: nameOf(index) }), read)));
+  if (laterOps.has('stat')) result.stat = await withCpu(cluster, entries, cpu, 'stat', () => closedLoop(entries, callers, (index) => meta.call(MetaNode.getInode, GetInodeRequest.create({ partitionId, ino: inodes[index]! }), read)));
+  if (laterOps.has('readdir')) result.readdir = await listAll(meta, partitionId, parents, callers, entries);
+  if (laterOps.has('unlink')) result.unlink = await withCpu(cluster, entries, cpu, 'unlink', () => closedLoop(entries, callers, (index) => meta.call(MetaNode.unlink, UnlinkRequest.create({ partitionId, parentIno: parentOf(index), name: nameOf(index) }), mutation)));
   return result;
 }
 
@@ -206,15 +214,17 @@ async function runLocal(layout: Figure['layout'], callers: number, entries: numb
     const pathOf = (index: number): string => join(parents[index % parents.length]!, nameOf(index));
     const result: Record<string, number> = {};
     result.create = await closedLoop(entries, callers, async (index) => (await open(pathOf(index), 'wx')).close());
-    result.lookup = await closedLoop(entries, callers, (index) => stat(pathOf(index)));
-    result.stat = await closedLoop(entries, callers, (index) => stat(pathOf(index)));
-    let listed = 0;
-    const listStarted = performance.now();
-    await closedLoop(parents.length, Math.min(callers, parents.length), async (index) => {
-      listed += (await readdir(parents[index]!, { withFileTypes: true })).length;
-    });
-    result.readdir = listed / ((performance.now() - listStarted) / 1000);
-    result.unlink = await closedLoop(entries, callers, (index) => unlink(pathOf(index)));
+    if (laterOps.has('lookup')) result.lookup = await closedLoop(entries, callers, (index) => stat(pathOf(index)));
+    if (laterOps.has('stat')) result.stat = await closedLoop(entries, callers, (index) => stat(pathOf(index)));
+    if (laterOps.has('readdir')) {
+      let listed = 0;
+      const listStarted = performance.now();
+      await closedLoop(parents.length, Math.min(callers, parents.length), async (index) => {
+        listed += (await readdir(parents[index]!, { withFileTypes: true })).length;
+      });
+      result.readdir = listed / ((performance.now() - listStarted) / 1000);
+    }
+    if (laterOps.has('unlink')) result.unlink = await closedLoop(entries, callers, (index) => unlink(pathOf(index)));
     return result;
   } finally {
     await rm(root, { recursive: true, force: true });
