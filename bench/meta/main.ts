@@ -19,6 +19,10 @@
 // BENCH_NODE_CWD (their working directory, where such profiles land), BENCH_LAYOUTS (default
 // "one-directory,spread"), BENCH_CALLERS (default "1,64") and BENCH_OPS (the operations after
 // create, default "lookup,stat,readdir,unlink") to run a part of the matrix.
+// Columns after the ratio: CPU microseconds per operation of the three metanodes and of
+// this process, how busy the machine was, and the read and write system calls per
+// operation of the three metanodes (socket and file; a count the neighbours' load does
+// not inflate, unlike CPU time).
 // The last line printed is one JSON object with every figure.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -32,7 +36,7 @@ import { MasterClient } from '../../src/masterclient/index.js';
 import { MetaClient } from '../../src/metaclient/index.js';
 import { CreateInodeRequest, GetInodeRequest, InodeType, LookupRequest, MetaNode, ReadDirRequest, UnlinkRequest } from '../../src/proto/generated/metanode.js';
 import { RpcClient } from '../../src/rpc/index.js';
-import { machineBusyCpuSeconds, processCpuSeconds } from '../raft/process-cpu.js';
+import { machineBusyCpuSeconds, processCpuSeconds, processIoSyscalls } from '../raft/process-cpu.js';
 
 const host = '127.0.0.1';
 const atollBin = fileURLToPath(new URL('../../../bin/atoll.js', import.meta.url));
@@ -57,6 +61,8 @@ interface Figure {
   ratio: number;
   /** CPU microseconds per operation of the three metanodes together, and of this process (the callers). */
   metanodeCpuUsPerOp: number;
+  /** Read and write system calls per operation of the three metanodes together (/proc/<pid>/io). */
+  metanodeSyscallsPerOp: number;
   clientCpuUsPerOp: number;
   /** How busy the machine's cores were during the atoll run (all processes, ours included), percent of all cores. */
   machineBusyPercent: number;
@@ -64,6 +70,7 @@ interface Figure {
 
 interface CpuUse {
   metanodeUsPerOp: number;
+  metanodeSyscallsPerOp: number;
   clientUsPerOp: number;
   machineBusyPercent: number;
 }
@@ -150,13 +157,15 @@ function nameOf(index: number): string {
 /** Runs `measured` and reports the CPU the metanodes, this process and the machine used meanwhile. */
 async function withCpu(cluster: Cluster, operations: number, cpu: Record<string, CpuUse>, op: string, measured: () => Promise<number>): Promise<number> {
   const metanodes = async (): Promise<number> => (await Promise.all(cluster.metanodePids.map(processCpuSeconds))).reduce((sum, seconds) => sum + seconds, 0);
-  const [metaBefore, machineBefore, clientBefore, started] = [await metanodes(), await machineBusyCpuSeconds(), process.cpuUsage(), performance.now()];
+  const syscalls = async (): Promise<number> => (await Promise.all(cluster.metanodePids.map(processIoSyscalls))).reduce((sum, count) => sum + count, 0);
+  const [metaBefore, syscallsBefore, machineBefore, clientBefore, started] = [await metanodes(), await syscalls(), await machineBusyCpuSeconds(), process.cpuUsage(), performance.now()];
   const result = await measured();
   const elapsedSeconds = (performance.now() - started) / 1000;
   const client = process.cpuUsage(clientBefore);
-  const [metaAfter, machineAfter] = [await metanodes(), await machineBusyCpuSeconds()];
+  const [metaAfter, syscallsAfter, machineAfter] = [await metanodes(), await syscalls(), await machineBusyCpuSeconds()];
   cpu[op] = {
     metanodeUsPerOp: Math.round(((metaAfter - metaBefore) * 1e6) / operations),
+    metanodeSyscallsPerOp: Number(((syscallsAfter - syscallsBefore) / operations).toFixed(2)),
     clientUsPerOp: Math.round((client.user + client.system) / operations),
     machineBusyPercent: Math.round((100 * (machineAfter - machineBefore)) / elapsedSeconds / cpus().length),
   };
@@ -234,7 +243,7 @@ async function runLocal(layout: Figure['layout'], callers: number, entries: numb
 async function main(): Promise<void> {
   const figures: Figure[] = [];
   console.log(`bench:meta on ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`);
-  console.log('engine  layout         callers  op        entries   atoll ops/s   node:fs ops/s   atoll/fs  meta us/op  client us/op  busy');
+  console.log('engine  layout         callers  op        entries   atoll ops/s   node:fs ops/s   atoll/fs  meta us/op  client us/op  busy  meta syscalls/op');
   for (const engine of engines) {
     const cluster = await startCluster(engine);
     try {
@@ -245,13 +254,13 @@ async function main(): Promise<void> {
           const atoll = await runAtoll(cluster, layout, callers, entries, cpu);
           const local = await runLocal(layout, callers, entries);
           for (const op of Object.keys(atoll)) {
-            const use = cpu[op] ?? { metanodeUsPerOp: Number.NaN, clientUsPerOp: Number.NaN, machineBusyPercent: Number.NaN };
+            const use = cpu[op] ?? { metanodeUsPerOp: Number.NaN, metanodeSyscallsPerOp: Number.NaN, clientUsPerOp: Number.NaN, machineBusyPercent: Number.NaN };
             const figure: Figure = {
               engine, layout, callers, op, entries, atollOpsPerSec: Math.round(atoll[op]!), localOpsPerSec: Math.round(local[op]!), ratio: Number((atoll[op]! / local[op]!).toFixed(3)),
-              metanodeCpuUsPerOp: use.metanodeUsPerOp, clientCpuUsPerOp: use.clientUsPerOp, machineBusyPercent: use.machineBusyPercent,
+              metanodeCpuUsPerOp: use.metanodeUsPerOp, metanodeSyscallsPerOp: use.metanodeSyscallsPerOp, clientCpuUsPerOp: use.clientUsPerOp, machineBusyPercent: use.machineBusyPercent,
             };
             figures.push(figure);
-            const cpuText = Number.isNaN(use.metanodeUsPerOp) ? '' : `${String(use.metanodeUsPerOp).padStart(9)} ${String(use.clientUsPerOp).padStart(9)} ${String(use.machineBusyPercent).padStart(6)}%`;
+            const cpuText = Number.isNaN(use.metanodeUsPerOp) ? '' : `${String(use.metanodeUsPerOp).padStart(9)} ${String(use.clientUsPerOp).padStart(9)} ${String(use.machineBusyPercent).padStart(6)}% ${use.metanodeSyscallsPerOp.toFixed(2).padStart(17)}`;
             console.log(`${engine.padEnd(7)} ${layout.padEnd(14)} ${String(callers).padStart(7)}  ${op.padEnd(8)} ${String(entries).padStart(8)} ${String(figure.atollOpsPerSec).padStart(13)} ${String(figure.localOpsPerSec).padStart(15)} ${figure.ratio.toFixed(3).padStart(10)}  ${cpuText}`);
           }
         }
