@@ -17,7 +17,12 @@
 // (entries with 1 caller, default 5000), BENCH_ENGINES (default "memory,lmdb"),
 // BENCH_NODE_OPTIONS (node flags for the metanode processes, e.g. --cpu-prof) and
 // BENCH_NODE_CWD (their working directory, where such profiles land), BENCH_LAYOUTS (default
-// "one-directory,spread") and BENCH_CALLERS (default "1,64") to run a part of the matrix.
+// "one-directory,spread"), BENCH_CALLERS (default "1,64") and BENCH_OPS (the operations after
+// create, default "lookup,stat,readdir,unlink") to run a part of the matrix.
+// Columns after the ratio: CPU microseconds per operation of the three metanodes and of
+// this process, how busy the machine was, and the read and write system calls per
+// operation of the three metanodes (socket and file; a count the neighbours' load does
+// not inflate, unlike CPU time).
 // The last line printed is one JSON object with every figure.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -31,7 +36,7 @@ import { MasterClient } from '../../src/masterclient/index.js';
 import { MetaClient } from '../../src/metaclient/index.js';
 import { CreateInodeRequest, GetInodeRequest, InodeType, LookupRequest, MetaNode, ReadDirRequest, UnlinkRequest } from '../../src/proto/generated/metanode.js';
 import { RpcClient } from '../../src/rpc/index.js';
-import { machineBusyCpuSeconds, processCpuSeconds } from '../raft/process-cpu.js';
+import { machineBusyCpuSeconds, processCpuSeconds, processIoSyscalls } from '../raft/process-cpu.js';
 
 const host = '127.0.0.1';
 const atollBin = fileURLToPath(new URL('../../../bin/atoll.js', import.meta.url));
@@ -40,6 +45,8 @@ const entriesSerial = Number(process.env.BENCH_ENTRIES_SERIAL ?? 5_000);
 const engines = (process.env.BENCH_ENGINES ?? 'memory,lmdb').split(',') as Array<'memory' | 'lmdb'>;
 const layouts = (process.env.BENCH_LAYOUTS ?? 'one-directory,spread').split(',') as Array<Figure['layout']>;
 const callerCounts = (process.env.BENCH_CALLERS ?? '1,64').split(',').map(Number);
+// BENCH_OPS: the operations after create to run (create always runs: the others need its entries).
+const laterOps = new Set((process.env.BENCH_OPS ?? 'lookup,stat,readdir,unlink').split(','));
 const directoriesSpread = 100;
 const readdirPageEntries = 1024;
 
@@ -54,6 +61,8 @@ interface Figure {
   ratio: number;
   /** CPU microseconds per operation of the three metanodes together, and of this process (the callers). */
   metanodeCpuUsPerOp: number;
+  /** Read and write system calls per operation of the three metanodes together (/proc/<pid>/io). */
+  metanodeSyscallsPerOp: number;
   clientCpuUsPerOp: number;
   /** How busy the machine's cores were during the atoll run (all processes, ours included), percent of all cores. */
   machineBusyPercent: number;
@@ -61,6 +70,7 @@ interface Figure {
 
 interface CpuUse {
   metanodeUsPerOp: number;
+  metanodeSyscallsPerOp: number;
   clientUsPerOp: number;
   machineBusyPercent: number;
 }
@@ -147,17 +157,36 @@ function nameOf(index: number): string {
 /** Runs `measured` and reports the CPU the metanodes, this process and the machine used meanwhile. */
 async function withCpu(cluster: Cluster, operations: number, cpu: Record<string, CpuUse>, op: string, measured: () => Promise<number>): Promise<number> {
   const metanodes = async (): Promise<number> => (await Promise.all(cluster.metanodePids.map(processCpuSeconds))).reduce((sum, seconds) => sum + seconds, 0);
-  const [metaBefore, machineBefore, clientBefore, started] = [await metanodes(), await machineBusyCpuSeconds(), process.cpuUsage(), performance.now()];
+  const syscalls = async (): Promise<number> => (await Promise.all(cluster.metanodePids.map(processIoSyscalls))).reduce((sum, count) => sum + count, 0);
+  const [metaBefore, syscallsBefore, machineBefore, clientBefore, started] = [await metanodes(), await syscalls(), await machineBusyCpuSeconds(), process.cpuUsage(), performance.now()];
   const result = await measured();
   const elapsedSeconds = (performance.now() - started) / 1000;
   const client = process.cpuUsage(clientBefore);
-  const [metaAfter, machineAfter] = [await metanodes(), await machineBusyCpuSeconds()];
+  const [metaAfter, syscallsAfter, machineAfter] = [await metanodes(), await syscalls(), await machineBusyCpuSeconds()];
   cpu[op] = {
     metanodeUsPerOp: Math.round(((metaAfter - metaBefore) * 1e6) / operations),
+    metanodeSyscallsPerOp: Number(((syscallsAfter - syscallsBefore) / operations).toFixed(2)),
     clientUsPerOp: Math.round((client.user + client.system) / operations),
     machineBusyPercent: Math.round((100 * (machineAfter - machineBefore)) / elapsedSeconds / cpus().length),
   };
   return result;
+}
+
+async function listAll(meta: Cluster['meta'], partitionId: number, parents: readonly number[], callers: number, entries: number): Promise<number> {
+  const read = { mutation: false };
+  let listed = 0;
+  const listStarted = performance.now();
+  await closedLoop(parents.length, Math.min(callers, parents.length), async (index) => {
+    let after = '';
+    for (let page = 0; page < 1 + entries / readdirPageEntries; page++) {
+      const answer = await meta.call(MetaNode.readDir, ReadDirRequest.create({ partitionId, parentIno: parents[index]!, after, limit: readdirPageEntries, plus: true }), read);
+      listed += answer.entries.length;
+      if (!answer.more) break;
+      after = answer.entries.at(-1)!.name;
+    }
+  });
+  if (listed !== entries) throw new Error(`readdir listed ${listed} entries, expected ${entries}`);
+  return listed / ((performance.now() - listStarted) / 1000);
 }
 
 async function runAtoll(cluster: Cluster, layout: Figure['layout'], callers: number, entries: number, cpu: Record<string, CpuUse>): Promise<Record<string, number>> {
@@ -179,22 +208,10 @@ async function runAtoll(cluster: Cluster, layout: Figure['layout'], callers: num
   result.create = await withCpu(cluster, entries, cpu, 'create', () => closedLoop(entries, callers, async (index) => {
     inodes[index] = (await meta.call(MetaNode.createInode, CreateInodeRequest.create({ partitionId, type: InodeType.INODE_FILE, mode: 0o644, parentIno: parentOf(index), name: nameOf(index) }), mutation)).inode!.ino;
   }));
-  result.lookup = await withCpu(cluster, entries, cpu, 'lookup', () => closedLoop(entries, callers, (index) => meta.call(MetaNode.lookup, LookupRequest.create({ partitionId, parentIno: parentOf(index), name: nameOf(index) }), read)));
-  result.stat = await withCpu(cluster, entries, cpu, 'stat', () => closedLoop(entries, callers, (index) => meta.call(MetaNode.getInode, GetInodeRequest.create({ partitionId, ino: inodes[index]! }), read)));
-  let listed = 0;
-  const listStarted = performance.now();
-  await closedLoop(parents.length, Math.min(callers, parents.length), async (index) => {
-    let after = '';
-    for (let page = 0; page < 1 + entries / readdirPageEntries; page++) {
-      const answer = await meta.call(MetaNode.readDir, ReadDirRequest.create({ partitionId, parentIno: parents[index]!, after, limit: readdirPageEntries, plus: true }), read);
-      listed += answer.entries.length;
-      if (!answer.more) break;
-      after = answer.entries.at(-1)!.name;
-    }
-  });
-  if (listed !== entries) throw new Error(`readdir listed ${listed} entries, expected ${entries}`);
-  result.readdir = listed / ((performance.now() - listStarted) / 1000);
-  result.unlink = await withCpu(cluster, entries, cpu, 'unlink', () => closedLoop(entries, callers, (index) => meta.call(MetaNode.unlink, UnlinkRequest.create({ partitionId, parentIno: parentOf(index), name: nameOf(index) }), mutation)));
+  if (laterOps.has('lookup')) result.lookup = await withCpu(cluster, entries, cpu, 'lookup', () => closedLoop(entries, callers, (index) => meta.call(MetaNode.lookup, LookupRequest.create({ partitionId, parentIno: parentOf(index), name: nameOf(index) }), read)));
+  if (laterOps.has('stat')) result.stat = await withCpu(cluster, entries, cpu, 'stat', () => closedLoop(entries, callers, (index) => meta.call(MetaNode.getInode, GetInodeRequest.create({ partitionId, ino: inodes[index]! }), read)));
+  if (laterOps.has('readdir')) result.readdir = await listAll(meta, partitionId, parents, callers, entries);
+  if (laterOps.has('unlink')) result.unlink = await withCpu(cluster, entries, cpu, 'unlink', () => closedLoop(entries, callers, (index) => meta.call(MetaNode.unlink, UnlinkRequest.create({ partitionId, parentIno: parentOf(index), name: nameOf(index) }), mutation)));
   return result;
 }
 
@@ -206,15 +223,17 @@ async function runLocal(layout: Figure['layout'], callers: number, entries: numb
     const pathOf = (index: number): string => join(parents[index % parents.length]!, nameOf(index));
     const result: Record<string, number> = {};
     result.create = await closedLoop(entries, callers, async (index) => (await open(pathOf(index), 'wx')).close());
-    result.lookup = await closedLoop(entries, callers, (index) => stat(pathOf(index)));
-    result.stat = await closedLoop(entries, callers, (index) => stat(pathOf(index)));
-    let listed = 0;
-    const listStarted = performance.now();
-    await closedLoop(parents.length, Math.min(callers, parents.length), async (index) => {
-      listed += (await readdir(parents[index]!, { withFileTypes: true })).length;
-    });
-    result.readdir = listed / ((performance.now() - listStarted) / 1000);
-    result.unlink = await closedLoop(entries, callers, (index) => unlink(pathOf(index)));
+    if (laterOps.has('lookup')) result.lookup = await closedLoop(entries, callers, (index) => stat(pathOf(index)));
+    if (laterOps.has('stat')) result.stat = await closedLoop(entries, callers, (index) => stat(pathOf(index)));
+    if (laterOps.has('readdir')) {
+      let listed = 0;
+      const listStarted = performance.now();
+      await closedLoop(parents.length, Math.min(callers, parents.length), async (index) => {
+        listed += (await readdir(parents[index]!, { withFileTypes: true })).length;
+      });
+      result.readdir = listed / ((performance.now() - listStarted) / 1000);
+    }
+    if (laterOps.has('unlink')) result.unlink = await closedLoop(entries, callers, (index) => unlink(pathOf(index)));
     return result;
   } finally {
     await rm(root, { recursive: true, force: true });
@@ -224,7 +243,7 @@ async function runLocal(layout: Figure['layout'], callers: number, entries: numb
 async function main(): Promise<void> {
   const figures: Figure[] = [];
   console.log(`bench:meta on ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`);
-  console.log('engine  layout         callers  op        entries   atoll ops/s   node:fs ops/s   atoll/fs  meta us/op  client us/op  busy');
+  console.log('engine  layout         callers  op        entries   atoll ops/s   node:fs ops/s   atoll/fs  meta us/op  client us/op  busy  meta syscalls/op');
   for (const engine of engines) {
     const cluster = await startCluster(engine);
     try {
@@ -235,13 +254,13 @@ async function main(): Promise<void> {
           const atoll = await runAtoll(cluster, layout, callers, entries, cpu);
           const local = await runLocal(layout, callers, entries);
           for (const op of Object.keys(atoll)) {
-            const use = cpu[op] ?? { metanodeUsPerOp: Number.NaN, clientUsPerOp: Number.NaN, machineBusyPercent: Number.NaN };
+            const use = cpu[op] ?? { metanodeUsPerOp: Number.NaN, metanodeSyscallsPerOp: Number.NaN, clientUsPerOp: Number.NaN, machineBusyPercent: Number.NaN };
             const figure: Figure = {
               engine, layout, callers, op, entries, atollOpsPerSec: Math.round(atoll[op]!), localOpsPerSec: Math.round(local[op]!), ratio: Number((atoll[op]! / local[op]!).toFixed(3)),
-              metanodeCpuUsPerOp: use.metanodeUsPerOp, clientCpuUsPerOp: use.clientUsPerOp, machineBusyPercent: use.machineBusyPercent,
+              metanodeCpuUsPerOp: use.metanodeUsPerOp, metanodeSyscallsPerOp: use.metanodeSyscallsPerOp, clientCpuUsPerOp: use.clientUsPerOp, machineBusyPercent: use.machineBusyPercent,
             };
             figures.push(figure);
-            const cpuText = Number.isNaN(use.metanodeUsPerOp) ? '' : `${String(use.metanodeUsPerOp).padStart(9)} ${String(use.clientUsPerOp).padStart(9)} ${String(use.machineBusyPercent).padStart(6)}%`;
+            const cpuText = Number.isNaN(use.metanodeUsPerOp) ? '' : `${String(use.metanodeUsPerOp).padStart(9)} ${String(use.clientUsPerOp).padStart(9)} ${String(use.machineBusyPercent).padStart(6)}% ${use.metanodeSyscallsPerOp.toFixed(2).padStart(17)}`;
             console.log(`${engine.padEnd(7)} ${layout.padEnd(14)} ${String(callers).padStart(7)}  ${op.padEnd(8)} ${String(entries).padStart(8)} ${String(figure.atollOpsPerSec).padStart(13)} ${String(figure.localOpsPerSec).padStart(15)} ${figure.ratio.toFixed(3).padStart(10)}  ${cpuText}`);
           }
         }

@@ -32,3 +32,17 @@ export async function machineBusyCpuSeconds(): Promise<number> {
     return Number.NaN;
   }
 }
+
+// Read- and write-family system calls a process (all its threads) has made so far
+// (syscr + syscw of /proc/<pid>/io: socket and file reads and writes, not fdatasync);
+// NaN where it is not available. Unlike CPU time it does not grow when the machine is
+// busy, so it compares runs on a shared machine.
+export async function processIoSyscalls(pid: number): Promise<number> {
+  try {
+    const io = await readFile(`/proc/${pid}/io`, 'utf8');
+    const field = (name: string): number => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? Number.NaN);
+    return field('syscr') + field('syscw');
+  } catch {
+    return Number.NaN;
+  }
+}

@@ -5,6 +5,9 @@ import type { Disk, DiskFile } from './disk.js';
 export interface DiskOperationCounts {
   appends: number;
   bytesAppended: number;
+  /** In-place writes (DiskFile.write). */
+  writes: number;
+  bytesWritten: number;
   fileSyncs: number;
   directorySyncs: number;
   opens: number;
@@ -13,7 +16,7 @@ export interface DiskOperationCounts {
 }
 
 function zeroCounts(): DiskOperationCounts {
-  return { appends: 0, bytesAppended: 0, fileSyncs: 0, directorySyncs: 0, opens: 0, renames: 0, removes: 0 };
+  return { appends: 0, bytesAppended: 0, writes: 0, bytesWritten: 0, fileSyncs: 0, directorySyncs: 0, opens: 0, renames: 0, removes: 0 };
 }
 
 class CountingDiskFile implements DiskFile {
@@ -42,6 +45,8 @@ class CountingDiskFile implements DiskFile {
   }
 
   write(position: number, bytes: Uint8Array): Promise<void> {
+    this.owner.counts.writes += 1;
+    this.owner.counts.bytesWritten += bytes.byteLength;
     return this.inner.write(position, bytes);
   }
 

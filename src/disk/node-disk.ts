@@ -12,6 +12,12 @@ class NodeDiskFile implements DiskFile {
   // Linux ignores the position of a write on an O_APPEND descriptor, so in-place writes
   // go through a second descriptor opened without it, on first use.
   private positional: FileHandle | undefined;
+  // A lower bound of the file's size (this object's appends and truncates, the last
+  // fstat): an in-place write below it needs no fstat to prove it makes no hole.
+  private sizeAtLeast = 0;
+  // Which descriptors wrote since the last sync: only those are fdatasynced.
+  private appendedSinceSync = false;
+  private writtenSinceSync = false;
 
   constructor(
     readonly path: string,
@@ -22,7 +28,9 @@ class NodeDiskFile implements DiskFile {
   async size(): Promise<number> {
     this.checkOpen('size');
     try {
-      return (await this.handle.stat()).size;
+      const size = (await this.handle.stat()).size;
+      this.sizeAtLeast = size;
+      return size;
     } catch (error) {
       throw diskError('size of', this.path, error);
     }
@@ -57,6 +65,8 @@ class NodeDiskFile implements DiskFile {
       while (written < bytes.byteLength) {
         const result = await this.handle.write(bytes, written, bytes.byteLength - written, null);
         written += result.bytesWritten;
+        this.sizeAtLeast += result.bytesWritten;
+        this.appendedSinceSync = true;
       }
     } catch (error) {
       throw diskError('append to', this.path, error);
@@ -66,7 +76,7 @@ class NodeDiskFile implements DiskFile {
   async write(position: number, bytes: Uint8Array): Promise<void> {
     this.checkOpen('write');
     assert(this.appendable, () => `write to ${this.path}: opened for reading only`);
-    const size = await this.size();
+    const size = position + bytes.byteLength <= this.sizeAtLeast ? this.sizeAtLeast : await this.size();
     assert(
       Number.isSafeInteger(position) && position >= 0 && position + bytes.byteLength <= size,
       () => `write to ${this.path}: [${position}, ${position + bytes.byteLength}) is outside the size ${size}`,
@@ -77,6 +87,7 @@ class NodeDiskFile implements DiskFile {
       while (written < bytes.byteLength) {
         const result = await this.positional.write(bytes, written, bytes.byteLength - written, position + written);
         written += result.bytesWritten;
+        this.writtenSinceSync = true;
       }
     } catch (error) {
       throw diskError('write to', this.path, error);
@@ -86,10 +97,15 @@ class NodeDiskFile implements DiskFile {
   async sync(): Promise<void> {
     this.checkOpen('sync');
     try {
-      // fdatasync flushes the file, whatever descriptor wrote; both are synced anyway so
-      // the contract does not rest on that.
-      if (this.positional !== undefined) await this.positional.datasync();
-      await this.handle.datasync();
+      // Each descriptor that wrote since the last sync is synced (fdatasync flushes the
+      // whole file on Linux, but the contract does not rest on that); the append one also
+      // when neither did, for truncates and for a sync right after open.
+      const written = this.writtenSinceSync;
+      const appended = this.appendedSinceSync || !written;
+      this.writtenSinceSync = false;
+      this.appendedSinceSync = false;
+      if (written) await this.positional!.datasync();
+      if (appended) await this.handle.datasync();
     } catch (error) {
       throw diskError('fdatasync', this.path, error);
     }
@@ -102,6 +118,8 @@ class NodeDiskFile implements DiskFile {
     assert(length <= size, () => `truncate ${this.path}: ${length} is beyond the size ${size}`);
     try {
       await this.handle.truncate(length);
+      this.sizeAtLeast = length;
+      this.appendedSinceSync = true;
     } catch (error) {
       throw diskError('truncate', this.path, error);
     }

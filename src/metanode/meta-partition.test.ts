@@ -146,6 +146,30 @@ test('lmdb: a reopened engine keeps its state and skips an older snapshot and th
   }
 });
 
+test('lmdb: an engine that lost its last commits (behind the snapshot) is rebuilt from the snapshot, then applies the log after it', async () => {
+  // A machine crash may undo the last LMDB commit (noMetaSync): the engine comes back
+  // behind the snapshot the log was compacted to, which must not leave it there.
+  const dir = await mkdtemp(join(tmpdir(), 'atoll-meta-behind-'));
+  try {
+    const log = [command({ case: 'ensureRoot', value: { mode: 0o755 } }), command(create('a')), command(create('b')), command(create('c')), command(create('d'))];
+    const ahead = new MetaPartition({ spec, engine: await LmdbEngine.open(join(dir, 'ahead')) });
+    log.slice(0, 4).forEach((entry, position) => ahead.stateMachine.apply(position + 1, entry));
+    const snapshot = ahead.stateMachine.snapshot();
+    ahead.stateMachine.apply(5, log[4]!);
+    const behind = new MetaPartition({ spec, engine: await LmdbEngine.open(join(dir, 'behind')) });
+    log.slice(0, 2).forEach((entry, position) => behind.stateMachine.apply(position + 1, entry));
+    behind.stateMachine.restore(snapshot, 4);
+    assert.equal(behind.engine.appliedIndex, 4);
+    // The log was compacted up to the snapshot: Raft applies only the entries after it.
+    behind.stateMachine.apply(5, log[4]!);
+    assert.deepEqual(contents(behind.engine), contents(ahead.engine));
+    await ahead.close();
+    await behind.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('an entry without an operation is refused as a result, not a crash', () => {
   const partition = new MetaPartition({ spec, engine: new MemoryEngine() });
   const applied = partition.stateMachine.apply(1, MetaCommand.encode(MetaCommand.create({ nowSec: 1 }))) as Applied;

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfChangeType, Role, type NodeId } from '../raft/index.js';
 import { createRandom } from '../random/index.js';
+import { RaftTransport as RaftTransportService } from '../proto/generated/raft.js';
 import { RpcClient, RpcServer } from '../rpc/index.js';
 import { RaftHost } from './raft-host.js';
 import { RpcRaftTransport, registerRaftTransport } from './rpc-transport.js';
@@ -21,6 +22,9 @@ interface Member {
   replica: RpcServer;
   client: RpcClient;
   ticker: NodeJS.Timeout;
+  // Methods this member's transport called and sent one way.
+  called: Set<string>;
+  notified: Set<string>;
 }
 
 async function startMember(nodeId: number, seed: number): Promise<{ address: PeerAddress; start: (peers: PeerAddress[], bootstrap: boolean) => Member }> {
@@ -36,6 +40,18 @@ async function startMember(nodeId: number, seed: number): Promise<{ address: Pee
     address,
     start: (peers, bootstrap) => {
       const client = new RpcClient({ secret, instance: `node-${nodeId}` });
+      const called = new Set<string>();
+      const notified = new Set<string>();
+      const call = client.call.bind(client);
+      const notify = client.notify.bind(client);
+      client.call = (peer, method, request, options) => {
+        called.add(method.name);
+        return call(peer, method, request, options);
+      };
+      client.notify = (peer, method, request, options) => {
+        notified.add(method.name);
+        return notify(peer, method, request, options);
+      };
       let host: RaftHost;
       const transport = new RpcRaftTransport({ localNodeId: nodeId as NodeId, localAddress: address, client, snapshotChunkBytes: 64 * 1024, onUnreachable: (groupId, peer) => host.reportUnreachable(groupId, peer) });
       host = new RaftHost({
@@ -50,7 +66,7 @@ async function startMember(nodeId: number, seed: number): Promise<{ address: Pee
       const machine = new KeyValueStateMachine();
       host.createGroup({ groupId: 1, peers, stateMachine: machine, bootstrap });
       const ticker = setInterval(() => host.tick(), 10);
-      return { host, machine, address, heartbeat, replica, client, ticker };
+      return { host, machine, address, heartbeat, replica, client, ticker, called, notified };
     },
   };
 }
@@ -87,6 +103,12 @@ test('hosts on different ports of one host replicate over RPC, and a new member 
     await waitFor('the newcomer caught up', () => (newcomer.machine.stateHash() === hash ? true : undefined));
     assert.ok(newcomer.host.status(1).snapshotIndex > 0, 'through a snapshot');
     assert.ok(leader.machine.snapshot().length > 4 * 64 * 1024, 'of several 64 KiB chunks');
+    // Message batches go one way (no acknowledgement frame); snapshot chunks are calls.
+    assert.deepEqual([...leader.called], [RaftTransportService.installSnapshotChunk.name]);
+    for (const member of members) {
+      assert.ok(!member.called.has(RaftTransportService.send.name) && !member.called.has(RaftTransportService.heartbeat.name), `node ${member.address.nodeId} calls ${[...member.called].join(', ')}`);
+      assert.ok(member.notified.has(RaftTransportService.send.name), `node ${member.address.nodeId} sends batches one way`);
+    }
   } finally {
     for (const member of members) {
       clearInterval(member.ticker);

@@ -78,7 +78,10 @@ export class RpcRaftTransport implements RaftTransport {
       messages: messages.map(({ groupId, message }) => messageToWire(groupId, message)),
       fromAddress: { nodeId: local.nodeId, host: local.host, heartbeatPort: local.heartbeatPort, replicaPort: local.replicaPort },
     };
-    this.options.client.call(address, method, batch, { deadlineMs: this.options.deadlineMs ?? 5_000 }).catch(() => {
+    // One-way: Raft tolerates lost messages and its responses travel as messages of their
+    // own, so an acknowledgement frame would only cost a write and a wake-up on both
+    // sides. A peer is reported unreachable when the batch cannot even be queued.
+    this.options.client.notify(address, method, batch).catch(() => {
       for (const { groupId } of messages) this.options.onUnreachable(groupId, to.nodeId);
     });
   }

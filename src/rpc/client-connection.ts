@@ -149,6 +149,32 @@ export class ClientConnection {
     });
   }
 
+  /**
+   * Sends a one-way request (FrameKind.Notify): no request id, no deadline, no answer.
+   * Throws when it cannot be queued (connection not open, request too large or not
+   * encodable, more than writeQueueBytesMax waiting for the socket); once queued, nothing
+   * tells whether it arrived or what the handler made of it.
+   */
+  notify<Request>(method: MethodDescriptor<Request, unknown>, request: Request, options?: Pick<CallOptions, 'payload'>): void {
+    if (this.state !== 'open') throw this.unavailable();
+    const label = methodLabel(method as MethodDescriptor<unknown, unknown>);
+    let headerLength: number;
+    try {
+      headerLength = method.request.encodedSize(request);
+    } catch (error) {
+      throw new AtollError(StatusCode.INVALID_ARGUMENT, `${label}: request does not encode: ${(error as Error).message}`, { cause: error });
+    }
+    const payload = options?.payload ?? null;
+    if (headerLength > this.limits.headerBytesMax || (payload !== null && payload.length > this.limits.payloadBytesMax)) {
+      throw new AtollError(StatusCode.TOO_LARGE, `${label}: one-way request of ${headerLength} + ${payload?.length ?? 0} bytes exceeds the limits`);
+    }
+    // Calls are bounded by their window; one-way requests by what waits for the socket.
+    if (this.writer.pendingBytes > this.limits.writeQueueBytesMax) {
+      throw new AtollError(StatusCode.OVERLOADED, `${label}: ${this.writer.pendingBytes} bytes wait for the socket to ${this.address}`);
+    }
+    this.writer.enqueueMessage(FrameKind.Notify, method.id, 0, 0, method.request, request, headerLength, payload);
+  }
+
   // Closes at once; every call still pending fails with UNAVAILABLE.
   close(reason = 'closed by the client'): void {
     this.fail(reason);

@@ -53,22 +53,49 @@ export class RpcClient {
     return this.dispatch(address, method, request, options, true) as Promise<ResponseWithPayload<Response>>;
   }
 
+  /**
+   * A one-way request: resolves once it is queued on an open connection to the peer,
+   * rejects when it cannot be (peer unreachable, request refused by the limits). Whether
+   * it arrives and what the handler does with it is never reported: for messages the
+   * protocol above may lose anyway.
+   */
+  notify<Request>(address: string, method: MethodDescriptor<Request, unknown>, request: Request, options?: Pick<CallOptions, 'payload'>): Promise<void> {
+    return this.withConnection(address, methodLabel(method as MethodDescriptor<unknown, unknown>), (connection) => connection.notify(method, request, options));
+  }
+
   private dispatch<Request, Response>(address: string, method: MethodDescriptor<Request, Response>, request: Request, options: CallOptions | undefined, withPayload: boolean): Promise<unknown> {
-    if (this.closed) return Promise.reject(new AtollError(StatusCode.UNAVAILABLE, `${methodLabel(method)}: rpc client is closed`));
+    // Two literal calls rather than one with a boolean, so each keeps its overload's type.
+    return this.withConnection(address, methodLabel(method), (connection): Promise<unknown> =>
+      withPayload ? connection.call(method, request, options, true) : connection.call(method, request, options, false));
+  }
+
+  // Runs `use` on an open connection to the peer: at once when the pool has one, else once
+  // it has connected. Any failure, thrown or rejected, comes back as a rejection.
+  private withConnection<T>(address: string, label: string, use: (connection: ClientConnection) => T | Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new AtollError(StatusCode.UNAVAILABLE, `${label}: rpc client is closed`));
+    let pool: PeerPool;
+    try {
+      pool = this.poolFor(address);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const connection = pool.readyConnection();
+    if (connection === null) return pool.connected(label).then(use);
+    try {
+      return Promise.resolve(use(connection));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private poolFor(address: string): PeerPool {
     let pool = this.peers.get(address);
     if (pool === undefined) {
-      try {
-        parseAddress(address);
-      } catch (error) {
-        return Promise.reject(error);
-      }
+      parseAddress(address);
       pool = new PeerPool(address, this);
       this.peers.set(address, pool);
     }
-    const connection = pool.readyConnection();
-    // Two literal calls rather than one with a boolean, so each keeps its overload's type.
-    if (connection !== null) return withPayload ? connection.call(method, request, options, true) : connection.call(method, request, options, false);
-    return pool.connected(methodLabel(method)).then((ready): Promise<unknown> => (withPayload ? ready.call(method, request, options, true) : ready.call(method, request, options, false)));
+    return pool;
   }
 
   // Drops every connection to one peer (e.g. after it was replaced); calls in flight fail.

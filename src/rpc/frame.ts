@@ -36,9 +36,13 @@ export enum FrameKind {
   Accept = 7,
   // Server is shutting down: finish what is in flight, send nothing new here.
   GoAway = 8,
+  // A one-way request: the server runs the handler and answers nothing, not even an
+  // error (it logs failures). Request id and deadline are 0. For messages whose loss the
+  // protocol above tolerates anyway (Raft messages), where an answer only costs a frame.
+  Notify = 9,
 }
 
-const maxKind = FrameKind.GoAway;
+const maxKind = FrameKind.Notify;
 
 export interface FramePrefix {
   kind: FrameKind;

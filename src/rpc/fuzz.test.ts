@@ -55,7 +55,7 @@ function mutate(random: Random, stream: Buffer): Buffer {
     case 4: // pure noise
       return randomBytes(random, 1 + random.nextInt(300));
     default: // an unknown kind or flags
-      copy[3] = 9 + random.nextInt(240);
+      copy[3] = 10 + random.nextInt(240);
       return copy;
   }
 }
@@ -331,6 +331,29 @@ test('a peer that ignores the advertised window cannot run more than inflightReq
       answered += 1;
     }
     assert.ok(peak <= 4, `at most 4 handlers at once, saw ${peak}`);
+  } finally {
+    peer.destroy();
+    await server.stop();
+  }
+});
+
+test('a one-way request gets no frame back: the next frame answers the call sent after it', async () => {
+  const server = new RpcServer({ secret, instance: 'one-way-server' });
+  let handled = 0;
+  server.handle(echoMethod, (request) => {
+    handled += 1;
+    return request;
+  });
+  const port = await server.listen('127.0.0.1', 0);
+  const peer = await RawPeer.connect(port);
+  try {
+    await peer.authenticate();
+    for (let sequence = 1; sequence <= 3; sequence++) peer.socket.write(encodeFrame(FrameKind.Notify, echoMethod.id, 0, 0, EchoRequest.encode({ sequence, data: Buffer.alloc(0) })));
+    peer.socket.write(encodeFrame(FrameKind.Request, echoMethod.id, 9, 1000, EchoRequest.encode({ sequence: 9, data: Buffer.alloc(0) })));
+    const answer = await peer.nextFrame();
+    assert.ok(answer !== null && answer.kind === FrameKind.Response && answer.requestId === 9, `the call's answer comes first, got ${JSON.stringify(answer && { kind: answer.kind, requestId: answer.requestId })}`);
+    assert.equal(handled, 4, 'the three one-way requests ran before the call');
+    assert.equal(await peer.nextFrame(200), null, 'and nothing else follows');
   } finally {
     peer.destroy();
     await server.stop();

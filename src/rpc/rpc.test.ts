@@ -339,3 +339,42 @@ test('an invalid address is an INVALID_ARGUMENT error, not a crash', async () =>
 test('a short cluster secret is refused at construction', () => {
   assert.throws(() => new RpcClient({ secret: 'short', instance: 'x' }), /at least 16 bytes/);
 });
+
+test('a one-way request runs the handler and answers nothing; its failures are logged, a down peer is reported', async () => {
+  const { server, address, logger } = await startServer();
+  const seen: number[] = [];
+  const finished: StatusCode[] = [];
+  const observed = new RpcServer({ secret, instance: 'observed', logger, onCallFinished: (_method, status) => finished.push(status) });
+  observed.handle(failMethod, (request) => {
+    if (request.sequence === 1013) throw new AtollError(StatusCode.NOT_LEADER, 'not the leader');
+    if (request.sequence === 1014) return Promise.reject(new TypeError('a bug in the handler'));
+    seen.push(request.sequence);
+    return { sequence: request.sequence, data: new Uint8Array(0) };
+  });
+  const observedAddress = `127.0.0.1:${await observed.listen('127.0.0.1', 0)}`;
+  const client = new RpcClient({ secret, instance: 'test-client' });
+  try {
+    // The first one opens the connection; the others go straight to the socket.
+    for (let sequence = 0; sequence < 100; sequence++) await client.notify(observedAddress, failMethod, echo(sequence));
+    await client.notify(observedAddress, failMethod, echo(1013));
+    await client.notify(observedAddress, failMethod, echo(1014));
+    await waitFor(() => finished.length === 102, 'every one-way handler finished');
+    assert.deepEqual(seen, Array.from({ length: 100 }, (_, sequence) => sequence), 'in order, once each');
+    assert.equal(finished.filter((status) => status === StatusCode.NOT_LEADER).length, 1);
+    assert.ok(logger.lines.some((line) => line.level === 'warn' && line.message === 'rpc one-way request failed'));
+    assert.ok(logger.lines.some((line) => line.level === 'error' && line.message === 'rpc one-way handler failed'));
+    // An unknown method is dropped with a warning, and the connection keeps serving calls.
+    await client.notify(observedAddress, unknownMethod, echo(15));
+    await waitFor(() => logger.lines.some((line) => /does not serve/.test(line.message)), 'the unknown method logged');
+    assert.equal((await client.call(observedAddress, failMethod, echo(16))).sequence, 16);
+    assert.equal(observed.connectionCount, 1);
+    // A request that cannot be encoded, or a peer that cannot be reached, rejects at once.
+    await assert.rejects(client.notify(observedAddress, failMethod, { sequence: -1, data: new Uint8Array(0) }), (error: AtollError) => error.status === StatusCode.INVALID_ARGUMENT);
+    await server.stop();
+    await assert.rejects(client.notify(address, echoMethod, echo(17)), (error: AtollError) => error.status === StatusCode.UNAVAILABLE);
+  } finally {
+    await client.close();
+    await observed.stop();
+    await server.stop();
+  }
+});

@@ -163,6 +163,8 @@ class ServerConnection {
   private state: 'handshake' | 'open' | 'closed' = 'handshake';
   private peerInstance = '';
   private readonly inflight = new Map<number, InflightCall>();
+  // One-way requests whose handler has not settled yet (see onNotify).
+  private notifying = 0;
   private paused = false;
   private goingAway = false;
   private handshakeTimer: NodeJS.Timeout | null;
@@ -264,7 +266,7 @@ class ServerConnection {
     const limit = this.server.limits.inflightRequestsMax;
     try {
       while (this.state !== 'closed') {
-        if (this.inflight.size >= limit || this.writer.pendingBytes > this.server.limits.writeQueueBytesMax) {
+        if (this.inflight.size + this.notifying >= limit || this.writer.pendingBytes > this.server.limits.writeQueueBytesMax) {
           this.pause();
           return;
         }
@@ -290,7 +292,7 @@ class ServerConnection {
 
   private maybeResume(): void {
     if (!this.paused || this.state === 'closed') return;
-    if (this.inflight.size >= this.server.limits.inflightRequestsMax) return;
+    if (this.inflight.size + this.notifying >= this.server.limits.inflightRequestsMax) return;
     if (this.writer.pendingBytes > this.server.limits.writeQueueBytesMax) return;
     this.paused = false;
     this.socket.resume();
@@ -305,6 +307,9 @@ class ServerConnection {
     switch (frame.kind) {
       case FrameKind.Request:
         this.onRequest(frame);
+        return;
+      case FrameKind.Notify:
+        this.onNotify(frame);
         return;
       case FrameKind.Cancel: {
         const call = this.inflight.get(frame.requestId);
@@ -395,6 +400,49 @@ class ServerConnection {
       );
     } else {
       this.finish(requestId, registered, started, deadline, result, undefined);
+    }
+  }
+
+  // A one-way request: run the handler, answer nothing. What would have been an error
+  // frame is logged instead; the sender chose not to hear about it.
+  private onNotify(frame: Frame): void {
+    if (this.goingAway || this.server.isStopping) return;
+    const registered = this.server.lookup(frame.method);
+    if (registered === undefined) {
+      this.server.logger.warn({ method: frame.method, peer: this.peerInstance }, 'rpc: one-way request for a method this server does not serve, dropped');
+      return;
+    }
+    const started = Date.now();
+    const done = (error: unknown): void => {
+      let status = StatusCode.OK;
+      if (error !== undefined) {
+        status = error instanceof AtollError ? error.status : StatusCode.INTERNAL;
+        const fields = { method: registered.label, peer: this.peerInstance, err: error instanceof Error ? { message: error.message, stack: error instanceof AtollError ? undefined : error.stack } : String(error) };
+        if (error instanceof AtollError) this.server.logger.warn(fields, 'rpc one-way request failed');
+        else this.server.logger.error(fields, 'rpc one-way handler failed');
+      }
+      this.server.onCallFinished?.(registered.label, status, Date.now() - started);
+    };
+    let result: unknown;
+    try {
+      const request = registered.method.request.decode(frame.header);
+      const context = new ServerCallContext(registered.label, 0, frame.payload, 0, this.peerInstance, this.remoteAddress, { controller: null, timer: null });
+      result = registered.handler(request, context);
+    } catch (error) {
+      done(error);
+      return;
+    }
+    if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
+      // Handlers still running count against inflightRequestsMax like calls do.
+      this.notifying += 1;
+      const settle = (error: unknown): void => {
+        this.notifying -= 1;
+        done(error);
+        if (this.paused) this.maybeResume();
+      };
+      (result as Promise<unknown>).then(() => settle(undefined), (error: unknown) => settle(error ?? new Error('handler rejected')));
+    } else {
+      done(undefined);
     }
   }
 

@@ -7,7 +7,9 @@ test('the default wal limits are consistent', () => {
 });
 
 test('wal limits that contradict each other are refused, naming the limit', () => {
-  assert.throws(() => buildWalLimits({ segmentBytesMax: 0 }), /segmentBytesMax must be a positive safe integer/);
+  assert.throws(() => buildWalLimits({ segmentBytesMax: 0 }), /segmentBytesMax must be a safe integer >= 1/);
+  assert.throws(() => buildWalLimits({ preallocationBytes: -1 }), /preallocationBytes must be a safe integer >= 0/);
+  assert.equal(buildWalLimits({ preallocationBytes: 0 }).preallocationBytes, 0, '0 turns preallocation off');
   assert.throws(() => buildWalLimits({ recordBytesMax: 10 }), /recordBytesMax must hold a record header/);
   assert.throws(() => buildWalLimits({ recordBytesMax: 16 * 1024 * 1024 }), /recordBytesMax plus the frame header must fit in syncBatchBytesMax/);
   assert.throws(() => buildWalLimits({ segmentBytesMax: 1024 * 1024 }), /syncBatchBytesMax must not exceed segmentBytesMax/);

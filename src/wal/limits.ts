@@ -14,6 +14,13 @@ export interface WalLimits {
   readonly recordBytesMax: number;
   /** Bytes buffered and not yet handed to the disk; beyond it appends fail with OVERLOADED. */
   readonly bufferedBytesMax: number;
+  /**
+   * Zeros written after a frame that reaches the end of the segment file (capped at
+   * segmentBytesMax), so that the following frames overwrite blocks the file already has:
+   * their fdatasync then flushes data only, without an ext4 journal commit for a new
+   * size. 0 turns it off (every frame is an append).
+   */
+  readonly preallocationBytes: number;
 }
 
 const mebibyte = 1024 * 1024;
@@ -23,6 +30,7 @@ export const walLimitsDefault: Readonly<WalLimits> = Object.freeze({
   syncBatchBytesMax: 16 * mebibyte,
   recordBytesMax: 8 * mebibyte,
   bufferedBytesMax: 256 * mebibyte,
+  preallocationBytes: 4 * mebibyte,
 });
 
 /** Frame lengths are u32 on disk. */
@@ -31,7 +39,8 @@ const frameBytesLimit = 0xffff_ffff;
 export function buildWalLimits(overrides: Partial<WalLimits> = {}): WalLimits {
   const limits: WalLimits = { ...walLimitsDefault, ...overrides };
   for (const [name, value] of Object.entries(limits)) {
-    if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`build wal limits: ${name} must be a positive safe integer: ${value}`);
+    const minimum = name === 'preallocationBytes' ? 0 : 1;
+    if (!Number.isSafeInteger(value) || value < minimum) throw new RangeError(`build wal limits: ${name} must be a safe integer >= ${minimum}: ${value}`);
   }
   const refuse = (reason: string): never => {
     throw new RangeError(`build wal limits: ${reason}`);

@@ -1,6 +1,8 @@
 // Reads one segment at recovery and decides what its bytes are: intact frames, then
 // possibly a torn tail, or corruption, which is refused. The rules (design.md):
 // - Frames follow each other with consecutive sequence numbers from the name's.
+// - Zeros from the end of the last frame to the end of the file are preallocated room,
+//   not damage: the segment ends there.
 // - In the last segment, damage with no intact frame anywhere after it is a torn tail:
 //   the frame being written when the process or machine died. It is cut off.
 // - Damage followed by an intact frame, or any damage in an older segment, cannot come
@@ -31,6 +33,12 @@ function corruption(path: string, offset: number, reason: string, why: string): 
   return new AtollError(StatusCode.INTERNAL, `recover write-ahead log: ${path} at offset ${offset}: ${reason}: ${why}; refusing to skip it (restore this replica from its peers)`);
 }
 
+/** Whether bytes[from, end) are all zero: the preallocated part of a segment no frame reached yet. */
+export function isZeroFrom(bytes: Uint8Array, from: number): boolean {
+  for (let offset = bytes.byteLength - 1; offset >= from; offset--) if (bytes[offset] !== 0) return false;
+  return true;
+}
+
 export function readSegment(bytes: Uint8Array, path: string, firstSequence: number, isLast: boolean): SegmentContent {
   const frames: ReadFrame[] = [];
   let offset = 0;
@@ -38,6 +46,10 @@ export function readSegment(bytes: Uint8Array, path: string, firstSequence: numb
   while (offset < bytes.byteLength) {
     const checked = checkFrame(bytes, offset, bytes.byteLength);
     if (typeof checked === 'string') {
+      // Zeros up to the end of the file: preallocated room no frame has reached, the clean
+      // end of the log. A frame never starts with zeros (its magic), and a torn one leaves
+      // some of its bytes, which fall under the rules below.
+      if (isZeroFrom(bytes, offset)) return { frames, intactBytes: offset, endSequence: sequence, tornTail: null };
       if (!isLast) throw corruption(path, offset, checked, 'damage in a segment that is not the last one');
       const intactAfter = findIntactFrameAfter(bytes, offset, bytes.byteLength);
       if (intactAfter >= 0) throw corruption(path, offset, checked, `an intact frame follows at offset ${intactAfter}, so this is not a torn write`);

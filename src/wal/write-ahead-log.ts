@@ -36,6 +36,8 @@ export interface WalStats {
   readonly segments: number;
   readonly segmentsDeleted: number;
   readonly directorySyncs: number;
+  /** Zeros written ahead of the frames (see WalLimits.preallocationBytes). */
+  readonly bytesPreallocated: number;
   /** Hard states and snapshot marks written again so that an old segment could go. */
   readonly recordsRewritten: number;
   readonly bufferedBytes: number;
@@ -106,13 +108,15 @@ export class WriteAheadLog {
   private entryPins: number[] = [];
   private failure: AtollError | null = null;
   private closed = false;
-  private counters = { syncs: 0, framesWritten: 0, recordsWritten: 0, bytesWritten: 0, segmentsDeleted: 0, directorySyncs: 0, recordsRewritten: 0 };
+  private counters = { syncs: 0, framesWritten: 0, recordsWritten: 0, bytesWritten: 0, segmentsDeleted: 0, directorySyncs: 0, recordsRewritten: 0, bytesPreallocated: 0 };
 
   private constructor(
     private readonly disk: Disk,
     private readonly directory: string,
     private readonly limits: WalLimits,
     private activeFile: DiskFile,
+    /** Size of the active segment file: its frames (ledger bytes), then preallocated zeros. */
+    private activeFileBytes: number,
     private readonly ledger: CompactionLedger,
     nextSequence: number,
   ) {
@@ -142,6 +146,7 @@ export class WriteAheadLog {
     let nextSequence = segments[0]?.firstSequence ?? 0;
     let records = 0;
     let tornTail: WalRecoveryReport['tornTail'] = null;
+    let lastFileBytes = 0;
     for (const [position, { name, firstSequence }] of segments.entries()) {
       const path = joinPath(directory, name);
       if (firstSequence !== nextSequence) {
@@ -151,7 +156,9 @@ export class WriteAheadLog {
         );
       }
       const isLast = position === segments.length - 1;
-      const content = readSegment(await readWholeFile(disk, path), path, firstSequence, isLast);
+      const bytes = await readWholeFile(disk, path);
+      const content = readSegment(bytes, path, firstSequence, isLast);
+      lastFileBytes = bytes.byteLength;
       const segment = new LedgerSegment(path, firstSequence);
       ledger.addSegment(segment);
       for (const frame of content.frames) {
@@ -179,11 +186,14 @@ export class WriteAheadLog {
       if (tornTail !== null) {
         // Cut the torn tail and make the cut durable before anything is appended after it:
         // otherwise a crash could leave the damage in the middle of the log.
+        // (In a preallocated segment this cuts the zeros after the damage too; the next
+        // frame written preallocates again.)
         await activeFile.truncate(tornTail.offset);
         await activeFile.sync();
+        lastFileBytes = tornTail.offset;
       }
     }
-    const wal = new WriteAheadLog(disk, directory, limits, activeFile, ledger, nextSequence);
+    const wal = new WriteAheadLog(disk, directory, limits, activeFile, segments.length === 0 ? 0 : lastFileBytes, ledger, nextSequence);
     for (const [groupId, group] of recovered) {
       wal.groups.set(groupId, { shape: LogShape.of(group.snapshot, group.entries), hardState: group.hardState, snapshotMarked: group.snapshot !== null });
     }
@@ -339,7 +349,7 @@ export class WriteAheadLog {
     const frameBytes = frame.bytes.byteLength;
     const active = this.ledger.activeSegment;
     if (active.bytes > 0 && active.bytes + frameBytes > this.limits.segmentBytesMax) await this.rotate(frame.firstSequence);
-    await this.activeFile.append(frame.bytes);
+    await this.writeInSegment(frame.bytes);
     this.ledger.activeSegment.bytes += frameBytes;
     await this.activeFile.sync();
     for (const note of frame.notes) {
@@ -354,11 +364,40 @@ export class WriteAheadLog {
     this.bytesSinceCompactionCheck += frameBytes;
   }
 
+  /**
+   * Writes a frame at the end of the active segment's frames: in place over preallocated
+   * zeros where the file has them, appended beyond. A frame that reaches the end of the
+   * file is followed by preallocationBytes of zeros (within segmentBytesMax), made durable
+   * by the frame's own sync; the frames after it overwrite those zeros, so their fdatasync
+   * does not have to commit a new file size. Recovery reads the zeros as the end of the log.
+   */
+  private async writeInSegment(frame: Uint8Array): Promise<void> {
+    const offset = this.ledger.activeSegment.bytes;
+    const end = offset + frame.byteLength;
+    assert(offset <= this.activeFileBytes, () => `write-ahead log: frames end at ${offset}, past the file size ${this.activeFileBytes}`);
+    const inPlace = Math.min(end, this.activeFileBytes) - offset;
+    if (inPlace === frame.byteLength) return this.activeFile.write(offset, frame);
+    if (inPlace > 0) await this.activeFile.write(offset, frame.subarray(0, inPlace));
+    const rest = inPlace === 0 ? frame : frame.subarray(inPlace);
+    const zeroBytes = Math.max(0, Math.min(this.limits.preallocationBytes, this.limits.segmentBytesMax - end));
+    if (zeroBytes === 0) {
+      await this.activeFile.append(rest);
+    } else {
+      // One write for the frame and the zeros after it: a sync still costs one write.
+      const extended = new Uint8Array(rest.byteLength + zeroBytes);
+      extended.set(rest, 0);
+      await this.activeFile.append(extended);
+      this.counters.bytesPreallocated += zeroBytes;
+    }
+    this.activeFileBytes = end + zeroBytes;
+  }
+
   /** Starts a new segment. The full one was synced frame by frame, so it is complete. */
   private async rotate(firstSequence: number): Promise<void> {
     await this.activeFile.close();
     const segment = new LedgerSegment(joinPath(this.directory, segmentName(firstSequence)), firstSequence);
     this.activeFile = await this.disk.openForAppend(segment.path);
+    this.activeFileBytes = 0;
     const size = await this.activeFile.size();
     if (size !== 0) throw new AtollError(StatusCode.INTERNAL, `rotate write-ahead log: new segment ${segment.path} already holds ${size} bytes`);
     // The new file's name must be durable before records in it are acknowledged.

@@ -30,6 +30,10 @@ test('an inode key is the tag I and the ino as 8 big-endian bytes', () => {
 
 test('a dentry key is the tag D, the parent ino big-endian and the UTF-8 bytes of the name', () => {
   assert.deepEqual([...dentryKey(258, 'é')], [0x44, 0, 0, 0, 0, 0, 0, 1, 2, 0xc3, 0xa9]);
+  // ASCII names take a path of their own; both give the bytes TextEncoder gives.
+  for (const text of ['a', 'entry-0000042', '~!@#$%^&*()_+{}|:"<>? \x7f', 'aé', 'é-a', '𝄞x', 'x'.repeat(255)]) {
+    assert.deepEqual([...dentryKey(7, text).subarray(9)], [...new TextEncoder().encode(text)], text);
+  }
 });
 
 test('keys round-trip through their decoders', () => {

@@ -147,7 +147,11 @@ export const inodePrefix: Uint8Array = Uint8Array.of(KeyTag.inode);
 
 export function inodeKey(ino: number): Uint8Array {
   checkU64('ino', ino);
-  return tagged(KeyTag.inode, [ino]);
+  // Written directly: the most frequent key, and tagged() takes an array.
+  const key = new Uint8Array(1 + u64Bytes);
+  key[0] = KeyTag.inode;
+  writeU64(key, 1, ino);
+  return key;
 }
 
 export function decodeInodeKey(key: Uint8Array): number {
@@ -177,7 +181,13 @@ export function dentryKey(parentIno: number, name: string): Uint8Array {
   const key = new Uint8Array(1 + u64Bytes + nameLength);
   key[0] = KeyTag.dentry;
   writeU64(key, 1, parentIno);
-  encoder.encodeInto(name, key.subarray(1 + u64Bytes));
+  if (nameLength === name.length) {
+    // ASCII (one byte per UTF-16 unit): copied by hand, without a subarray view and a call
+    // into the encoder, which cost more than the copy for names this short.
+    for (let index = 0; index < nameLength; index++) key[1 + u64Bytes + index] = name.charCodeAt(index);
+  } else {
+    encoder.encodeInto(name, key.subarray(1 + u64Bytes));
+  }
   return key;
 }
 

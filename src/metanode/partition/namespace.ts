@@ -102,10 +102,11 @@ export function createInode(engine: KvEngine, range: InodeRange, args: CreateIno
 
   const changes = new Changes(engine);
   let dentry: Dentry | undefined;
+  let parent: Inode | undefined;
   if (args.parentIno !== undefined && args.name !== undefined) {
     validateName(action, args.name, limits);
     refuseReservedName(action, args.parentIno, args.name, limits);
-    requireLiveDirectory(changes, action, args.parentIno);
+    parent = requireLiveDirectory(changes, action, args.parentIno);
     if (changes.dentry(args.parentIno, args.name) !== undefined) {
       throw new AtollError(StatusCode.EXISTS, `${action}: ${JSON.stringify(args.name)} already exists in directory ${args.parentIno}`);
     }
@@ -141,7 +142,8 @@ export function createInode(engine: KvEngine, range: InodeRange, args: CreateIno
   }
 
   if (args.parentIno !== undefined && args.name !== undefined) {
-    touchDirectory(changes, action, args.parentIno, isDirectory ? 1 : 0, args, limits);
+    // The parent record is not among what this operation wrote since it was read.
+    touchDirectory(changes, action, args.parentIno, isDirectory ? 1 : 0, args, limits, parent);
     dentry = Dentry.create({ parentIno: args.parentIno, name: args.name, ino, type: args.type });
     changes.putDentry(dentry);
   }

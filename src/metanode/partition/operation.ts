@@ -219,8 +219,13 @@ export function setMtime(inode: Inode, time: OperationTime): void {
 }
 
 /** A directory whose entries changed: mtime and ctime move, nlink by `subdirectoryDelta`. */
-export function touchDirectory(changes: Changes, action: string, ino: number, subdirectoryDelta: number, time: OperationTime, limits: NamespaceLimits): void {
-  const directory = requireDirectory(changes, action, ino);
+/**
+ * `read` is the directory as this operation already decoded it, when it has not changed
+ * it since (saves decoding the same record twice on the create path).
+ */
+export function touchDirectory(changes: Changes, action: string, ino: number, subdirectoryDelta: number, time: OperationTime, limits: NamespaceLimits, read?: Inode): void {
+  assert(read === undefined || (read.ino === ino && read.type === InodeType.INODE_DIRECTORY), () => `${action}: directory ${ino} passed as read is inode ${read?.ino}`);
+  const directory = read ?? requireDirectory(changes, action, ino);
   const nlink = directory.nlink + subdirectoryDelta;
   if (nlink > limits.linksMax) {
     throw new AtollError(StatusCode.TOO_MANY_LINKS, `${action}: directory ${ino} would have ${nlink} links, at most ${limits.linksMax}`);
