@@ -101,6 +101,13 @@ export interface RmOptions {
 }
 
 type Encoding = BufferEncoding;
+
+/** What the client reads of GET /api/v1/volumes/<name>. */
+interface VolumeRecordBody {
+  readonly volume: { readonly capacityBytes: number; readonly accessKey?: string };
+  readonly metaPartitions: ReadonlyArray<{ readonly inodeCount?: number }>;
+  readonly dataPartitions: ReadonlyArray<{ readonly usedBytes?: number }>;
+}
 type Data = string | Uint8Array;
 
 /** Magic number statfs reports for the file system type ("ATOL"). */
@@ -588,9 +595,7 @@ export class Volume {
   /** Capacity and usage of the volume, as statfs(2) reports them (blocks of 4 KiB). */
   statfs(): Promise<StatfsResult> {
     return asFs('statfs', '/', async () => {
-      const answer = await this.#masterClient.admin('GET', `/api/v1/volumes/${encodeURIComponent(this.name)}`);
-      if (answer.status !== 200) throw new AtollError(answer.status === 404 ? StatusCode.NOT_FOUND : StatusCode.UNAVAILABLE, `volume ${this.name}: the masters answered ${answer.status}`);
-      const body = answer.body as { volume: { capacityBytes: number }; metaPartitions: Array<{ inodeCount?: number; inodeStart?: number; inodeEnd?: number }>; dataPartitions: Array<{ usedBytes?: number }> };
+      const body = await this.#volumeRecord();
       const capacityBytes = body.volume.capacityBytes;
       const usedBytes = body.dataPartitions.reduce((sum, partition) => sum + (partition.usedBytes ?? 0), 0);
       const files = body.metaPartitions.reduce((sum, partition) => sum + (partition.inodeCount ?? 0), 0);
@@ -960,11 +965,16 @@ export class Volume {
     return new Stats(inode, this.#dev);
   }
 
-  async #checkAccessKey(accessKey: string): Promise<void> {
+  /** The volume as the masters' admin API shows it (a read: no admin token needed). */
+  async #volumeRecord(): Promise<VolumeRecordBody> {
     const answer = await this.#masterClient.admin('GET', `/api/v1/volumes/${encodeURIComponent(this.name)}`);
     if (answer.status === 404) throw new AtollError(StatusCode.NOT_FOUND, `volume ${this.name} does not exist`);
     if (answer.status !== 200) throw new AtollError(StatusCode.UNAVAILABLE, `volume ${this.name}: the masters answered ${answer.status}`);
-    const expected = (answer.body as { volume?: { accessKey?: string } }).volume?.accessKey;
+    return answer.body as VolumeRecordBody;
+  }
+
+  async #checkAccessKey(accessKey: string): Promise<void> {
+    const expected = (await this.#volumeRecord()).volume.accessKey;
     if (expected !== accessKey) throw new AtollError(StatusCode.PERMISSION_DENIED, `volume ${this.name}: wrong access key`);
   }
 

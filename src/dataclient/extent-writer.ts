@@ -8,7 +8,7 @@ import { AtollError, StatusCode, assert } from '../errors/index.js';
 import { DataNode } from '../proto/generated/datanode.js';
 import type { RpcClient } from '../rpc/index.js';
 import type { DataClientLimits } from './limits.js';
-import { toAtollError, type PartitionRouter } from '../masterclient/partition-router.js';
+import { backoffMs, sleep, toAtollError, type PartitionRouter } from '../masterclient/partition-router.js';
 
 /** Where a run of a file's bytes lives: `size` bytes at `extentOffset` of one extent. */
 export interface ExtentKey {
@@ -44,8 +44,6 @@ interface Inflight {
   readonly extent: OpenExtent;
   readonly done: Promise<AtollError | null>;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class ExtentWriter {
   readonly #keys: ExtentKey[] = [];
@@ -198,7 +196,7 @@ export class ExtentWriter {
       throw new AtollError(error.status, `write gave up after ${this.#failures} failed extents in ${Date.now() - this.#firstFailureAtMs} ms; last: ${error.message}`, { cause: error });
     }
     this.#excluded.set(extent.partitionId, Date.now() + this.limits.partitionExcludeMs);
-    await sleep(Math.min(this.limits.backoffMaxMs, this.limits.backoffInitialMs * 2 ** Math.min(this.#failures - 1, 10)));
+    await sleep(backoffMs(this.limits, this.#failures));
   }
 
   async #openExtent(): Promise<void> {
@@ -211,7 +209,7 @@ export class ExtentWriter {
     const started = Date.now();
     for (let round = 0; round === 0 || Date.now() - started < this.limits.retryTotalMs; round++) {
       if (round > 0) {
-        await sleep(Math.min(this.limits.backoffMaxMs, this.limits.backoffInitialMs * 2 ** Math.min(round - 1, 10)));
+        await sleep(backoffMs(this.limits, round));
         await this.router.refresh().catch(() => undefined);
       }
       // After failures everywhere, excluded partitions get another chance.

@@ -191,20 +191,12 @@ export class DataPartition implements HostedPartition {
   }
 
   /**
-   * An overwrite of the extent is on its way through Raft (proposed, or applied here):
-   * until every replica applied it their blocks differ, and repair must not take the
-   * majority's (older) copy for the truth, so the extent counts as busy for a while.
+   * Marks extents busy for the idle period, so repair leaves them alone: an overwrite on
+   * its way through Raft (proposed, or applied here) or tiny ranges being released have
+   * reached some replicas and not yet the others, and the majority's (older) copy is not
+   * the truth.
    */
-  overwriteSeen(extentId: number, nowMs: number): void {
-    this.#lastAppendMs.set(extentId, nowMs);
-  }
-
-  /**
-   * Tiny ranges being released: repair leaves their extents alone for the idle period, or
-   * a round that saw the leader released and the followers not yet would copy the old
-   * bytes back from the followers' majority.
-   */
-  releasing(extentIds: Iterable<number>, nowMs: number): void {
+  markBusy(extentIds: Iterable<number>, nowMs: number): void {
     for (const extentId of extentIds) this.#lastAppendMs.set(extentId, nowMs);
   }
 
@@ -282,7 +274,7 @@ export class DataPartition implements HostedPartition {
 
   #applyOverwrite(command: Uint8Array): Promise<AtollError | null> {
     const overwrite = decodeOverwrite(command);
-    this.overwriteSeen(overwrite.extentId, Date.now());
+    this.markBusy([overwrite.extentId], Date.now());
     // Queued in apply order on the store (one operation at a time), so replicas write
     // the same bytes in the same order. Never rejects: a follower's failure has no caller.
     return this.store.overwrite(overwrite.extentId, overwrite.offset, overwrite.bytes).then(

@@ -189,7 +189,7 @@ export function registerDataNodeService(server: RpcServer, deps: DataNodeService
     const action = `delete ${request.extents.length} extent range(s) of data partition ${request.partitionId}`;
     if (!request.forwarded) requireLeader(partition, action);
     const tinyExtents = request.extents.filter((range) => range.extentId < normalExtentIdFirst).map((range) => range.extentId);
-    if (!request.forwarded) partition.releasing(tinyExtents, Date.now());
+    if (!request.forwarded) partition.markBusy(tinyExtents, Date.now());
     const freedBytes = await deleteLocally(partition, request.extents);
     if (!request.forwarded) {
       const followers = await followersOf(deps, partition);
@@ -198,7 +198,7 @@ export function registerDataNodeService(server: RpcServer, deps: DataNodeService
       // deletion log is compared; a released tiny range by its blocks' majority), and
       // deleting again is harmless.
       await Promise.allSettled(forwards);
-      partition.releasing(tinyExtents, Date.now());
+      partition.markBusy(tinyExtents, Date.now());
     }
     return { freedBytes };
   });
@@ -213,7 +213,7 @@ export function registerDataNodeService(server: RpcServer, deps: DataNodeService
     if (request.offset + request.size > store.size(request.extentId)) {
       throw new AtollError(StatusCode.INVALID_ARGUMENT, `${action}: beyond the extent's size ${store.size(request.extentId)}; append instead`);
     }
-    partition.overwriteSeen(request.extentId, Date.now());
+    partition.markBusy([request.extentId], Date.now());
     const result = (await partition.context.propose(encodeOverwrite({ extentId: request.extentId, offset: request.offset, bytes: new Uint8Array(context.payload) }))) as AtollError | null;
     if (result !== null) throw result;
     return {};

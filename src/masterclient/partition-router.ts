@@ -8,6 +8,7 @@
 import { AtollError, StatusCode } from '../errors/index.js';
 import { PartitionStatus, type DataPartitionView, type MetaPartitionView, type VolumeView } from '../proto/generated/master.js';
 import type { MasterClient } from './master-client.js';
+import { shuttingDownMessage } from '../rpc/index.js';
 
 /** What the router needs of a client's limits. */
 export interface RouteLimits {
@@ -37,7 +38,12 @@ export interface RouteOptions {
 /** NOT_LEADER hints followed at once within one call; later ones wait a backoff first. */
 const redirectsWithoutWaitMax = 3;
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The wait after the `attempt`-th failure (1-based): doubling from the initial backoff, capped. */
+export function backoffMs(limits: Pick<RouteLimits, 'backoffInitialMs' | 'backoffMaxMs'>, attempt: number): number {
+  return Math.min(limits.backoffMaxMs, limits.backoffInitialMs * 2 ** Math.min(Math.max(attempt, 1) - 1, 10));
+}
 
 export function toAtollError(error: unknown): AtollError {
   if (error instanceof AtollError) return error;
@@ -53,7 +59,7 @@ export function neverDelivered(error: AtollError): boolean {
   if (error.status !== StatusCode.UNAVAILABLE) return false;
   // A peer's own answer: only its refusal while shutting down means it did nothing (an
   // UNAVAILABLE it relays, e.g. a replica it could not reach, says nothing of the kind).
-  if (error.remote) return error.message.endsWith('server is shutting down; retry on another connection');
+  if (error.remote) return error.message.endsWith(shuttingDownMessage);
   return /unavailable \(|could not connect|refused|connecting|closed|shutting down/i.test(error.message);
 }
 
@@ -155,7 +161,7 @@ export class PartitionRouter {
       } catch (caught) {
         const error = toAtollError(caught);
         lastError = error;
-        const backoff = Math.min(this.limits.backoffMaxMs, this.limits.backoffInitialMs * 2 ** Math.min(attempt - 1, 10));
+        const backoff = backoffMs(this.limits, attempt);
         const waitMs = Math.max(error.retryAfterMs, backoff);
         if (Date.now() + waitMs - started > this.limits.retryTotalMs) throw error;
         switch (error.status) {

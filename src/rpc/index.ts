@@ -1,4 +1,4 @@
-export { RpcServer, type RpcServerOptions, type CallContext, type Handler } from './server.js';
+export { RpcServer, shuttingDownMessage, type RpcServerOptions, type CallContext, type Handler } from './server.js';
 export { RpcClient, type RpcClientOptions, type CallOptions } from './client.js';
 export { parseAddress } from './client-connection.js';
 export { withPayload, ReplyWithPayload, type MethodDescriptor, type MessageCodec, type ResponseWithPayload } from './method.js';

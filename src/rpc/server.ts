@@ -16,6 +16,9 @@ import { clientProof, newNonce, normalizeSecret, proofMatches, serverProof } fro
 import { protocolVersion, rpcLimits, type RpcLimits } from './limits.js';
 import { silentRpcLogger, type RpcLogger } from './logger.js';
 import { methodLabel, ReplyWithPayload, type MethodDescriptor } from './method.js';
+
+/** The message of the UNAVAILABLE a server answers, undispatched, while it shuts down (clients retry it anywhere). */
+export const shuttingDownMessage = 'server is shutting down; retry on another connection';
 import { errorFrameHeader } from './error-frame.js';
 
 // Before authentication a peer may send only a small handshake, never bulk data.
@@ -366,7 +369,7 @@ class ServerConnection {
       return;
     }
     if (this.goingAway || this.server.isStopping) {
-      this.sendError(requestId, method, StatusCode.UNAVAILABLE, 'server is shutting down; retry on another connection');
+      this.sendError(requestId, method, StatusCode.UNAVAILABLE, shuttingDownMessage);
       return;
     }
     const registered = this.server.lookup(method);

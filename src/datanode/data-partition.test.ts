@@ -1,0 +1,42 @@
+// A data partition on a real temporary disk: what repair must leave alone. An overwrite
+// applied here (or one proposed by the leader) and a release of tiny ranges mark their
+// extent busy for the idle period, so a repair round cannot take the other replicas'
+// older copy of a block for the truth.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PartitionKind } from '../proto/generated/master.js';
+import { DataPartition } from './data-partition.js';
+import { DiskSpace } from './disk-space.js';
+import { encodeOverwrite } from './overwrite-command.js';
+
+const idleMs = 200;
+
+test('an applied overwrite, and a release, keep the extent busy for the idle period; then it is idle again', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'atoll-data-partition-'));
+  const diskSpace = new DiskSpace({ disks: [join(root, 'disk0')], reservedBytes: 0, capacityBytes: 0, refreshMs: 1_000 });
+  const partition = await DataPartition.open(
+    { kind: PartitionKind.PARTITION_DATA, partitionId: 7, volume: 'v', inodeStart: 0, inodeEnd: 0, capacityBytes: 1 << 30, peers: [], bootstrap: true },
+    join(root, 'partition'),
+    diskSpace,
+    { repairRound: async () => undefined, repairIntervalMs: 60_000, repairIdleMs: idleMs, packetBytesMax: 128 * 1024, extentBytesMax: 1 << 27 },
+  );
+  try {
+    const extentId = await partition.store.createExtent();
+    await partition.store.append(extentId, 0, new Uint8Array(8192).fill(1));
+    const now = Date.now();
+    assert.equal(partition.busyExtents(now).has(extentId), false, 'a store append alone marks nothing');
+    const result = await partition.stateMachine.apply(1, encodeOverwrite({ extentId, offset: 100, bytes: new Uint8Array(50).fill(2) }));
+    assert.equal(result, null);
+    assert.equal(partition.busyExtents(Date.now()).has(extentId), true, 'busy after an applied overwrite');
+    assert.deepEqual([...(await partition.store.read(extentId, 100, 50))], new Array(50).fill(2));
+    assert.equal(partition.busyExtents(Date.now() + idleMs).has(extentId), false, 'idle again after repairIdleMs');
+    partition.markBusy([extentId], Date.now());
+    assert.equal(partition.busyExtents(Date.now()).has(extentId), true, 'busy after a release');
+  } finally {
+    await partition.close();
+    await rm(root, { recursive: true, force: true });
+  }
+});
