@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import { TestCluster } from '../launcher/testing/test-cluster.js';
 import { waitFor } from '../master/testing/master-group.js';
 import { Volume } from './volume.js';
+import { RpcClient } from '../rpc/index.js';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -223,6 +224,37 @@ describe('volume SDK against a three-replica cluster', { timeout: 600_000 }, () 
       await waitFor('the inode freed after the last close', 30_000, async () => ((await inodeGone(other, ino)) ? true : undefined), 200);
     } finally {
       await other.close();
+    }
+  });
+
+  test('round trips: a create or an unlink leaves the parent\'s attributes cached, and a stat of a name is one lookup', async () => {
+    const rpc = new RpcClient({ secret: cluster.secret, instance: 'counting-client' });
+    const sent: string[] = [];
+    const call = rpc.call.bind(rpc);
+    rpc.call = ((address: string, method: { name: string }, request: unknown, options?: unknown) => {
+      sent.push(method.name);
+      return call(address, method as never, request as never, options as never);
+    }) as typeof rpc.call;
+    const counted = await open({ rpc });
+    try {
+      await counted.mkdir('/rt');
+      await counted.stat('/rt');
+      sent.length = 0;
+      await (await counted.open('/rt/new', 'wx')).close();
+      await counted.stat('/rt');
+      await counted.stat('/rt/new');
+      assert.deepEqual(sent.filter((name) => !['OpenSession', 'RecordOpen', 'RecordClose'].includes(name)), ['Lookup', 'CreateInode'], 'the create\'s negative lookup and the create; both stats from the cache');
+      sent.length = 0;
+      await counted.unlink('/rt/new');
+      await counted.stat('/rt');
+      assert.deepEqual(sent, ['Unlink'], 'the parent after the unlink came with its answer');
+      await volume.writeFile('/rt/other', 'x');
+      sent.length = 0;
+      const stats = await counted.stat('/rt/other');
+      assert.equal(stats.size, 1);
+      assert.deepEqual(sent, ['Lookup'], 'the lookup answered the inode with the entry');
+    } finally {
+      await counted.close();
     }
   });
 

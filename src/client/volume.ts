@@ -752,7 +752,10 @@ export class Volume {
     this.#attrs.delete(parentIno);
     let inode: Inode;
     try {
-      inode = (await this.meta.call(MetaNode.createInode, CreateInodeRequest.create({ ...base, partitionId: parentPartition.partitionId, parentIno }), mutation)).inode!;
+      const answer = await this.meta.call(MetaNode.createInode, CreateInodeRequest.create({ ...base, partitionId: parentPartition.partitionId, parentIno }), mutation);
+      inode = answer.inode!;
+      // The parent as the create left it: `ls -l` or the kernel's permission check on it need no round trip.
+      if (answer.parent !== undefined) this.#remember(answer.parent);
     } catch (error) {
       if (!isAtollError(error, StatusCode.RANGE_FULL) && !isAtollError(error, StatusCode.READ_ONLY)) throw error;
       inode = await this.#createElsewhere(parentPartition.partitionId, parentIno, base, error);
@@ -808,6 +811,7 @@ export class Volume {
     }
     const answer = await this.meta.call(MetaNode.unlink, UnlinkRequest.create({ partitionId, parentIno, name, isDir }), mutation);
     this.#forgetName(parentIno, name);
+    if (answer.parent !== undefined) this.#remember(answer.parent);
     if (answer.dentry === undefined) return;
     this.#attrs.delete(answer.dentry.ino);
     if (answer.trashName === '') await this.#dropRemoteLink(partitionId, answer.dentry.ino);
@@ -917,6 +921,8 @@ export class Volume {
     const answer = await this.meta.call(MetaNode.lookup, LookupRequest.create({ partitionId: await this.#partitionIdOf(parentIno), parentIno, name }), read);
     assert(answer.dentry !== undefined, 'lookup answered without a dentry');
     this.#names.set(key, answer.dentry);
+    // The entry's inode when its partition holds it: the stat that usually follows is local.
+    if (answer.inode !== undefined) this.#remember(answer.inode);
     return answer.dentry;
   }
 

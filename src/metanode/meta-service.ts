@@ -24,12 +24,13 @@ export function registerMetaService(rpc: RpcServer, partitions: () => PartitionH
   };
 
   rpc.handle(MetaNode.createInode, async (request) => {
-    const result = (await partitionOf(request.partitionId).mutate({ case: 'createInode', value: request })) as namespace.CreateInodeResult;
-    return { inode: result.inode };
+    const partition = partitionOf(request.partitionId);
+    const result = (await partition.mutate({ case: 'createInode', value: request })) as namespace.CreateInodeResult;
+    return { inode: result.inode, parent: result.dentry === undefined ? undefined : parentAfter(partition, result.dentry.parentIno) };
   });
   rpc.handle(MetaNode.getInode, async (request) => {
     const partition = partitionOf(request.partitionId);
-    return { inode: await partition.read((engine) => namespace.getInode(engine, request.ino)) };
+    return { inode: await partition.read((engine) => namespace.getInode(engine, request.ino)), parent: undefined };
   });
   rpc.handle(MetaNode.batchGetInode, async (request) => {
     const partition = partitionOf(request.partitionId);
@@ -37,7 +38,8 @@ export function registerMetaService(rpc: RpcServer, partitions: () => PartitionH
   });
   rpc.handle(MetaNode.lookup, async (request) => {
     const partition = partitionOf(request.partitionId);
-    return { dentry: await partition.read((engine) => namespace.lookup(engine, request.parentIno, request.name, partition.limits)) };
+    const { dentry, inode } = await partition.read((engine) => namespace.lookupPlus(engine, request.parentIno, request.name, partition.limits));
+    return { dentry, inode };
   });
   rpc.handle(MetaNode.readDir, async (request) => {
     const partition = partitionOf(request.partitionId);
@@ -45,8 +47,10 @@ export function registerMetaService(rpc: RpcServer, partitions: () => PartitionH
     return partition.read((engine) => (request.plus ? namespace.readdirPlus(engine, args, partition.limits) : { ...namespace.readdir(engine, args, partition.limits), inodes: [] }));
   });
   rpc.handle(MetaNode.unlink, async (request) => {
-    const result = (await partitionOf(request.partitionId).mutate({ case: 'unlink', value: request })) as namespace.UnlinkResult;
-    return { dentry: result.dentry, trashName: result.trashKey === undefined ? '' : trash.formatTrashName(decodeTrashKey(result.trashKey)) };
+    const partition = partitionOf(request.partitionId);
+    const result = (await partition.mutate({ case: 'unlink', value: request })) as namespace.UnlinkResult;
+    const trashName = result.trashKey === undefined ? '' : trash.formatTrashName(decodeTrashKey(result.trashKey));
+    return { dentry: result.dentry, trashName, parent: parentAfter(partition, request.parentIno) };
   });
   rpc.handle(MetaNode.link, async (request) => {
     const result = (await partitionOf(request.partitionId).mutate({ case: 'link', value: request })) as { inode: Inode; dentry: Dentry };
@@ -56,9 +60,9 @@ export function registerMetaService(rpc: RpcServer, partitions: () => PartitionH
     const result = (await partitionOf(request.partitionId).mutate({ case: 'rename', value: request })) as namespace.RenameResult;
     return { moved: result.dentry, replaced: result.replaced };
   });
-  rpc.handle(MetaNode.setattr, async (request) => ({ inode: (await partitionOf(request.partitionId).mutate({ case: 'setattr', value: request })) as Inode }));
-  rpc.handle(MetaNode.setXattr, async (request) => ({ inode: (await partitionOf(request.partitionId).mutate({ case: 'setXattr', value: request })) as Inode }));
-  rpc.handle(MetaNode.removeXattr, async (request) => ({ inode: (await partitionOf(request.partitionId).mutate({ case: 'removeXattr', value: request })) as Inode }));
+  rpc.handle(MetaNode.setattr, async (request) => ({ parent: undefined, inode: (await partitionOf(request.partitionId).mutate({ case: 'setattr', value: request })) as Inode }));
+  rpc.handle(MetaNode.setXattr, async (request) => ({ parent: undefined, inode: (await partitionOf(request.partitionId).mutate({ case: 'setXattr', value: request })) as Inode }));
+  rpc.handle(MetaNode.removeXattr, async (request) => ({ parent: undefined, inode: (await partitionOf(request.partitionId).mutate({ case: 'removeXattr', value: request })) as Inode }));
   rpc.handle(MetaNode.getXattr, async (request) => {
     const partition = partitionOf(request.partitionId);
     return { value: await partition.read((engine) => namespace.getXattr(engine, request.ino, request.name, partition.limits)), names: [] };
@@ -69,7 +73,7 @@ export function registerMetaService(rpc: RpcServer, partitions: () => PartitionH
   });
   rpc.handle(MetaNode.appendExtents, async (request) => {
     const result = (await partitionOf(request.partitionId).mutate({ case: 'appendExtents', value: request })) as namespace.AppendExtentsResult;
-    return { inode: result.inode };
+    return { inode: result.inode, parent: undefined };
   });
   rpc.handle(MetaNode.statfs, async (request) => {
     const partition = partitionOf(request.partitionId);
@@ -116,8 +120,8 @@ export function registerMetaService(rpc: RpcServer, partitions: () => PartitionH
   rpc.handle(MetaNode.createDentry, async (request) => ({ dentry: (await partitionOf(request.partitionId).mutate({ case: 'createDentry', value: request })) as Dentry }));
   rpc.handle(MetaNode.removeDentry, async (request) => ({ dentry: (await partitionOf(request.partitionId).mutate({ case: 'removeDentry', value: request })) as Dentry }));
   rpc.handle(MetaNode.confirmLinked, async (request) => ({ confirmed: ((await partitionOf(request.partitionId).mutate({ case: 'confirmLinked', value: request })) as { confirmed: boolean }).confirmed }));
-  rpc.handle(MetaNode.addLink, async (request) => ({ inode: (await partitionOf(request.partitionId).mutate({ case: 'addLink', value: request })) as Inode }));
-  rpc.handle(MetaNode.dropLink, async (request) => ({ inode: (await partitionOf(request.partitionId).mutate({ case: 'dropLink', value: request })) as Inode }));
+  rpc.handle(MetaNode.addLink, async (request) => ({ parent: undefined, inode: (await partitionOf(request.partitionId).mutate({ case: 'addLink', value: request })) as Inode }));
+  rpc.handle(MetaNode.dropLink, async (request) => ({ parent: undefined, inode: (await partitionOf(request.partitionId).mutate({ case: 'dropLink', value: request })) as Inode }));
   rpc.handle(MetaNode.renameTxn, async (request) => {
     const partition = partitionOf(request.partitionId);
     if (request.step === RenameStep.RENAME_STATUS) {
@@ -134,4 +138,9 @@ export function registerMetaService(rpc: RpcServer, partitions: () => PartitionH
       targetName: result.targetName ?? '',
     });
   });
+}
+
+/** The parent directory right after the caller's own change to it, for the client's attribute cache. */
+function parentAfter(partition: MetaPartition, parentIno: number): Inode | undefined {
+  return partition.readAfterOwnWrite((engine) => namespace.findInode(engine, parentIno));
 }

@@ -48,10 +48,24 @@ for (const engine of ['memory', 'lmdb'] as const) {
       const meta = cluster.metaClient;
       const mutate = { mutation: true };
       const read = { mutation: false };
-      const dir = (await meta.call(MetaNode.createInode, CreateInodeRequest.create({ partitionId, type: InodeType.INODE_DIRECTORY, mode: 0o755, parentIno: rootIno, name: 'dir' }), mutate)).inode!;
+      const made = await meta.call(MetaNode.createInode, CreateInodeRequest.create({ partitionId, type: InodeType.INODE_DIRECTORY, mode: 0o755, parentIno: rootIno, name: 'dir' }), mutate);
+      const dir = made.inode!;
       const file = (await meta.call(MetaNode.createInode, CreateInodeRequest.create({ partitionId, type: InodeType.INODE_FILE, mode: 0o644, parentIno: dir.ino, name: 'a' }), mutate)).inode!;
-      assert.equal((await meta.call(MetaNode.getInode, GetInodeRequest.create({ partitionId, ino: rootIno }), read)).inode!.nlink, 3);
-      assert.equal((await meta.call(MetaNode.lookup, LookupRequest.create({ partitionId, parentIno: dir.ino, name: 'a' }), read)).dentry!.ino, file.ino);
+      const root = (await meta.call(MetaNode.getInode, GetInodeRequest.create({ partitionId, ino: rootIno }), read)).inode!;
+      assert.equal(root.nlink, 3);
+      // The create answers the parent as it left it: the new link counted, the times moved to the create's.
+      assert.equal(made.parent?.ino, rootIno);
+      assert.equal(made.parent?.nlink, 3);
+      assert.deepEqual([made.parent?.mtimeSec, made.parent?.mtimeNsec], [dir.ctimeSec, dir.ctimeNsec]);
+      // A lookup answers the entry's inode with it when the partition holds it.
+      const looked = await meta.call(MetaNode.lookup, LookupRequest.create({ partitionId, parentIno: dir.ino, name: 'a' }), read);
+      assert.equal(looked.dentry!.ino, file.ino);
+      assert.deepEqual(looked.inode, file);
+      // So does an unlink: the parent after the removal.
+      await meta.call(MetaNode.createInode, CreateInodeRequest.create({ partitionId, type: InodeType.INODE_FILE, mode: 0o644, parentIno: dir.ino, name: 'gone' }), mutate);
+      const removed = await meta.call(MetaNode.unlink, UnlinkRequest.create({ partitionId, parentIno: dir.ino, name: 'gone' }), mutate);
+      assert.equal(removed.parent?.ino, dir.ino);
+      assert.deepEqual(removed.parent, (await meta.call(MetaNode.getInode, GetInodeRequest.create({ partitionId, ino: dir.ino }), read)).inode);
 
       const refusals: Array<[string, () => Promise<unknown>, StatusCode]> = [
         ['EEXIST', () => meta.call(MetaNode.createInode, CreateInodeRequest.create({ partitionId, type: InodeType.INODE_FILE, mode: 0o644, parentIno: dir.ino, name: 'a' }), mutate), StatusCode.EXISTS],

@@ -51,6 +51,8 @@ export interface RaftGroupOptions {
   readonly campaignEnabled: boolean;
   readonly recovered?: RecoveredGroupState;
   readonly simulationFaults?: RaftSimulationFaults;
+  // Read index from the leader's check-quorum lease (RaftHostOptions.leaseReads).
+  readonly leaseReads?: boolean;
   // Sees every entry this replica applies, in order (the simulator's safety checker).
   readonly onApplied?: (entry: Entry) => void;
 }
@@ -105,7 +107,7 @@ export class RaftGroup {
       limits: options.raftLimits,
       preVote: true,
       checkQuorum: true,
-      readOnlyOption: ReadOnlyOption.Safe,
+      readOnlyOption: options.leaseReads === true ? ReadOnlyOption.LeaseBased : ReadOnlyOption.Safe,
       campaignEnabled: options.campaignEnabled,
       // Callers propose at the leader; a follower answers NOT_LEADER instead of forwarding,
       // so a proposal's fate is known on the node that made it.

@@ -21,7 +21,7 @@ interface Node {
   machines: Map<number, KeyValueStateMachine>;
 }
 
-function makeCluster(nodeIds: number[], groupIds: number[], options: { campaignEnabled?: boolean; limits?: Partial<RaftHostLimits>; seed?: number } = {}) {
+function makeCluster(nodeIds: number[], groupIds: number[], options: { campaignEnabled?: boolean; limits?: Partial<RaftHostLimits>; seed?: number; leaseReads?: { nowMs: () => number; tickMs: number } } = {}) {
   const network = new LocalNetwork();
   const nodes = new Map<number, Node>();
   const random = createRandom(options.seed ?? 7);
@@ -36,6 +36,7 @@ function makeCluster(nodeIds: number[], groupIds: number[], options: { campaignE
       random: createRandom(random.nextUint32()),
       defer: (work) => setImmediate(work),
       limits: options.limits,
+      leaseReads: options.leaseReads,
     });
     const machines = new Map<number, KeyValueStateMachine>();
     for (const groupId of groups) {
@@ -274,4 +275,65 @@ test('a proposal that cannot commit times out after requestTimeoutTicks', async 
   const stuck = assert.rejects(leader.host.propose(2, putCommand('lost', 'maybe')), (error: AtollError) => error.status === StatusCode.TIMEOUT);
   await run(network, [leader.host], 6);
   await stuck;
+});
+
+test('lease reads: ticks follow the clock, a leader answers a read from its lease alone, and not after a pause', async () => {
+  const tickMs = 10;
+  let nowMs = 1_000;
+  const { network, nodes } = makeCluster([1, 2, 3], [4], { leaseReads: { nowMs: () => nowMs, tickMs } });
+  const hosts = [...nodes.values()].map((node) => node.host);
+  // One period of the clock per round: every host runs exactly the ticks that are due.
+  const advance = async (periods: number) => {
+    for (let period = 0; period < periods; period++) {
+      nowMs += tickMs;
+      for (const host of hosts) host.tick();
+      await settle(network, hosts);
+    }
+  };
+  let leader: Node | undefined;
+  for (let round = 0; round < 200 && leader === undefined; round++) {
+    await advance(1);
+    leader = leaderOf(nodes, 4);
+  }
+  assert.ok(leader !== undefined, 'a leader within 200 ticks');
+  const write = leader.host.propose(4, putCommand('k', 'v'));
+  await advance(2);
+  await write;
+  // A timer that fires early runs no tick: the clock has not moved a period.
+  const heartbeatsBefore = network.heartbeatSends;
+  leader.host.tick();
+  await settle(network, hosts);
+  assert.equal(network.heartbeatSends, heartbeatsBefore, 'no tick, so no heartbeat, before a period has passed');
+  nowMs += tickMs;
+  leader.host.tick();
+  await settle(network, hosts);
+  assert.ok(network.heartbeatSends > heartbeatsBefore, 'a period later the leader ticks and sends heartbeats');
+  for (const host of hosts) host.tick();
+  await settle(network, hosts);
+
+  // Fresh heartbeat acknowledgements, then cut the leader off: the read index answers from
+  // the lease, without a single message.
+  await advance(1);
+  const others = hosts.filter((host) => host !== leader!.host).map((host) => host.nodeId);
+  network.isolate(leader.host.nodeId, others);
+  const sendsBefore = network.sends + network.heartbeatSends;
+  await Promise.race([leader.host.readIndex(4), new Promise((_, reject) => setTimeout(() => reject(new Error('the lease read did not answer')), 5_000))]);
+  assert.equal(network.sends + network.heartbeatSends, sendsBefore, 'a lease read sends nothing');
+
+  // The leader's process "pauses" for two election timeouts (its timer never fired):
+  // the next read catches the ticks up first, finds the lease expired and does not answer
+  // from it; cut off, it cannot confirm leadership either.
+  nowMs += 2 * 10 * tickMs * 2;
+  let answered = false;
+  const paused = leader.host.readIndex(4).then(
+    () => (answered = true),
+    () => undefined,
+  );
+  await settle(network, hosts);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(answered, false, 'a read after a pause is not answered from the old lease');
+  assert.notEqual(leader.host.status(4).role, Role.Leader, 'check-quorum stepped the paused, cut-off leader down during the catch-up');
+  network.heal();
+  await advance(5);
+  await paused;
 });

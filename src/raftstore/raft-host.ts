@@ -57,6 +57,15 @@ export interface RaftHostOptions {
   readonly onApplied?: (groupId: GroupId, entry: Entry) => void;
   // Deliberate protocol bugs, for the simulator only (see RaftSimulationFaults).
   readonly simulationFaults?: RaftSimulationFaults;
+  // Lease reads: a leader answers a read index from its check-quorum lease, without a
+  // heartbeat round, while a quorum acknowledged a heartbeat less than an election timeout
+  // (minus a tick) ago. The lease is counted in ticks, so ticks must follow real time: with
+  // this option `tick()` runs as many ticks as `tickMs` periods of `nowMs` (a monotonic
+  // clock) have passed, and so do `receive` and `readIndex` before they look at the lease.
+  // A leader whose process was paused (a GC pause, SIGSTOP, a busy event loop) then sees
+  // its lease as expired instead of trusting a stale one. Without it: safe reads (a
+  // heartbeat round per read index) and one tick per `tick()` call.
+  readonly leaseReads?: { readonly nowMs: () => number; readonly tickMs: number };
 }
 
 export interface CreateGroupOptions {
@@ -101,6 +110,8 @@ export class RaftHost {
   private readonly limits: RaftHostLimits;
   private readonly logger: RaftHostLogger;
   private tickCount = 0;
+  // Lease reads: the clock reading that tick 0 stands for.
+  private readonly clockStartMs: number;
   private cycleRunning = false;
   private cycleRequested = false;
   private cycleScheduled = false;
@@ -117,6 +128,8 @@ export class RaftHost {
     this.logger = options.logger ?? silent;
     // A random start so request ids of this run never match entries of an earlier run.
     this.nextRequestId = (options.random.nextUint32() % 0x10_0000) * 0x1_0000_0000 + 1;
+    this.clockStartMs = options.leaseReads?.nowMs() ?? 0;
+    if (options.leaseReads !== undefined) assert(options.leaseReads.tickMs > 0, () => `raft host: lease reads need tickMs > 0, got ${options.leaseReads!.tickMs}`);
   }
 
   createGroup(options: CreateGroupOptions): void {
@@ -133,6 +146,7 @@ export class RaftHost {
       campaignEnabled: options.campaignEnabled ?? true,
       recovered: options.recovered,
       simulationFaults: this.options.simulationFaults,
+      leaseReads: this.options.leaseReads !== undefined,
       onApplied: this.options.onApplied === undefined ? undefined : (entry) => this.options.onApplied!(options.groupId, entry),
     });
     this.groups.set(options.groupId, group);
@@ -222,6 +236,7 @@ export class RaftHost {
   // with a quorum and applied everything committed before the call.
   readIndex(groupId: GroupId): Promise<void> {
     const group = this.group(groupId);
+    this.catchUpTicks();
     const notLeader = this.refuseUnlessLeader(group);
     if (notLeader !== null) return Promise.reject(notLeader);
     const requestId = this.newRequestId();
@@ -240,9 +255,15 @@ export class RaftHost {
     this.requestCycle();
   }
 
-  // One logical tick for every group (elections, heartbeats, timeouts).
+  // One logical tick for every group (elections, heartbeats, timeouts); with lease reads,
+  // the ticks the clock says are due (none if the timer fired early).
   tick(): void {
     if (this.stopped) return;
+    if (this.options.leaseReads !== undefined) this.catchUpTicks();
+    else this.tickOnce();
+  }
+
+  private tickOnce(): void {
     this.tickCount += 1;
     for (const group of this.groups.values()) {
       group.rawNode.tick();
@@ -251,9 +272,20 @@ export class RaftHost {
     this.requestCycle();
   }
 
+  // Lease reads: brings the tick count up to the clock, never past it (a follower that
+  // ticked ahead of real time would end its promise to the leader early).
+  private catchUpTicks(): void {
+    const clock = this.options.leaseReads;
+    if (clock === undefined || this.stopped) return;
+    const dueTicks = Math.floor((clock.nowMs() - this.clockStartMs) / clock.tickMs);
+    assert(Number.isSafeInteger(dueTicks), () => `raft host: tick clock gave ${dueTicks} ticks`);
+    while (this.tickCount < dueTicks) this.tickOnce();
+  }
+
   // Messages from other instances; `from` is the sender's own address record.
   receive(messages: readonly GroupMessage[], from?: PeerAddress): void {
     if (this.stopped) return;
+    this.catchUpTicks();
     this.counters.messagesReceived += messages.length;
     for (const { groupId, message } of messages) {
       const group = this.groups.get(groupId);

@@ -6,9 +6,10 @@ import { MemoryEngine } from '../store/memory-engine.js';
 import { contents, engineTest } from './engines.test.js';
 import type { KvEngine } from '../store/kv-engine.js';
 import { dentryKey, inodeKey, toFreeKey } from './keys.js';
+import { createDentryOnly } from './links.js';
 import { buildNamespaceLimits } from './limits.js';
 import {
-  batchGetInode, createInode, getInode, getXattr, link, listXattr, lookup, readdir, readdirPlus, removeXattr, rename, rmdir,
+  batchGetInode, createInode, findInode, getInode, getXattr, link, listXattr, lookup, lookupPlus, readdir, readdirPlus, removeXattr, rename, rmdir,
   setattr, setXattr, statfs, unlink, type InodeRange, type Outcome,
 } from './namespace.js';
 
@@ -422,4 +423,20 @@ engineTest('statfs counts inodes and dentries', (store) => {
   createFile(engine, root, 'g');
   assert.deepEqual(statfs(engine), { inodes: 4, dentries: 3, inodesToFree: 0 });
   assert.ok(engine.get(dentryKey(directory, 'f')) !== undefined);
+});
+
+engineTest('lookupPlus answers the entry with its inode when held here; findInode is undefined for an inode held elsewhere', (store) => {
+  const { engine, root } = newVolume(store);
+  const file = createFile(engine, root, 'f');
+  const found = lookupPlus(engine, root, 'f');
+  assert.equal(found.dentry.ino, file);
+  assert.deepEqual(found.inode, getInode(engine, file));
+  assert.equal(findInode(engine, 999_999), undefined);
+  // An entry whose inode another partition holds (a two-step create): the dentry alone.
+  const remote = 2_000_123;
+  apply(engine, createDentryOnly(engine, { parentIno: root, name: 'remote', ino: remote, type: InodeType.INODE_FILE, ...later }));
+  const elsewhere = lookupPlus(engine, root, 'remote');
+  assert.equal(elsewhere.dentry.ino, remote);
+  assert.equal(elsewhere.inode, undefined);
+  assert.throws(() => lookupPlus(engine, root, 'missing'), failsWith(StatusCode.NOT_FOUND, 'ENOENT'));
 });

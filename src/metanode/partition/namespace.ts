@@ -171,6 +171,20 @@ export function batchGetInode(engine: KvEngine, inos: readonly number[], limits:
   return inodes;
 }
 
+/** The inode `ino` if this partition holds it. */
+export function findInode(engine: KvEngine, ino: number): Inode | undefined {
+  validateIno('find inode', 'ino', ino);
+  const bytes = engine.get(inodeKey(ino));
+  return bytes === undefined ? undefined : decodeInode(bytes);
+}
+
+/** A lookup that also answers the entry's inode when this partition holds it. */
+export function lookupPlus(engine: KvEngine, parentIno: number, name: string, limits: NamespaceLimits = namespaceLimitsDefault): { dentry: Dentry; inode?: Inode } {
+  const dentry = lookup(engine, parentIno, name, limits);
+  const inode = findInode(engine, dentry.ino);
+  return inode === undefined ? { dentry } : { dentry, inode };
+}
+
 export function lookup(engine: KvEngine, parentIno: number, name: string, limits: NamespaceLimits = namespaceLimitsDefault): Dentry {
   const action = 'lookup';
   validateIno(action, 'parentIno', parentIno);

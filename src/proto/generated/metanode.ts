@@ -753,6 +753,11 @@ function readCreateInodeRequest(reader: protobuf.ProtoReader): CreateInodeReques
 
 export interface InodeResponse {
   inode: Inode | undefined;
+  /**
+   * CreateInode with parent_ino: the parent directory as the create left it (times, nlink),
+   * so a client can keep its attributes without asking again.
+   */
+  parent: Inode | undefined;
 }
 
 export const InodeResponse: protobuf.MessageCodec<InodeResponse> = {
@@ -770,6 +775,7 @@ export const InodeResponse: protobuf.MessageCodec<InodeResponse> = {
 function createInodeResponse(partial?: Partial<InodeResponse>): InodeResponse {
   return {
     inode: partial?.inode,
+    parent: partial?.parent,
   };
 }
 
@@ -777,6 +783,15 @@ function measureInodeResponse(message: InodeResponse, writer: protobuf.ProtoWrit
   let size = 0;
   {
     const value = message.inode;
+    if (value !== undefined) {
+      const slot = writer.reserveSize();
+      const length = measureInode(value, writer);
+      writer.fillSize(slot, length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.parent;
     if (value !== undefined) {
       const slot = writer.reserveSize();
       const length = measureInode(value, writer);
@@ -792,11 +807,16 @@ function writeInodeResponse(message: InodeResponse, writer: protobuf.ProtoWriter
     const value = message.inode;
     if (value !== undefined) { writer.byte(10); writer.varint32(writer.nextSize()); writeInode(value, writer); }
   }
+  {
+    const value = message.parent;
+    if (value !== undefined) { writer.byte(18); writer.varint32(writer.nextSize()); writeInode(value, writer); }
+  }
 }
 
 function readInodeResponse(reader: protobuf.ProtoReader): InodeResponse {
   const message: InodeResponse = {
     inode: undefined,
+    parent: undefined,
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
@@ -807,9 +827,16 @@ function readInodeResponse(reader: protobuf.ProtoReader): InodeResponse {
         reader.leaveMessage(outer);
         break;
       }
+      case 18: {
+        const outer = reader.enterMessage();
+        message.parent = readInode(reader);
+        reader.leaveMessage(outer);
+        break;
+      }
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.metanode.InodeResponse.inode');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.InodeResponse.parent');
         }
         reader.skip(tag);
     }
@@ -974,6 +1001,8 @@ function readLookupRequest(reader: protobuf.ProtoReader): LookupRequest {
 
 export interface LookupResponse {
   dentry: Dentry | undefined;
+  /** The entry's inode when this partition holds it (a stat in one round trip). */
+  inode: Inode | undefined;
 }
 
 export const LookupResponse: protobuf.MessageCodec<LookupResponse> = {
@@ -991,6 +1020,7 @@ export const LookupResponse: protobuf.MessageCodec<LookupResponse> = {
 function createLookupResponse(partial?: Partial<LookupResponse>): LookupResponse {
   return {
     dentry: partial?.dentry,
+    inode: partial?.inode,
   };
 }
 
@@ -1005,6 +1035,15 @@ function measureLookupResponse(message: LookupResponse, writer: protobuf.ProtoWr
       size += 1 + protobuf.varint32Size(length) + length;
     }
   }
+  {
+    const value = message.inode;
+    if (value !== undefined) {
+      const slot = writer.reserveSize();
+      const length = measureInode(value, writer);
+      writer.fillSize(slot, length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
   return size;
 }
 
@@ -1013,11 +1052,16 @@ function writeLookupResponse(message: LookupResponse, writer: protobuf.ProtoWrit
     const value = message.dentry;
     if (value !== undefined) { writer.byte(10); writer.varint32(writer.nextSize()); writeDentry(value, writer); }
   }
+  {
+    const value = message.inode;
+    if (value !== undefined) { writer.byte(18); writer.varint32(writer.nextSize()); writeInode(value, writer); }
+  }
 }
 
 function readLookupResponse(reader: protobuf.ProtoReader): LookupResponse {
   const message: LookupResponse = {
     dentry: undefined,
+    inode: undefined,
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
@@ -1028,9 +1072,16 @@ function readLookupResponse(reader: protobuf.ProtoReader): LookupResponse {
         reader.leaveMessage(outer);
         break;
       }
+      case 18: {
+        const outer = reader.enterMessage();
+        message.inode = readInode(reader);
+        reader.leaveMessage(outer);
+        break;
+      }
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.metanode.LookupResponse.dentry');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.LookupResponse.inode');
         }
         reader.skip(tag);
     }
@@ -1384,6 +1435,8 @@ export interface UnlinkResponse {
   dentry: Dentry | undefined;
   /** Set when the entry went to the trash (its inode kept its link). */
   trashName: string;
+  /** The parent directory as the removal left it (times, nlink). */
+  parent: Inode | undefined;
 }
 
 export const UnlinkResponse: protobuf.MessageCodec<UnlinkResponse> = {
@@ -1402,6 +1455,7 @@ function createUnlinkResponse(partial?: Partial<UnlinkResponse>): UnlinkResponse
   return {
     dentry: partial?.dentry,
     trashName: partial?.trashName ?? '',
+    parent: partial?.parent,
   };
 }
 
@@ -1424,6 +1478,15 @@ function measureUnlinkResponse(message: UnlinkResponse, writer: protobuf.ProtoWr
       size += 1 + protobuf.varint32Size(length) + length;
     }
   }
+  {
+    const value = message.parent;
+    if (value !== undefined) {
+      const slot = writer.reserveSize();
+      const length = measureInode(value, writer);
+      writer.fillSize(slot, length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
   return size;
 }
 
@@ -1436,12 +1499,17 @@ function writeUnlinkResponse(message: UnlinkResponse, writer: protobuf.ProtoWrit
     const value = message.trashName;
     if (value.length !== 0) { writer.byte(18); writer.string(value); }
   }
+  {
+    const value = message.parent;
+    if (value !== undefined) { writer.byte(26); writer.varint32(writer.nextSize()); writeInode(value, writer); }
+  }
 }
 
 function readUnlinkResponse(reader: protobuf.ProtoReader): UnlinkResponse {
   const message: UnlinkResponse = {
     dentry: undefined,
     trashName: '',
+    parent: undefined,
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
@@ -1453,10 +1521,17 @@ function readUnlinkResponse(reader: protobuf.ProtoReader): UnlinkResponse {
         break;
       }
       case 18: message.trashName = reader.string(); break;
+      case 26: {
+        const outer = reader.enterMessage();
+        message.parent = readInode(reader);
+        reader.leaveMessage(outer);
+        break;
+      }
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.metanode.UnlinkResponse.dentry');
           case 2: throw reader.wrongWireType(tag, 'atoll.metanode.UnlinkResponse.trash_name');
+          case 3: throw reader.wrongWireType(tag, 'atoll.metanode.UnlinkResponse.parent');
         }
         reader.skip(tag);
     }
