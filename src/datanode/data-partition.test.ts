@@ -40,3 +40,40 @@ test('an applied overwrite, and a release, keep the extent busy for the idle per
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('writtenIndex: the applied index when no overwrite is in flight, else the last one written, with the block CRCs to match', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'atoll-data-partition-'));
+  const diskSpace = new DiskSpace({ disks: [join(root, 'disk0')], reservedBytes: 0, capacityBytes: 0, refreshMs: 1_000 });
+  const partition = await DataPartition.open(
+    { kind: PartitionKind.PARTITION_DATA, partitionId: 8, volume: 'v', inodeStart: 0, inodeEnd: 0, capacityBytes: 1 << 30, peers: [], bootstrap: true },
+    join(root, 'partition'),
+    diskSpace,
+    { repairRound: async () => undefined, repairIntervalMs: 60_000, repairIdleMs: idleMs, packetBytesMax: 128 * 1024, extentBytesMax: 1 << 27 },
+  );
+  let applied = 0;
+  partition.attach({ partitionId: 8, nodeId: 1, appliedIndex: () => applied } as never);
+  try {
+    const extentId = await partition.store.createExtent();
+    await partition.store.append(extentId, 0, new Uint8Array(8192).fill(1));
+    applied = 4;
+    assert.equal(partition.writtenIndex(), 4, 'nothing in flight: the applied index');
+    const crcsBefore = [...partition.store.blockCrcs(extentId)];
+    // Apply 5 and 6 back to back: while they are written, the index stays at the last one done.
+    applied = 6;
+    const fifth = partition.stateMachine.apply(5, encodeOverwrite({ extentId, offset: 0, bytes: new Uint8Array(100).fill(5) })) as Promise<unknown>;
+    const sixth = partition.stateMachine.apply(6, encodeOverwrite({ extentId, offset: 4096, bytes: new Uint8Array(100).fill(6) })) as Promise<unknown>;
+    assert.equal(partition.writtenIndex(), 0, 'no overwrite written yet since the start');
+    assert.deepEqual([...partition.store.blockCrcs(extentId)], crcsBefore, 'and the CRCs are those before both');
+    await fifth;
+    // The sixth's write is file I/O queued behind the fifth: it cannot have finished yet.
+    assert.equal(partition.writtenIndex(), 5);
+    assert.notDeepEqual([...partition.store.blockCrcs(extentId)], crcsBefore, 'the CRCs include the fifth');
+    await sixth;
+    assert.equal(partition.writtenIndex(), 6);
+    applied = 9;
+    assert.equal(partition.writtenIndex(), 9, 'entries after them that wrote nothing: the applied index again');
+  } finally {
+    await partition.close();
+    await rm(root, { recursive: true, force: true });
+  }
+});

@@ -46,6 +46,8 @@ export class DataPartition implements HostedPartition {
   // may differ, and every replica must write each file at the leader's offset).
   readonly #tinyOpen = new Set<number>();
   #tinyNext = 0;
+  #overwritesInFlight = 0;
+  #lastOverwriteWritten = 0;
   #nextRepairAtMs = 0;
   #repairRunning: Promise<void> | null = null;
   #closedForGood = false;
@@ -63,7 +65,7 @@ export class DataPartition implements HostedPartition {
     this.caughtUp = caughtUp;
     this.#untrack = diskSpace.track(disk, () => this.store.usedBytes());
     this.stateMachine = {
-      apply: (_index, command) => this.#applyOverwrite(command),
+      apply: (index, command) => this.#applyOverwrite(index, command),
       // The extents are the state and live in their own files; a snapshot carries none of
       // it. A replica restored from a snapshot missed overwrites: repair compares every
       // block with the other replicas before it serves again.
@@ -272,14 +274,39 @@ export class DataPartition implements HostedPartition {
 
   // ------------------------------------------------------------------ Raft apply
 
-  #applyOverwrite(command: Uint8Array): Promise<AtollError | null> {
+  /**
+   * The Raft index the block CRCs stand at: every overwrite at or below it is written
+   * here (or failed) and none above it. With no overwrite in flight that is the group's
+   * applied index; with some, the index of the last one written (the store runs them one
+   * at a time, in apply order, and updates the CRCs as each finishes). Replicas at the
+   * same index applied the same overwrites: repair compares blocks only between them
+   * (repair-plan.ts). A restarted replica replays its log and reaches the others' index
+   * once writes pause.
+   */
+  writtenIndex(): number {
+    if (this.#overwritesInFlight > 0) return this.#lastOverwriteWritten;
+    return this.#context?.appliedIndex() ?? 0;
+  }
+
+  #written(index: number): void {
+    assert(index >= this.#lastOverwriteWritten, () => `data partition ${this.partitionId}: overwrite ${index} written after ${this.#lastOverwriteWritten}`);
+    this.#lastOverwriteWritten = index;
+    this.#overwritesInFlight -= 1;
+  }
+
+  #applyOverwrite(index: number, command: Uint8Array): Promise<AtollError | null> {
     const overwrite = decodeOverwrite(command);
     this.markBusy([overwrite.extentId], Date.now());
+    this.#overwritesInFlight += 1;
     // Queued in apply order on the store (one operation at a time), so replicas write
     // the same bytes in the same order. Never rejects: a follower's failure has no caller.
     return this.store.overwrite(overwrite.extentId, overwrite.offset, overwrite.bytes).then(
-      () => null,
+      () => {
+        this.#written(index);
+        return null;
+      },
       (error: unknown) => {
+        this.#written(index);
         const failure = error instanceof AtollError ? error : new AtollError(StatusCode.INTERNAL, String(error), { cause: error });
         // The copies differ now; repair compares the blocks and copies the majority's.
         this.#context?.logger.warn({ extentId: overwrite.extentId, offset: overwrite.offset, err: failure.message }, 'overwrite failed on this replica; left to repair');

@@ -4,13 +4,13 @@ import { equalTinyExtents, planRepair, type ReplicaExtent, type ReplicaReport } 
 
 const blockBytes = 100;
 
-function replica(nodeId: number, extents: Record<number, Partial<ReplicaExtent> & { size: number }>, deleted: number[] = []): ReplicaReport {
+function replica(nodeId: number, extents: Record<number, Partial<ReplicaExtent> & { size: number }>, deleted: number[] = [], writtenIndex = 10): ReplicaReport {
   const map = new Map<number, ReplicaExtent>();
   for (const [id, extent] of Object.entries(extents)) {
     const blocks = Math.ceil(extent.size / blockBytes);
     map.set(Number(id), { tiny: false, badBlocks: [], blockCrcs: extent.blockCrcs ?? Array.from({ length: blocks }, (_, block) => 1000 + block), ...extent });
   }
-  return { nodeId, address: `n${nodeId}`, extents: map, deleted: new Set(deleted) };
+  return { nodeId, address: `n${nodeId}`, extents: map, deleted: new Set(deleted), writtenIndex };
 }
 
 const plan = (replicas: ReplicaReport[], busy: number[] = [], extentsPerReplicaMax = 100) => planRepair({ leaderNodeId: 1, replicas, blockBytes, busyExtents: new Set(busy), extentsPerReplicaMax });
@@ -70,9 +70,74 @@ test('tiny extents open only where every replica has the same size and nothing i
     replica(3, { 1: tiny(8192), 2: tiny(4096), 3: tiny(100), 4: tiny(300), 5: tiny(0), 1024: { size: 10 } }),
   ];
   const result = plan(replicas);
-  // 2 differs in size, 4 in a block (planned), 3 is in flight, 1024 is not tiny.
+  // 2 differs in size, 4 in a block (planned; with two reports, undecided), 3 is in flight, 1024 is not tiny.
   assert.deepEqual(equalTinyExtents(replicas, result, new Set([3]), 100), [1, 5]);
   assert.deepEqual(equalTinyExtents(replicas.slice(0, 2), plan(replicas.slice(0, 2)), new Set(), 100), [1, 3, 5]);
+  assert.deepEqual([...plan(replicas.slice(0, 2)).undecided], [4], 'two copies that differ decide nothing');
   // A full list of repairs may have left some out: nothing is known equal.
   assert.deepEqual(equalTinyExtents(replicas, plan(replicas, [], 1), new Set(), 1), []);
+});
+
+test('an overwrite written on the leader alone is not undone by the older majority; the followers are compared once they wrote it', () => {
+  // The leader applied overwrite 11 (block 1 changed); the followers are still at 10.
+  const ahead = plan([
+    replica(1, { 1024: { size: 250, blockCrcs: [1000, 77, 1002] } }, [], 11),
+    replica(2, { 1024: { size: 250 } }, [], 10),
+    replica(3, { 1024: { size: 250 } }, [], 10),
+  ]);
+  assert.deepEqual([...ahead.repairs.values()].flat(), [], 'the newer block is not replaced by the majority of older copies');
+  assert.deepEqual([...ahead.complete].sort(), [1, 2, 3], 'followers without a difference at their own index are not held back');
+  // One follower wrote it, the other not yet: nothing is copied to the lagging one either.
+  const lagging = plan([
+    replica(1, { 1024: { size: 250, blockCrcs: [1000, 77, 1002] } }, [], 11),
+    replica(2, { 1024: { size: 250, blockCrcs: [1000, 77, 1002] } }, [], 11),
+    replica(3, { 1024: { size: 250 } }, [], 10),
+  ]);
+  assert.deepEqual([...lagging.repairs.values()].flat(), []);
+  assert.deepEqual([...lagging.complete].sort(), [1, 2], 'the lagging replica is not complete yet');
+  // All at 11, and the third's write failed: it is copied from the majority.
+  const failed = plan([
+    replica(1, { 1024: { size: 250, blockCrcs: [1000, 77, 1002] } }, [], 11),
+    replica(2, { 1024: { size: 250, blockCrcs: [1000, 77, 1002] } }, [], 11),
+    replica(3, { 1024: { size: 250 } }, [], 11),
+  ]);
+  assert.deepEqual(failed.repairs.get(3), [{ extentId: 1024, source: 'n1', targetSize: 0, blocks: [1], delete: false }]);
+});
+
+test('two copies at the newest index that disagree, with no majority, decide nothing', () => {
+  const result = plan([
+    replica(1, { 1024: { size: 250, blockCrcs: [1000, 5, 1002] } }, [], 12),
+    replica(2, { 1024: { size: 250, blockCrcs: [1000, 6, 1002] } }, [], 12),
+    replica(3, { 1024: { size: 250 } }, [], 11),
+  ]);
+  assert.deepEqual([...result.repairs.values()].flat(), []);
+  assert.deepEqual([...result.complete].sort(), [3]);
+  assert.deepEqual([...result.undecided], [1024]);
+});
+
+test('a bad block is copied from a clean copy at its index or newer, never from one behind it; blocks from different sources go in separate repairs', () => {
+  const result = plan([
+    replica(1, { 1024: { size: 350, badBlocks: [1] } }, [], 12),
+    replica(2, { 1024: { size: 350, badBlocks: [3] } }, [], 12),
+    replica(3, { 1024: { size: 350 } }, [], 11),
+  ]);
+  // Block 1 on n1: the only clean copy at >= 12 is n2. Block 3 on n2: n1 (n3 is behind).
+  assert.deepEqual(result.repairs.get(1), [{ extentId: 1024, source: 'n2', targetSize: 0, blocks: [1], delete: false }]);
+  assert.deepEqual(result.repairs.get(2), [{ extentId: 1024, source: 'n1', targetSize: 0, blocks: [3], delete: false }]);
+  const stranded = plan([
+    replica(1, { 1024: { size: 250, badBlocks: [1] } }, [], 12),
+    replica(2, { 1024: { size: 250 } }, [], 11),
+    replica(3, { 1024: { size: 250 } }, [], 11),
+  ]);
+  assert.deepEqual(stranded.repairs.get(1), [], 'the clean copies may lack overwrite 12: not a source');
+  assert.ok(!stranded.complete.has(1));
+  const mixed = plan([
+    replica(1, { 1024: { size: 350, badBlocks: [0, 3] } }, [], 12),
+    replica(2, { 1024: { size: 350, badBlocks: [3] } }, [], 12),
+    replica(3, { 1024: { size: 350, badBlocks: [0] } }, [], 13),
+  ]);
+  assert.deepEqual(mixed.repairs.get(1), [
+    { extentId: 1024, source: 'n2', targetSize: 0, blocks: [0], delete: false },
+    { extentId: 1024, source: 'n3', targetSize: 0, blocks: [3], delete: false },
+  ]);
 });

@@ -5,8 +5,14 @@
 // - the longest copy wins: every shorter or missing copy appends what it lacks from a
 //   replica holding the most bytes (acknowledged bytes are on every replica, so the
 //   longest copy holds them all; an unacknowledged tail gets copied too, never exposed);
-// - a block that is whole on several replicas and differs, or failed its CRC on a read,
-//   is copied again from a replica that holds the majority's CRC and reads it clean;
+// - blocks are compared only between replicas whose CRCs stand at the same Raft index
+//   (`writtenIndex`, the highest reported): a replica behind it may just not have written
+//   an overwrite yet, and one ahead of the others holds an acknowledged overwrite the
+//   others lack; neither is damage. A block that differs there from a CRC held by a
+//   majority of all replicas is copied again from a replica holding that CRC;
+// - a block that failed its CRC on a read is copied from a clean replica at the same or a
+//   higher index (the majority's copy when there is one): never from one that may lack an
+//   overwrite the damaged replica had;
 // - an extent appended to within `idleMs` is left alone (its stream is still going).
 
 export interface ReplicaExtent {
@@ -22,6 +28,8 @@ export interface ReplicaReport {
   readonly address: string;
   readonly extents: ReadonlyMap<number, ReplicaExtent>;
   readonly deleted: ReadonlySet<number>;
+  /** Raft index the block CRCs stand at (DataPartition.writtenIndex). */
+  readonly writtenIndex: number;
 }
 
 export interface PlannedRepair {
@@ -39,6 +47,8 @@ export interface RepairPlan {
   readonly repairs: ReadonlyMap<number, PlannedRepair[]>;
   /** Node ids that hold everything the round compared once their repairs are done. */
   readonly complete: ReadonlySet<number>;
+  /** Extents whose copies differ with nothing decided this round (no majority, or a replica behind). */
+  readonly undecided: ReadonlySet<number>;
 }
 
 export interface RepairPlanInput {
@@ -54,6 +64,7 @@ export function planRepair(input: RepairPlanInput): RepairPlan {
   const { replicas, blockBytes } = input;
   const repairs = new Map<number, PlannedRepair[]>(replicas.map((replica) => [replica.nodeId, []]));
   const incomplete = new Set<number>();
+  const undecided = new Set<number>();
   const add = (nodeId: number, repair: PlannedRepair): void => {
     const list = repairs.get(nodeId)!;
     if (list.length >= input.extentsPerReplicaMax) {
@@ -66,6 +77,7 @@ export function planRepair(input: RepairPlanInput): RepairPlan {
   for (const replica of replicas) {
     for (const extentId of replica.extents.keys()) ids.add(extentId);
   }
+  const newestIndex = Math.max(...replicas.map((replica) => replica.writtenIndex));
   const deletedAnywhere = new Set<number>();
   for (const replica of replicas) for (const extentId of replica.deleted) deletedAnywhere.add(extentId);
   // The leader first, so that on a tie it is the source.
@@ -85,54 +97,74 @@ export function planRepair(input: RepairPlanInput): RepairPlan {
       for (const replica of ordered) if (replica.extents.get(extentId)?.size !== target) incomplete.add(replica.nodeId);
       continue;
     }
-    const blocksFor = new Map<number, number[]>();
-    const sourceFor = new Map<number, string>();
+    // Per replica, per source address: the blocks to copy from it.
+    const blocksFor = new Map<number, Map<string, number[]>>();
     const blockCount = Math.ceil(target / blockBytes);
     for (let block = 0; block < blockCount; block++) {
       const blockEnd = Math.min((block + 1) * blockBytes, target);
       // Replicas holding this block whole, as the longest copy has it.
       const whole = holders.filter((replica) => replica.extents.get(extentId)!.size >= blockEnd);
-      const votes = new Map<number, { count: number; clean: ReplicaReport[] }>();
+      const isBad = (replica: ReplicaReport): boolean => replica.extents.get(extentId)!.badBlocks.includes(block);
+      const crcOf = (replica: ReplicaReport): number => replica.extents.get(extentId)!.blockCrcs[block]!;
+      // Votes: clean copies at the newest index. The winner must hold a majority of all
+      // replicas, so two copies that disagree with no third at their index decide nothing.
+      const votes = new Map<number, ReplicaReport[]>();
       for (const replica of whole) {
-        const extent = replica.extents.get(extentId)!;
-        if (extent.badBlocks.includes(block)) continue;
-        const crc = extent.blockCrcs[block]!;
-        const vote = votes.get(crc) ?? { count: 0, clean: [] };
-        vote.count += 1;
-        vote.clean.push(replica);
-        votes.set(crc, vote);
+        if (isBad(replica) || replica.writtenIndex !== newestIndex) continue;
+        const list = votes.get(crcOf(replica)) ?? [];
+        list.push(replica);
+        votes.set(crcOf(replica), list);
       }
-      let winner: { crc: number; count: number; clean: ReplicaReport[] } | undefined;
-      for (const [crc, vote] of votes) if (winner === undefined || vote.count > winner.count) winner = { crc, ...vote };
-      if (winner === undefined) continue; // no clean copy anywhere: nothing to copy from
+      let winner: { crc: number; holders: ReplicaReport[] } | undefined;
+      for (const [crc, list] of votes) if (list.length * 2 > replicas.length && (winner === undefined || list.length > winner.holders.length)) winner = { crc, holders: list };
       for (const replica of whole) {
-        const extent = replica.extents.get(extentId)!;
-        if (!extent.badBlocks.includes(block) && extent.blockCrcs[block] === winner.crc) continue;
-        const list = blocksFor.get(replica.nodeId) ?? [];
-        list.push(block);
-        blocksFor.set(replica.nodeId, list);
-        sourceFor.set(replica.nodeId, winner.clean[0]!.address);
+        const bad = isBad(replica);
+        if (!bad) {
+          if (votes.size > 1 && winner === undefined && replica.writtenIndex === newestIndex) {
+            // The copies disagree with no majority: nothing to copy from.
+            incomplete.add(replica.nodeId);
+            undecided.add(extentId);
+          }
+          if (winner === undefined || crcOf(replica) === winner.crc) continue;
+          if (replica.writtenIndex !== newestIndex) {
+            // It may only lack an overwrite still on its way: a later round compares it.
+            incomplete.add(replica.nodeId);
+            undecided.add(extentId);
+            continue;
+          }
+        }
+        // A bad block: the majority's copy, else the newest clean copy not behind this one.
+        const source =
+          winner?.holders.find((holder) => holder !== replica) ??
+          whole.filter((other) => other !== replica && !isBad(other) && other.writtenIndex >= replica.writtenIndex).sort((left, right) => right.writtenIndex - left.writtenIndex)[0];
+        if (source === undefined) {
+          incomplete.add(replica.nodeId);
+          undecided.add(extentId);
+          continue;
+        }
+        const bySource = blocksFor.get(replica.nodeId) ?? new Map<string, number[]>();
+        bySource.set(source.address, [...(bySource.get(source.address) ?? []), block]);
+        blocksFor.set(replica.nodeId, bySource);
       }
     }
     for (const replica of ordered) {
       const size = replica.extents.get(extentId)?.size ?? -1;
-      const blocks = blocksFor.get(replica.nodeId) ?? [];
-      if (blocks.length > 0) add(replica.nodeId, { extentId, source: sourceFor.get(replica.nodeId)!, targetSize: 0, blocks, delete: false });
+      for (const [source, blocks] of blocksFor.get(replica.nodeId) ?? []) add(replica.nodeId, { extentId, source, targetSize: 0, blocks, delete: false });
       if (size < target) add(replica.nodeId, { extentId, source: longest.address, targetSize: target, blocks: [], delete: false });
     }
   }
   const complete = new Set<number>();
   for (const replica of replicas) if (!incomplete.has(replica.nodeId)) complete.add(replica.nodeId);
-  return { repairs, complete };
+  return { repairs, complete, undecided };
 }
 
 /**
  * Tiny extents the leader may open to small files: the same size on every replica
- * reported, nothing planned for them this round, no file in flight (busy). The caller
+ * reported, nothing planned or undecided for them this round, no file in flight (busy). The caller
  * passes the reports of every member, or none is known equal.
  */
 export function equalTinyExtents(reports: readonly ReplicaReport[], plan: RepairPlan, busy: ReadonlySet<number>, extentsPerReplicaMax: number): number[] {
-  const planned = new Set<number>();
+  const planned = new Set<number>(plan.undecided);
   for (const repairs of plan.repairs.values()) {
     // A full list may have left repairs out: nothing is known to be equal.
     if (repairs.length >= extentsPerReplicaMax) return [];

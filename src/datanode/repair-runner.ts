@@ -30,7 +30,7 @@ export function summarize(partition: DataPartition): ExtentInfoResponse {
     crcs.forEach((crc, index) => view.setUint32(index * 4, crc));
     return { extentId: extent.extentId, size: extent.size, tiny: extent.tiny, blockCrcs: packed, badBlocks: store.badBlocksOf(extent.extentId) };
   });
-  return ExtentInfoResponse.create({ extents, deletedExtentIds: store.deletedExtentIds(), caughtUp: partition.caughtUp });
+  return ExtentInfoResponse.create({ extents, deletedExtentIds: store.deletedExtentIds(), caughtUp: partition.caughtUp, writtenIndex: partition.writtenIndex() });
 }
 
 function reportOf(nodeId: number, address: string, info: ExtentInfoResponse): ReplicaReport {
@@ -41,7 +41,7 @@ function reportOf(nodeId: number, address: string, info: ExtentInfoResponse): Re
     for (let offset = 0; offset + 4 <= extent.blockCrcs.byteLength; offset += 4) blockCrcs.push(view.getUint32(offset));
     extents.set(extent.extentId, { size: extent.size, tiny: extent.tiny, blockCrcs, badBlocks: extent.badBlocks });
   }
-  return { nodeId, address, extents, deleted: new Set(info.deletedExtentIds) };
+  return { nodeId, address, extents, deleted: new Set(info.deletedExtentIds), writtenIndex: info.writtenIndex };
 }
 
 /** One round, run by the leader. Unreachable followers are left for a later round. */

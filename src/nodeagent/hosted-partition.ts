@@ -48,6 +48,8 @@ export interface PartitionContext {
   members(): number[];
   /** Raft addresses of the group's peers as this replica knows them. */
   peers(): PeerAddress[];
+  /** The index of the last entry this replica applied. */
+  appliedIndex(): number;
 }
 
 export interface HostedPartition {

@@ -423,6 +423,7 @@ export class PartitionHost {
       leaderNodeId: () => (raft().hasGroup(partitionId) ? raft().status(partitionId).leader : 0),
       members: () => [...raft().status(partitionId).confState.voters],
       peers: () => raft().peersOf(partitionId),
+      appliedIndex: () => (raft().hasGroup(partitionId) ? raft().status(partitionId).applied : 0),
     };
   }
 

@@ -1275,6 +1275,12 @@ export interface ExtentInfoResponse {
   deletedExtentIds: number[];
   /** False until the leader's repair found this replica complete since it started. */
   caughtUp: boolean;
+  /**
+   * Raft index of the last overwrite this replica has written (or failed to write), as of
+   * the CRCs above: replicas reporting the same index applied the same overwrites, so only
+   * their blocks are compared.
+   */
+  writtenIndex: number;
 }
 
 export const ExtentInfoResponse: protobuf.MessageCodec<ExtentInfoResponse> = {
@@ -1294,6 +1300,7 @@ function createExtentInfoResponse(partial?: Partial<ExtentInfoResponse>): Extent
     extents: partial?.extents ?? [],
     deletedExtentIds: partial?.deletedExtentIds ?? [],
     caughtUp: partial?.caughtUp ?? false,
+    writtenIndex: partial?.writtenIndex ?? 0,
   };
 }
 
@@ -1322,6 +1329,10 @@ function measureExtentInfoResponse(message: ExtentInfoResponse, writer: protobuf
     const value = message.caughtUp;
     if (value !== false) size += 1 + 1;
   }
+  {
+    const value = message.writtenIndex;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.datanode.ExtentInfoResponse.written_index');
+  }
   return size;
 }
 
@@ -1346,6 +1357,10 @@ function writeExtentInfoResponse(message: ExtentInfoResponse, writer: protobuf.P
     const value = message.caughtUp;
     if (value !== false) { writer.byte(24); writer.bool(value); }
   }
+  {
+    const value = message.writtenIndex;
+    if (value !== 0) { writer.byte(32); writer.uint64(value); }
+  }
 }
 
 function readExtentInfoResponse(reader: protobuf.ProtoReader): ExtentInfoResponse {
@@ -1353,6 +1368,7 @@ function readExtentInfoResponse(reader: protobuf.ProtoReader): ExtentInfoRespons
     extents: [],
     deletedExtentIds: [],
     caughtUp: false,
+    writtenIndex: 0,
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
@@ -1372,11 +1388,13 @@ function readExtentInfoResponse(reader: protobuf.ProtoReader): ExtentInfoRespons
         break;
       }
       case 24: message.caughtUp = reader.bool(); break;
+      case 32: message.writtenIndex = reader.uint64(); break;
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.datanode.ExtentInfoResponse.extents');
           case 2: throw reader.wrongWireType(tag, 'atoll.datanode.ExtentInfoResponse.deleted_extent_ids');
           case 3: throw reader.wrongWireType(tag, 'atoll.datanode.ExtentInfoResponse.caught_up');
+          case 4: throw reader.wrongWireType(tag, 'atoll.datanode.ExtentInfoResponse.written_index');
         }
         reader.skip(tag);
     }
