@@ -481,7 +481,8 @@ export class Volume {
             mutation,
           );
           if (answer.moved !== undefined) this.#attrs.delete(answer.moved.ino);
-          if (answer.replaced !== undefined && answer.replaced.ino !== answer.moved?.ino) await this.#dropRemoteLink(sourcePartition, answer.replaced.ino);
+          // A replaced inode held by another partition loses its link there: the partition owes it (link-drops.ts).
+          if (answer.replaced !== undefined) this.#attrs.delete(answer.replaced.ino);
         } else {
           const moved = await renameAcrossPartitions(this.meta, {
             sourcePartitionId: sourcePartition,
@@ -813,16 +814,9 @@ export class Volume {
     this.#forgetName(parentIno, name);
     if (answer.parent !== undefined) this.#remember(answer.parent);
     if (answer.dentry === undefined) return;
+    // An inode held by another partition loses the link there once the entry's partition
+    // hands it over (link-drops.ts), within moments: its nlink may show one more until then.
     this.#attrs.delete(answer.dentry.ino);
-    if (answer.trashName === '') await this.#dropRemoteLink(partitionId, answer.dentry.ino);
-  }
-
-  /** After a dentry went in `partitionId`: its inode, if held elsewhere, loses the link there. */
-  async #dropRemoteLink(partitionId: number, ino: number): Promise<void> {
-    const home = await this.#partitionIdOf(ino);
-    if (home === partitionId) return;
-    await this.meta.call(MetaNode.dropLink, InodeLinkRequest.create({ partitionId: home, ino }), mutation);
-    this.#attrs.delete(ino);
   }
 
   async #removeTree(directoryIno: number, budget: { entries: number }): Promise<void> {

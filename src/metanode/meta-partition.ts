@@ -8,11 +8,12 @@
 import { AtollError, StatusCode } from '../errors/index.js';
 import type { HostedPartition, PartitionContext, PartitionSpec, PartitionUsage } from '../nodeagent/index.js';
 import { NodeTaskKind, PartitionStatus, type NodeTask } from '../proto/generated/master.js';
-import { InodeType, MetaCommand, RenameStep, RenameTxnRequest, RenameTxnState, SetattrField, XattrFlag, type Dentry, type Inode, type RenameTxnResponse } from '../proto/generated/metanode.js';
+import { DropRemoteLinksRequest, InodeType, MetaCommand, RenameStep, RenameTxnRequest, RenameTxnState, SetattrField, XattrFlag, type Dentry, type DropRemoteLinksResponse, type Inode, type RenameTxnResponse } from '../proto/generated/metanode.js';
 import type { GroupStateMachine } from '../raftstore/index.js';
 import { normalExtentIdFirst } from '../datanode/extent/limits.js';
 import * as freeing from './partition/freeing.js';
 import * as links from './partition/links.js';
+import * as linkDrops from './partition/link-drops.js';
 import * as renameTxn from './partition/rename-txn.js';
 import { CounterName, counterKey, decodeCounterValue, decodeSessionLeaseKey, decodeTrashKey, encodeCounterValue, inodeKey, sessionLeasePrefixAll, trashPrefixAll } from './partition/keys.js';
 import * as sessions from './partition/sessions.js';
@@ -56,6 +57,10 @@ export interface MetaPartitionOptions {
   readonly renameTxnAt?: (request: RenameTxnRequest) => Promise<RenameTxnResponse>;
   /** Seconds a cross-partition rename may take before the leaders finish or roll it back. */
   readonly renameTxnTimeoutSec?: number;
+  /** The partition of the volume that holds inode `ino` (where a link owed to it goes). */
+  readonly partitionOfIno?: (ino: number) => Promise<number>;
+  /** Sends links this partition owes to the partition holding the inodes (DropRemoteLinks). */
+  readonly dropRemoteLinksAt?: (request: DropRemoteLinksRequest) => Promise<DropRemoteLinksResponse>;
 }
 
 export const renameTxnTimeoutSecDefault = 30;
@@ -64,6 +69,8 @@ export const renameTxnTimeoutSecDefault = 30;
 export const orphanGraceSecDefault = 300;
 
 const housekeepingIntervalMsDefault = 1_000;
+/** Owed links handed over per run (one page of `K` records). */
+const linkDropsPerRound = 1_024;
 const sessionsExpiredPerBatch = 64;
 const trashExpiredPerBatch = 256;
 const extentReleaseRecordsPerRound = 64;
@@ -89,6 +96,10 @@ export class MetaPartition implements HostedPartition {
   readonly #renameTxnTimeoutSec: number;
   #housekeepingAtMs = 0;
   #housekeeping = false;
+  readonly #partitionOfIno: ((ino: number) => Promise<number>) | undefined;
+  readonly #dropRemoteLinksAt: ((request: DropRemoteLinksRequest) => Promise<DropRemoteLinksResponse>) | undefined;
+  #linkDropsRunning: Promise<number> | null = null;
+  #linkDropsAgain = false;
 
   constructor(options: MetaPartitionOptions) {
     this.spec = options.spec;
@@ -102,6 +113,8 @@ export class MetaPartition implements HostedPartition {
     this.#orphanGraceSec = options.orphanGraceSec ?? orphanGraceSecDefault;
     this.#renameTxnAt = options.renameTxnAt;
     this.#renameTxnTimeoutSec = options.renameTxnTimeoutSec ?? renameTxnTimeoutSecDefault;
+    this.#partitionOfIno = options.partitionOfIno;
+    this.#dropRemoteLinksAt = options.dropRemoteLinksAt;
     this.stateMachine = {
       apply: (index, command) => this.#apply(index, command),
       // The entries of one Raft cycle go to the engine together (LMDB: one commit).
@@ -188,8 +201,8 @@ export class MetaPartition implements HostedPartition {
    * session holds open (their extents go to `E` records), expire trash entries older than
    * the volume's retention. Returns what it did, for tests.
    */
-  async housekeep(nowMs: number): Promise<{ sessionsExpired: number; inodesFreed: number; trashExpired: number; extentRecordsReleased: number; orphansFreed: number; orphansConfirmed: number; renamesRecovered: number }> {
-    const done = { sessionsExpired: 0, inodesFreed: 0, trashExpired: 0, extentRecordsReleased: 0, orphansFreed: 0, orphansConfirmed: 0, renamesRecovered: 0 };
+  async housekeep(nowMs: number): Promise<{ sessionsExpired: number; inodesFreed: number; trashExpired: number; extentRecordsReleased: number; orphansFreed: number; orphansConfirmed: number; renamesRecovered: number; linkDropsSent: number }> {
+    const done = { sessionsExpired: 0, inodesFreed: 0, trashExpired: 0, extentRecordsReleased: 0, orphansFreed: 0, orphansConfirmed: 0, renamesRecovered: 0, linkDropsSent: 0 };
     const nowSec = Math.floor(nowMs / 1000);
     const lease = this.engine.scan({ prefix: sessionLeasePrefixAll, limit: 1 })[0];
     if (lease !== undefined && decodeSessionLeaseKey(lease.key).expiresSec <= nowSec) {
@@ -207,10 +220,82 @@ export class MetaPartition implements HostedPartition {
       const result = (await this.mutate({ case: 'expireTrash', value: { retentionSec, limit: trashExpiredPerBatch } }, nowMs)) as trash.ExpireTrashResult;
       done.trashExpired = result.expired.length;
     }
+    done.linkDropsSent = await this.sendLinkDrops(nowMs);
     Object.assign(done, await this.#sweepOrphans(nowMs));
     done.renamesRecovered = await this.#recoverRenames(nowMs);
     done.extentRecordsReleased = await this.#releaseQueuedExtents(nowMs);
     return done;
+  }
+
+  /**
+   * Hands the links this partition owes (`K` records, oldest first) to the partitions
+   * holding the inodes, then forgets those they applied. Per target partition the records
+   * go in sequence order, as one prefix: a target that does not answer keeps its records,
+   * and none of its later ones is sent before them (link-drops.ts). One run at a time;
+   * `kickLinkDrops` asks for one at once (after an unlink), housekeeping every second.
+   * Returns how many the targets applied.
+   */
+  async sendLinkDrops(nowMs: number): Promise<number> {
+    const send = this.#dropRemoteLinksAt;
+    const partitionOfIno = this.#partitionOfIno;
+    if (send === undefined || partitionOfIno === undefined) return 0;
+    if (this.#linkDropsRunning !== null) {
+      this.#linkDropsAgain = true;
+      return this.#linkDropsRunning;
+    }
+    const run = (async () => {
+      let sent = 0;
+      do {
+        this.#linkDropsAgain = false;
+        sent += await this.#sendLinkDropsOnce(nowMs, send, partitionOfIno);
+      } while (this.#linkDropsAgain && this.#context?.isLeader() === true);
+      return sent;
+    })();
+    this.#linkDropsRunning = run;
+    try {
+      return await run;
+    } finally {
+      this.#linkDropsRunning = null;
+    }
+  }
+
+  /** After an operation queued a link drop: send it now rather than at the next housekeeping. */
+  kickLinkDrops(): void {
+    if (this.#context?.isLeader() !== true) return;
+    this.sendLinkDrops(this.#nowMs()).catch((error: unknown) => this.#context?.logger.warn({ err: (error as Error).message }, 'sending owed links failed; retrying at the next housekeeping'));
+  }
+
+  async #sendLinkDropsOnce(nowMs: number, send: (request: DropRemoteLinksRequest) => Promise<DropRemoteLinksResponse>, partitionOfIno: (ino: number) => Promise<number>): Promise<number> {
+    const pending = linkDrops.pendingLinkDrops(this.engine, { limit: linkDropsPerRound }, this.limits);
+    if (pending.length === 0) return 0;
+    const byTarget = new Map<number, linkDrops.PendingLinkDrop[]>();
+    for (const drop of pending) {
+      let target: number;
+      try {
+        target = await partitionOfIno(drop.ino);
+      } catch (error) {
+        this.#context?.logger.warn({ ino: drop.ino, err: (error as Error).message }, 'owed link: the inode\'s partition is not known; retrying later');
+        break; // later records may be for the same target: keep the order
+      }
+      const list = byTarget.get(target) ?? [];
+      list.push(drop);
+      byTarget.set(target, list);
+    }
+    const forget: number[] = [];
+    await Promise.all(
+      [...byTarget].map(async ([target, drops]) => {
+        try {
+          const answer = await send(DropRemoteLinksRequest.create({ partitionId: target, sourcePartitionId: this.partitionId, drops: drops.map((drop) => ({ ...drop })) }));
+          for (const drop of drops) if (drop.seq <= answer.appliedThrough) forget.push(drop.seq);
+        } catch (error) {
+          this.#context?.logger.warn({ target, drops: drops.length, err: (error as Error).message }, 'owed links not handed over; retrying later');
+        }
+      }),
+    );
+    if (forget.length === 0) return 0;
+    forget.sort((left, right) => left - right);
+    await this.mutate({ case: 'forgetLinkDrops', value: { seqs: forget } }, nowMs);
+    return forget.length;
   }
 
   /**
@@ -536,6 +621,10 @@ export class MetaPartition implements HostedPartition {
         return this.#renameStep(op.value, time);
       case 'freeOrphans':
         return links.freeOrphans(this.engine, { ...time, inos: op.value.inos, graceSec: op.value.graceSec }, limits);
+      case 'dropRemoteLinks':
+        return linkDrops.dropRemoteLinks(this.engine, { ...time, sourcePartitionId: op.value.sourcePartitionId, drops: op.value.drops }, limits);
+      case 'forgetLinkDrops':
+        return linkDrops.forgetLinkDrops(this.engine, { seqs: op.value.seqs }, limits);
       default:
         throw new AtollError(StatusCode.INVALID_ARGUMENT, `meta partition ${this.partitionId}: a log entry with no operation`);
     }

@@ -9,6 +9,7 @@ import type { RpcServer } from '../rpc/index.js';
 import { MetaPartition } from './meta-partition.js';
 import { decodeTrashKey } from './partition/keys.js';
 import * as namespace from './partition/namespace.js';
+import type { DropRemoteLinksResult } from './partition/link-drops.js';
 import * as renameTxn from './partition/rename-txn.js';
 import * as sessions from './partition/sessions.js';
 import * as trash from './partition/trash.js';
@@ -49,6 +50,7 @@ export function registerMetaService(rpc: RpcServer, partitions: () => PartitionH
   rpc.handle(MetaNode.unlink, async (request) => {
     const partition = partitionOf(request.partitionId);
     const result = (await partition.mutate({ case: 'unlink', value: request })) as namespace.UnlinkResult;
+    if (result.linkDropSeq !== undefined) partition.kickLinkDrops();
     const trashName = result.trashKey === undefined ? '' : trash.formatTrashName(decodeTrashKey(result.trashKey));
     return { dentry: result.dentry, trashName, parent: parentAfter(partition, request.parentIno) };
   });
@@ -57,7 +59,9 @@ export function registerMetaService(rpc: RpcServer, partitions: () => PartitionH
     return { inode: result.inode, dentry: result.dentry };
   });
   rpc.handle(MetaNode.rename, async (request) => {
-    const result = (await partitionOf(request.partitionId).mutate({ case: 'rename', value: request })) as namespace.RenameResult;
+    const partition = partitionOf(request.partitionId);
+    const result = (await partition.mutate({ case: 'rename', value: request })) as namespace.RenameResult;
+    if (result.linkDropSeq !== undefined) partition.kickLinkDrops();
     return { moved: result.dentry, replaced: result.replaced };
   });
   rpc.handle(MetaNode.setattr, async (request) => ({ parent: undefined, inode: (await partitionOf(request.partitionId).mutate({ case: 'setattr', value: request })) as Inode }));
@@ -74,6 +78,10 @@ export function registerMetaService(rpc: RpcServer, partitions: () => PartitionH
   rpc.handle(MetaNode.appendExtents, async (request) => {
     const result = (await partitionOf(request.partitionId).mutate({ case: 'appendExtents', value: request })) as namespace.AppendExtentsResult;
     return { inode: result.inode, parent: undefined };
+  });
+  rpc.handle(MetaNode.dropRemoteLinks, async (request) => {
+    const result = (await partitionOf(request.partitionId).mutate({ case: 'dropRemoteLinks', value: request })) as DropRemoteLinksResult;
+    return { appliedThrough: result.appliedThrough };
   });
   rpc.handle(MetaNode.statfs, async (request) => {
     const partition = partitionOf(request.partitionId);

@@ -12,7 +12,7 @@ import type { MetadataEngine } from '../config/index.js';
 import { MetaPartition, rootIno } from './meta-partition.js';
 import { DataClient } from '../dataclient/index.js';
 import { DataPartition } from '../datanode/data-partition.js';
-import { AppendExtentsRequest, DentryRequest, InodeLinkRequest, RenameStep, RenameTxnRequest } from '../proto/generated/metanode.js';
+import { AppendExtentsRequest, DentryRequest, DropRemoteLinksRequest, InodeLinkRequest, RenameStep, RenameTxnRequest } from '../proto/generated/metanode.js';
 import { renameAcrossPartitions } from '../metaclient/index.js';
 import { extentReleasePrefix } from './partition/keys.js';
 
@@ -61,11 +61,6 @@ for (const engine of ['memory', 'lmdb'] as const) {
       const looked = await meta.call(MetaNode.lookup, LookupRequest.create({ partitionId, parentIno: dir.ino, name: 'a' }), read);
       assert.equal(looked.dentry!.ino, file.ino);
       assert.deepEqual(looked.inode, file);
-      // So does an unlink: the parent after the removal.
-      await meta.call(MetaNode.createInode, CreateInodeRequest.create({ partitionId, type: InodeType.INODE_FILE, mode: 0o644, parentIno: dir.ino, name: 'gone' }), mutate);
-      const removed = await meta.call(MetaNode.unlink, UnlinkRequest.create({ partitionId, parentIno: dir.ino, name: 'gone' }), mutate);
-      assert.equal(removed.parent?.ino, dir.ino);
-      assert.deepEqual(removed.parent, (await meta.call(MetaNode.getInode, GetInodeRequest.create({ partitionId, ino: dir.ino }), read)).inode);
 
       const refusals: Array<[string, () => Promise<unknown>, StatusCode]> = [
         ['EEXIST', () => meta.call(MetaNode.createInode, CreateInodeRequest.create({ partitionId, type: InodeType.INODE_FILE, mode: 0o644, parentIno: dir.ino, name: 'a' }), mutate), StatusCode.EXISTS],
@@ -113,6 +108,11 @@ for (const engine of ['memory', 'lmdb'] as const) {
       const statfs = await meta.call(MetaNode.statfs, StatfsRequest.create({ partitionId }), read);
       assert.equal(statfs.inodeCount, 33);
       assert.equal(statfs.dentryCount, 32);
+      // An unlink answers the parent too: the parent after the removal.
+      await meta.call(MetaNode.createInode, CreateInodeRequest.create({ partitionId, type: InodeType.INODE_FILE, mode: 0o644, parentIno: dir.ino, name: 'gone' }), mutate);
+      const removed = await meta.call(MetaNode.unlink, UnlinkRequest.create({ partitionId, parentIno: dir.ino, name: 'gone' }), mutate);
+      assert.equal(removed.parent?.ino, dir.ino);
+      assert.deepEqual(removed.parent, (await meta.call(MetaNode.getInode, GetInodeRequest.create({ partitionId, ino: dir.ino }), read)).inode);
 
       // A follower never answers from its own state: it names the leader instead.
       const leader = await cluster.metaLeader(partitionId);
@@ -340,10 +340,30 @@ for (const engine of ['memory', 'lmdb'] as const) {
       await secondLeader.housekeep(Date.now() + 3_600_000);
       await assert.rejects(meta.call(MetaNode.getInode, GetInodeRequest.create({ partitionId: second.partitionId, ino: orphan.ino }), { mutation: false }), (error) => isAtollError(error, StatusCode.NOT_FOUND));
       assert.equal((await meta.call(MetaNode.getInode, GetInodeRequest.create({ partitionId: second.partitionId, ino: unconfirmed.ino }), { mutation: false })).inode!.nlink, 1);
-      // Unlink across partitions: the dentry goes here, the link there.
+      // Unlink across partitions: the dentry goes here; this partition owes the link and its
+      // leader hands it to the inode's partition at once, with no client step.
+      const nlinkOf = async (ino: number): Promise<number> => {
+        try {
+          return (await meta.call(MetaNode.getInode, GetInodeRequest.create({ partitionId: second.partitionId, ino }), { mutation: false })).inode!.nlink;
+        } catch (error) {
+          if (isAtollError(error, StatusCode.NOT_FOUND)) return 0; // freed
+          throw error;
+        }
+      };
       const removed = await meta.call(MetaNode.unlink, UnlinkRequest.create({ partitionId: first.partitionId, parentIno: rootIno, name: 'far' }), mutate);
       assert.equal(removed.dentry!.ino, inode.ino);
-      assert.equal((await meta.call(MetaNode.dropLink, InodeLinkRequest.create({ partitionId: second.partitionId, ino: inode.ino }), mutate)).inode!.nlink, 0);
+      await waitFor('the far inode to lose its link in its own partition', 20_000, async () => ((await nlinkOf(inode.ino)) === 0 ? true : undefined));
+      // Exactly once: `kept` gets a second entry, one of the two goes, and the inode keeps one
+      // link through housekeeping rounds and a batch sent again.
+      assert.equal((await meta.call(MetaNode.addLink, InodeLinkRequest.create({ partitionId: second.partitionId, ino: unconfirmed.ino }), mutate)).inode!.nlink, 2);
+      await meta.call(MetaNode.createDentry, DentryRequest.create({ partitionId: first.partitionId, parentIno: rootIno, name: 'kept-too', ino: unconfirmed.ino, type: InodeType.INODE_FILE }), mutate);
+      await meta.call(MetaNode.unlink, UnlinkRequest.create({ partitionId: first.partitionId, parentIno: rootIno, name: 'kept' }), mutate);
+      await waitFor('the kept inode down to one link', 20_000, async () => ((await nlinkOf(unconfirmed.ino)) === 1 ? true : undefined));
+      const firstLeader = (await cluster.metaLeader(first.partitionId)).node!.partitions.get(first.partitionId).partition as MetaPartition;
+      assert.equal((await firstLeader.housekeep(Date.now())).linkDropsSent, 0, 'nothing is owed any more');
+      const resent = await meta.call(MetaNode.dropRemoteLinks, DropRemoteLinksRequest.create({ partitionId: second.partitionId, sourcePartitionId: first.partitionId, drops: [{ seq: 1, ino: inode.ino }, { seq: 2, ino: unconfirmed.ino }] }), mutate);
+      assert.equal(resent.appliedThrough, 2);
+      assert.equal(await nlinkOf(unconfirmed.ino), 1, 'a batch sent again drops nothing twice');
     } finally {
       await cluster.stop();
     }

@@ -36,6 +36,9 @@ export function metaPartitionFactory(engine: MetanodeConfig['engine'], volumes: 
           await volumeClients.of(spec.volume).deleteExtents(partitionId, ranges);
         },
         renameTxnAt: (request) => volumeClients.meta(spec.volume).call(MetaNode.renameTxn, request, { mutation: request.step !== RenameStep.RENAME_STATUS }),
+        partitionOfIno: async (ino) => (await volumeClients.meta(spec.volume).partitionOf(ino)).partitionId,
+        // Sending again is harmless: the target applies each sequence once.
+        dropRemoteLinksAt: (request) => volumeClients.meta(spec.volume).call(MetaNode.dropRemoteLinks, request, { mutation: true }),
         lookupEntry: async (parentIno, name) => {
           const meta = volumeClients.meta(spec.volume);
           const partition = await meta.partitionOf(parentIno);

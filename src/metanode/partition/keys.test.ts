@@ -5,7 +5,7 @@ import { isAtollError, StatusCode } from '../../errors/index.js';
 import { compareBytes } from '../testing/map-engine.js';
 import {
   counterKey, decodeCounterKey, decodeCounterValue, decodeDentryKey, decodeInodeKey, decodeToFreeKey, decodeTrashKey,
-  decodeXattrKey, dentryKey, dentryPrefix, encodeCounterValue, inodeKey, KeyTag, toFreeKey, trashKey, xattrKey, xattrPrefix,
+  decodeXattrKey, decodeLinkDropKey, linkDropKey, dentryKey, dentryPrefix, encodeCounterValue, inodeKey, KeyTag, toFreeKey, trashKey, xattrKey, xattrPrefix,
   decodeExtentReleaseKey, decodeOpenByKey, decodePendingLinkKey, decodeRenameTxnKey, renameTxnKey, decodeSessionKey, decodeSessionLeaseKey, extentReleaseKey, openByKey,
   openByPrefix, pendingLinkKey, sessionKey, sessionLeaseKey, sessionOpenInodeKey,
 } from './keys.js';
@@ -106,7 +106,7 @@ test('encoding refuses negative, fractional or unsafe integers, empty names and 
 test('record kinds never share a prefix: each tag is a distinct byte', () => {
   const tags = Object.values(KeyTag);
   assert.equal(new Set(tags).size, tags.length);
-  assert.equal(String.fromCharCode(...tags), 'CDEFILOPRSTX');
+  assert.equal(String.fromCharCode(...tags), 'ACDEFIKLOPRSTX');
 });
 
 test('session, open-by, lease, extent release and pending keys round-trip and sort numerically', () => {
@@ -117,6 +117,8 @@ test('session, open-by, lease, extent release and pending keys round-trip and so
     assert.deepEqual(decodeSessionLeaseKey(sessionLeaseKey(first, second)), { expiresSec: first, sessionId: second });
     assert.equal(decodeExtentReleaseKey(extentReleaseKey(first)), first);
     assert.equal(decodePendingLinkKey(pendingLinkKey(first)), first);
+    assert.equal(decodeLinkDropKey(linkDropKey(first)), first);
+    assert.equal(Math.sign(compareBytes(linkDropKey(first), linkDropKey(second))), Math.sign(first - second));
     assert.deepEqual(decodeRenameTxnKey(renameTxnKey(first, second)), { sourcePartitionId: first, txSeq: second });
     assert.equal(Math.sign(compareBytes(sessionLeaseKey(first, 1), sessionLeaseKey(second, 1))), Math.sign(first - second));
   }));

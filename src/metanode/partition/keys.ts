@@ -5,6 +5,8 @@
 import { AtollError, StatusCode } from '../../errors/index.js';
 
 export const KeyTag = Object.freeze({
+  /** `A<sourcePartitionId u64>`: the highest link-drop sequence of that partition applied here (value: u64 big-endian). */
+  remoteDropsApplied: 0x41, // 'A'
   /** `C<name ascii>`: a counter (value: u64 big-endian). */
   counter: 0x43, // 'C'
   /** `D<parentIno u64><name utf8>`: a dentry (value: Dentry). */
@@ -15,6 +17,8 @@ export const KeyTag = Object.freeze({
   toFree: 0x46, // 'F'
   /** `I<ino u64>`: an inode (value: Inode). */
   inode: 0x49, // 'I'
+  /** `K<seq u64>`: a link this partition owes an inode held by another partition, whose entry went here (value: values.ts). */
+  linkDrop: 0x4b, // 'K'
   /** `L<expiresSec u64><sessionId u64>`: a session's lease end, so expiry scans in time order (value: empty). */
   sessionLease: 0x4c, // 'L'
   /** `O<ino u64><sessionId u64>`: the inode is open by the session (value: empty). */
@@ -43,6 +47,8 @@ export const CounterName = Object.freeze({
   sessionCursor: 'session_cursor',
   /** The next extent release record's sequence number; absent means 1. */
   extentReleaseCursor: 'extent_release_cursor',
+  /** The next link drop record's sequence number; absent means 1. */
+  linkDropCursor: 'link_drop_cursor',
 });
 
 const u64Bytes = 8;
@@ -336,6 +342,26 @@ export function decodeExtentReleaseKey(key: Uint8Array): number {
   expectTag('extent release', key, KeyTag.extentRelease, 1 + u64Bytes);
   if (key.length !== 1 + u64Bytes) malformed('extent release', key, 'trailing bytes');
   return readU64('extent release', key, 1);
+}
+
+// --- links owed to inodes of other partitions -----------------------------------------
+
+export const linkDropPrefix: Uint8Array = Uint8Array.of(KeyTag.linkDrop);
+
+export function linkDropKey(seq: number): Uint8Array {
+  checkU64('seq', seq);
+  return tagged(KeyTag.linkDrop, [seq]);
+}
+
+export function decodeLinkDropKey(key: Uint8Array): number {
+  expectTag('link drop', key, KeyTag.linkDrop, 1 + u64Bytes);
+  if (key.length !== 1 + u64Bytes) malformed('link drop', key, 'trailing bytes');
+  return readU64('link drop', key, 1);
+}
+
+export function remoteDropsAppliedKey(sourcePartitionId: number): Uint8Array {
+  checkU64('sourcePartitionId', sourcePartitionId);
+  return tagged(KeyTag.remoteDropsApplied, [sourcePartitionId]);
 }
 
 // --- inodes waiting for their dentry in another partition ----------------------------

@@ -21,6 +21,7 @@ import {
 } from './operation.js';
 import { detachDirectory, putInTrash, trashIsOn } from './trash.js';
 import { encodePendingLinkValue } from './values.js';
+import { queueLinkDrop } from './link-drops.js';
 
 export { modePermissionBitsMax, validateName, type InodeRange, type OperationTime, type Outcome, type Timespec } from './operation.js';
 
@@ -302,10 +303,12 @@ export interface UnlinkResult {
   /** The entry removed. */
   readonly dentry: Dentry;
   /**
-   * The inode after the removal, when held here. Absent (and no `trashKey`): its partition
-   * must drop the link (dropLinkByIno).
+   * The inode after the removal, when held here. Absent (and no `trashKey`): the link its
+   * partition must drop is queued here (`linkDropSeq`, link-drops.ts).
    */
   readonly inode?: Inode;
+  /** The `K` record queued for an inode held by another partition. */
+  readonly linkDropSeq?: number;
   /** The entry went to the trash under this key: its inode kept the link, wherever it lives. */
   readonly trashKey?: Uint8Array;
 }
@@ -326,7 +329,8 @@ function removeEntry(changes: Changes, action: string, args: UnlinkArgs, dentry:
     changes.putInode(inode);
     return { dentry, inode, trashKey };
   }
-  return inode === undefined ? { dentry } : { dentry, inode: dropLink(changes, inode, args) };
+  if (inode === undefined) return { dentry, linkDropSeq: queueLinkDrop(changes, dentry.ino, args) };
+  return { dentry, inode: dropLink(changes, inode, args) };
 }
 
 /** Removes a non-directory entry; its inode loses a link and at nlink 0 is queued for freeing (or the entry goes to the trash). */
@@ -384,8 +388,10 @@ export interface RenameResult {
   readonly dentry: Dentry;
   /** The entry that was replaced, if any. */
   readonly replaced?: Dentry;
-  /** The replaced entry's inode after losing the link, when held here; absent with `replaced`: its partition must drop the link. */
+  /** The replaced entry's inode after losing the link, when held here; absent with `replaced`: the link is queued (`linkDropSeq`). */
   readonly replacedInode?: Inode;
+  /** The `K` record queued for a replaced inode held by another partition. */
+  readonly linkDropSeq?: number;
 }
 
 /**
@@ -419,6 +425,7 @@ export function rename(engine: KvEngine, args: RenameArgs, limits: NamespaceLimi
   }
 
   let replacedInode: Inode | undefined;
+  let linkDropSeq: number | undefined;
   if (target !== undefined) {
     const targetIsDirectory = target.type === InodeType.INODE_DIRECTORY;
     if (sourceIsDirectory && !targetIsDirectory) {
@@ -438,6 +445,7 @@ export function rename(engine: KvEngine, args: RenameArgs, limits: NamespaceLimi
       touchDirectory(changes, action, args.targetParentIno, -1, args, limits);
     }
     if (targetInode !== undefined) replacedInode = dropLink(changes, targetInode, args);
+    else linkDropSeq = queueLinkDrop(changes, target.ino, args);
   }
 
   changes.delete(dentryKey(args.sourceParentIno, args.sourceName));
@@ -457,6 +465,7 @@ export function rename(engine: KvEngine, args: RenameArgs, limits: NamespaceLimi
     dentry,
     ...(target === undefined ? {} : { replaced: target }),
     ...(replacedInode === undefined ? {} : { replacedInode }),
+    ...(linkDropSeq === undefined ? {} : { linkDropSeq }),
   });
 }
 

@@ -13,6 +13,7 @@ import {
   validateLimit, validateName, validateRecordTime, type OperationTime, type Outcome,
 } from './operation.js';
 import { decodeTrashValue, encodeTrashValue, type TrashRecord } from './values.js';
+import { queueLinkDrop } from './link-drops.js';
 
 const secondsPerHour = 3600;
 const hoursPerDay = 24;
@@ -245,6 +246,8 @@ export function expireTrash(engine: KvEngine, args: ExpireTrashArgs, limits: Nam
     expired.push(entry);
     const inode = changes.inode(entry.ino);
     if (inode === undefined) {
+      // Its partition drops the link when the `K` record reaches it (link-drops.ts).
+      queueLinkDrop(changes, entry.ino, args);
       remoteLinkDrops.push(entry.ino);
       continue;
     }

@@ -242,3 +242,24 @@ export function decodePendingLinkValue(bytes: Uint8Array): PendingLinkRecord {
   const reader = new Reader('pending link', bytes);
   return { createdSec: reader.u64(), createdNsec: reader.u32(), parentIno: reader.u64(), name: reader.text() };
 }
+
+// --- links owed to other partitions --------------------------------------------------
+
+/** The value of `K<seq>`: an inode of another partition whose entry was removed here, and when. */
+export interface LinkDropRecord {
+  readonly ino: number;
+  readonly createdSec: number;
+  readonly createdNsec: number;
+}
+
+const linkDropBytes = u64Bytes + u64Bytes + u32Bytes;
+
+export function encodeLinkDropValue(record: LinkDropRecord): Uint8Array {
+  return new Writer(linkDropBytes).u64('ino', record.ino).u64('createdSec', record.createdSec).u32('createdNsec', record.createdNsec).bytes;
+}
+
+export function decodeLinkDropValue(bytes: Uint8Array): LinkDropRecord {
+  checkLength('link drop', bytes, linkDropBytes);
+  const reader = new Reader('link drop', bytes);
+  return { ino: reader.u64(), createdSec: reader.u64(), createdNsec: reader.u32() };
+}

@@ -4141,6 +4141,309 @@ function readConfirmLinkedResponse(reader: protobuf.ProtoReader): ConfirmLinkedR
   return message;
 }
 
+/**
+ * Links a partition owes inodes of another partition (their entries were removed there),
+ * handed over by its leader, oldest first; the inode's partition applies each sequence
+ * once (link-drops.ts).
+ */
+export interface RemoteLinkDrop {
+  seq: number;
+  ino: number;
+}
+
+export const RemoteLinkDrop: protobuf.MessageCodec<RemoteLinkDrop> = {
+  typeName: 'atoll.metanode.RemoteLinkDrop',
+  create: createRemoteLinkDrop,
+  encode: (message) => protobuf.encodeMessage(message, measureRemoteLinkDrop, writeRemoteLinkDrop, 'atoll.metanode.RemoteLinkDrop'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureRemoteLinkDrop, 'atoll.metanode.RemoteLinkDrop'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureRemoteLinkDrop, writeRemoteLinkDrop, 'atoll.metanode.RemoteLinkDrop'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readRemoteLinkDrop),
+  measure: measureRemoteLinkDrop,
+  write: writeRemoteLinkDrop,
+  read: readRemoteLinkDrop,
+};
+
+function createRemoteLinkDrop(partial?: Partial<RemoteLinkDrop>): RemoteLinkDrop {
+  return {
+    seq: partial?.seq ?? 0,
+    ino: partial?.ino ?? 0,
+  };
+}
+
+function measureRemoteLinkDrop(message: RemoteLinkDrop, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.seq;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.RemoteLinkDrop.seq');
+  }
+  {
+    const value = message.ino;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.RemoteLinkDrop.ino');
+  }
+  return size;
+}
+
+function writeRemoteLinkDrop(message: RemoteLinkDrop, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.seq;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+  {
+    const value = message.ino;
+    if (value !== 0) { writer.byte(16); writer.uint64(value); }
+  }
+}
+
+function readRemoteLinkDrop(reader: protobuf.ProtoReader): RemoteLinkDrop {
+  const message: RemoteLinkDrop = {
+    seq: 0,
+    ino: 0,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.seq = reader.uint64(); break;
+      case 16: message.ino = reader.uint64(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.RemoteLinkDrop.seq');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.RemoteLinkDrop.ino');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface DropRemoteLinksRequest {
+  /** The partition holding the inodes. */
+  partitionId: number;
+  /** The partition that owes the links. */
+  sourcePartitionId: number;
+  /** In increasing seq order. */
+  drops: RemoteLinkDrop[];
+}
+
+export const DropRemoteLinksRequest: protobuf.MessageCodec<DropRemoteLinksRequest> = {
+  typeName: 'atoll.metanode.DropRemoteLinksRequest',
+  create: createDropRemoteLinksRequest,
+  encode: (message) => protobuf.encodeMessage(message, measureDropRemoteLinksRequest, writeDropRemoteLinksRequest, 'atoll.metanode.DropRemoteLinksRequest'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureDropRemoteLinksRequest, 'atoll.metanode.DropRemoteLinksRequest'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureDropRemoteLinksRequest, writeDropRemoteLinksRequest, 'atoll.metanode.DropRemoteLinksRequest'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readDropRemoteLinksRequest),
+  measure: measureDropRemoteLinksRequest,
+  write: writeDropRemoteLinksRequest,
+  read: readDropRemoteLinksRequest,
+};
+
+function createDropRemoteLinksRequest(partial?: Partial<DropRemoteLinksRequest>): DropRemoteLinksRequest {
+  return {
+    partitionId: partial?.partitionId ?? 0,
+    sourcePartitionId: partial?.sourcePartitionId ?? 0,
+    drops: partial?.drops ?? [],
+  };
+}
+
+function measureDropRemoteLinksRequest(message: DropRemoteLinksRequest, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.partitionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.DropRemoteLinksRequest.partition_id');
+  }
+  {
+    const value = message.sourcePartitionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.DropRemoteLinksRequest.source_partition_id');
+  }
+  {
+    const values = message.drops;
+    for (let index = 0; index < values.length; index++) {
+      const value = values[index];
+      const slot = writer.reserveSize();
+      const length = measureRemoteLinkDrop(value, writer);
+      writer.fillSize(slot, length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  return size;
+}
+
+function writeDropRemoteLinksRequest(message: DropRemoteLinksRequest, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.partitionId;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+  {
+    const value = message.sourcePartitionId;
+    if (value !== 0) { writer.byte(16); writer.uint64(value); }
+  }
+  {
+    const values = message.drops;
+    for (let index = 0; index < values.length; index++) {
+      writer.byte(26);
+      writer.varint32(writer.nextSize());
+      writeRemoteLinkDrop(values[index], writer);
+    }
+  }
+}
+
+function readDropRemoteLinksRequest(reader: protobuf.ProtoReader): DropRemoteLinksRequest {
+  const message: DropRemoteLinksRequest = {
+    partitionId: 0,
+    sourcePartitionId: 0,
+    drops: [],
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.partitionId = reader.uint64(); break;
+      case 16: message.sourcePartitionId = reader.uint64(); break;
+      case 26: {
+        const outer = reader.enterMessage();
+        message.drops.push(readRemoteLinkDrop(reader));
+        reader.leaveMessage(outer);
+        break;
+      }
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.DropRemoteLinksRequest.partition_id');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.DropRemoteLinksRequest.source_partition_id');
+          case 3: throw reader.wrongWireType(tag, 'atoll.metanode.DropRemoteLinksRequest.drops');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface DropRemoteLinksResponse {
+  /** Every drop of the source up to this seq is applied. */
+  appliedThrough: number;
+}
+
+export const DropRemoteLinksResponse: protobuf.MessageCodec<DropRemoteLinksResponse> = {
+  typeName: 'atoll.metanode.DropRemoteLinksResponse',
+  create: createDropRemoteLinksResponse,
+  encode: (message) => protobuf.encodeMessage(message, measureDropRemoteLinksResponse, writeDropRemoteLinksResponse, 'atoll.metanode.DropRemoteLinksResponse'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureDropRemoteLinksResponse, 'atoll.metanode.DropRemoteLinksResponse'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureDropRemoteLinksResponse, writeDropRemoteLinksResponse, 'atoll.metanode.DropRemoteLinksResponse'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readDropRemoteLinksResponse),
+  measure: measureDropRemoteLinksResponse,
+  write: writeDropRemoteLinksResponse,
+  read: readDropRemoteLinksResponse,
+};
+
+function createDropRemoteLinksResponse(partial?: Partial<DropRemoteLinksResponse>): DropRemoteLinksResponse {
+  return {
+    appliedThrough: partial?.appliedThrough ?? 0,
+  };
+}
+
+function measureDropRemoteLinksResponse(message: DropRemoteLinksResponse, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.appliedThrough;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.DropRemoteLinksResponse.applied_through');
+  }
+  return size;
+}
+
+function writeDropRemoteLinksResponse(message: DropRemoteLinksResponse, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.appliedThrough;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+}
+
+function readDropRemoteLinksResponse(reader: protobuf.ProtoReader): DropRemoteLinksResponse {
+  const message: DropRemoteLinksResponse = {
+    appliedThrough: 0,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.appliedThrough = reader.uint64(); break;
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.DropRemoteLinksResponse.applied_through');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface ForgetLinkDropsCommand {
+  seqs: number[];
+}
+
+export const ForgetLinkDropsCommand: protobuf.MessageCodec<ForgetLinkDropsCommand> = {
+  typeName: 'atoll.metanode.ForgetLinkDropsCommand',
+  create: createForgetLinkDropsCommand,
+  encode: (message) => protobuf.encodeMessage(message, measureForgetLinkDropsCommand, writeForgetLinkDropsCommand, 'atoll.metanode.ForgetLinkDropsCommand'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureForgetLinkDropsCommand, 'atoll.metanode.ForgetLinkDropsCommand'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureForgetLinkDropsCommand, writeForgetLinkDropsCommand, 'atoll.metanode.ForgetLinkDropsCommand'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readForgetLinkDropsCommand),
+  measure: measureForgetLinkDropsCommand,
+  write: writeForgetLinkDropsCommand,
+  read: readForgetLinkDropsCommand,
+};
+
+function createForgetLinkDropsCommand(partial?: Partial<ForgetLinkDropsCommand>): ForgetLinkDropsCommand {
+  return {
+    seqs: partial?.seqs ?? [],
+  };
+}
+
+function measureForgetLinkDropsCommand(message: ForgetLinkDropsCommand, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const values = message.seqs;
+    if (values.length !== 0) {
+      let length = 0;
+      for (let index = 0; index < values.length; index++) length += protobuf.uint64Size(values[index], 'atoll.metanode.ForgetLinkDropsCommand.seqs');
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  return size;
+}
+
+function writeForgetLinkDropsCommand(message: ForgetLinkDropsCommand, writer: protobuf.ProtoWriter): void {
+  {
+    const values = message.seqs;
+    if (values.length !== 0) {
+      writer.byte(10);
+      writer.varint32(writer.nextSize());
+      for (let index = 0; index < values.length; index++) writer.uint64(values[index]);
+    }
+  }
+}
+
+function readForgetLinkDropsCommand(reader: protobuf.ProtoReader): ForgetLinkDropsCommand {
+  const message: ForgetLinkDropsCommand = {
+    seqs: [],
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.seqs.push(reader.uint64()); break;
+      case 10: {
+        const outer = reader.enter();
+        const values = message.seqs;
+        while (reader.position < reader.limit) values.push(reader.uint64());
+        reader.leave(outer);
+        break;
+      }
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.ForgetLinkDropsCommand.seqs');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
 export interface FreeOrphansCommand {
   inos: number[];
   graceSec: number;
@@ -5141,7 +5444,7 @@ function readEnsureRootCommand(reader: protobuf.ProtoReader): EnsureRootCommand 
 export interface MetaCommand {
   nowSec: number;
   nowNsec: number;
-  op: { case: 'createInode'; value: CreateInodeRequest } | { case: 'link'; value: LinkRequest } | { case: 'unlink'; value: UnlinkRequest } | { case: 'rename'; value: RenameRequest } | { case: 'setattr'; value: SetattrRequest } | { case: 'setXattr'; value: SetXattrRequest } | { case: 'removeXattr'; value: XattrRequest } | { case: 'appendExtents'; value: AppendExtentsRequest } | { case: 'setInodeEnd'; value: SetInodeEndCommand } | { case: 'ensureRoot'; value: EnsureRootCommand } | { case: 'openSession'; value: OpenSessionRequest } | { case: 'renewSession'; value: SessionRequest } | { case: 'closeSession'; value: SessionRequest } | { case: 'recordOpen'; value: OpenFileRequest } | { case: 'recordClose'; value: OpenFileRequest } | { case: 'restoreTrash'; value: RestoreTrashRequest } | { case: 'expireSessions'; value: ExpireSessionsCommand } | { case: 'freeInodes'; value: FreeInodesCommand } | { case: 'expireTrash'; value: ExpireTrashCommand } | { case: 'ackExtentReleases'; value: AckExtentReleasesCommand } | { case: 'createDentry'; value: DentryRequest } | { case: 'removeDentry'; value: DentryRequest } | { case: 'confirmLinked'; value: InodeLinkRequest } | { case: 'addLink'; value: InodeLinkRequest } | { case: 'dropLink'; value: InodeLinkRequest } | { case: 'freeOrphans'; value: FreeOrphansCommand } | { case: 'renameTxn'; value: RenameTxnRequest } | undefined;
+  op: { case: 'createInode'; value: CreateInodeRequest } | { case: 'link'; value: LinkRequest } | { case: 'unlink'; value: UnlinkRequest } | { case: 'rename'; value: RenameRequest } | { case: 'setattr'; value: SetattrRequest } | { case: 'setXattr'; value: SetXattrRequest } | { case: 'removeXattr'; value: XattrRequest } | { case: 'appendExtents'; value: AppendExtentsRequest } | { case: 'setInodeEnd'; value: SetInodeEndCommand } | { case: 'ensureRoot'; value: EnsureRootCommand } | { case: 'openSession'; value: OpenSessionRequest } | { case: 'renewSession'; value: SessionRequest } | { case: 'closeSession'; value: SessionRequest } | { case: 'recordOpen'; value: OpenFileRequest } | { case: 'recordClose'; value: OpenFileRequest } | { case: 'restoreTrash'; value: RestoreTrashRequest } | { case: 'expireSessions'; value: ExpireSessionsCommand } | { case: 'freeInodes'; value: FreeInodesCommand } | { case: 'expireTrash'; value: ExpireTrashCommand } | { case: 'ackExtentReleases'; value: AckExtentReleasesCommand } | { case: 'createDentry'; value: DentryRequest } | { case: 'removeDentry'; value: DentryRequest } | { case: 'confirmLinked'; value: InodeLinkRequest } | { case: 'addLink'; value: InodeLinkRequest } | { case: 'dropLink'; value: InodeLinkRequest } | { case: 'freeOrphans'; value: FreeOrphansCommand } | { case: 'renameTxn'; value: RenameTxnRequest } | { case: 'dropRemoteLinks'; value: DropRemoteLinksRequest } | { case: 'forgetLinkDrops'; value: ForgetLinkDropsCommand } | undefined;
 }
 
 export const MetaCommand: protobuf.MessageCodec<MetaCommand> = {
@@ -5394,6 +5697,22 @@ function measureMetaCommand(message: MetaCommand, writer: protobuf.ProtoWriter):
           size += 2 + protobuf.varint32Size(length) + length;
           break;
         }
+        case 'dropRemoteLinks': {
+          const value = oneof.value;
+          const slot = writer.reserveSize();
+          const length = measureDropRemoteLinksRequest(value, writer);
+          writer.fillSize(slot, length);
+          size += 2 + protobuf.varint32Size(length) + length;
+          break;
+        }
+        case 'forgetLinkDrops': {
+          const value = oneof.value;
+          const slot = writer.reserveSize();
+          const length = measureForgetLinkDropsCommand(value, writer);
+          writer.fillSize(slot, length);
+          size += 2 + protobuf.varint32Size(length) + length;
+          break;
+        }
         default:
           throw protobuf.unknownOneofCase('atoll.metanode.MetaCommand.op', oneof);
       }
@@ -5570,6 +5889,18 @@ function writeMetaCommand(message: MetaCommand, writer: protobuf.ProtoWriter): v
           writer.byte(2);
           writer.varint32(writer.nextSize());
           writeRenameTxnRequest(oneof.value, writer);
+          break;
+        case 'dropRemoteLinks':
+          writer.byte(170);
+          writer.byte(2);
+          writer.varint32(writer.nextSize());
+          writeDropRemoteLinksRequest(oneof.value, writer);
+          break;
+        case 'forgetLinkDrops':
+          writer.byte(178);
+          writer.byte(2);
+          writer.varint32(writer.nextSize());
+          writeForgetLinkDropsCommand(oneof.value, writer);
           break;
       }
     }
@@ -5749,6 +6080,18 @@ function readMetaCommand(reader: protobuf.ProtoReader): MetaCommand {
         reader.leaveMessage(outer);
         break;
       }
+      case 298: {
+        const outer = reader.enterMessage();
+        message.op = { case: 'dropRemoteLinks', value: readDropRemoteLinksRequest(reader) };
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 306: {
+        const outer = reader.enterMessage();
+        message.op = { case: 'forgetLinkDrops', value: readForgetLinkDropsCommand(reader) };
+        reader.leaveMessage(outer);
+        break;
+      }
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.now_sec');
@@ -5780,6 +6123,8 @@ function readMetaCommand(reader: protobuf.ProtoReader): MetaCommand {
           case 34: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.drop_link');
           case 35: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.free_orphans');
           case 36: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.rename_txn');
+          case 37: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.drop_remote_links');
+          case 38: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.forget_link_drops');
         }
         reader.skip(tag);
     }
@@ -5990,5 +6335,13 @@ export const MetaNode = {
     service: 'atoll.metanode.MetaNode',
     request: PurgeTrashRequest,
     response: PurgeTrashResponse,
+  },
+  /** Metanode to metanode: the links a partition owes this one's inodes. */
+  dropRemoteLinks: {
+    id: 229,
+    name: 'DropRemoteLinks',
+    service: 'atoll.metanode.MetaNode',
+    request: DropRemoteLinksRequest,
+    response: DropRemoteLinksResponse,
   },
 } as const satisfies protobuf.ServiceDefinition;
