@@ -1,0 +1,49 @@
+// The owner of a taken port, found through /proc with a real process holding a real port.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { describePortOwner, findPortOwner, listeningSocketInodes, roleArguments } from './port-owner.js';
+
+test('listening sockets are read from /proc/net/tcp text by port, listening ones only', () => {
+  const text = [
+    '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+    '   0: 0100007F:4332 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 123456 1 0000000000000000 100 0 0 10 0',
+    '   1: 0100007F:4332 0100007F:9C40 01 00000000:00000000 00:00000000 00000000  1000        0 777 1 0000000000000000 20 4 30 10 -1',
+    '   2: 00000000:4333 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 654321 1 0000000000000000 100 0 0 10 0',
+  ].join('\n');
+  assert.deepEqual(listeningSocketInodes(text, 0x4332), [123456]);
+  assert.deepEqual(listeningSocketInodes(text, 0x4333), [654321]);
+  assert.deepEqual(listeningSocketInodes(text, 1), []);
+});
+
+test('the role and its arguments are found in an atoll command line', () => {
+  assert.deepEqual(roleArguments(['/usr/bin/node', '/opt/atoll/bin/atoll.js', 'metanode', '--config', 'm.toml']), { role: 'metanode', args: ['--config', 'm.toml'] });
+  assert.deepEqual(roleArguments(['node', '/usr/local/bin/atoll', 'master']), { role: 'master', args: [] });
+  assert.equal(roleArguments(['node', 'atoll.js', 'volume', 'list']), undefined);
+  assert.equal(roleArguments(['nc', '-l', '17010']), undefined);
+});
+
+test('a port held by another program is traced to its pid and command line (Linux; elsewhere none is found)', async () => {
+  const child = spawn(process.execPath, ['-e', "const s = require('node:net').createServer().listen(0, '127.0.0.1', () => console.log(s.address().port));"], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('child did not listen in 15 s')), 15_000);
+      child.stdout!.once('data', (chunk: Buffer) => {
+        clearTimeout(timer);
+        resolve(Number(chunk.toString().trim()));
+      });
+    });
+    const owner = await findPortOwner(port);
+    if (process.platform !== 'linux') {
+      assert.equal(owner, undefined);
+      return;
+    }
+    assert.ok(owner !== undefined, 'owner found');
+    assert.equal(owner.pid, child.pid);
+    assert.equal(owner.atoll, undefined, 'not an AtollFS instance');
+    assert.match(describePortOwner(owner), new RegExp(`^pid ${child.pid} \\(.*node.* -e `));
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+  }
+});

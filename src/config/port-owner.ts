@@ -1,0 +1,166 @@
+// Who holds a listening TCP port, so a refused start can name the other instance instead
+// of only "in use". Linux only (it reads /proc); elsewhere, or when the owner belongs to
+// another user, the answer is undefined and the message stays as it was.
+//
+// The way there: /proc/net/tcp and tcp6 list listening sockets with their inode; the
+// process holding `socket:[inode]` among its /proc/<pid>/fd is the owner. An AtollFS
+// server is recognised by its instance.json (written in its data directory once its
+// ports are bound, with its pid): the data directory comes from the owner's command line
+// (`atoll <role> ...`, loaded with the real loader from the owner's working directory),
+// or, for an instance started inside another program, from the files it holds open.
+
+import { readFile, readdir, readlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { configFileOf, loadConfig } from './load-config.js';
+import { serverRoles, type ServerRole } from './roles.js';
+import { portOwnerFdsMax, portOwnerProcessesMax } from './limits.js';
+
+export interface PortOwner {
+  readonly pid: number;
+  /** The owner's command line, joined with spaces (at most 200 characters). */
+  readonly command: string;
+  /** Set when the owner is an AtollFS server instance. */
+  readonly atoll?: { readonly instance: string; readonly role: string; readonly configFile?: string };
+}
+
+const commandShownChars = 200;
+const instanceRecordName = 'instance.json';
+
+/** Inodes of sockets listening on `port` (any address), from /proc/net/tcp{,6} text. */
+export function listeningSocketInodes(procNetTcpText: string, port: number): number[] {
+  const inodes: number[] = [];
+  for (const line of procNetTcpText.split('\n').slice(1)) {
+    const columns = line.trim().split(/\s+/);
+    if (columns.length < 10) continue;
+    const local = columns[1]!;
+    const state = columns[3]!;
+    if (state !== '0A') continue; // TCP_LISTEN
+    const portHex = local.slice(local.lastIndexOf(':') + 1);
+    if (Number.parseInt(portHex, 16) !== port) continue;
+    const inode = Number(columns[9]);
+    if (Number.isSafeInteger(inode) && inode > 0) inodes.push(inode);
+  }
+  return inodes;
+}
+
+async function readText(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+async function fdTargets(pid: number): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(`/proc/${pid}/fd`);
+  } catch {
+    return [];
+  }
+  const targets: string[] = [];
+  for (const name of names.slice(0, portOwnerFdsMax)) {
+    try {
+      targets.push(await readlink(`/proc/${pid}/fd/${name}`));
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return targets;
+}
+
+async function findSocketHolder(inodes: readonly number[]): Promise<number | undefined> {
+  const wanted = new Set(inodes.map((inode) => `socket:[${inode}]`));
+  let entries: string[];
+  try {
+    entries = await readdir('/proc');
+  } catch {
+    return undefined;
+  }
+  const pids = entries.filter((name) => /^\d+$/.test(name)).map(Number).slice(0, portOwnerProcessesMax);
+  for (const pid of pids) {
+    for (const target of await fdTargets(pid)) if (wanted.has(target)) return pid;
+  }
+  return undefined;
+}
+
+interface InstanceRecordFields {
+  readonly pid?: unknown;
+  readonly instance?: unknown;
+  readonly role?: unknown;
+  readonly configFile?: unknown;
+}
+
+/** The instance.json in `dir` when it was written by `pid`. */
+async function instanceRecordOf(dir: string, pid: number): Promise<PortOwner['atoll'] | undefined> {
+  const text = await readText(join(dir, instanceRecordName));
+  if (text === undefined) return undefined;
+  try {
+    const record = JSON.parse(text) as InstanceRecordFields;
+    if (record.pid !== pid || typeof record.instance !== 'string' || typeof record.role !== 'string') return undefined;
+    return { instance: record.instance, role: record.role, ...(typeof record.configFile === 'string' ? { configFile: record.configFile } : {}) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** `atoll <role> args...` in a command line: the role and its arguments. */
+export function roleArguments(argv: readonly string[]): { role: ServerRole; args: string[] } | undefined {
+  for (let index = 0; index < Math.min(argv.length, 4); index++) {
+    const word = argv[index]!;
+    if (!/(^|\/)atoll(\.js)?$/.test(word)) continue;
+    const role = argv[index + 1];
+    if (role !== undefined && (serverRoles as readonly string[]).includes(role)) return { role: role as ServerRole, args: argv.slice(index + 2) };
+  }
+  return undefined;
+}
+
+async function atollInstanceOf(pid: number, argv: readonly string[]): Promise<PortOwner['atoll'] | undefined> {
+  const started = roleArguments(argv);
+  if (started !== undefined) {
+    try {
+      const workingDirectory = await readlink(`/proc/${pid}/cwd`);
+      const { config } = loadConfig(started.role, started.args, { workingDirectory });
+      const record = await instanceRecordOf(config.dataDir, pid);
+      if (record !== undefined) return record;
+      return { instance: config.instance, role: started.role, ...(configFileOf(config) === undefined ? {} : { configFile: configFileOf(config) }) };
+    } catch {
+      // its config no longer loads here (a secret file we cannot read): try its files
+    }
+  }
+  // An instance inside another program: its open files lie in or under its data dir.
+  const checked = new Set<string>();
+  for (const target of await fdTargets(pid)) {
+    if (!target.startsWith('/')) continue;
+    let dir = dirname(target);
+    for (let depth = 0; depth < 4 && dir !== '/' && !checked.has(dir); depth++, dir = dirname(dir)) {
+      checked.add(dir);
+      const record = await instanceRecordOf(dir, pid);
+      if (record !== undefined) return record;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The process listening on TCP `port`, or undefined when it cannot be told (not Linux,
+ * the owner is another user's process, or it closed meanwhile).
+ */
+export async function findPortOwner(port: number): Promise<PortOwner | undefined> {
+  const tables = await Promise.all(['/proc/net/tcp', '/proc/net/tcp6'].map(readText));
+  const inodes = tables.flatMap((text) => (text === undefined ? [] : listeningSocketInodes(text, port)));
+  if (inodes.length === 0) return undefined;
+  const pid = await findSocketHolder(inodes);
+  if (pid === undefined) return undefined;
+  const argv = ((await readText(`/proc/${pid}/cmdline`)) ?? '').split('\0').filter((part) => part.length > 0);
+  const command = argv.join(' ').slice(0, commandShownChars);
+  const atoll = await atollInstanceOf(pid, argv);
+  return { pid, command, ...(atoll === undefined ? {} : { atoll }) };
+}
+
+/** "instance metanode-1 (metanode, config /etc/atoll/m1.toml; pid 42)" or "pid 42 (nc -l 80)". */
+export function describePortOwner(owner: PortOwner): string {
+  if (owner.atoll === undefined) return `pid ${owner.pid}${owner.command.length > 0 ? ` (${owner.command})` : ''}`;
+  const { instance, role, configFile } = owner.atoll;
+  return `instance ${instance} (${role}${configFile === undefined ? '' : `, config ${configFile}`}; pid ${owner.pid})`;
+}
