@@ -103,6 +103,12 @@ function errorCode(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
 }
 
+/** The holder recorded in a LOCK file, if it reads as one. */
+export async function readLockHolder(path: string): Promise<DataDirLockHolder | undefined> {
+  const state = await readLockFile(path).catch(() => ({ kind: 'unreadable' }) as const);
+  return state.kind === 'held' ? state.holder : undefined;
+}
+
 async function readLockFile(path: string): Promise<LockFileState> {
   let text: string;
   try {
@@ -210,8 +216,11 @@ export async function acquireDataDirLock(dir: string, owner?: DataDirLockOwner):
     await tempFile.close();
   }
 
-  const acquired = (): DataDirLock => {
+  const acquired = async (): Promise<DataDirLock> => {
     let released = false;
+    // Held open while the lock is ours: /proc/<pid>/fd then leads from a process to its
+    // LOCK, which is how another instance refused a port names this one (port-owner.ts).
+    const openLock = await open(lockPath, 'r');
     return {
       dir: absoluteDir,
       path: lockPath,
@@ -219,6 +228,7 @@ export async function acquireDataDirLock(dir: string, owner?: DataDirLockOwner):
       async release() {
         if (released) return;
         released = true;
+        await openLock.close();
         const state = await readLockFile(lockPath);
         if (state.kind === 'held' && state.holder.pid === holder.pid && state.holder.startedAt === holder.startedAt) {
           await rm(lockPath, { force: true });
@@ -278,5 +288,5 @@ export async function acquireDataDirLock(dir: string, owner?: DataDirLockOwner):
     );
   }
   await removeAbandonedTempFiles(absoluteDir);
-  return acquired();
+  return await acquired();
 }

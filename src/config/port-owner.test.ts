@@ -2,6 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describePortOwner, findPortOwner, listeningSocketInodes, roleArguments } from './port-owner.js';
 
 test('listening sockets are read from /proc/net/tcp text by port, listening ones only', () => {
@@ -45,5 +48,36 @@ test('a port held by another program is traced to its pid and command line (Linu
   } finally {
     child.kill('SIGTERM');
     await new Promise((resolve) => child.once('exit', resolve));
+  }
+});
+
+test('an AtollFS instance inside any program is named from the LOCK it holds open (Linux)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'atoll-port-owner-'));
+  const configModule = new URL('./index.js', import.meta.url).href;
+  const script = [
+    `const { acquireDataDirLock } = await import(${JSON.stringify(configModule)});`,
+    `await acquireDataDirLock(${JSON.stringify(dir)}, { instance: 'embedded-7', role: 'datanode', configFile: '/etc/atoll/embedded-7.toml' });`,
+    "const server = (await import('node:net')).createServer().listen(0, '127.0.0.1', () => console.log(server.address().port));",
+  ].join('\n');
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('child did not listen in 15 s')), 15_000);
+      child.stdout!.once('data', (chunk: Buffer) => {
+        clearTimeout(timer);
+        resolve(Number(chunk.toString().trim()));
+      });
+    });
+    const owner = await findPortOwner(port);
+    if (process.platform !== 'linux') {
+      assert.equal(owner, undefined);
+      return;
+    }
+    assert.deepEqual(owner?.atoll, { instance: 'embedded-7', role: 'datanode', configFile: '/etc/atoll/embedded-7.toml' });
+    assert.equal(describePortOwner(owner!), `instance embedded-7 (datanode, config /etc/atoll/embedded-7.toml; pid ${child.pid})`);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+    await rm(dir, { recursive: true, force: true });
   }
 });

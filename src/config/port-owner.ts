@@ -4,13 +4,15 @@
 //
 // The way there: /proc/net/tcp and tcp6 list listening sockets with their inode; the
 // process holding `socket:[inode]` among its /proc/<pid>/fd is the owner. An AtollFS
-// server is recognised by its instance.json (written in its data directory once its
-// ports are bound, with its pid): the data directory comes from the owner's command line
-// (`atoll <role> ...`, loaded with the real loader from the owner's working directory),
-// or, for an instance started inside another program, from the files it holds open.
+// instance holds its data directory's LOCK open while it runs, and the LOCK names it
+// (instance, role, config file, pid), so an open LOCK of the owner's pid says which
+// instance it is, wherever it was started from. An older instance without that is
+// recognised by its command line (`atoll <role> ...`, loaded with the real loader from
+// the owner's working directory) and the instance.json in its data directory.
 
 import { readFile, readdir, readlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
+import { lockFileName, readLockHolder } from './data-dir-lock.js';
 import { configFileOf, loadConfig } from './load-config.js';
 import { serverRoles, type ServerRole } from './roles.js';
 import { portOwnerFdsMax, portOwnerProcessesMax } from './limits.js';
@@ -116,30 +118,24 @@ export function roleArguments(argv: readonly string[]): { role: ServerRole; args
 }
 
 async function atollInstanceOf(pid: number, argv: readonly string[]): Promise<PortOwner['atoll'] | undefined> {
-  const started = roleArguments(argv);
-  if (started !== undefined) {
-    try {
-      const workingDirectory = await readlink(`/proc/${pid}/cwd`);
-      const { config } = loadConfig(started.role, started.args, { workingDirectory });
-      const record = await instanceRecordOf(config.dataDir, pid);
-      if (record !== undefined) return record;
-      return { instance: config.instance, role: started.role, ...(configFileOf(config) === undefined ? {} : { configFile: configFileOf(config) }) };
-    } catch {
-      // its config no longer loads here (a secret file we cannot read): try its files
-    }
-  }
-  // An instance inside another program: its open files lie in or under its data dir.
-  const checked = new Set<string>();
+  // Its LOCK, held open while it runs, names it.
   for (const target of await fdTargets(pid)) {
-    if (!target.startsWith('/')) continue;
-    let dir = dirname(target);
-    for (let depth = 0; depth < 4 && dir !== '/' && !checked.has(dir); depth++, dir = dirname(dir)) {
-      checked.add(dir);
-      const record = await instanceRecordOf(dir, pid);
-      if (record !== undefined) return record;
-    }
+    if (!target.startsWith('/') || basename(target) !== lockFileName) continue;
+    const holder = await readLockHolder(target);
+    if (holder === undefined || holder.pid !== pid || holder.instance === undefined || holder.role === undefined) continue;
+    return { instance: holder.instance, role: holder.role, ...(holder.configFile === undefined ? {} : { configFile: holder.configFile }) };
   }
-  return undefined;
+  const started = roleArguments(argv);
+  if (started === undefined) return undefined;
+  try {
+    const workingDirectory = await readlink(`/proc/${pid}/cwd`);
+    const { config } = loadConfig(started.role, started.args, { workingDirectory });
+    const record = await instanceRecordOf(config.dataDir, pid);
+    if (record !== undefined) return record;
+    return { instance: config.instance, role: started.role, ...(configFileOf(config) === undefined ? {} : { configFile: configFileOf(config) }) };
+  } catch {
+    return undefined; // its config no longer loads here (a secret file we cannot read)
+  }
 }
 
 /**
