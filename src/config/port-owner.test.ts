@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describePortOwner, findPortOwner, listeningSocketInodes, roleArguments } from './port-owner.js';
+import { describePortOwner, findPortOwner, listeningSocketInodes } from './port-owner.js';
 
 test('listening sockets are read from /proc/net/tcp text by port, listening ones only', () => {
   const text = [
@@ -17,13 +17,6 @@ test('listening sockets are read from /proc/net/tcp text by port, listening ones
   assert.deepEqual(listeningSocketInodes(text, 0x4332), [123456]);
   assert.deepEqual(listeningSocketInodes(text, 0x4333), [654321]);
   assert.deepEqual(listeningSocketInodes(text, 1), []);
-});
-
-test('the role and its arguments are found in an atoll command line', () => {
-  assert.deepEqual(roleArguments(['/usr/bin/node', '/opt/atoll/bin/atoll.js', 'metanode', '--config', 'm.toml']), { role: 'metanode', args: ['--config', 'm.toml'] });
-  assert.deepEqual(roleArguments(['node', '/usr/local/bin/atoll', 'master']), { role: 'master', args: [] });
-  assert.equal(roleArguments(['node', 'atoll.js', 'volume', 'list']), undefined);
-  assert.equal(roleArguments(['nc', '-l', '17010']), undefined);
 });
 
 test('a port held by another program is traced to its pid and command line (Linux; elsewhere none is found)', async () => {

@@ -6,15 +6,11 @@
 // process holding `socket:[inode]` among its /proc/<pid>/fd is the owner. An AtollFS
 // instance holds its data directory's LOCK open while it runs, and the LOCK names it
 // (instance, role, config file, pid), so an open LOCK of the owner's pid says which
-// instance it is, wherever it was started from. An older instance without that is
-// recognised by its command line (`atoll <role> ...`, loaded with the real loader from
-// the owner's working directory) and the instance.json in its data directory.
+// instance it is, however it was started (the atoll command, a launcher, a test).
 
 import { readFile, readdir, readlink } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { lockFileName, readLockHolder } from './data-dir-lock.js';
-import { configFileOf, loadConfig } from './load-config.js';
-import { serverRoles, type ServerRole } from './roles.js';
 import { portOwnerFdsMax, portOwnerProcessesMax } from './limits.js';
 
 export interface PortOwner {
@@ -26,7 +22,6 @@ export interface PortOwner {
 }
 
 const commandShownChars = 200;
-const instanceRecordName = 'instance.json';
 
 /** Inodes of sockets listening on `port` (any address), from /proc/net/tcp{,6} text. */
 export function listeningSocketInodes(procNetTcpText: string, port: number): number[] {
@@ -86,56 +81,14 @@ async function findSocketHolder(inodes: readonly number[]): Promise<number | und
   return undefined;
 }
 
-interface InstanceRecordFields {
-  readonly pid?: unknown;
-  readonly instance?: unknown;
-  readonly role?: unknown;
-  readonly configFile?: unknown;
-}
-
-/** The instance.json in `dir` when it was written by `pid`. */
-async function instanceRecordOf(dir: string, pid: number): Promise<PortOwner['atoll'] | undefined> {
-  const text = await readText(join(dir, instanceRecordName));
-  if (text === undefined) return undefined;
-  try {
-    const record = JSON.parse(text) as InstanceRecordFields;
-    if (record.pid !== pid || typeof record.instance !== 'string' || typeof record.role !== 'string') return undefined;
-    return { instance: record.instance, role: record.role, ...(typeof record.configFile === 'string' ? { configFile: record.configFile } : {}) };
-  } catch {
-    return undefined;
-  }
-}
-
-/** `atoll <role> args...` in a command line: the role and its arguments. */
-export function roleArguments(argv: readonly string[]): { role: ServerRole; args: string[] } | undefined {
-  for (let index = 0; index < Math.min(argv.length, 4); index++) {
-    const word = argv[index]!;
-    if (!/(^|\/)atoll(\.js)?$/.test(word)) continue;
-    const role = argv[index + 1];
-    if (role !== undefined && (serverRoles as readonly string[]).includes(role)) return { role: role as ServerRole, args: argv.slice(index + 2) };
-  }
-  return undefined;
-}
-
-async function atollInstanceOf(pid: number, argv: readonly string[]): Promise<PortOwner['atoll'] | undefined> {
-  // Its LOCK, held open while it runs, names it.
+async function atollInstanceOf(pid: number): Promise<PortOwner['atoll'] | undefined> {
   for (const target of await fdTargets(pid)) {
     if (!target.startsWith('/') || basename(target) !== lockFileName) continue;
     const holder = await readLockHolder(target);
     if (holder === undefined || holder.pid !== pid || holder.instance === undefined || holder.role === undefined) continue;
     return { instance: holder.instance, role: holder.role, ...(holder.configFile === undefined ? {} : { configFile: holder.configFile }) };
   }
-  const started = roleArguments(argv);
-  if (started === undefined) return undefined;
-  try {
-    const workingDirectory = await readlink(`/proc/${pid}/cwd`);
-    const { config } = loadConfig(started.role, started.args, { workingDirectory });
-    const record = await instanceRecordOf(config.dataDir, pid);
-    if (record !== undefined) return record;
-    return { instance: config.instance, role: started.role, ...(configFileOf(config) === undefined ? {} : { configFile: configFileOf(config) }) };
-  } catch {
-    return undefined; // its config no longer loads here (a secret file we cannot read)
-  }
+  return undefined;
 }
 
 /**
@@ -150,7 +103,7 @@ export async function findPortOwner(port: number): Promise<PortOwner | undefined
   if (pid === undefined) return undefined;
   const argv = ((await readText(`/proc/${pid}/cmdline`)) ?? '').split('\0').filter((part) => part.length > 0);
   const command = argv.join(' ').slice(0, commandShownChars);
-  const atoll = await atollInstanceOf(pid, argv);
+  const atoll = await atollInstanceOf(pid);
   return { pid, command, ...(atoll === undefined ? {} : { atoll }) };
 }
 
