@@ -107,7 +107,7 @@ export async function checkPortsFree(host: string, ports: readonly PortToCheck[]
 }
 
 async function explainTakenPort(error: PortUnavailableError, self: DataDirLockOwner | undefined): Promise<PortUnavailableError> {
-  const owner = await findPortOwner(error.port).catch(() => undefined);
+  const owner = await findPortOwner(error.host, error.port).catch(() => undefined);
   if (owner === undefined && self === undefined) return error;
   const ours = self === undefined ? '' : ` of ${describeInstance(self)}`;
   const by = owner === undefined ? '' : ` by ${describePortOwner(owner)}`;

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describePortOwner, findPortOwner, listeningSocketInodes } from './port-owner.js';
+import { describePortOwner, findPortOwner, listeningSocketInodes, procAddressText } from './port-owner.js';
 
 test('listening sockets are read from /proc/net/tcp text by port, listening ones only', () => {
   const text = [
@@ -14,9 +14,20 @@ test('listening sockets are read from /proc/net/tcp text by port, listening ones
     '   1: 0100007F:4332 0100007F:9C40 01 00000000:00000000 00:00000000 00000000  1000        0 777 1 0000000000000000 20 4 30 10 -1',
     '   2: 00000000:4333 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 654321 1 0000000000000000 100 0 0 10 0',
   ].join('\n');
-  assert.deepEqual(listeningSocketInodes(text, 0x4332), [123456]);
-  assert.deepEqual(listeningSocketInodes(text, 0x4333), [654321]);
-  assert.deepEqual(listeningSocketInodes(text, 1), []);
+  const loopback = new Set(['127.0.0.1']);
+  assert.deepEqual(listeningSocketInodes(text, 0x4332, loopback), [123456]);
+  assert.deepEqual(listeningSocketInodes(text, 0x4333, new Set(['10.0.0.1'])), [654321], 'a wildcard listener holds the port on every address');
+  assert.deepEqual(listeningSocketInodes(text, 0x4332, new Set(['10.0.0.1'])), [], 'another address');
+  assert.deepEqual(listeningSocketInodes(text, 1, loopback), []);
+});
+
+test('addresses of /proc/net/tcp6 read as text', () => {
+  assert.equal(procAddressText('0100007F'), '127.0.0.1');
+  assert.equal(procAddressText('00000000000000000000000001000000'), '::1');
+  assert.equal(procAddressText('00000000000000000000000000000000'), '::');
+  assert.equal(procAddressText('0000000000000000FFFF00000100007F'), '127.0.0.1');
+  assert.equal(procAddressText('000080FE00000000FF005450B1A5E1FE'), 'fe80::5054:ff:fee1:a5b1');
+  assert.equal(procAddressText('00000100020000000000000003000000'), '1:0:0:2::3', 'the longest zero run is the one left out');
 });
 
 test('a port held by another program is traced to its pid and command line (Linux; elsewhere none is found)', async () => {
@@ -29,7 +40,7 @@ test('a port held by another program is traced to its pid and command line (Linu
         resolve(Number(chunk.toString().trim()));
       });
     });
-    const owner = await findPortOwner(port);
+    const owner = await findPortOwner('127.0.0.1', port);
     if (process.platform !== 'linux') {
       assert.equal(owner, undefined);
       return;
@@ -61,7 +72,7 @@ test('an AtollFS instance inside any program is named from the LOCK it holds ope
         resolve(Number(chunk.toString().trim()));
       });
     });
-    const owner = await findPortOwner(port);
+    const owner = await findPortOwner('127.0.0.1', port);
     if (process.platform !== 'linux') {
       assert.equal(owner, undefined);
       return;

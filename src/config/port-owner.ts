@@ -8,6 +8,7 @@
 // (instance, role, config file, pid), so an open LOCK of the owner's pid says which
 // instance it is, however it was started (the atoll command, a launcher, a test).
 
+import { lookup } from 'node:dns/promises';
 import { readFile, readdir, readlink } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { lockFileName, readLockHolder } from './data-dir-lock.js';
@@ -23,8 +24,38 @@ export interface PortOwner {
 
 const commandShownChars = 200;
 
-/** Inodes of sockets listening on `port` (any address), from /proc/net/tcp{,6} text. */
-export function listeningSocketInodes(procNetTcpText: string, port: number): number[] {
+/**
+ * An address of /proc/net/tcp{,6} as text: IPv4 is one little-endian 32-bit word
+ * (`0100007F` is 127.0.0.1), IPv6 four of them; an IPv4-mapped IPv6 address is given
+ * as its IPv4 address.
+ */
+export function procAddressText(hex: string): string {
+  const words = hex.match(/.{8}/g) ?? [];
+  const bytes = words.flatMap((word) => [6, 4, 2, 0].map((at) => Number.parseInt(word.slice(at, at + 2), 16)));
+  if (bytes.length === 4) return bytes.join('.');
+  const mapped = bytes.slice(0, 10).every((byte) => byte === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
+  if (mapped) return bytes.slice(12).join('.');
+  const groups: string[] = [];
+  for (let index = 0; index < 16; index += 2) groups.push(((bytes[index]! << 8) | bytes[index + 1]!).toString(16));
+  // RFC 5952: the longest run of two or more zero groups (the first of equals) becomes "::".
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let start = 0; start < 8; start++) {
+    let length = 0;
+    while (start + length < 8 && groups[start + length] === '0') length++;
+    if (length > bestLength) [bestStart, bestLength] = [start, length];
+  }
+  if (bestStart < 0) return groups.join(':');
+  return `${groups.slice(0, bestStart).join(':')}::${groups.slice(bestStart + bestLength).join(':')}`;
+}
+
+const wildcardAddresses = new Set(['0.0.0.0', '::']);
+
+/**
+ * Inodes of sockets listening on `port`, from /proc/net/tcp{,6} text, on one of
+ * `addresses` or on a wildcard address (which also holds the port on every address).
+ */
+export function listeningSocketInodes(procNetTcpText: string, port: number, addresses: ReadonlySet<string>): number[] {
   const inodes: number[] = [];
   for (const line of procNetTcpText.split('\n').slice(1)) {
     const columns = line.trim().split(/\s+/);
@@ -32,8 +63,10 @@ export function listeningSocketInodes(procNetTcpText: string, port: number): num
     const local = columns[1]!;
     const state = columns[3]!;
     if (state !== '0A') continue; // TCP_LISTEN
-    const portHex = local.slice(local.lastIndexOf(':') + 1);
-    if (Number.parseInt(portHex, 16) !== port) continue;
+    const colon = local.lastIndexOf(':');
+    if (Number.parseInt(local.slice(colon + 1), 16) !== port) continue;
+    const address = procAddressText(local.slice(0, colon));
+    if (!addresses.has(address) && !wildcardAddresses.has(address)) continue;
     const inode = Number(columns[9]);
     if (Number.isSafeInteger(inode) && inode > 0) inodes.push(inode);
   }
@@ -92,12 +125,15 @@ async function atollInstanceOf(pid: number): Promise<PortOwner['atoll'] | undefi
 }
 
 /**
- * The process listening on TCP `port`, or undefined when it cannot be told (not Linux,
- * the owner is another user's process, or it closed meanwhile).
+ * The process listening on TCP `port` of `host` (a name or an address), or undefined
+ * when it cannot be told (not Linux, the owner is another user's process, or it closed
+ * meanwhile).
  */
-export async function findPortOwner(port: number): Promise<PortOwner | undefined> {
+export async function findPortOwner(host: string, port: number): Promise<PortOwner | undefined> {
+  const resolved = await lookup(host, { all: true }).catch(() => []);
+  const addresses = new Set(resolved.map((entry) => entry.address));
   const tables = await Promise.all(['/proc/net/tcp', '/proc/net/tcp6'].map(readText));
-  const inodes = tables.flatMap((text) => (text === undefined ? [] : listeningSocketInodes(text, port)));
+  const inodes = tables.flatMap((text) => (text === undefined ? [] : listeningSocketInodes(text, port, addresses)));
   if (inodes.length === 0) return undefined;
   const pid = await findSocketHolder(inodes);
   if (pid === undefined) return undefined;
