@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describePortOwner, findPortOwner, listeningSocketInodes, procAddressText } from './port-owner.js';
+import { describePortOwner, findPortOwner, listeningSocketInodes, procAddressText, type PortOwner } from './port-owner.js';
 
 test('listening sockets are read from /proc/net/tcp text by port, listening ones only', () => {
   const text = [
@@ -30,8 +30,12 @@ test('addresses of /proc/net/tcp6 read as text', () => {
   assert.equal(procAddressText('00000100020000000000000003000000'), '1:0:0:2::3', 'the longest zero run is the one left out');
 });
 
-test('a port held by another program is traced to its pid and command line (Linux; elsewhere none is found)', async () => {
-  const child = spawn(process.execPath, ['-e', "const s = require('node:net').createServer().listen(0, '127.0.0.1', () => console.log(s.address().port));"], { stdio: ['ignore', 'pipe', 'inherit'] });
+/**
+ * Runs `args` in a child node that prints the port it listens on, finds the port's owner,
+ * and checks it with `check` (on Linux; elsewhere no owner can be found).
+ */
+async function withListeningChild(args: readonly string[], check: (owner: PortOwner, pid: number) => void): Promise<void> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const port = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('child did not listen in 15 s')), 15_000);
@@ -47,12 +51,18 @@ test('a port held by another program is traced to its pid and command line (Linu
     }
     assert.ok(owner !== undefined, 'owner found');
     assert.equal(owner.pid, child.pid);
-    assert.equal(owner.atoll, undefined, 'not an AtollFS instance');
-    assert.match(describePortOwner(owner), new RegExp(`^pid ${child.pid} \\(.*node.* -e `));
+    check(owner, child.pid!);
   } finally {
     child.kill('SIGTERM');
     await new Promise((resolve) => child.once('exit', resolve));
   }
+}
+
+test('a port held by another program is traced to its pid and command line (Linux; elsewhere none is found)', async () => {
+  await withListeningChild(['-e', "const s = require('node:net').createServer().listen(0, '127.0.0.1', () => console.log(s.address().port));"], (owner, pid) => {
+    assert.equal(owner.atoll, undefined, 'not an AtollFS instance');
+    assert.match(describePortOwner(owner), new RegExp(`^pid ${pid} \\(.*node.* -e `));
+  });
 });
 
 test('an AtollFS instance inside any program is named from the LOCK it holds open (Linux)', async () => {
@@ -63,25 +73,12 @@ test('an AtollFS instance inside any program is named from the LOCK it holds ope
     `await acquireDataDirLock(${JSON.stringify(dir)}, { instance: 'embedded-7', role: 'datanode', configFile: '/etc/atoll/embedded-7.toml' });`,
     "const server = (await import('node:net')).createServer().listen(0, '127.0.0.1', () => console.log(server.address().port));",
   ].join('\n');
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('child did not listen in 15 s')), 15_000);
-      child.stdout!.once('data', (chunk: Buffer) => {
-        clearTimeout(timer);
-        resolve(Number(chunk.toString().trim()));
-      });
+    await withListeningChild(['--input-type=module', '-e', script], (owner, pid) => {
+      assert.deepEqual(owner.atoll, { instance: 'embedded-7', role: 'datanode', configFile: '/etc/atoll/embedded-7.toml' });
+      assert.equal(describePortOwner(owner), `instance embedded-7 (datanode, config /etc/atoll/embedded-7.toml; pid ${pid})`);
     });
-    const owner = await findPortOwner('127.0.0.1', port);
-    if (process.platform !== 'linux') {
-      assert.equal(owner, undefined);
-      return;
-    }
-    assert.deepEqual(owner?.atoll, { instance: 'embedded-7', role: 'datanode', configFile: '/etc/atoll/embedded-7.toml' });
-    assert.equal(describePortOwner(owner!), `instance embedded-7 (datanode, config /etc/atoll/embedded-7.toml; pid ${child.pid})`);
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
     await rm(dir, { recursive: true, force: true });
   }
 });
