@@ -2,6 +2,7 @@
 import { serverRoles, type ServerRole } from '../config/index.js';
 import { atollVersion } from '../instance/index.js';
 import { clusterCommand, nodeCommand, partitionCommand, volumeCommand } from './admin-commands.js';
+import { configCommand } from './config-command.js';
 import { exitCodes } from './exit-codes.js';
 import { fsCommand, trashCommand } from './fs-commands.js';
 import { mountCommand, umountCommand } from './mount-command.js';
@@ -19,6 +20,7 @@ const commands: Record<string, Command> = {
   ),
   start: { summary: 'run a whole local cluster (several instances of every role) on this host', run: startCommand },
   stop: { summary: 'stop a local cluster started with atoll start --detach', run: stopCommand },
+  config: { summary: 'instance config files: check (several configs meant for one host, offline)', run: configCommand },
   cluster: { summary: 'the master group: info, status', run: clusterCommand },
   node: { summary: 'metanodes and datanodes: list, info, decommission', run: nodeCommand },
   volume: { summary: 'volumes: create, list, info, update, delete', run: volumeCommand },

@@ -1,6 +1,7 @@
 // One instance per data directory. Two instances on one directory would both replay
 // and append to the same Raft log and partition files: silent corruption. The lock is
-// a file `<dir>/LOCK` holding {pid, hostname, startedAt} as JSON.
+// a file `<dir>/LOCK` holding {pid, hostname, startedAt} as JSON, plus who the holder is
+// (instance name, role, config file) so a refused starter can name the other instance.
 //
 // Why this shape (Node has no flock, so the kernel cannot drop the lock for us):
 //
@@ -41,6 +42,31 @@ export interface DataDirLockHolder {
   readonly hostname: string;
   /** ISO 8601 time the holder took the lock. */
   readonly startedAt: string;
+  /** The AtollFS instance holding the lock, when the holder said (older locks do not). */
+  readonly instance?: string;
+  readonly role?: string;
+  /** Absolute path of the holder's config file, if it was started with one. */
+  readonly configFile?: string;
+}
+
+/** Who is taking the lock, written into LOCK for the messages of later starters. */
+export interface DataDirLockOwner {
+  readonly instance: string;
+  readonly role: string;
+  readonly configFile?: string | undefined;
+}
+
+/**
+ * "metanode-2 (metanode, config /etc/atoll/metanode-2.toml)": an instance as messages
+ * name it; without a config file just name and role.
+ */
+export function describeInstance(owner: DataDirLockOwner): string {
+  return `${owner.instance} (${owner.role}${owner.configFile === undefined ? '' : `, config ${owner.configFile}`})`;
+}
+
+function describeHolder(holder: DataDirLockHolder): string {
+  const who = holder.instance !== undefined && holder.role !== undefined ? `, instance ${describeInstance({ instance: holder.instance, role: holder.role, configFile: holder.configFile })}` : '';
+  return `pid ${holder.pid}, since ${holder.startedAt}${who}`;
 }
 
 export interface DataDirLock {
@@ -77,6 +103,12 @@ function errorCode(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
 }
 
+/** The holder recorded in a LOCK file, if it reads as one. */
+export async function readLockHolder(path: string): Promise<DataDirLockHolder | undefined> {
+  const state = await readLockFile(path).catch(() => ({ kind: 'unreadable' }) as const);
+  return state.kind === 'held' ? state.holder : undefined;
+}
+
 async function readLockFile(path: string): Promise<LockFileState> {
   let text: string;
   try {
@@ -88,7 +120,16 @@ async function readLockFile(path: string): Promise<LockFileState> {
   try {
     const parsed = JSON.parse(text) as Partial<DataDirLockHolder> | null;
     if (parsed !== null && Number.isSafeInteger(parsed.pid) && parsed.pid! > 0 && typeof parsed.hostname === 'string' && typeof parsed.startedAt === 'string') {
-      return { kind: 'held', holder: { pid: parsed.pid!, hostname: parsed.hostname, startedAt: parsed.startedAt } };
+      const text = (value: unknown): string | undefined => (typeof value === 'string' && value.length > 0 ? value : undefined);
+      const holder: DataDirLockHolder = {
+        pid: parsed.pid!,
+        hostname: parsed.hostname,
+        startedAt: parsed.startedAt,
+        ...(text(parsed.instance) === undefined ? {} : { instance: text(parsed.instance) }),
+        ...(text(parsed.role) === undefined ? {} : { role: text(parsed.role) }),
+        ...(text(parsed.configFile) === undefined ? {} : { configFile: text(parsed.configFile) }),
+      };
+      return { kind: 'held', holder };
     }
   } catch {
     // falls through: not JSON
@@ -124,15 +165,16 @@ async function linkExclusive(source: string, target: string): Promise<boolean> {
   }
 }
 
-function refuseHeld(dir: string, lockPath: string, holder: DataDirLockHolder): never {
+function refuseHeld(dir: string, lockPath: string, holder: DataDirLockHolder, owner: DataDirLockOwner | undefined): never {
+  const ours = owner === undefined ? '' : ` for ${describeInstance(owner)}`;
   if (holder.hostname !== hostname()) {
     throw new DataDirLockedError(
-      `data directory ${dir} is locked by an instance on host ${holder.hostname} (pid ${holder.pid}, since ${holder.startedAt}), which cannot be checked from ${hostname()}: stop it, or if it is gone remove ${lockPath}; or choose another --data-dir`,
+      `data directory ${dir} is locked by an instance on host ${holder.hostname} (${describeHolder(holder)}), which cannot be checked from ${hostname()}: stop it, or if it is gone remove ${lockPath}; or choose another --data-dir${ours}`,
       dir, 'held-on-other-host', holder,
     );
   }
   throw new DataDirLockedError(
-    `data directory ${dir} is locked by another instance (pid ${holder.pid}, since ${holder.startedAt}): stop it or choose another --data-dir`,
+    `data directory ${dir} is locked by another instance (${describeHolder(holder)}): stop it or choose another --data-dir${ours}`,
     dir, 'held', holder,
   );
 }
@@ -147,9 +189,10 @@ async function removeAbandonedTempFiles(dir: string): Promise<void> {
 
 /**
  * Creates `dir` if needed and takes its lock, or throws DataDirLockedError naming the
- * holder. A lock left by a process that is no longer running is taken over.
+ * holder. A lock left by a process that is no longer running is taken over. `owner`
+ * (this instance) is recorded in LOCK and named in the refusal message.
  */
-export async function acquireDataDirLock(dir: string): Promise<DataDirLock> {
+export async function acquireDataDirLock(dir: string, owner?: DataDirLockOwner): Promise<DataDirLock> {
   const absoluteDir = resolve(dir);
   try {
     await mkdir(absoluteDir, { recursive: true });
@@ -158,7 +201,12 @@ export async function acquireDataDirLock(dir: string): Promise<DataDirLock> {
   }
   const lockPath = join(absoluteDir, lockFileName);
   const takeoverPath = join(absoluteDir, takeoverFileName);
-  const holder: DataDirLockHolder = { pid: process.pid, hostname: hostname(), startedAt: new Date().toISOString() };
+  const holder: DataDirLockHolder = {
+    pid: process.pid,
+    hostname: hostname(),
+    startedAt: new Date().toISOString(),
+    ...(owner === undefined ? {} : { instance: owner.instance, role: owner.role, ...(owner.configFile === undefined ? {} : { configFile: owner.configFile }) }),
+  };
 
   const tempPath = join(absoluteDir, `LOCK.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const tempFile = await open(tempPath, 'wx');
@@ -168,8 +216,11 @@ export async function acquireDataDirLock(dir: string): Promise<DataDirLock> {
     await tempFile.close();
   }
 
-  const acquired = (): DataDirLock => {
+  const acquired = async (): Promise<DataDirLock> => {
     let released = false;
+    // Held open while the lock is ours: /proc/<pid>/fd then leads from a process to its
+    // LOCK, which is how another instance refused a port names this one (port-owner.ts).
+    const openLock = await open(lockPath, 'r');
     return {
       dir: absoluteDir,
       path: lockPath,
@@ -177,6 +228,7 @@ export async function acquireDataDirLock(dir: string): Promise<DataDirLock> {
       async release() {
         if (released) return;
         released = true;
+        await openLock.close();
         const state = await readLockFile(lockPath);
         if (state.kind === 'held' && state.holder.pid === holder.pid && state.holder.startedAt === holder.startedAt) {
           await rm(lockPath, { force: true });
@@ -206,7 +258,7 @@ export async function acquireDataDirLock(dir: string): Promise<DataDirLock> {
       // Under LOCK.takeover nobody else removes LOCK, so what we read now stays true
       // until we remove it; but it may have become a live lock since we first looked.
       const state = await readLockFile(lockPath);
-      if (state.kind === 'held' && mayBeRunning(state.holder)) refuseHeld(absoluteDir, lockPath, state.holder);
+      if (state.kind === 'held' && mayBeRunning(state.holder)) refuseHeld(absoluteDir, lockPath, state.holder, owner);
       if (state.kind !== 'missing') await rm(lockPath, { force: true });
       return await linkExclusive(tempPath, lockPath);
     } finally {
@@ -223,7 +275,7 @@ export async function acquireDataDirLock(dir: string): Promise<DataDirLock> {
       }
       const state = await readLockFile(lockPath);
       if (state.kind === 'missing') continue; // released between our link and our read
-      if (state.kind === 'held' && mayBeRunning(state.holder)) refuseHeld(absoluteDir, lockPath, state.holder);
+      if (state.kind === 'held' && mayBeRunning(state.holder)) refuseHeld(absoluteDir, lockPath, state.holder, owner);
       won = await takeOverStaleLock();
     }
   } finally {
@@ -236,5 +288,5 @@ export async function acquireDataDirLock(dir: string): Promise<DataDirLock> {
     );
   }
   await removeAbandonedTempFiles(absoluteDir);
-  return acquired();
+  return await acquired();
 }

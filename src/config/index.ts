@@ -5,7 +5,7 @@
 
 export { ConfigError, type ConfigSource } from './config-error.js';
 export { isHelpRequested } from './flags.js';
-export { describeFlags, loadConfig, redactConfig, type LoadedConfig, type LoadOptions } from './load-config.js';
+export { configFileOf, describeFlags, loadConfig, redactConfig, type LoadedConfig, type LoadOptions } from './load-config.js';
 export {
   listInstancePorts,
   serverRoles,
@@ -21,11 +21,14 @@ export {
   type ServerRole,
 } from './roles.js';
 export { formatByteSize, formatDuration, formatHostPort, type HostPort } from './value-types.js';
+export { describePortOwner, findPortOwner, type PortOwner } from './port-owner.js';
 export { PortUnavailableError, checkPortsFree, explainListenError, listenOrExplain, type PortProblem, type PortToCheck } from './port-check.js';
 export {
   DataDirLockedError,
   acquireDataDirLock,
+  describeInstance,
   type DataDirLock,
+  type DataDirLockOwner,
   type DataDirLockHolder,
   type DataDirLockProblem,
 } from './data-dir-lock.js';

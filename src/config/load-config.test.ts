@@ -82,6 +82,17 @@ test('a JSON config file works like a TOML one', () => {
   assert.deepEqual(config.masters, [{ host: '10.0.0.1', port: 17010 }]);
 });
 
+test('the background-work limits of a node: defaults, file values, and their bounds', () => {
+  const defaults = loadConfig('datanode', [], options).config;
+  assert.deepEqual([defaults.repairsInFlightMax, defaults.snapshotSendsMax, defaults.snapshotReceivesMax], [4, 8, 16]);
+  const path = write('datanode-limits.toml', 'repairs-in-flight-max = 2\nsnapshot-sends-max = 3\nsnapshot-receives-max = 5\n');
+  const fromFile = loadConfig('datanode', ['--config', path], options).config;
+  assert.deepEqual([fromFile.repairsInFlightMax, fromFile.snapshotSendsMax, fromFile.snapshotReceivesMax], [2, 3, 5]);
+  assert.equal(loadConfig('metanode', ['--snapshot-sends-max', '1'], options).config.snapshotSendsMax, 1);
+  assert.deepEqual(messagesOf(() => loadConfig('datanode', ['--repairs-in-flight-max', '0'], options)), ['config: repairs-in-flight-max: must be an integer from 1 to 1024, got "0" (from flag --repairs-in-flight-max)']);
+  assert.deepEqual(messagesOf(() => loadConfig('metanode', ['--repairs-in-flight-max', '2'], options)).length, 1, 'a metanode has no repairs');
+});
+
 test('repeated -p and --master accumulate, commas split, and flags replace the file list', () => {
   const path = write('datanode.toml', 'masters = ["127.0.0.1:17010", "127.0.0.1:17011"]\n');
   const addresses = (argv: string[]): string[] =>

@@ -15,6 +15,8 @@ export interface LoadedConfig<Config> {
   readonly config: Config;
   /** Arguments that are not flags (and everything after `--`), in order. */
   readonly positional: readonly string[];
+  /** Absolute path of the `--config` file, when one was given. */
+  readonly configFile?: string;
 }
 
 export interface LoadOptions {
@@ -154,10 +156,14 @@ export function resolveConfig<Config>(schema: ConfigSchema<Config>, argv: readon
       flagOf: (field) => originOf(field).flag,
     });
     errors.push(...finished.errors);
-    if (errors.length === 0) return { config: deepFreeze(finished.config), positional: parsedArguments.positional };
+    if (errors.length === 0) return { config: deepFreeze(finished.config), positional: parsedArguments.positional, ...fileOf(file) };
   }
   if (errors.length > 0) throw ConfigError.combine(errors);
-  return { config: deepFreeze(resolved as Config), positional: parsedArguments.positional };
+  return { config: deepFreeze(resolved as Config), positional: parsedArguments.positional, ...fileOf(file) };
+}
+
+function fileOf(file: ConfigFileContents | undefined): { configFile?: string } {
+  return file === undefined ? {} : { configFile: file.path };
 }
 
 /**
@@ -166,7 +172,19 @@ export function resolveConfig<Config>(schema: ConfigSchema<Config>, argv: readon
  * `--help` is not handled here: check `isHelpRequested(argv)` first and print `describeFlags(role)`.
  */
 export function loadConfig<Role extends ServerRole>(role: Role, argv: readonly string[], options: LoadOptions = {}): LoadedConfig<ConfigOfRole[Role]> {
-  return resolveConfig(roleSchemas[role] as ConfigSchema<ConfigOfRole[Role]>, argv, options);
+  const loaded = resolveConfig(roleSchemas[role] as ConfigSchema<ConfigOfRole[Role]>, argv, options);
+  if (loaded.configFile !== undefined) configFiles.set(loaded.config, loaded.configFile);
+  return loaded;
+}
+
+// The file each loaded server config came from, so the instance can name it in its LOCK
+// and instance.json (and other instances in their refusals) without the file being a key
+// of the schema. Keyed by the frozen config object the loader returned.
+const configFiles = new WeakMap<object, string>();
+
+/** Absolute path of the `--config` file `config` was loaded from by `loadConfig`, if any. */
+export function configFileOf(config: object): string | undefined {
+  return configFiles.get(config);
 }
 
 // ---------------------------------------------------------------- help text

@@ -5,6 +5,8 @@
 import { AtollError } from '../errors/atoll-error.js';
 import { StatusCode } from '../proto/generated/common.js';
 import { type Server, createServer } from 'node:net';
+import { type DataDirLockOwner, describeInstance } from './data-dir-lock.js';
+import { describePortOwner, findPortOwner } from './port-owner.js';
 
 export type PortProblem = 'in-use' | 'permission-denied' | 'address-not-available';
 
@@ -83,13 +85,35 @@ export function listenOrExplain(server: Server, host: string, port: number, key:
  * Binds a throwaway server on each non-zero port and closes it again, before anything
  * slow starts, so a taken port fails the start at once. Ports are checked in order and
  * the first problem is thrown. Another program can still take a port between this check
- * and the real listen; `listenOrExplain` gives the same message in that case.
+ * and the real listen; `listenOrExplain` gives the same message in that case (without
+ * the owner). A taken port's message names `self` and the port's owner, when known:
+ * `port 17230 (raft-heartbeat-port, Raft heartbeats) of metanode-2 (metanode, config
+ * /etc/atoll/metanode-2.toml) is already in use on 127.0.0.1 by instance metanode-1
+ * (metanode, config /etc/atoll/metanode-1.toml; pid 4242): stop it or choose another
+ * --raft-heartbeat-port`.
  */
-export async function checkPortsFree(host: string, ports: readonly PortToCheck[]): Promise<void> {
+export async function checkPortsFree(host: string, ports: readonly PortToCheck[], self?: DataDirLockOwner): Promise<void> {
   for (const { key, port, purpose } of ports) {
     if (port === 0) continue;
     const probe = createServer();
-    await listenOrExplain(probe, host, port, key, purpose);
+    try {
+      await listenOrExplain(probe, host, port, key, purpose);
+    } catch (error) {
+      if (!(error instanceof PortUnavailableError) || error.problem !== 'in-use') throw error;
+      throw await explainTakenPort(error, self);
+    }
     await new Promise<void>((resolvePromise) => probe.close(() => resolvePromise()));
   }
+}
+
+async function explainTakenPort(error: PortUnavailableError, self: DataDirLockOwner | undefined): Promise<PortUnavailableError> {
+  const owner = await findPortOwner(error.host, error.port).catch(() => undefined);
+  if (owner === undefined && self === undefined) return error;
+  const ours = self === undefined ? '' : ` of ${describeInstance(self)}`;
+  const by = owner === undefined ? '' : ` by ${describePortOwner(owner)}`;
+  const stop = owner === undefined ? 'stop the program using it' : 'stop it';
+  return new PortUnavailableError(
+    `port ${error.port} (${error.key}, ${error.purpose})${ours} is already in use on ${error.host}${by}: ${stop} or choose another --${error.key}`,
+    error.host, error.port, error.key, error.purpose, 'in-use', error.cause,
+  );
 }

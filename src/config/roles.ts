@@ -17,6 +17,7 @@ import {
   enumKey,
   hostKey,
   hostPortListKey,
+  integerKey,
   kebabCase,
   optionalPathKey,
   optionalStringKey,
@@ -60,14 +61,22 @@ export interface MasterConfig extends ServerConfigBase {
   readonly adminTokenFile: string | undefined;
 }
 
-export interface MetanodeConfig extends ServerConfigBase {
+/** Background work one metanode or datanode does at once. */
+export interface NodeWorkLimits {
+  /** Raft snapshots sent to lagging or new replicas at once; more wait for a later try. */
+  readonly snapshotSendsMax: number;
+  /** Raft snapshots received at once; more are refused (OVERLOADED) and sent again later. */
+  readonly snapshotReceivesMax: number;
+}
+
+export interface MetanodeConfig extends ServerConfigBase, NodeWorkLimits {
   readonly masters: readonly HostPort[];
   /** Bytes. */
   readonly memoryBudget: number;
   readonly engine: MetadataEngine;
 }
 
-export interface DatanodeConfig extends ServerConfigBase {
+export interface DatanodeConfig extends ServerConfigBase, NodeWorkLimits {
   readonly masters: readonly HostPort[];
   /** Absolute paths, one per physical disk. */
   readonly disks: readonly string[];
@@ -75,6 +84,8 @@ export interface DatanodeConfig extends ServerConfigBase {
   readonly diskReserved: number;
   /** Bytes of data partitions each disk may hold; 0: as much as the disk has. */
   readonly diskCapacity: number;
+  /** Repairs (of one partition replica each) carried out at once; more are refused and retried. */
+  readonly repairsInFlightMax: number;
 }
 
 export type ServerConfig = MasterConfig | MetanodeConfig | DatanodeConfig;
@@ -171,6 +182,23 @@ function mastersKey(): KeySpec<readonly HostPort[]> {
     short: 'p',
     description: 'master addresses (host:port) to register with; repeat -p or separate with commas',
   });
+}
+
+function nodeWorkKeys(): SchemaKeys<NodeWorkLimits> {
+  return {
+    snapshotSendsMax: integerKey({
+      default: 8,
+      min: 1,
+      max: 1024,
+      description: 'Raft snapshots this instance sends at once to replicas that fell behind; more are tried again later',
+    }),
+    snapshotReceivesMax: integerKey({
+      default: 16,
+      min: 1,
+      max: 1024,
+      description: 'Raft snapshots this instance receives at once; more are refused (OVERLOADED) and their senders try again later',
+    }),
+  };
 }
 
 // ---------------------------------------------------------------- checks across keys
@@ -289,6 +317,7 @@ export const metanodeSchema: ConfigSchema<MetanodeConfig> = defineSchema<Metanod
       default: 'memory',
       description: 'meta partition store: memory (snapshot + log) or lmdb (on disk, memory-mapped)',
     }),
+    ...nodeWorkKeys(),
     ...operationKeys(),
   },
   finish: finishServerConfig,
@@ -312,6 +341,13 @@ export const datanodeSchema: ConfigSchema<DatanodeConfig> = defineSchema<Datanod
       default: 0,
       description: 'bytes of data partitions each disk may hold (a budget below the disk\'s size); 0: the whole disk',
     }),
+    repairsInFlightMax: integerKey({
+      default: 4,
+      min: 1,
+      max: 1024,
+      description: 'partition repairs this datanode carries out at once (as leader and for leaders); more are refused and retried by the next repair round',
+    }),
+    ...nodeWorkKeys(),
     ...operationKeys(),
   },
   finish: finishServerConfig,

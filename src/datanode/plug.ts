@@ -9,6 +9,7 @@ import { extentLimitsDefault } from './extent/index.js';
 import { buildDataNodeLimits, type DataNodeLimits } from './limits.js';
 import { PeerDirectory } from './peer-directory.js';
 import { runRepairRound, type RepairDeps } from './repair-runner.js';
+import { RepairSlots } from './repair-slots.js';
 import { RepairThrottle } from './repair-throttle.js';
 import { registerDataNodeService } from './service.js';
 
@@ -54,6 +55,7 @@ export function datanodePlug(config: DatanodeConfig, overrides: Partial<DataNode
         peers,
         limits,
         throttle,
+        slots: new RepairSlots(config.repairsInFlightMax),
         get selfAddress() {
           return `${config.host}:${instance.ports.service}`;
         },

@@ -10,6 +10,7 @@ import type { DataPartition } from './data-partition.js';
 import type { DataNodeLimits } from './limits.js';
 import type { PeerDirectory } from './peer-directory.js';
 import { equalTinyExtents, planRepair, type ReplicaExtent, type ReplicaReport } from './repair-plan.js';
+import type { RepairSlots } from './repair-slots.js';
 import type { RepairThrottle } from './repair-throttle.js';
 
 export interface RepairDeps {
@@ -18,6 +19,8 @@ export interface RepairDeps {
   readonly selfAddress: string;
   readonly limits: DataNodeLimits;
   readonly throttle: RepairThrottle;
+  /** Repairs of this node in flight, bounded by `repairs-in-flight-max`. */
+  readonly slots: RepairSlots;
 }
 
 /** What this replica holds, as ExtentInfo answers it. */
@@ -106,8 +109,15 @@ function blockBytesOf(partition: DataPartition): number {
   return partition.store.blockBytes;
 }
 
-/** Carries out repairs on this replica; resolves with the bytes copied. */
-export async function executeRepairs(partition: DataPartition, repairs: readonly ExtentRepair[], deps: RepairDeps): Promise<number> {
+/**
+ * Carries out repairs on this replica; resolves with the bytes copied. Throws OVERLOADED
+ * when the node already has `repairs-in-flight-max` repairs running.
+ */
+export function executeRepairs(partition: DataPartition, repairs: readonly ExtentRepair[], deps: RepairDeps): Promise<number> {
+  return deps.slots.run(partition.partitionId, () => copyRepairs(partition, repairs, deps));
+}
+
+async function copyRepairs(partition: DataPartition, repairs: readonly ExtentRepair[], deps: RepairDeps): Promise<number> {
   const store = partition.store;
   const partitionId = partition.partitionId;
   const blockBytes = blockBytesOf(partition);

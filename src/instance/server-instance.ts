@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import {
   acquireDataDirLock,
   checkPortsFree,
+  configFileOf,
   listInstancePorts,
   type DataDirLock,
   type ServerConfigBase,
@@ -50,6 +51,8 @@ export interface InstanceRecord {
   readonly host: string;
   readonly ports: InstancePortsBound;
   readonly dataDir: string;
+  /** The `--config` file the instance was started with, if any. */
+  readonly configFile?: string;
   readonly startedAt: string;
 }
 
@@ -138,10 +141,11 @@ export class ServerInstance {
     if (secret === undefined || secret.length === 0) {
       throw new AtollError(StatusCode.INVALID_ARGUMENT, 'config: cluster-secret: required (set cluster-secret or cluster-secret-file; every node and client of a cluster shares it)');
     }
-    const lock = await acquireDataDirLock(config.dataDir);
+    const self = { instance: config.instance, role: options.role, configFile: configFileOf(config) };
+    const lock = await acquireDataDirLock(config.dataDir, self);
     let instance: ServerInstance | null = null;
     try {
-      await checkPortsFree(config.host, listInstancePorts(config));
+      await checkPortsFree(config.host, listInstancePorts(config), self);
       instance = new ServerInstance(options, secret);
       instance.lock = lock;
       options.registerHandlers?.(instance);
@@ -186,6 +190,7 @@ export class ServerInstance {
       host: config.host,
       ports: this.bound,
       dataDir: config.dataDir,
+      ...(configFileOf(config) === undefined ? {} : { configFile: configFileOf(config) }),
       startedAt: new Date().toISOString(),
     };
     const path = join(config.dataDir, 'instance.json');

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isAtollError } from '../errors/atoll-error.js';
 import { StatusCode } from '../proto/generated/common.js';
-import { PlacementLoad, choosePeers, choosePeersForPartitions, dataNodeFreeBytesMin } from './placement.js';
+import { PlacementLoad, choosePeers, choosePeersForPartitions, dataNodeFreeBytesMin, metanodeMemoryUsedPercentMax } from './placement.js';
 import { StateBuilder } from './testing/state-builder.js';
 
 function assertNoSpace(action: () => unknown, message: string): void {
@@ -94,6 +94,26 @@ test('a datanode needs free space for a sixteenth of a partition; unknown capaci
   assertNoSpace(
     () => choosePeers(state, { role: 'datanode', count: 3 }),
     'cannot place 3 datanode replicas: only 2 active datanodes can take one (1 with less than 100 bytes free)',
+  );
+});
+
+test('a metanode whose memory use reached its budget threshold takes no replica; unknown capacity counts as room', () => {
+  const builder = new StateBuilder();
+  const budget = 1000;
+  const full = (budget * metanodeMemoryUsedPercentMax) / 100;
+  builder.node('metanode', { host: 'a', capacityBytes: budget, usedBytes: full }); // at the threshold
+  builder.node('metanode', { host: 'b', capacityBytes: budget, usedBytes: full - 1 }); // just below
+  builder.node('metanode', { host: 'c', capacityBytes: 0, usedBytes: 5_000 }); // not reported yet
+  builder.node('metanode', { host: 'd', capacityBytes: budget, usedBytes: budget * 2 }); // far over
+  const state = builder.build();
+  assert.deepEqual(choosePeers(state, { role: 'metanode', count: 2 }).nodeIds.sort(), [2, 3]);
+  assertNoSpace(
+    () => choosePeers(state, { role: 'metanode', count: 3 }),
+    `cannot place 3 metanode replicas: only 2 active metanodes can take one (2 using ${metanodeMemoryUsedPercentMax}% or more of their memory budget)`,
+  );
+  assertNoSpace(
+    () => choosePeers(state, { role: 'metanode', count: 2, excludeNodeIds: [2] }),
+    `cannot place 2 metanode replicas: only 1 active metanode can take one (1 excluded or already holding a replica; 2 using ${metanodeMemoryUsedPercentMax}% or more of their memory budget)`,
   );
 });
 

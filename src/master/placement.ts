@@ -36,6 +36,15 @@ export interface PlacementResult {
 // cannot fill. One sixteenth of a partition is room for it to start taking writes.
 const dataNodeFreeShareDivisor = 16;
 
+/**
+ * A metanode whose reported memory use (resident memory) has reached this share of its
+ * memory budget (`memory-budget`, reported as its capacity) takes no new meta partition
+ * replicas: its partitions grow in memory with their files, so it needs headroom for
+ * the ones it has (like CubeFS's metanode memory threshold). Splits and moves place the
+ * new ranges on metanodes below it.
+ */
+export const metanodeMemoryUsedPercentMax = 75;
+
 export function dataNodeFreeBytesMin(settings: ClusterSettings): number {
   return Math.floor(settings.dataPartitionCapacityBytes / dataNodeFreeShareDivisor);
 }
@@ -140,11 +149,13 @@ function eligibleNodes(state: MasterState, request: PlacementRequest): NodeRecor
   let inactive = 0;
   let excludedOrKept = 0;
   let shortOfSpace = 0;
+  let overMemoryBudget = 0;
   for (const node of Object.values(state.nodes)) {
     if (node.role !== role) continue;
     if (node.state !== 'active') inactive++;
     else if (skipped.has(node.id)) excludedOrKept++;
     else if (role === 'datanode' && !hasRoomForPartition(node, freeBytesMin)) shortOfSpace++;
+    else if (role === 'metanode' && isOverMemoryBudget(node)) overMemoryBudget++;
     else eligible.push(node);
   }
   if (eligible.length >= count) return eligible;
@@ -152,6 +163,7 @@ function eligibleNodes(state: MasterState, request: PlacementRequest): NodeRecor
   const reasons: string[] = [];
   if (excludedOrKept > 0) reasons.push(`${excludedOrKept} excluded or already holding a replica`);
   if (shortOfSpace > 0) reasons.push(`${shortOfSpace} with less than ${freeBytesMin} bytes free`);
+  if (overMemoryBudget > 0) reasons.push(`${overMemoryBudget} using ${metanodeMemoryUsedPercentMax}% or more of ${overMemoryBudget === 1 ? 'its' : 'their'} memory budget`);
   if (inactive > 0) reasons.push(`${inactive} not active`);
   throw new AtollError(
     StatusCode.NO_SPACE,
@@ -164,6 +176,11 @@ function eligibleNodes(state: MasterState, request: PlacementRequest): NodeRecor
 // node would otherwise never get its first replica.
 function hasRoomForPartition(node: NodeRecord, freeBytesMin: number): boolean {
   return node.capacityBytes === 0 || node.capacityBytes - node.usedBytes >= freeBytesMin;
+}
+
+// Unknown capacity (0) does not block, as for datanodes.
+function isOverMemoryBudget(node: NodeRecord): boolean {
+  return node.capacityBytes > 0 && node.usedBytes * 100 >= node.capacityBytes * metanodeMemoryUsedPercentMax;
 }
 
 // Unknown capacity ranks after any known free space: prefer nodes known to have room.

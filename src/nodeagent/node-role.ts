@@ -73,6 +73,8 @@ export async function startNodeRole(role: 'metanode' | 'datanode', config: Metan
     host: config.host,
     raftHeartbeatPort: ports.raftHeartbeat,
     raftReplicaPort: ports.raftReplica,
+    snapshotSendsMax: config.snapshotSendsMax,
+    snapshotReceivesMax: config.snapshotReceivesMax,
     ...options.partitionHost,
   });
   const host = partitions;

@@ -52,6 +52,9 @@ export interface PartitionHostOptions {
   readonly limits?: Partial<PartitionHostLimits>;
   readonly raftHostLimits?: Partial<RaftHostLimits>;
   readonly raftLimits?: Partial<RaftLimits>;
+  /** Raft snapshots this instance sends / receives at once (config `snapshot-sends-max`, `snapshot-receives-max`). */
+  readonly snapshotSendsMax?: number;
+  readonly snapshotReceivesMax?: number;
   /** TEST ONLY: awaited before each partition of a restart loads (staged start-up tests). */
   readonly loadGate?: (partitionId: number) => Promise<void>;
 }
@@ -132,6 +135,7 @@ export class PartitionHost {
       localAddress: this.#selfAddress(),
       client: this.#options.rpcClient,
       onUnreachable: (groupId, peer) => this.#raft?.reportUnreachable(groupId, peer),
+      ...(this.#options.snapshotSendsMax === undefined ? {} : { snapshotSendsMax: this.#options.snapshotSendsMax }),
     });
     const raft = new RaftHost({
       nodeId: nodeId as NodeId,
@@ -151,7 +155,7 @@ export class PartitionHost {
       },
     });
     this.#raft = raft;
-    registerRaftTransport(raft, this.#options.raftHeartbeatRpc, this.#options.raftReplicaRpc);
+    registerRaftTransport(raft, this.#options.raftHeartbeatRpc, this.#options.raftReplicaRpc, { snapshotReceivesMax: this.#options.snapshotReceivesMax });
     this.#timer = setInterval(() => this.#tick(), this.#limits.raftTickMs);
     this.#timer.unref();
     for (const spec of [...this.#pending.values()].sort((a, b) => a.partitionId - b.partitionId)) {

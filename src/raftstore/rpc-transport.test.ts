@@ -2,7 +2,11 @@
 // loopback: the transport over real sockets, including snapshots in chunks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfChangeType, Role, type NodeId } from '../raft/index.js';
+import { crc32 } from '../checksum/index.js';
+import { isAtollError } from '../errors/atoll-error.js';
+import { StatusCode } from '../proto/generated/common.js';
+import { ConfChangeType, MessageType, Role, makeMessage, type LogIndex, type Message, type NodeId, type Term } from '../raft/index.js';
+import { messageToWire } from './message-codec.js';
 import { createRandom } from '../random/index.js';
 import { RaftTransport as RaftTransportService } from '../proto/generated/raft.js';
 import { RpcClient, RpcServer } from '../rpc/index.js';
@@ -117,5 +121,78 @@ test('hosts on different ports of one host replicate over RPC, and a new member 
       await member.heartbeat.stop();
       await member.replica.stop();
     }
+  }
+});
+
+function snapshotMessage(groupId: number, index: number, bytes: number): { groupId: number; message: Message } {
+  const data = new Uint8Array(bytes).fill(index % 251);
+  const snapshot = { metadata: { index: index as LogIndex, term: 1 as Term, confState: { voters: [1 as NodeId, 2 as NodeId], learners: [] } }, data };
+  return { groupId, message: makeMessage({ type: MessageType.Snapshot, from: 1 as NodeId, to: 2 as NodeId, term: 1 as Term, snapshot }) };
+}
+
+test('snapshot-sends-max: a snapshot beyond the limit is not sent but reported failed at once; it goes once a slot is free', async () => {
+  // A receiver that holds every chunk until released, so the first send stays in flight.
+  const replica = new RpcServer({ secret, instance: 'slow-receiver' });
+  const held: Array<() => void> = [];
+  let chunksReceived = 0;
+  replica.handle(RaftTransportService.installSnapshotChunk, async (chunk) => {
+    chunksReceived++;
+    await new Promise<void>((resolve) => held.push(resolve));
+    return { nextOffset: chunk.offset + chunk.totalBytes };
+  });
+  const to: PeerAddress = { nodeId: 2 as NodeId, host: '127.0.0.1', heartbeatPort: 1, replicaPort: await replica.listen('127.0.0.1', 0) };
+  const client = new RpcClient({ secret, instance: 'sender' });
+  const transport = new RpcRaftTransport({ localNodeId: 1 as NodeId, localAddress: { ...to, nodeId: 1 as NodeId }, client, onUnreachable: () => {}, snapshotSendsMax: 1 });
+  try {
+    const first = transport.sendSnapshot(to, snapshotMessage(1, 10, 1000));
+    await waitFor('the first chunk at the receiver', () => (chunksReceived === 1 ? true : undefined));
+    assert.equal(transport.snapshotsSending, 1);
+    assert.equal(await transport.sendSnapshot(to, snapshotMessage(2, 10, 1000)), false, 'over the limit: refused without sending');
+    assert.equal(chunksReceived, 1);
+    held.shift()!();
+    assert.equal(await first, true);
+    assert.equal(transport.snapshotsSending, 0);
+    const third = transport.sendSnapshot(to, snapshotMessage(2, 10, 1000));
+    await waitFor('the next snapshot at the receiver', () => (chunksReceived === 2 ? true : undefined));
+    held.shift()!();
+    assert.equal(await third, true);
+  } finally {
+    for (const release of held) release();
+    await client.close();
+    await replica.stop();
+  }
+});
+
+test('snapshot-receives-max: the first chunk of one snapshot too many is refused with OVERLOADED; a finished one frees its slot', async () => {
+  const heartbeat = new RpcServer({ secret, instance: 'receiver-hb' });
+  const replica = new RpcServer({ secret, instance: 'receiver-rep' });
+  const replicaPort = await replica.listen('127.0.0.1', 0);
+  const host = new RaftHost({ nodeId: 2 as NodeId, persistence: new MemoryPersistence(), transport: { sendHeartbeats() {}, send() {}, sendSnapshot: async () => false }, random: createRandom(7), defer: (work) => setImmediate(work) });
+  registerRaftTransport(host, heartbeat, replica, { snapshotReceivesMax: 1 });
+  const client = new RpcClient({ secret, instance: 'sender' });
+  const address = `127.0.0.1:${replicaPort}`;
+  const firstChunk = (groupId: number, last: boolean) => {
+    const { message } = snapshotMessage(groupId, 10, 100);
+    const payload = Buffer.from(message.snapshot!.data);
+    const half = last ? payload : payload.subarray(0, 50);
+    return client.call(address, RaftTransportService.installSnapshotChunk, {
+      message: messageToWire(groupId, message), offset: 0, totalBytes: payload.length, chunkCrc32: crc32(half), snapshotCrc32: crc32(payload), last,
+    }, { payload: half, deadlineMs: 10_000 });
+  };
+  try {
+    assert.deepEqual(await firstChunk(1, false), { nextOffset: 50 }, 'the first snapshot is being received');
+    await assert.rejects(firstChunk(2, false), (error: unknown) => {
+      assert.ok(isAtollError(error, StatusCode.OVERLOADED), String(error));
+      assert.match((error as Error).message, /1 snapshots are being received \(snapshot-receives-max 1\)/);
+      return true;
+    });
+    // The first one, restarted and sent whole, completes and frees the slot.
+    assert.deepEqual(await firstChunk(1, true), { nextOffset: 100 });
+    assert.deepEqual(await firstChunk(2, true), { nextOffset: 100 });
+  } finally {
+    await host.stop();
+    await client.close();
+    await heartbeat.stop();
+    await replica.stop();
   }
 });

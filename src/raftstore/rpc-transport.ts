@@ -13,8 +13,10 @@ import type { GroupMessage, PeerAddress, RaftTransport } from './types.js';
 
 export const snapshotChunkBytesDefault = 1024 * 1024;
 // Snapshots being received at once, and their bytes, are bounded: a peer cannot make this
-// node buffer without limit.
-export const snapshotsReceivingMax = 16;
+// node buffer without limit. The counts are per instance (`snapshot-receives-max`,
+// `snapshot-sends-max` of a metanode or datanode); these are the defaults.
+export const snapshotReceivesMaxDefault = 16;
+export const snapshotSendsMaxDefault = 8;
 export const snapshotBytesMax = 4 * 1024 * 1024 * 1024;
 
 export interface RpcRaftTransportOptions {
@@ -26,10 +28,24 @@ export interface RpcRaftTransportOptions {
   readonly onUnreachable: (groupId: number, nodeId: NodeId) => void;
   readonly deadlineMs?: number;
   readonly snapshotChunkBytes?: number;
+  // Snapshots sent at once; one more is not sent but reported as failed, and Raft tries
+  // again later (a snapshot is a whole partition: a few at a time keep the network and
+  // disks for the foreground work of a node that many groups lean on at once).
+  readonly snapshotSendsMax?: number;
 }
 
 export class RpcRaftTransport implements RaftTransport {
-  constructor(private readonly options: RpcRaftTransportOptions) {}
+  #snapshotsSending = 0;
+
+  constructor(private readonly options: RpcRaftTransportOptions) {
+    const sendsMax = options.snapshotSendsMax ?? snapshotSendsMaxDefault;
+    if (!Number.isSafeInteger(sendsMax) || sendsMax < 1) throw new Error(`snapshotSendsMax must be a positive integer: ${sendsMax}`);
+  }
+
+  /** Snapshots being sent now. */
+  get snapshotsSending(): number {
+    return this.#snapshotsSending;
+  }
 
   sendHeartbeats(to: PeerAddress, messages: readonly GroupMessage[]): void {
     this.sendBatch(`${to.host}:${to.heartbeatPort}`, RaftTransportService.heartbeat, to, messages);
@@ -47,6 +63,8 @@ export class RpcRaftTransport implements RaftTransport {
     const snapshotCrc = crc32(data);
     const address = `${to.host}:${to.replicaPort}`;
     const chunkBytes = this.options.snapshotChunkBytes ?? snapshotChunkBytesDefault;
+    if (this.#snapshotsSending >= (this.options.snapshotSendsMax ?? snapshotSendsMaxDefault)) return false;
+    this.#snapshotsSending++;
     try {
       let offset = 0;
       do {
@@ -67,6 +85,8 @@ export class RpcRaftTransport implements RaftTransport {
       return true;
     } catch {
       return false;
+    } finally {
+      this.#snapshotsSending--;
     }
   }
 
@@ -94,9 +114,17 @@ interface IncomingSnapshot {
   lastChunkAtMs: number;
 }
 
+export interface RaftTransportServeOptions {
+  // Snapshots received at once; the first chunk of one more is refused with OVERLOADED
+  // and its sender tries again later.
+  readonly snapshotReceivesMax?: number;
+}
+
 // Serves the RaftTransport methods: batches on the heartbeat and replica listeners go to
 // the host; snapshot chunks are reassembled, checked, and handed over whole.
-export function registerRaftTransport(host: RaftHost, heartbeatServer: RpcServer, replicaServer: RpcServer): void {
+export function registerRaftTransport(host: RaftHost, heartbeatServer: RpcServer, replicaServer: RpcServer, options: RaftTransportServeOptions = {}): void {
+  const receivesMax = options.snapshotReceivesMax ?? snapshotReceivesMaxDefault;
+  if (!Number.isSafeInteger(receivesMax) || receivesMax < 1) throw new Error(`snapshotReceivesMax must be a positive integer: ${receivesMax}`);
   const receiveBatch = (batch: RaftMessageBatch) => {
     if (batch.toNodeId !== host.nodeId) {
       throw new AtollError(StatusCode.INVALID_ARGUMENT, `raft batch for node ${batch.toNodeId} reached node ${host.nodeId}`);
@@ -128,7 +156,7 @@ export function registerRaftTransport(host: RaftHost, heartbeatServer: RpcServer
     if (crc32(payload) !== chunk.chunkCrc32) throw new AtollError(StatusCode.CHECKSUM_MISMATCH, `snapshot chunk at ${chunk.offset} of group ${wire.groupId}: checksum mismatch`);
     let state = incoming.get(key);
     if (chunk.offset === 0) {
-      if (state === undefined && incoming.size >= snapshotsReceivingMax) throw new AtollError(StatusCode.OVERLOADED, `${incoming.size} snapshots are being received`);
+      if (state === undefined && incoming.size >= receivesMax) throw new AtollError(StatusCode.OVERLOADED, `${incoming.size} snapshots are being received (snapshot-receives-max ${receivesMax})`);
       state = { key, data: Buffer.allocUnsafe(chunk.totalBytes), received: 0, lastChunkAtMs: Date.now() };
       incoming.set(key, state);
     }
