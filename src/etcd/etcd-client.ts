@@ -33,6 +33,8 @@ export interface KeyValue {
 export interface RangeOptions {
   /** Every key starting with `key`. */
   readonly prefix?: boolean;
+  /** With `prefix`: only keys after this one (paging through a prefix). */
+  readonly startAfter?: string;
   /** Read at this revision (0: the latest). */
   readonly revision?: number;
   readonly limit?: number;
@@ -149,6 +151,8 @@ function revisionOf(raw: RawHeader): number {
 function rangeBody(key: string, options: RangeOptions): Record<string, unknown> {
   const body: Record<string, unknown> = { key: base64Key(key) };
   if (options.prefix === true) body.range_end = base64End(prefixEnd(key));
+  // The smallest key after startAfter is startAfter followed by a NUL byte.
+  if (options.startAfter !== undefined) body.key = Buffer.concat([Buffer.from(options.startAfter, 'utf8'), Buffer.from([0])]).toString('base64');
   if (options.revision !== undefined && options.revision > 0) body.revision = String(options.revision);
   if (options.limit !== undefined) body.limit = String(options.limit);
   if (options.keysOnly === true) body.keys_only = true;
