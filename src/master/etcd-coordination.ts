@@ -127,6 +127,8 @@ export class EtcdCoordination implements MasterCoordination {
   readonly #wakers = new Set<() => void>();
   #lastEtcdError = '';
   onViewsChanged: ((volumes: ReadonlySet<string>) => void) | null = null;
+  /** Test hook: awaited just before a state txn is sent (a test freezes a write in flight). Never set in production. */
+  beforeStateTxn: (() => Promise<void>) | null = null;
 
   constructor(options: EtcdCoordinationOptions) {
     this.#options = options;
@@ -248,6 +250,7 @@ export class EtcdCoordination implements MasterCoordination {
     const compare: Compare[] = [{ key: campaign.key, target: 'create', result: 'equal', number: campaign.revision }];
     if (touchesCounters) compare.push({ key: this.#statePrefix + countersRecordKey, target: 'mod', result: 'equal', number: this.#countersModRevision });
     const success: TxnOperation[] = writes.map((write) => write.value === undefined ? { deleteRange: { key: this.#statePrefix + write.key } } : { put: { key: this.#statePrefix + write.key, value: write.value } });
+    if (this.beforeStateTxn !== null) await this.beforeStateTxn();
     let outcome;
     try {
       outcome = await this.#client.txn({ compare, success, failure: [{ range: { key: campaign.key } }] });
@@ -359,11 +362,13 @@ export class EtcdCoordination implements MasterCoordination {
       if (this.#loadedTerm !== ours.revision) await this.#serialized(() => this.#loadAsLeader(ours));
     } else {
       this.#loadedTerm = 0;
+      // Not awaited: a follower's copy is for status and metrics, and the election loop
+      // must not wait behind a write that is finishing.
       if (performance.now() - this.#lastRefreshAt >= this.limits.followerRefreshMs) {
         this.#lastRefreshAt = performance.now();
-        await this.#serialized(async () => {
-          if (this.#loadedTerm === 0) await this.#load();
-        });
+        void this.#serialized(async () => {
+          if (this.#loadedTerm === 0 && !this.#stopped) await this.#load();
+        }).catch((error: unknown) => this.#noteEtcdError(error));
       }
     }
   }

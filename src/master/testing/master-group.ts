@@ -34,6 +34,8 @@ export interface MasterGroupPlan {
   readonly ports: readonly MasterPorts[];
   /** Service addresses, in the order of `ports`. */
   readonly addresses: readonly string[];
+  /** Given to every master after the others (e.g. the etcd backend's flags). */
+  readonly extraArguments: readonly string[];
 }
 
 /** A new temporary cluster directory with a random secret and admin token in their files. */
@@ -48,11 +50,16 @@ export async function temporaryClusterRoot(prefix: string): Promise<{ root: stri
   return { root, secret, secretFile, adminToken, adminTokenFile };
 }
 
-export async function planMasterGroup(count: number): Promise<MasterGroupPlan> {
+/** The flags that put a group on etcd, under a prefix of its own. */
+export function etcdBackendArguments(endpoint: string, prefix: string, leaseTtl = '3s'): string[] {
+  return ['--backend', 'etcd', '--etcd', endpoint, '--etcd-prefix', prefix, '--etcd-lease-ttl', leaseTtl];
+}
+
+export async function planMasterGroup(count: number, extraArguments: readonly string[] = []): Promise<MasterGroupPlan> {
   const { root, secret, secretFile, adminToken, adminTokenFile } = await temporaryClusterRoot('atoll-master-');
   const free = await freePorts(host, count * 4);
   const ports = Array.from({ length: count }, (_, index) => ({ service: free[index * 4]!, http: free[index * 4 + 1]!, raftHeartbeat: free[index * 4 + 2]!, raftReplica: free[index * 4 + 3]! }));
-  return { root, secret, secretFile, adminToken, adminTokenFile, ports, addresses: ports.map((port) => `${host}:${port.service}`) };
+  return { root, secret, secretFile, adminToken, adminTokenFile, ports, addresses: ports.map((port) => `${host}:${port.service}`), extraArguments };
 }
 
 export function masterArguments(plan: MasterGroupPlan, index: number): string[] {
@@ -69,6 +76,7 @@ export function masterArguments(plan: MasterGroupPlan, index: number): string[] 
     '--admin-token-file', plan.adminTokenFile,
     '--peers', plan.addresses.join(','),
     '--log-level', process.env.ATOLL_TEST_LOG_LEVEL ?? 'warn',
+    ...plan.extraArguments,
   ];
 }
 
