@@ -2,6 +2,7 @@
 // ports, its data in a directory of ours. `atoll start --backend etcd` and the tests use
 // it; production masters talk to an etcd the operator runs.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { EtcdClient } from './etcd-client.js';
 
@@ -12,8 +13,12 @@ export interface EtcdProcessOptions {
   readonly peerPort: number;
   /** The etcd executable; default `etcd` on the PATH (or $ATOLL_ETCD_BIN). */
   readonly binary?: string;
-  /** Where etcd's own log goes: 'ignore' (default) or 'inherit'. */
+  /** Where etcd's own log goes: 'ignore' (default) or 'inherit'; `logFile` wins over it. */
   readonly stdio?: 'ignore' | 'inherit';
+  /** Append etcd's log to this file. */
+  readonly logFile?: string;
+  /** Its own process group, left running when this process exits (atoll start --detach). */
+  readonly detached?: boolean;
   /** How long etcd may take to answer after it started. */
   readonly readyDeadlineMs?: number;
 }
@@ -62,6 +67,8 @@ export class EtcdProcess {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     const clientUrl = `http://${host}:${clientPort}`;
     const peerUrl = `http://${host}:${peerPort}`;
+    const logFd = this.options.logFile === undefined ? null : openSync(this.options.logFile, 'a');
+    const output = logFd ?? this.options.stdio ?? 'ignore';
     const child = spawn(this.options.binary ?? etcdBinary(), [
       '--name', 'atoll-etcd',
       '--data-dir', dataDir,
@@ -73,7 +80,9 @@ export class EtcdProcess {
       '--initial-cluster-state', 'new',
       '--log-level', 'error',
       '--logger', 'zap',
-    ], { stdio: ['ignore', this.options.stdio ?? 'ignore', this.options.stdio ?? 'ignore'] });
+    ], { stdio: ['ignore', output, output], detached: this.options.detached === true });
+    if (logFd !== null) closeSync(logFd);
+    if (this.options.detached === true) child.unref();
     this.#child = child;
     const exited = new Promise<string>((resolve) => {
       child.once('error', (error) => resolve(error.message));
