@@ -13,18 +13,13 @@ import { Master } from '../proto/generated/master.js';
 import type { RpcClient } from '../rpc/index.js';
 import { etcdCoordinationLimitsDefault } from './etcd-coordination.js';
 import { NodeFleet } from './testing/node-fleet.js';
-import { etcdBackendArguments, newTestRpcClient, planMasterGroup, removePlan, spawnMaster, waitFor, waitForLeader, type MasterGroupPlan } from './testing/master-group.js';
+import { createVolumeAt, exited, etcdBackendArguments, newTestRpcClient, planMasterGroup, removePlan, spawnMaster, waitFor, waitForLeader, type MasterGroupPlan } from './testing/master-group.js';
 
 const prefix = '/atoll-test/processes';
 const leaseTtlMs = 3_000;
 // Taking over needs the lease to expire on etcd's side (TTL, counted by etcd from the
 // last keep-alive), one observation by the next master, and a load of the state.
 const takeoverBoundMs = leaseTtlMs + etcdCoordinationLimitsDefault.observeIntervalMs + 3_000;
-
-async function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  await new Promise((resolve) => child.once('exit', resolve));
-}
 
 describe('three master processes on etcd', { timeout: 240_000, ...etcdSuiteOptions('master processes on etcd') }, () => {
   let server: TestEtcd;
@@ -100,13 +95,7 @@ describe('three master processes on etcd', { timeout: 240_000, ...etcdSuiteOptio
     const frozenAddress = await waitForLeader(rpc, plan.addresses);
     const frozen = children.get(indexOf(frozenAddress))!;
     // A write in flight when the leader freezes: it lands before the freeze or never.
-    const inFlight = rpc.call(frozenAddress, Master.admin, {
-      method: 'POST',
-      path: '/api/v1/volumes',
-      bodyJson: JSON.stringify({ name: 'in-flight', capacityBytes: 2 ** 30 }),
-      adminToken: plan.adminToken,
-      forwardedHops: 0,
-    }, { deadlineMs: 60_000 }).catch((error: Error) => ({ httpStatus: 0, bodyJson: JSON.stringify({ error: error.message }), handledBy: '' }));
+    const inFlight = createVolumeAt(rpc, plan, frozenAddress, 'in-flight', 60_000);
     frozen.kill('SIGSTOP');
     let thawed = false;
     try {
@@ -114,18 +103,12 @@ describe('three master processes on etcd', { timeout: 240_000, ...etcdSuiteOptio
       const newLeader = await waitForLeader(rpc, plan.addresses, takeoverBoundMs + 10_000, [frozenAddress]);
       assert.ok(Date.now() - frozenAt <= takeoverBoundMs, `takeover took ${Date.now() - frozenAt} ms`);
       const term = (await rpc.call(newLeader, Master.clusterInfo, {})).term;
-      const created = await rpc.call(newLeader, Master.admin, { method: 'POST', path: '/api/v1/volumes', bodyJson: JSON.stringify({ name: 'while-frozen', capacityBytes: 2 ** 30 }), adminToken: plan.adminToken, forwardedHops: 0 });
+      const created = await createVolumeAt(rpc, plan, newLeader, 'while-frozen');
       assert.equal(created.httpStatus, 201, created.bodyJson);
       frozen.kill('SIGCONT');
       thawed = true;
       // At once, before it has heard of the new leader, ask the old one to write.
-      const attempt = await rpc.call(frozenAddress, Master.admin, {
-        method: 'POST',
-        path: '/api/v1/volumes',
-        bodyJson: JSON.stringify({ name: 'zombie-write', capacityBytes: 2 ** 30 }),
-        adminToken: plan.adminToken,
-        forwardedHops: 0,
-      }, { deadlineMs: 15_000 }).catch((error: Error) => ({ httpStatus: 0, bodyJson: JSON.stringify({ error: error.message }), handledBy: '' }));
+      const attempt = await createVolumeAt(rpc, plan, frozenAddress, 'zombie-write');
       if (attempt.httpStatus === 201) assert.notEqual(attempt.handledBy, frozenAddress, 'the deposed leader itself executed a write');
       const flown = await inFlight;
       // Every record in etcd written since the new leader's election was written by it:

@@ -5,18 +5,23 @@ import assert from 'node:assert/strict';
 import { chunkWrites, loadState, stateRecords, stateWrites, type LoadedRecord } from './etcd-state-records.js';
 import { StateBuilder } from './testing/state-builder.js';
 
-function asLoaded(records: ReadonlyMap<string, string>, modRevision: (key: string) => number): LoadedRecord[] {
-  return [...records].map(([key, value]) => ({ key, value, modRevision: modRevision(key) }));
-}
-
-test('records round-trip: the view version comes from the volume record\'s mod revision', () => {
+/** Six nodes and volume alpha with one meta and one data partition. */
+function stateWithVolume(): StateBuilder {
   const builder = new StateBuilder();
   const metas = builder.metanodes(['h1', 'h2', 'h3']);
   const datas = builder.datanodes(['h1', 'h2', 'h3']);
   builder.volume('alpha');
   builder.metaPartition('alpha', metas);
   builder.dataPartition('alpha', datas);
-  const state = builder.build();
+  return builder;
+}
+
+function asLoaded(records: ReadonlyMap<string, string>, modRevision: (key: string) => number): LoadedRecord[] {
+  return [...records].map(([key, value]) => ({ key, value, modRevision: modRevision(key) }));
+}
+
+test('records round-trip: the view version comes from the volume record\'s mod revision', () => {
+  const state = stateWithVolume().build();
   const records = stateRecords(state);
   assert.ok(records.has('settings') && records.has('counters') && records.has('volumes/alpha') && records.has('nodes/1'));
   assert.equal(JSON.parse(records.get('volumes/alpha')!).viewVersion, undefined, 'the view version is not stored');
@@ -30,13 +35,7 @@ test('records round-trip: the view version comes from the volume record\'s mod r
 });
 
 test('writes: changed, new and removed records, changed views rewritten, counters first and volumes around their partitions', () => {
-  const builder = new StateBuilder();
-  const metas = builder.metanodes(['h1', 'h2', 'h3']);
-  const datas = builder.datanodes(['h1', 'h2', 'h3']);
-  builder.volume('alpha');
-  builder.metaPartition('alpha', metas);
-  builder.dataPartition('alpha', datas);
-  const before = builder.build();
+  const before = stateWithVolume().build();
   const after = {
     ...before,
     nextPartitionId: before.nextPartitionId + 1,
@@ -66,13 +65,7 @@ test('chunks keep to the operation and byte limits and keep the order', () => {
 });
 
 test('a partition whose volume is missing (a split command cut short) is left out and reported', () => {
-  const builder = new StateBuilder();
-  const metas = builder.metanodes(['h1', 'h2', 'h3']);
-  const datas = builder.datanodes(['h1', 'h2', 'h3']);
-  builder.volume('alpha');
-  builder.metaPartition('alpha', metas);
-  builder.dataPartition('alpha', datas);
-  const records = stateRecords(builder.build());
+  const records = stateRecords(stateWithVolume().build());
   records.delete('volumes/alpha');
   const loaded = loadState('atoll', asLoaded(records, () => 3), 9);
   assert.deepEqual(loaded.state.partitions, {});

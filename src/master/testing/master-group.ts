@@ -98,6 +98,12 @@ export function spawnMaster(plan: MasterGroupPlan, index: number): ChildProcess 
   return child;
 }
 
+/** Resolves when the child process has exited (at once if it has). */
+export async function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise((resolve) => child.once('exit', resolve));
+}
+
 export async function removePlan(plan: MasterGroupPlan): Promise<void> {
   await rm(plan.root, { recursive: true, force: true });
 }
@@ -131,6 +137,20 @@ export async function waitForLeader(client: RpcClient, addresses: readonly strin
     if (leaders.size !== 1 || leader === undefined || leader === '' || exclude.includes(leader)) return undefined;
     return leader;
   });
+}
+
+/**
+ * Asks one master (no retry, no failover) to create a volume over the `Master.Admin` RPC;
+ * a call that fails answers httpStatus 0 with the error in the body.
+ */
+export async function createVolumeAt(client: RpcClient, plan: MasterGroupPlan, address: string, name: string, deadlineMs = 15_000): Promise<{ httpStatus: number; bodyJson: string; handledBy: string }> {
+  return client.call(address, Master.admin, {
+    method: 'POST',
+    path: '/api/v1/volumes',
+    bodyJson: JSON.stringify({ name, capacityBytes: 2 ** 30 }),
+    adminToken: plan.adminToken,
+    forwardedHops: 0,
+  }, { deadlineMs }).catch((error: Error) => ({ httpStatus: 0, bodyJson: JSON.stringify({ error: error.message }), handledBy: '' }));
 }
 
 /** An admin API request over HTTP, as curl would send it. */
