@@ -2,6 +2,7 @@
 // watch, endpoint failover, and etcd being down.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer, type Socket } from 'node:net';
 import { AtollError } from '../errors/atoll-error.js';
 import { StatusCode } from '../proto/generated/common.js';
 import { freePorts } from '../launcher/index.js';
@@ -116,6 +117,25 @@ describe('etcd client against a real etcd', { timeout: 120_000, ...etcdSuiteOpti
     const failover = new EtcdClient({ endpoints: [`127.0.0.1:${deadPort}`, server.etcd.endpoint] });
     await failover.put('/t/failover', 'ok');
     assert.equal((await failover.get('/t/failover'))?.value.toString(), 'ok');
+  });
+
+  test('a hung endpoint (accepts, never answers) costs a read only its share of the deadline', async () => {
+    const sockets = new Set<Socket>();
+    const hung = createServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (hung.address() as { port: number }).port;
+      const client2 = new EtcdClient({ endpoints: [`127.0.0.1:${port}`, server.etcd.endpoint], requestDeadlineMs: 2_000 });
+      const startedAt = Date.now();
+      await client2.range('/t/', { prefix: true });
+      assert.ok(Date.now() - startedAt < 2_000);
+      // A write is not sent twice: to the hung endpoint it times out with an unknown outcome.
+      const writer = new EtcdClient({ endpoints: [`127.0.0.1:${port}`, server.etcd.endpoint], requestDeadlineMs: 500 });
+      await assert.rejects(writer.put('/t/hung', 'x'), (error: unknown) => error instanceof AtollError && error.status === StatusCode.TIMEOUT);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => hung.close(resolve));
+    }
   });
 
   test('etcd down: requests fail UNAVAILABLE within the deadline; back up, they work again', async () => {

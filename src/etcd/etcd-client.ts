@@ -352,7 +352,9 @@ export class EtcdClient {
       const endpoint = this.endpoints[index]!;
       const remainingMs = deadline - Date.now();
       if (remainingMs <= 0) break;
-      const outcome = await postJson(endpoint, `/v3/${path}`, text, remainingMs);
+      // A read may go on to the other endpoints: a hung one gets only its share of the time.
+      const attemptMs = options.idempotent ? remainingMs / (this.endpoints.length - attempt) : remainingMs;
+      const outcome = await postJson(endpoint, `/v3/${path}`, text, attemptMs);
       if (outcome.kind === 'answer') {
         this.#preferred = index;
         return interpretAnswer(path, endpoint, outcome.status, outcome.body);
@@ -360,7 +362,7 @@ export class EtcdClient {
       failures.push(`${endpoint}: ${outcome.message}`);
       // A request that may have reached etcd is not sent twice unless it is idempotent.
       if (outcome.kind === 'timeout' && !options.idempotent) {
-        throw new AtollError(StatusCode.TIMEOUT, `etcd ${path}: no answer from ${endpoint} in ${Math.round(remainingMs)} ms; the request may or may not have taken effect`);
+        throw new AtollError(StatusCode.TIMEOUT, `etcd ${path}: no answer from ${endpoint} in ${Math.round(attemptMs)} ms; the request may or may not have taken effect`);
       }
       if (outcome.kind === 'failed' && !outcome.notDelivered && !options.idempotent) {
         throw new AtollError(StatusCode.UNAVAILABLE, `etcd ${path}: ${endpoint} failed after the request was sent (${outcome.message}); it may or may not have taken effect`, { retryAfterMs: 200 });

@@ -19,7 +19,7 @@ const prefix = '/atoll-test/processes';
 const leaseTtlMs = 3_000;
 // Taking over needs the lease to expire on etcd's side (TTL, counted by etcd from the
 // last keep-alive), one observation by the next master, and a load of the state.
-const takeoverBoundMs = leaseTtlMs + etcdCoordinationLimitsDefault.observeIntervalMs + 3_000;
+const takeoverBoundMs = leaseTtlMs + etcdCoordinationLimitsDefault.observeIntervalMs + 5_000;
 
 describe('three master processes on etcd', { timeout: 240_000, ...etcdSuiteOptions('master processes on etcd') }, () => {
   let server: TestEtcd;
