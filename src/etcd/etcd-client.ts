@@ -242,7 +242,13 @@ export class EtcdClient {
 
   /** One keep-alive; the lease's remaining TTL in seconds, 0 when it no longer exists. */
   async leaseKeepAlive(id: string): Promise<number> {
-    const raw = await this.#call('lease/keepalive', { ID: id }, { idempotent: true }) as { result?: { TTL?: string }; error?: unknown };
+    let raw: { result?: { TTL?: string }; error?: unknown };
+    try {
+      raw = await this.#call('lease/keepalive', { ID: id }, { idempotent: true }) as typeof raw;
+    } catch (error) {
+      if (error instanceof AtollError && error.status === StatusCode.NOT_FOUND) return 0;
+      throw error;
+    }
     if (raw.result === undefined) throw new AtollError(StatusCode.UNAVAILABLE, `etcd lease keep-alive gave no result: ${JSON.stringify(raw).slice(0, 200)}`, { retryAfterMs: 200 });
     return Number(raw.result.TTL ?? 0);
   }
@@ -416,10 +422,13 @@ function interpretAnswer(path: string, endpoint: string, status: number, body: s
     throw new AtollError(StatusCode.UNAVAILABLE, `etcd ${path} at ${endpoint}: answer is not JSON (HTTP ${status}): ${body.slice(0, 200)}`, { retryAfterMs: 200 });
   }
   if (status === 200 && parsed.error === undefined) return parsed;
-  const message = String(parsed.message ?? parsed.error ?? `HTTP ${status}`);
+  // Unary calls answer {error, code, message}; streams {error: {grpc_code, message}}.
+  const nested = typeof parsed.error === 'object' && parsed.error !== null ? parsed.error as { grpc_code?: number; message?: string } : null;
+  const message = String(nested?.message ?? parsed.message ?? parsed.error ?? `HTTP ${status}`);
+  const code = nested?.grpc_code ?? parsed.code;
   // gRPC code 5 (NotFound): e.g. "requested lease not found".
-  if (parsed.code === 5 || /not found/.test(message)) throw new AtollError(StatusCode.NOT_FOUND, `etcd ${path}: ${message}`);
+  if (code === 5 || /not found/.test(message)) throw new AtollError(StatusCode.NOT_FOUND, `etcd ${path}: ${message}`);
   // 3 (InvalidArgument), 11 (OutOfRange: compacted revision), 9 (FailedPrecondition).
-  if (parsed.code === 3 || parsed.code === 11 || parsed.code === 9) throw new AtollError(StatusCode.INVALID_ARGUMENT, `etcd ${path}: ${message}`);
+  if (code === 3 || code === 11 || code === 9) throw new AtollError(StatusCode.INVALID_ARGUMENT, `etcd ${path}: ${message}`);
   throw new AtollError(StatusCode.UNAVAILABLE, `etcd ${path} at ${endpoint}: ${message}`, { retryAfterMs: 200 });
 }
