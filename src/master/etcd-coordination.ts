@@ -6,10 +6,10 @@
 // lease. The key with the lowest create_revision leads; its create_revision is the term.
 // Every master polls the election prefix and follows the leader it names.
 //
-// The leader's write window. A keep-alive sent at time t that succeeds keeps the lease
-// alive on etcd's side until at least t + TTL (etcd resets the TTL when it handles it,
-// after t). The leader accepts writes only until t + TTL - margin, on this process's
-// monotonic clock: when etcd is unreachable or this process was frozen, it stops
+// The leader's write window (lease-window.ts). A keep-alive sent at time t that succeeds
+// keeps the lease alive on etcd's side until at least t + TTL (etcd resets the TTL when
+// it handles it, after t). The leader accepts writes only until t + TTL - margin, on this
+// process's monotonic clock: when etcd is unreachable or this process was frozen, it stops
 // writing before etcd can have expired the lease and a new leader can have been elected.
 // When keep-alive answers that the lease is gone, the master campaigns again.
 //
@@ -25,13 +25,14 @@
 // (state-machine.ts), writes the changed and removed records in fenced txns, and only
 // then makes the new state visible. A volume's view version is the revision of the txn
 // that last wrote its record (its mod_revision), so versions only grow across leaders.
-import { performance } from 'node:perf_hooks';
 import { AtollError } from '../errors/atoll-error.js';
 import type { Compare, EtcdClient, KeyValue, TxnOperation } from '../etcd/etcd-client.js';
 import type { Logger } from '../observability/index.js';
 import { StatusCode } from '../proto/generated/common.js';
+import { systemClock, type Clock } from '../time/index.js';
 import { encodeCommand, type MasterCommand } from './commands.js';
 import type { CoordinationStatus, MasterCoordination, Readiness } from './coordination.js';
+import { LeaseWindow } from './lease-window.js';
 import { chunkWrites, countersRecordKey, loadState, stateRecords, stateWrites, type LoadedRecord, type StateWrite } from './etcd-state-records.js';
 import { MasterStateMachine, emptyMasterState } from './state-machine.js';
 import type { MasterState } from './state.js';
@@ -70,11 +71,8 @@ export interface EtcdCoordinationOptions {
   readonly clusterName: string;
   readonly logger: Logger;
   readonly limits?: Partial<EtcdCoordinationLimits>;
-}
-
-/** The safety margin below the TTL: a quarter of it, at least 500 ms. */
-export function leaseSafetyMarginMs(leaseTtlMs: number): number {
-  return Math.max(500, Math.floor(leaseTtlMs / 4));
+  /** Monotonic; default the system clock. */
+  readonly clock?: Clock;
 }
 
 interface Campaign {
@@ -103,7 +101,9 @@ export class EtcdCoordination implements MasterCoordination {
   readonly #electionPrefix: string;
   readonly #statePrefix: string;
   readonly #ttlSeconds: number;
-  readonly #marginMs: number;
+  readonly #clock: Clock;
+  /** Until when the leader may write (lease-window.ts). */
+  readonly #window: LeaseWindow;
   #state: MasterState;
   #records = new Map<string, string>();
   #countersModRevision = 0;
@@ -114,8 +114,6 @@ export class EtcdCoordination implements MasterCoordination {
   /** The term whose state the leader loaded; 0 when it has not loaded it. */
   #loadedTerm = 0;
   #campaign: Campaign | null = null;
-  /** Monotonic ms until which the leader may write. */
-  #writableUntil = 0;
   #leader: KnownLeader | null = null;
   #leaderSeenAt = 0;
   #lastTerm = 0;
@@ -137,7 +135,8 @@ export class EtcdCoordination implements MasterCoordination {
     this.#electionPrefix = `${options.prefix}/election/`;
     this.#statePrefix = `${options.prefix}/state/`;
     this.#ttlSeconds = Math.ceil(options.leaseTtlMs / 1000);
-    this.#marginMs = leaseSafetyMarginMs(this.#ttlSeconds * 1000);
+    this.#clock = options.clock ?? systemClock;
+    this.#window = new LeaseWindow(this.#clock);
     this.#state = emptyMasterState(options.clusterName);
   }
 
@@ -158,7 +157,7 @@ export class EtcdCoordination implements MasterCoordination {
     await this.#queue.catch(() => {});
     const campaign = this.#campaign;
     this.#campaign = null;
-    this.#writableUntil = 0;
+    this.#window.close();
     // Resigning lets the next master lead at once instead of after the TTL.
     if (campaign !== null) await this.#client.leaseRevoke(campaign.leaseId).catch(() => {});
     this.#client.close();
@@ -279,7 +278,7 @@ export class EtcdCoordination implements MasterCoordination {
     const leader = this.#currentLeader();
     if (campaign !== null && leader !== null && leader.revision === campaign.revision) {
       // Ours by etcd's last answer, but the write window closed or the state is loading.
-      const reason = performance.now() >= this.#writableUntil ? `its etcd lease could not be renewed in time${this.#lastEtcdError === '' ? '' : ` (${this.#lastEtcdError})`}` : 'it is loading the state from etcd';
+      const reason = !this.#window.open() ? `its etcd lease could not be renewed in time${this.#lastEtcdError === '' ? '' : ` (${this.#lastEtcdError})`}` : 'it is loading the state from etcd';
       throw new AtollError(StatusCode.UNAVAILABLE, `the master leader cannot write: ${reason}; retry shortly`, { retryAfterMs: 500 });
     }
     if (leader === null || leader.address === this.#options.selfAddress) {
@@ -290,12 +289,12 @@ export class EtcdCoordination implements MasterCoordination {
 
   #isLeader(): boolean {
     const campaign = this.#campaign;
-    return campaign !== null && !this.#stopped && this.#leader?.revision === campaign.revision && this.#loadedTerm === campaign.revision && performance.now() < this.#writableUntil;
+    return campaign !== null && !this.#stopped && this.#leader?.revision === campaign.revision && this.#loadedTerm === campaign.revision && this.#window.open();
   }
 
   #currentLeader(): KnownLeader | null {
     // Knowledge of another leader older than a TTL may be stale: say none is known.
-    if (this.#leader === null || performance.now() - this.#leaderSeenAt > this.#ttlSeconds * 1000) return null;
+    if (this.#leader === null || this.#clock.nowMs() - this.#leaderSeenAt > this.#ttlSeconds * 1000) return null;
     return this.#leader;
   }
 
@@ -321,7 +320,7 @@ export class EtcdCoordination implements MasterCoordination {
   }
 
   async #campaignOnce(): Promise<void> {
-    const sentAt = performance.now();
+    const sentAt = this.#clock.nowMs();
     const lease = await this.#client.leaseGrant(this.#ttlSeconds);
     const key = `${this.#electionPrefix}${leaseHex(lease.id)}`;
     const value = JSON.stringify({ nodeId: this.#options.nodeId, address: this.#options.selfAddress });
@@ -338,7 +337,7 @@ export class EtcdCoordination implements MasterCoordination {
       throw error;
     }
     this.#campaign = { leaseId: lease.id, key, revision };
-    this.#writableUntil = sentAt + lease.ttlSeconds * 1000 - this.#marginMs;
+    this.#window.renewed(sentAt, lease.ttlSeconds);
     this.#options.logger.info({ key, revision, ttlSeconds: lease.ttlSeconds }, 'campaigning for master leader in etcd');
   }
 
@@ -352,7 +351,7 @@ export class EtcdCoordination implements MasterCoordination {
     const leader = first === undefined ? null : leaderOf(first);
     const previous = this.#leader;
     this.#leader = leader;
-    this.#leaderSeenAt = performance.now();
+    this.#leaderSeenAt = this.#clock.nowMs();
     if (leader !== null) this.#lastTerm = leader.revision;
     if (leader?.revision !== previous?.revision) {
       this.#options.logger.info({ leader: leader?.address ?? '', term: leader?.revision ?? 0, self: leader?.revision === this.#campaign?.revision }, 'master leader in etcd');
@@ -364,8 +363,8 @@ export class EtcdCoordination implements MasterCoordination {
       this.#loadedTerm = 0;
       // Not awaited: a follower's copy is for status and metrics, and the election loop
       // must not wait behind a write that is finishing.
-      if (performance.now() - this.#lastRefreshAt >= this.limits.followerRefreshMs) {
-        this.#lastRefreshAt = performance.now();
+      if (this.#clock.nowMs() - this.#lastRefreshAt >= this.limits.followerRefreshMs) {
+        this.#lastRefreshAt = this.#clock.nowMs();
         void this.#serialized(async () => {
           if (this.#loadedTerm === 0 && !this.#stopped) await this.#load();
         }).catch((error: unknown) => this.#noteEtcdError(error));
@@ -403,7 +402,7 @@ export class EtcdCoordination implements MasterCoordination {
     const campaign = this.#campaign;
     if (campaign === null) return;
     this.#campaign = null;
-    this.#writableUntil = 0;
+    this.#window.close();
     this.#loadedTerm = 0;
     this.#stale = true;
     this.#options.logger.warn({ key: campaign.key, reason }, 'master lost its etcd lease; campaigning again');
@@ -415,11 +414,11 @@ export class EtcdCoordination implements MasterCoordination {
     while (!this.#stopped) {
       const campaign = this.#campaign;
       if (campaign !== null) {
-        const sentAt = performance.now();
+        const sentAt = this.#clock.nowMs();
         try {
           const ttlSeconds = await this.#client.leaseKeepAlive(campaign.leaseId);
           if (this.#campaign === campaign) {
-            if (ttlSeconds > 0) this.#writableUntil = Math.max(this.#writableUntil, sentAt + ttlSeconds * 1000 - this.#marginMs);
+            if (ttlSeconds > 0) this.#window.renewed(sentAt, ttlSeconds);
             else this.#lostLease('etcd says the lease expired');
           }
         } catch (error) {
