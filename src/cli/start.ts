@@ -146,6 +146,9 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
     throw error;
   }
   const { plan, created } = await loadOrCreatePlan(config.dataDir, { masters: config.masters, metanodes: config.metanodes, datanodes: config.datanodes }, undefined, config.backend);
+  if (!created && (plan.etcd === undefined ? 'raft' : 'etcd') !== config.backend && argv.some((arg) => arg.startsWith('--backend'))) {
+    process.stderr.write(`atoll start: the cluster in ${config.dataDir} keeps the backend it was made with (${plan.etcd === undefined ? 'raft' : 'etcd'}); --backend ${config.backend} applies to a new cluster only\n`);
+  }
   let etcd;
   try {
     etcd = await startPlannedEtcd(plan, config.detach);
