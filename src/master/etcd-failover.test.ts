@@ -38,7 +38,12 @@ describe('three master processes on etcd', { timeout: 240_000, ...etcdSuiteOptio
     plan = await planMasterGroup(3, etcdBackendArguments(server.etcd.endpoint, prefix, `${leaseTtlMs}ms`));
     rpc = newTestRpcClient(plan);
     for (let index = 0; index < plan.addresses.length; index++) children.set(index, spawnMaster(plan, index));
-    await waitForLeader(rpc, plan.addresses, 30_000);
+    const leader = await waitForLeader(rpc, plan.addresses, 30_000);
+    // Every master up and following (a port taken meanwhile by another program fails here, named).
+    await waitFor('all three masters to follow the leader', 30_000, async () => {
+      const answers = await Promise.all(plan.addresses.map((address) => rpc.call(address, Master.clusterInfo, {}, { deadlineMs: 1_000 })));
+      return answers.every((answer) => answer.leader === leader) ? true : undefined;
+    });
     // One address more that nothing listens on: the client skips it as it skips a dead master.
     const [deadPort] = await freePorts('127.0.0.1', 1);
     masterClient = new MasterClient({ masters: [...plan.addresses, `127.0.0.1:${deadPort}`], rpc });
