@@ -182,7 +182,7 @@ export class EtcdCoordination implements MasterCoordination {
     if (!this.#running) return { ready: false, reason: 'starting' };
     const leader = this.#currentLeader();
     if (leader === null) return { ready: false, reason: this.#lastEtcdError === '' ? 'electing a leader' : `electing a leader; etcd: ${this.#lastEtcdError}` };
-    if (leader.revision === this.#campaign?.revision && !this.#isLeader()) return { ready: false, reason: 'loading the state from etcd' };
+    if (leader.revision === this.#campaign?.revision && !this.#isLeader()) return { ready: false, reason: this.#notWritingReason() };
     return { ready: true, details: { leader: leader.address, term: leader.revision, backend: 'etcd' } };
   }
 
@@ -278,13 +278,18 @@ export class EtcdCoordination implements MasterCoordination {
     const leader = this.#currentLeader();
     if (campaign !== null && leader !== null && leader.revision === campaign.revision) {
       // Ours by etcd's last answer, but the write window closed or the state is loading.
-      const reason = !this.#window.open() ? `its etcd lease could not be renewed in time${this.#lastEtcdError === '' ? '' : ` (${this.#lastEtcdError})`}` : 'it is loading the state from etcd';
-      throw new AtollError(StatusCode.UNAVAILABLE, `the master leader cannot write: ${reason}; retry shortly`, { retryAfterMs: 500 });
+      throw new AtollError(StatusCode.UNAVAILABLE, `the master leader cannot write: ${this.#notWritingReason()}; retry shortly`, { retryAfterMs: 500 });
     }
     if (leader === null || leader.address === this.#options.selfAddress) {
       throw new AtollError(StatusCode.UNAVAILABLE, `no master leader is known yet (an election in etcd is in progress${this.#lastEtcdError === '' ? '' : `; etcd: ${this.#lastEtcdError}`}); retry shortly`, { retryAfterMs: 500 });
     }
     throw new AtollError(StatusCode.NOT_LEADER, `not the master leader; the leader is ${leader.address}`, { leaderHint: leader.address });
+  }
+
+  /** Why the master etcd names leader does not write. */
+  #notWritingReason(): string {
+    if (this.#window.open()) return 'it is loading the state from etcd';
+    return `its etcd lease could not be renewed in time${this.#lastEtcdError === '' ? '' : ` (etcd: ${this.#lastEtcdError})`}`;
   }
 
   #isLeader(): boolean {

@@ -543,7 +543,9 @@ export class MasterServer {
   async #forwardToLeader(request: AdminRequest): Promise<AdminReply> {
     const leader = this.leaderAddress();
     if (leader === '' || leader === this.selfAddress) {
-      throw new AtollError(StatusCode.UNAVAILABLE, 'no master leader is known yet (an election is in progress); retry shortly', { retryAfterMs: 500 });
+      // The backend says why (an election; on etcd, also etcd being unreachable).
+      const reason = this.#started ? this.coordination.readiness().reason : undefined;
+      throw new AtollError(StatusCode.UNAVAILABLE, `no master leader is known yet (${reason ?? 'an election is in progress'}); retry shortly`, { retryAfterMs: 500 });
     }
     const reply = await this.#client.call(leader, Master.admin, {
       method: request.method,
