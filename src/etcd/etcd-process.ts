@@ -78,6 +78,9 @@ export class EtcdProcess {
       '--initial-advertise-peer-urls', peerUrl,
       '--initial-cluster', `atoll-etcd=${peerUrl}`,
       '--initial-cluster-state', 'new',
+      // The masters rewrite node records every report flush: keep one hour of history.
+      '--auto-compaction-mode', 'periodic',
+      '--auto-compaction-retention', '1h',
       '--log-level', 'error',
       '--logger', 'zap',
     ], { stdio: ['ignore', output, output], detached: this.options.detached === true });
