@@ -70,7 +70,7 @@ describe('three masters on etcd, in process', { timeout: 180_000, ...etcdSuiteOp
       }
     });
     assert.equal(atFollower.version, view.version);
-    await waitFor('the follower\'s copy of the state', 10_000, () => (follower.state.volumes.alpha !== undefined ? true : undefined));
+    await waitFor('the follower\'s copy of the state', 30_000, () => (follower.state.volumes.alpha !== undefined ? true : undefined));
   });
 
   test('a deposed leader\'s write in flight is refused by etcd (fencing); the new leader\'s versions only grow', async () => {

@@ -40,7 +40,10 @@ import type { MasterState } from './state.js';
 export interface EtcdCoordinationLimits {
   /** How often every master reads the election prefix. */
   readonly observeIntervalMs: number;
-  /** A follower refreshes its copy of the state this often (leaders never need to). */
+  /**
+   * A follower reloads its copy of the state at most this often, when etcd's revision
+   * moved (the copy serves status and metrics; a new leader loads afresh anyway).
+   */
   readonly followerRefreshMs: number;
   /** Operations in one txn: etcd's --max-txn-ops default. */
   readonly txnOpsMax: number;
@@ -54,7 +57,7 @@ export interface EtcdCoordinationLimits {
 
 export const etcdCoordinationLimitsDefault: EtcdCoordinationLimits = Object.freeze({
   observeIntervalMs: 200,
-  followerRefreshMs: 2_000,
+  followerRefreshMs: 5_000,
   txnOpsMax: 128,
   txnBytesMax: 1024 * 1024,
   loadPageRecords: 1_000,
@@ -368,7 +371,7 @@ export class EtcdCoordination implements MasterCoordination {
       this.#loadedTerm = 0;
       // Not awaited: a follower's copy is for status and metrics, and the election loop
       // must not wait behind a write that is finishing.
-      if (this.#clock.nowMs() - this.#lastRefreshAt >= this.limits.followerRefreshMs) {
+      if (this.#clock.nowMs() - this.#lastRefreshAt >= this.limits.followerRefreshMs && range.revision !== this.#state.appliedIndex) {
         this.#lastRefreshAt = this.#clock.nowMs();
         void this.#serialized(async () => {
           if (this.#loadedTerm === 0 && !this.#stopped) await this.#load();
