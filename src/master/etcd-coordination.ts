@@ -167,7 +167,8 @@ export class EtcdCoordination implements MasterCoordination {
   }
 
   status(): CoordinationStatus {
-    const leader = this.#currentLeader();
+    // A writing leader names itself even if its last look at the election is old.
+    const leader = this.#isLeader() ? this.#leader : this.#currentLeader();
     const applied = this.#state.appliedIndex;
     if (!this.#running || this.#stopped) return { role: 'loading', leaderNodeId: 0, leaderAddress: '', term: this.#lastTerm, appliedIndex: applied, commitIndex: applied };
     const role = this.#isLeader() ? 'leader' : leader !== null && leader.revision !== this.#campaign?.revision ? 'follower' : 'candidate';
