@@ -1,11 +1,12 @@
 // `atoll start` and `atoll stop`: a whole local cluster on this host.
-import { defineSchema, booleanKey, integerKey, pathKey, resolveConfig, describeSchemaFlags, isHelpRequested, ConfigError } from '../config/index.js';
+import { defineSchema, booleanKey, enumKey, integerKey, pathKey, resolveConfig, describeSchemaFlags, isHelpRequested, ConfigError } from '../config/index.js';
 import {
   instancesPerRoleMax,
   loadOrCreatePlan,
   mastersOf,
   probe,
   spawnInstance,
+  startPlannedEtcd,
   stopCluster,
   waitReady,
   writeLauncherRecord,
@@ -26,6 +27,7 @@ interface StartConfig {
   readonly mount: string;
   readonly detach: boolean;
   readonly json: boolean;
+  readonly backend: 'raft' | 'etcd';
 }
 
 const countKey = (role: string) =>
@@ -41,6 +43,11 @@ export const startSchema = defineSchema<StartConfig>({
     mount: pathKey({ default: 'mnt', description: 'where to mount the default volume with FUSE when this machine can (--no-mount: no mount)' }),
     detach: booleanKey({ default: false, description: 'return once every instance is ready, leaving the cluster running (stop it with atoll stop)' }),
     json: booleanKey({ default: false, description: 'print the cluster as one JSON object' }),
+    backend: enumKey({
+      values: ['raft', 'etcd'] as const,
+      default: 'raft',
+      description: 'masters on their own Raft group, or on a local etcd started with the cluster (on the first start; a saved cluster keeps its backend)',
+    }),
   },
 });
 
@@ -56,6 +63,7 @@ export const stopSchema = defineSchema<StopConfig>({
 function clusterSummary(plan: ClusterPlan, running: readonly RunningInstance[], clusterDir: string, volume: string, mount: ClusterMount | null): Record<string, unknown> {
   return {
     masters: mastersOf(plan),
+    etcd: plan.etcd === undefined ? null : `${plan.host}:${plan.etcd.clientPort}`,
     clusterDir,
     secretFile: plan.secretFile,
     adminTokenFile: plan.adminTokenFile ?? null,
@@ -89,7 +97,7 @@ function printHuman(plan: ClusterPlan, running: readonly RunningInstance[], crea
   const clusterFlag = clusterDir === '.atoll' ? '' : ` --cluster-dir ${clusterDir}`;
   lines.push(
     '',
-    `masters:      ${mastersOf(plan).join(',')}`,
+    `masters:      ${mastersOf(plan).join(',')}${plan.etcd === undefined ? '' : ` (on etcd ${plan.host}:${plan.etcd.clientPort}, prefix ${plan.etcd.prefix})`}`,
     `secret file:  ${plan.secretFile}`,
     `admin token:  ${plan.adminTokenFile ?? '(none)'}`,
     `volume:       ${volume}`,
@@ -137,9 +145,19 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
     }
     throw error;
   }
-  const { plan, created } = await loadOrCreatePlan(config.dataDir, { masters: config.masters, metanodes: config.metanodes, datanodes: config.datanodes });
+  const { plan, created } = await loadOrCreatePlan(config.dataDir, { masters: config.masters, metanodes: config.metanodes, datanodes: config.datanodes }, undefined, config.backend);
+  if (!created && (plan.etcd === undefined ? 'raft' : 'etcd') !== config.backend && argv.some((arg) => arg.startsWith('--backend'))) {
+    process.stderr.write(`atoll start: the cluster in ${config.dataDir} keeps the backend it was made with (${plan.etcd === undefined ? 'raft' : 'etcd'}); --backend ${config.backend} applies to a new cluster only\n`);
+  }
+  let etcd;
+  try {
+    etcd = await startPlannedEtcd(plan, config.detach);
+  } catch (error) {
+    process.stderr.write(`atoll start: ${(error as Error).message}\n`);
+    return exitCodes.unavailable;
+  }
   const running = plan.instances.map((instance) => spawnInstance(plan, instance, config.detach));
-  await writeLauncherRecord(config.dataDir, running, config.detach);
+  await writeLauncherRecord(config.dataDir, running, config.detach, undefined, etcd?.pid);
   let mount: ClusterMount | null = null;
   let noMountReason: string | null = noMount ? 'started with --no-mount' : null;
   const stopAll = async (): Promise<void> => {
@@ -148,6 +166,7 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
     const deadline = Date.now() + 20_000;
     while (running.some((instance) => !instance.exited) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     for (const instance of running) if (!instance.exited) instance.child.kill('SIGKILL');
+    await etcd?.stop();
   };
   let volume: string;
   try {
@@ -168,7 +187,7 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
       try {
         await mkdir(config.mount, { recursive: true });
         mount = await startClusterMount(config.dataDir, volume, config.mount, config.detach);
-        await writeLauncherRecord(config.dataDir, running, config.detach, { pid: mount.child.pid ?? 0, dir: mount.dir });
+        await writeLauncherRecord(config.dataDir, running, config.detach, { pid: mount.child.pid ?? 0, dir: mount.dir }, etcd?.pid);
       } catch (error) {
         noMountReason = `the mount failed: ${(error as Error).message}`;
         process.stderr.write(`atoll start: ${noMountReason}\n`);

@@ -56,11 +56,22 @@ test('defaults alone give a complete master config', () => {
     peers: [],
     adminToken: undefined,
     adminTokenFile: undefined,
+    backend: 'raft',
+    etcd: [],
+    etcdPrefix: '/atollfs/atoll',
+    etcdLeaseTtl: 5_000,
     clusterSecret: undefined,
     clusterSecretFile: undefined,
     logLevel: 'info',
   });
   assert.ok(Object.isFrozen(config) && Object.isFrozen(config.peers));
+});
+
+test('a master on etcd needs the etcd endpoints', () => {
+  assert.throws(() => loadConfig('master', ['--backend', 'etcd'], options), /etcd.*backend etcd needs the etcd endpoints/s);
+  const { config } = loadConfig('master', ['--backend', 'etcd', '--etcd', '127.0.0.1:2379,127.0.0.1:22379', '--etcd-lease-ttl', '3s'], options);
+  assert.deepEqual(config.etcd.map((endpoint) => `${endpoint.host}:${endpoint.port}`), ['127.0.0.1:2379', '127.0.0.1:22379']);
+  assert.equal(config.etcdLeaseTtl, 3_000);
 });
 
 test('flags beat the file, the file beats defaults', () => {

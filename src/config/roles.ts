@@ -14,6 +14,7 @@ import {
   byteSizeKey,
   defineSchema,
   derivedDefault,
+  durationKey,
   enumKey,
   hostKey,
   hostPortListKey,
@@ -59,7 +60,17 @@ export interface MasterConfig extends ServerConfigBase {
   /** The effective admin API token: from `admin-token`, or read from `admin-token-file`. */
   readonly adminToken: string | undefined;
   readonly adminTokenFile: string | undefined;
+  /** Where the master keeps its state and elects its leader. */
+  readonly backend: MasterBackend;
+  /** etcd client endpoints (backend etcd). */
+  readonly etcd: readonly HostPort[];
+  /** Key prefix of this cluster in etcd. */
+  readonly etcdPrefix: string;
+  /** Milliseconds; the election lease's TTL (rounded up to whole seconds for etcd). */
+  readonly etcdLeaseTtl: number;
 }
+
+export type MasterBackend = 'raft' | 'etcd';
 
 /** Background work one metanode or datanode does at once. */
 export interface NodeWorkLimits {
@@ -297,10 +308,39 @@ export const masterSchema: ConfigSchema<MasterConfig> = defineSchema<MasterConfi
     }),
     adminToken: optionalStringKey({ secret: true, description: 'token the HTTP admin API requires (prefer admin-token-file)' }),
     adminTokenFile: optionalPathKey({ description: 'file holding the admin API token (one trailing newline is ignored)' }),
+    backend: enumKey({
+      values: ['raft', 'etcd'] as const,
+      default: 'raft',
+      description: 'where the masters keep their state and elect a leader: raft (their own group) or etcd (an etcd cluster, see etcd)',
+    }),
+    etcd: hostPortListKey({
+      default: [],
+      description: 'etcd client endpoints (host:port) for backend etcd',
+    }),
+    etcdPrefix: stringKey({
+      default: '/atollfs/atoll',
+      description: 'key prefix of this cluster in etcd (backend etcd); one prefix per cluster',
+      pattern: /^\/[A-Za-z0-9._\/-]{1,200}$/,
+      patternText: 'a "/" then up to 200 letters, digits, ".", "_", "-" or "/"',
+    }),
+    etcdLeaseTtl: durationKey({
+      default: 5_000,
+      min: 2_000,
+      max: 60_000,
+      description: 'TTL of the leader election lease in etcd (backend etcd); a leader that cannot renew it stops writing before it expires',
+    }),
     ...operationKeys(),
   },
-  finish: finishServerConfig,
+  finish: finishMasterConfig,
 });
+
+function finishMasterConfig(config: MasterConfig, context: FinishContext<MasterConfig>): { config: MasterConfig; errors: ConfigError[] } {
+  const finished = finishServerConfig(config, context);
+  if (finished.config.backend === 'etcd' && finished.config.etcd.length === 0) {
+    finished.errors.push(ConfigError.forKey('etcd', 'backend etcd needs the etcd endpoints (host:port,...)', context.sourceOf('etcd'), context.flagOf('etcd')));
+  }
+  return finished;
+}
 
 export const metanodeSchema: ConfigSchema<MetanodeConfig> = defineSchema<MetanodeConfig>({
   name: 'metanode',

@@ -13,6 +13,7 @@ import { isAlive, stopClusterMount } from './cluster-mount.js';
 import { AtollError } from '../errors/atoll-error.js';
 import { StatusCode } from '../proto/generated/common.js';
 import type { ServerRole } from '../config/index.js';
+import { EtcdProcess, etcdBinary, etcdVersion } from '../etcd/etcd-process.js';
 
 export interface PlannedInstance {
   readonly role: ServerRole;
@@ -28,7 +29,18 @@ export interface ClusterPlan {
   /** The masters' admin API token (plans made before it existed get one at the next start). */
   readonly adminTokenFile?: string;
   readonly instances: readonly PlannedInstance[];
+  /** Set when the masters run on etcd: the local etcd the launcher starts for them. */
+  readonly etcd?: PlannedEtcd;
 }
+
+export interface PlannedEtcd {
+  readonly clientPort: number;
+  readonly peerPort: number;
+  readonly dataDir: string;
+  readonly prefix: string;
+}
+
+export type MasterBackendName = 'raft' | 'etcd';
 
 export interface ClusterShape {
   readonly masters: number;
@@ -81,7 +93,7 @@ export async function freePorts(host: string, count: number): Promise<number[]> 
 
 // Loads the saved plan, or makes and saves a new one. A saved plan wins over the shape
 // asked for: the data of a cluster belongs to the instances it was made with.
-export async function loadOrCreatePlan(clusterDirGiven: string, shape: ClusterShape, host = '127.0.0.1'): Promise<{ plan: ClusterPlan; created: boolean }> {
+export async function loadOrCreatePlan(clusterDirGiven: string, shape: ClusterShape, host = '127.0.0.1', backend: MasterBackendName = 'raft'): Promise<{ plan: ClusterPlan; created: boolean }> {
   // Paths in the plan are absolute: the admin commands read it from any directory.
   const clusterDir = resolve(clusterDirGiven);
   const planPath = join(clusterDir, 'cluster.json');
@@ -106,7 +118,12 @@ export async function loadOrCreatePlan(clusterDirGiven: string, shape: ClusterSh
   const secretFile = await ensureSecretFile(join(clusterDir, 'cluster-secret'));
   const adminTokenFile = await ensureSecretFile(join(clusterDir, 'admin-token'));
   const instances = await planInstances(clusterDir, shape, host);
-  const plan: ClusterPlan = { formatVersion: 1, host, secretFile, adminTokenFile, instances };
+  let etcd: PlannedEtcd | undefined;
+  if (backend === 'etcd') {
+    const [clientPort, peerPort] = await freePorts(host, 2);
+    etcd = { clientPort: clientPort!, peerPort: peerPort!, dataDir: join(clusterDir, 'etcd'), prefix: '/atollfs/atoll' };
+  }
+  const plan: ClusterPlan = { formatVersion: 1, host, secretFile, adminTokenFile, instances, ...(etcd === undefined ? {} : { etcd }) };
   await writePlan(planPath, plan);
   return { plan, created: true };
 }
@@ -166,6 +183,7 @@ export function instanceArguments(plan: ClusterPlan, instance: PlannedInstance):
   if (instance.role === 'master') {
     args.push('--peers', masters);
     if (plan.adminTokenFile !== undefined) args.push('--admin-token-file', plan.adminTokenFile);
+    if (plan.etcd !== undefined) args.push('--backend', 'etcd', '--etcd', `${plan.host}:${plan.etcd.clientPort}`, '--etcd-prefix', plan.etcd.prefix);
   }
   else args.push('--masters', masters);
   return args;
@@ -250,11 +268,11 @@ export async function waitReady(plan: ClusterPlan, running: readonly RunningInst
   }
 }
 
-export async function writeLauncherRecord(clusterDir: string, running: readonly RunningInstance[], detached: boolean, mount?: { pid: number; dir: string }): Promise<void> {
+export async function writeLauncherRecord(clusterDir: string, running: readonly RunningInstance[], detached: boolean, mount?: { pid: number; dir: string }, etcdPid?: number): Promise<void> {
   const record: LauncherRecord = {
     launcherPid: process.pid,
     detached,
-    pids: Object.fromEntries(running.map((instance) => [instance.planned.name, instance.child.pid ?? 0])),
+    pids: { ...Object.fromEntries(running.map((instance) => [instance.planned.name, instance.child.pid ?? 0])), ...(etcdPid === undefined ? {} : { etcd: etcdPid }) },
     ...(mount === undefined ? {} : { mount }),
   };
   await writeFile(join(clusterDir, 'launcher.json'), `${JSON.stringify(record, null, 2)}\n`);
@@ -272,6 +290,49 @@ function confirmedPid(instance: PlannedInstance, recorded: number | undefined): 
   }
 }
 
+// The local etcd's pid, confirmed by the etcd.json the launcher wrote beside its data.
+function confirmedEtcdPid(etcd: PlannedEtcd, recorded: number | undefined): number | null {
+  if (recorded === undefined || recorded <= 0) return null;
+  try {
+    const own = JSON.parse(readFileSync(etcdRecordPath(etcd), 'utf8')) as { pid?: number };
+    return own.pid === recorded && isAlive(recorded) ? recorded : null;
+  } catch {
+    return null;
+  }
+}
+
+function etcdRecordPath(etcd: PlannedEtcd): string {
+  return `${etcd.dataDir}.json`;
+}
+
+async function stopPid(pid: number): Promise<void> {
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + stopTimeoutMs;
+  while (isAlive(pid) && Date.now() < deadline) await new Promise((resolveWait) => setTimeout(resolveWait, 50));
+  if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+}
+
+/**
+ * Starts the cluster's local etcd (backend etcd) and waits until it answers; null for a
+ * cluster on Raft. Its log is `<cluster-dir>/etcd.log`; `etcd.json` names its pid.
+ */
+export async function startPlannedEtcd(plan: ClusterPlan, detached: boolean): Promise<EtcdProcess | null> {
+  if (plan.etcd === undefined) return null;
+  if (etcdVersion() === null) {
+    throw new AtollError(StatusCode.UNAVAILABLE, `this cluster runs its masters on etcd, but no etcd executable runs here (\`${etcdBinary()}\`; Debian: apt-get install etcd-server)`);
+  }
+  const etcd = await EtcdProcess.start({
+    dataDir: plan.etcd.dataDir,
+    host: plan.host,
+    clientPort: plan.etcd.clientPort,
+    peerPort: plan.etcd.peerPort,
+    logFile: `${plan.etcd.dataDir}.log`,
+    detached,
+  });
+  await writeFile(etcdRecordPath(plan.etcd), `${JSON.stringify({ pid: etcd.pid, endpoint: etcd.endpoint }, null, 2)}\n`);
+  return etcd;
+}
+
 // Stops a cluster started in the background: SIGTERM to every instance, then waits for
 // them to exit (graceful stop drains their calls), SIGKILL after stopTimeoutMs.
 export async function stopCluster(clusterDir: string): Promise<{ stopped: string[]; alreadyDown: string[] }> {
@@ -287,6 +348,7 @@ export async function stopCluster(clusterDir: string): Promise<{ stopped: string
   }
   const stopped: string[] = [];
   const alreadyDown: string[] = [];
+  const etcdPid = plan.etcd === undefined ? null : confirmedEtcdPid(plan.etcd, record?.pids.etcd);
   // The mount first: it publishes buffered writes while the cluster is still up.
   if (record?.mount !== undefined) {
     await stopClusterMount(record.mount.pid, record.mount.dir);
@@ -306,6 +368,14 @@ export async function stopCluster(clusterDir: string): Promise<{ stopped: string
   for (const target of targets) {
     if (isAlive(target.pid)) process.kill(target.pid, 'SIGKILL');
     stopped.push(target.name);
+  }
+  // etcd last: the masters resign from the election in it as they stop.
+  if (plan.etcd !== undefined) {
+    if (etcdPid === null) alreadyDown.push('etcd');
+    else {
+      await stopPid(etcdPid);
+      stopped.push('etcd');
+    }
   }
   return { stopped, alreadyDown };
 }

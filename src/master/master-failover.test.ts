@@ -9,15 +9,10 @@ import { MasterClient } from '../masterclient/index.js';
 import type { RpcClient } from '../rpc/index.js';
 import { masterLimitsDefault } from './limits.js';
 import { NodeFleet } from './testing/node-fleet.js';
-import { newTestRpcClient, planMasterGroup, removePlan, spawnMaster, waitFor, waitForLeader, type MasterGroupPlan } from './testing/master-group.js';
+import { createVolumeAt, exited, newTestRpcClient, planMasterGroup, removePlan, spawnMaster, waitFor, waitForLeader, type MasterGroupPlan } from './testing/master-group.js';
 
 // The election timeout is 10 to 20 ticks; the client's retry budget comes on top.
 const electionTimeoutMaxMs = 20 * masterLimitsDefault.raftTickMs;
-
-async function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  await new Promise((resolve) => child.once('exit', resolve));
-}
 
 describe('three master processes', { timeout: 180_000 }, () => {
   let plan: MasterGroupPlan;
@@ -116,13 +111,7 @@ describe('three master processes', { timeout: 180_000 }, () => {
       frozen.kill('SIGCONT');
       thawed = true;
       // At once, before it has heard of the new term, ask the old leader to write.
-      const attempt = await rpc.call(frozenAddress, Master.admin, {
-        method: 'POST',
-        path: '/api/v1/volumes',
-        bodyJson: JSON.stringify({ name: 'zombie-write', capacityBytes: 2 ** 30 }),
-        adminToken: plan.adminToken,
-        forwardedHops: 0,
-      }, { deadlineMs: 15_000 }).catch((error: Error) => ({ httpStatus: 0, bodyJson: JSON.stringify({ error: error.message }), handledBy: '' }));
+      const attempt = await createVolumeAt(rpc, plan, frozenAddress, 'zombie-write');
       if (attempt.httpStatus === 201) {
         assert.notEqual(attempt.handledBy, frozenAddress, 'the deposed leader itself executed a write');
       }

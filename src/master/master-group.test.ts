@@ -71,7 +71,7 @@ describe('a group of three masters', { timeout: 120_000 }, () => {
       await waitFor(`volume on ${master.selfAddress}`, 5_000, () => (master.state.volumes.forwarded !== undefined ? true : undefined));
     }
     await waitFor('equal state digests', 5_000, () => {
-      const digests = new Set(masters.map((master) => master.machine.digest()));
+      const digests = new Set(masters.map((master) => master.stateDigest()));
       return digests.size === 1 ? true : undefined;
     });
     // Reads through a follower are forwarded too, and answered at the leader.

@@ -1,22 +1,23 @@
-// One master instance: the master Raft group on the instance runtime, the RPC methods of
-// the Master service, the admin API on HTTP and RPC, and the leader's background loops.
+// One master instance: its coordination (the embedded Raft group or etcd, coordination.ts)
+// on the instance runtime, the RPC methods of the Master service, the admin API on HTTP
+// and RPC, and the leader's background loops. Nothing here depends on the backend.
 //
 // Who does what:
-// - Every master: answers cluster info from its own Raft status and its probes of the
+// - Every master: answers cluster info from its coordination status and its probes of the
 //   other members; forwards admin requests to the leader; serves volume views from the
 //   cache the leader fills (view-cache.ts), or redirects to the leader.
 // - The leader only: changes state (proposals), answers node registrations and
 //   heartbeats, gathers heartbeat facts and records them in batches, runs the planner,
 //   and pushes view versions to followers.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MasterConfig } from '../config/index.js';
-import { NodeDisk } from '../disk/index.js';
 import { AtollError } from '../errors/atoll-error.js';
+import { EtcdClient } from '../etcd/etcd-client.js';
 import { ServerInstance } from '../instance/index.js';
-import { logError, type Logger } from '../observability/index.js';
+import type { Logger } from '../observability/index.js';
 import { StatusCode } from '../proto/generated/common.js';
 import {
   Master,
@@ -33,22 +34,23 @@ import {
   type RegisterNodeRequest,
   type VolumeView,
 } from '../proto/generated/master.js';
-import { Role, type NodeId } from '../raft/index.js';
-import { RaftHost, RpcRaftTransport, openWalPersistence, registerRaftTransport, type PeerAddress, type WalPersistence } from '../raftstore/index.js';
-import { createRandom } from '../random/index.js';
+import type { NodeId } from '../raft/index.js';
+import type { PeerAddress } from '../raftstore/index.js';
 import { RpcClient } from '../rpc/index.js';
 import { systemClock } from '../time/index.js';
 import { AdminApi, type AdminReply, type AdminRequest } from './admin-api.js';
-import { encodeCommand, type MasterCommand, type NodeUsage, type PartitionUsage } from './commands.js';
+import type { MasterCommand, NodeUsage, PartitionUsage } from './commands.js';
+import type { CoordinationStatus, MasterCoordination } from './coordination.js';
+import { EtcdCoordination } from './etcd-coordination.js';
 import { masterLimits, type MasterLimits } from './limits.js';
 import { planBackgroundWork } from './planner.js';
+import { RaftCoordination } from './raft-coordination.js';
 import { tasksForNode } from './reconcile.js';
-import { MasterStateMachine } from './state-machine.js';
 import type { MasterState } from './state.js';
 import { FollowerViewCache } from './view-cache.js';
 import { partitionStatusName, volumeView } from './views.js';
 
-export const masterGroupId = 1;
+export { masterGroupId } from './raft-coordination.js';
 export const clusterNameDefault = 'atoll';
 
 export interface MasterServerOptions {
@@ -85,7 +87,7 @@ export class MasterServer {
   readonly logger: Logger;
   readonly limits: MasterLimits;
   readonly faults: MasterFaults = { dropViewPushes: false };
-  readonly machine: MasterStateMachine;
+  readonly coordination: MasterCoordination;
   readonly selfAddress: string;
   readonly nodeId: number;
   /** Sorted service addresses of every member; node id = position + 1. */
@@ -96,8 +98,7 @@ export class MasterServer {
   readonly #members = new Map<number, MemberRecord>();
   readonly #probes = new Map<number, MemberProbe>();
   readonly #timers = new Set<NodeJS.Timeout>();
-  #host: RaftHost | null = null;
-  #persistence: WalPersistence | null = null;
+  #started = false;
   #stopped = false;
   // Leader-only memory.
   #leaderTerm = 0;
@@ -123,11 +124,11 @@ export class MasterServer {
     this.memberAddresses = memberAddresses;
     this.selfAddress = selfAddress;
     this.nodeId = memberAddresses.indexOf(selfAddress) + 1;
-    this.machine = new MasterStateMachine(clusterNameDefault);
-    this.machine.onApplied = (_index, _command, changed) => {
-      if (changed.size > 0 && this.isLeader()) this.#pushViewsSoon();
-    };
     this.#client = new RpcClient({ secret: options.config.clusterSecret!, instance: options.config.instance });
+    this.coordination = this.#makeCoordination();
+    this.coordination.onViewsChanged = () => {
+      if (this.isLeader()) this.#pushViewsSoon();
+    };
     this.#registerMetrics();
     this.#viewRequests = instance.metrics.counter({
       name: 'atoll_master_view_requests_total',
@@ -173,7 +174,7 @@ export class MasterServer {
       const members = [...new Set(configuredPeers.length > 0 ? configuredPeers : [selfAddress])].sort();
       server = new MasterServer(instance, options, members, selfAddress);
       instance.setReadiness(() => server!.readiness());
-      await server.#startRaft();
+      await server.#startCoordination();
       return server;
     } catch (error) {
       await server?.stop().catch(() => {});
@@ -183,36 +184,34 @@ export class MasterServer {
   }
 
   get state(): MasterState {
-    return this.machine.state;
+    return this.coordination.state;
+  }
+
+  #status(): CoordinationStatus {
+    return this.coordination.status();
   }
 
   isLeader(): boolean {
-    return this.#host !== null && !this.#stopped && this.#host.status(masterGroupId).role === Role.Leader;
+    return this.#started && !this.#stopped && this.#status().role === 'leader';
   }
 
   /** The leader's service address as this master knows it, or '' when unknown. */
   leaderAddress(): string {
-    if (this.#host === null) return '';
-    const leader = this.#host.status(masterGroupId).leader;
-    return leader === 0 ? '' : this.memberAddresses[leader - 1] ?? '';
+    return this.#started ? this.#status().leaderAddress : '';
   }
 
   async propose(command: MasterCommand): Promise<unknown> {
-    const host = this.#requireHost();
-    try {
-      return await host.propose(masterGroupId, encodeCommand(command));
-    } catch (error) {
-      throw this.#withServiceHint(error);
-    }
+    this.#requireStarted();
+    return this.coordination.propose(command);
   }
 
   clusterInfo(): ClusterInfoResponse {
     const nowMs = systemClock.nowMs();
-    const status = this.#host?.status(masterGroupId);
+    const status = this.#status();
     const members = this.memberAddresses.map((address, position) => {
       const nodeId = position + 1;
       if (nodeId === this.nodeId) {
-        return { address, nodeId, state: this.#ownState(), httpPort: this.instance.ports.http, term: status?.term ?? 0, appliedIndex: status?.applied ?? 0, lastSeenMsAgo: 0 };
+        return { address, nodeId, state: this.#ownState(), httpPort: this.instance.ports.http, term: status.term, appliedIndex: status.appliedIndex, lastSeenMsAgo: 0 };
       }
       const probe = this.#probes.get(nodeId);
       const fresh = probe?.seenAtMs !== null && probe?.seenAtMs !== undefined && nowMs - probe.seenAtMs <= this.limits.memberDownAfterMs;
@@ -227,30 +226,28 @@ export class MasterServer {
         lastSeenMsAgo: probe?.seenAtMs === null || probe?.seenAtMs === undefined ? 0 : Math.round(nowMs - probe.seenAtMs),
       };
     });
-    return { leader: this.leaderAddress(), term: status?.term ?? 0, appliedIndex: status?.applied ?? 0, members, clusterName: this.state.clusterName, answeredBy: this.selfAddress };
+    return { leader: this.leaderAddress(), term: status.term, appliedIndex: status.appliedIndex, members, clusterName: this.state.clusterName, answeredBy: this.selfAddress };
   }
 
   async readiness(): Promise<{ ready: boolean; reason?: string; details?: Record<string, unknown> }> {
-    if (this.#host === null) {
+    if (!this.#started) {
       return { ready: false, reason: 'waiting for the other masters', details: { membersKnown: this.#members.size, members: this.memberAddresses.length } };
     }
-    const status = this.#host.status(masterGroupId);
-    if (status.leader === 0) return { ready: false, reason: 'electing a leader', details: { term: status.term } };
-    if (status.applied < status.commit) return { ready: false, reason: 'applying the log', details: { applied: status.applied, commit: status.commit } };
-    return { ready: true, details: { leader: this.leaderAddress(), term: status.term } };
+    return this.coordination.readiness();
   }
 
   statusExtra(): Record<string, unknown> {
-    const status = this.#host?.status(masterGroupId);
+    const status = this.#status();
     return {
       master: {
         nodeId: this.nodeId,
         address: this.selfAddress,
+        backend: this.coordination.backend,
         state: this.#ownState(),
         leader: this.leaderAddress(),
-        term: status?.term ?? 0,
-        appliedIndex: status?.applied ?? 0,
-        commitIndex: status?.commit ?? 0,
+        term: status.term,
+        appliedIndex: status.appliedIndex,
+        commitIndex: status.commitIndex,
         members: this.memberAddresses,
         nodes: Object.keys(this.state.nodes).length,
         volumes: Object.keys(this.state.volumes).length,
@@ -258,6 +255,11 @@ export class MasterServer {
         cachedViews: this.#viewCache.size,
       },
     };
+  }
+
+  /** Equal on masters with equal state (tests compare replicas). */
+  stateDigest(): string {
+    return createHash('sha256').update(JSON.stringify(this.state)).digest('hex');
   }
 
   /** Runs an admin request as if it came over HTTP or RPC (tests, the RPC tunnel). */
@@ -272,10 +274,9 @@ export class MasterServer {
     this.#timers.clear();
     if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
     if (this.#pushSoonTimer !== null) clearTimeout(this.#pushSoonTimer);
-    await this.#host?.stop();
+    await this.coordination.stop();
     await this.instance.stop();
     await this.#client.close();
-    await this.#persistence?.close();
   }
 
   #registerMetrics(): void {
@@ -290,7 +291,7 @@ export class MasterServer {
     });
     metrics.gauge({
       name: 'atoll_master_applied_index',
-      help: 'Index of the last log entry applied to this master\'s state.',
+      help: 'Index of the last log entry (Raft) or revision (etcd) applied to this master\'s state.',
       collect() {
         this.set(server.state.appliedIndex);
       },
@@ -326,18 +327,54 @@ export class MasterServer {
 
   // ------------------------------------------------------------------ start-up
 
-  async #startRaft(): Promise<void> {
-    const dataDir = this.config.dataDir;
-    const membersFile = join(dataDir, 'master-members.json');
-    const saved = await readSavedMembers(membersFile, this.memberAddresses);
-    if (saved !== null) {
-      for (const member of saved) this.#members.set(member.nodeId, member);
+  #makeCoordination(): MasterCoordination {
+    const config = this.config;
+    if (config.backend === 'etcd') {
+      return new EtcdCoordination({
+        client: new EtcdClient({ endpoints: config.etcd.map((endpoint) => `${endpoint.host}:${endpoint.port}`) }),
+        prefix: config.etcdPrefix.replace(/\/+$/, ''),
+        leaseTtlMs: config.etcdLeaseTtl,
+        nodeId: this.nodeId,
+        selfAddress: this.selfAddress,
+        clusterName: clusterNameDefault,
+        logger: this.logger.child({ component: 'etcd' }),
+      });
     }
+    return new RaftCoordination({
+      nodeId: this.nodeId,
+      memberAddresses: this.memberAddresses,
+      dataDir: config.dataDir,
+      clusterName: clusterNameDefault,
+      instance: this.instance,
+      client: this.#client,
+      logger: this.logger,
+      limits: this.limits,
+      waitForMembers: () => this.#waitForMembers(),
+    });
+  }
+
+  async #startCoordination(): Promise<void> {
     const ports = this.instance.ports;
     this.#members.set(this.nodeId, { nodeId: this.nodeId, address: this.selfAddress, host: this.config.host, httpPort: ports.http, raftHeartbeatPort: ports.raftHeartbeat, raftReplicaPort: ports.raftReplica });
     this.#startTimer(() => void this.#probeMembers(), this.limits.memberProbeIntervalMs);
+    await this.coordination.start();
+    this.#started = true;
+    this.logger.info({ backend: this.coordination.backend, nodeId: this.nodeId, members: this.memberAddresses }, 'master coordination started');
+    this.#startTimer(() => this.#observeLeadership(), this.limits.raftTickMs);
+    this.#startTimer(() => void this.#plan(), this.limits.plannerIntervalMs);
+    this.#startTimer(() => void this.#flushReports(), this.limits.reportFlushIntervalMs);
+    this.#startTimer(() => this.#pushViews(), this.limits.viewPushIntervalMs);
+  }
+
+  // The Raft group's first configuration needs every member's Raft ports: wait for them
+  // (kept in master-members.json so a restart does not wait for members that are down).
+  async #waitForMembers(): Promise<ReadonlyMap<number, PeerAddress>> {
+    const membersFile = join(this.config.dataDir, 'master-members.json');
+    const saved = await readSavedMembers(membersFile, this.memberAddresses);
+    if (saved !== null) {
+      for (const member of saved) if (member.nodeId !== this.nodeId) this.#members.set(member.nodeId, member);
+    }
     await this.#probeMembers();
-    // The group's first configuration needs every member's Raft ports: wait for them.
     let waitedMs = 0;
     while (this.#members.size < this.memberAddresses.length) {
       if (this.#stopped) throw new AtollError(StatusCode.CANCELLED, 'master stopped while waiting for its peers');
@@ -349,55 +386,17 @@ export class MasterServer {
       waitedMs += this.limits.memberProbeIntervalMs;
     }
     await writeSavedMembers(membersFile, [...this.#members.values()]);
-
-    const { persistence, recovered } = await openWalPersistence(new NodeDisk(), join(dataDir, 'raft'));
-    this.#persistence = persistence;
-    const transport = new RpcRaftTransport({
-      localNodeId: this.nodeId as NodeId,
-      localAddress: this.#peerAddress(this.nodeId),
-      client: this.#client,
-      onUnreachable: (groupId, peer) => this.#host?.reportUnreachable(groupId, peer),
-    });
-    const host = new RaftHost({
-      nodeId: this.nodeId as NodeId,
-      persistence,
-      transport,
-      random: createRandom(randomBytes(4).readUInt32LE(0)),
-      defer: (work) => setImmediate(work),
-      limits: { requestTimeoutTicks: this.limits.raftRequestTimeoutTicks, snapshotEntriesMin: this.limits.snapshotEntriesMin, entriesKeptAfterSnapshot: 500 },
-      logger: this.logger.child({ component: 'raft' }),
-      onFatalError: (error) => {
-        logError(this.logger, error, 'master Raft group failed; exiting');
-        process.exit(70);
-      },
-    });
-    registerRaftTransport(host, this.instance.raftHeartbeatRpc, this.instance.raftReplicaRpc);
-    const state = recovered.get(masterGroupId);
-    host.createGroup({
-      groupId: masterGroupId,
-      peers: this.memberAddresses.map((_address, position) => this.#peerAddress(position + 1)),
-      stateMachine: this.machine,
-      bootstrap: state === undefined,
-      recovered: state,
-    });
-    this.#host = host;
-    this.logger.info({ nodeId: this.nodeId, members: this.memberAddresses, recovered: state !== undefined }, 'master Raft group started');
-    this.#startTimer(() => this.#tick(), this.limits.raftTickMs);
-    this.#startTimer(() => void this.#plan(), this.limits.plannerIntervalMs);
-    this.#startTimer(() => void this.#flushReports(), this.limits.reportFlushIntervalMs);
-    this.#startTimer(() => this.#pushViews(), this.limits.viewPushIntervalMs);
+    const addresses = new Map<number, PeerAddress>();
+    for (const member of this.#members.values()) {
+      addresses.set(member.nodeId, { nodeId: member.nodeId as NodeId, host: member.host, heartbeatPort: member.raftHeartbeatPort, replicaPort: member.raftReplicaPort });
+    }
+    return addresses;
   }
 
   #startTimer(work: () => void, intervalMs: number): void {
     const timer = setInterval(work, intervalMs);
     timer.unref();
     this.#timers.add(timer);
-  }
-
-  #peerAddress(nodeId: number): PeerAddress {
-    const member = this.#members.get(nodeId);
-    if (member === undefined) throw new Error(`master member ${nodeId} has no known ports`);
-    return { nodeId: nodeId as NodeId, host: member.host, heartbeatPort: member.raftHeartbeatPort, replicaPort: member.raftReplicaPort };
   }
 
   // ------------------------------------------------------------------ members
@@ -426,21 +425,15 @@ export class MasterServer {
   }
 
   #ownState(): string {
-    if (this.#host === null) return 'loading';
-    const role = this.#host.status(masterGroupId).role;
-    if (role === Role.Leader) return 'leader';
-    if (role === Role.Follower) return 'follower';
-    return 'candidate';
+    return this.#started ? this.#status().role : 'loading';
   }
 
   // ------------------------------------------------------------------ ticks and leadership
 
-  #tick(): void {
-    const host = this.#host;
-    if (host === null || this.#stopped) return;
-    host.tick();
-    const status = host.status(masterGroupId);
-    const leading = status.role === Role.Leader;
+  #observeLeadership(): void {
+    if (!this.#started || this.#stopped) return;
+    const status = this.#status();
+    const leading = status.role === 'leader';
     if (leading && this.#leaderTerm !== status.term) {
       this.#leaderTerm = status.term;
       this.#leaderSinceMs = Date.now();
@@ -458,31 +451,16 @@ export class MasterServer {
   }
 
   async #leaderRead(): Promise<void> {
-    const host = this.#requireHost();
-    try {
-      await host.readIndex(masterGroupId);
-    } catch (error) {
-      throw this.#withServiceHint(error);
-    }
+    this.#requireStarted();
+    await this.coordination.leaderRead();
   }
 
-  // The Raft host names the leader as `node:<id>`; callers need its service address.
-  #withServiceHint(error: unknown): unknown {
-    if (error instanceof AtollError && error.status === StatusCode.NOT_LEADER) {
-      const leader = Number(error.leaderHint.replace(/^node:/, ''));
-      const address = leader > 0 ? this.memberAddresses[leader - 1] ?? '' : '';
-      return new AtollError(StatusCode.NOT_LEADER, address === '' ? 'not the master leader, and no leader is known yet' : `not the master leader; the leader is ${address}`, { leaderHint: address });
-    }
-    return error;
-  }
-
-  #requireHost(): RaftHost {
-    if (this.#host === null || this.#stopped) throw new AtollError(StatusCode.UNAVAILABLE, 'master is starting: its Raft group is not running yet', { retryAfterMs: 500 });
-    return this.#host;
+  #requireStarted(): void {
+    if (!this.#started || this.#stopped) throw new AtollError(StatusCode.UNAVAILABLE, `master is starting: its ${this.coordination.backend} coordination is not running yet`, { retryAfterMs: 500 });
   }
 
   #requireLeader(): void {
-    this.#requireHost();
+    this.#requireStarted();
     if (!this.isLeader()) {
       const leader = this.leaderAddress();
       throw new AtollError(StatusCode.NOT_LEADER, leader === '' ? 'not the master leader, and no leader is known yet' : `not the master leader; the leader is ${leader}`, { leaderHint: leader });
@@ -524,7 +502,7 @@ export class MasterServer {
     if (theirs.join(',') !== this.memberAddresses.join(',')) {
       throw new AtollError(StatusCode.INVALID_ARGUMENT, `master group mismatch: this master's peers are ${this.memberAddresses.join(', ')}, the caller's are ${theirs.join(', ')}`);
     }
-    const status = this.#host?.status(masterGroupId);
+    const status = this.#started ? this.#status() : null;
     const ports = this.instance.ports;
     return {
       nodeId: this.nodeId,
@@ -534,8 +512,8 @@ export class MasterServer {
       raftReplicaPort: ports.raftReplica,
       state: this.#ownState(),
       term: status?.term ?? 0,
-      appliedIndex: status?.applied ?? 0,
-      leaderNodeId: status?.leader ?? 0,
+      appliedIndex: status?.appliedIndex ?? 0,
+      leaderNodeId: status?.leaderNodeId ?? 0,
     };
   }
 
@@ -553,9 +531,10 @@ export class MasterServer {
   }
 
   #acceptViews(request: PushViewsRequest): PushViewsResponse {
-    const status = this.#requireHost().status(masterGroupId);
-    if (status.role === Role.Leader || request.term !== status.term || request.leaderNodeId !== status.leader) {
-      throw new AtollError(StatusCode.NOT_LEADER, `view push from member ${request.leaderNodeId} in term ${request.term} refused: this master knows leader ${status.leader} in term ${status.term}`);
+    this.#requireStarted();
+    const status = this.#status();
+    if (status.role === 'leader' || request.term !== status.term || request.leaderNodeId !== status.leaderNodeId) {
+      throw new AtollError(StatusCode.NOT_LEADER, `view push from member ${request.leaderNodeId} in term ${request.term} refused: this master knows leader ${status.leaderNodeId} in term ${status.term}`);
     }
     if (this.faults.dropViewPushes) throw new AtollError(StatusCode.UNAVAILABLE, 'view pushes dropped (test fault)');
     return { held: this.#viewCache.accept(request) };
@@ -564,7 +543,9 @@ export class MasterServer {
   async #forwardToLeader(request: AdminRequest): Promise<AdminReply> {
     const leader = this.leaderAddress();
     if (leader === '' || leader === this.selfAddress) {
-      throw new AtollError(StatusCode.UNAVAILABLE, 'no master leader is known yet (an election is in progress); retry shortly', { retryAfterMs: 500 });
+      // The backend says why (an election; on etcd, also etcd being unreachable).
+      const reason = this.#started ? this.coordination.readiness().reason : undefined;
+      throw new AtollError(StatusCode.UNAVAILABLE, `no master leader is known yet (${reason ?? 'an election is in progress'}); retry shortly`, { retryAfterMs: 500 });
     }
     const reply = await this.#client.call(leader, Master.admin, {
       method: request.method,
@@ -584,7 +565,7 @@ export class MasterServer {
   }
 
   async #volumeView(volume: string, knownVersion: number): Promise<VolumeView> {
-    this.#requireHost();
+    this.#requireStarted();
     if (this.isLeader()) {
       await this.#leaderRead();
       const view = volumeView(this.state, volume);
@@ -732,7 +713,7 @@ export class MasterServer {
 
   #pushViews(): void {
     if (!this.isLeader()) return;
-    const status = this.#host!.status(masterGroupId);
+    const status = this.#status();
     const state = this.state;
     const versions = Object.values(state.volumes).map((volume) => ({ volume: volume.name, version: volume.viewVersion }));
     for (let position = 0; position < this.memberAddresses.length; position++) {

@@ -34,6 +34,8 @@ export interface MasterGroupPlan {
   readonly ports: readonly MasterPorts[];
   /** Service addresses, in the order of `ports`. */
   readonly addresses: readonly string[];
+  /** Given to every master after the others (e.g. the etcd backend's flags). */
+  readonly extraArguments: readonly string[];
 }
 
 /** A new temporary cluster directory with a random secret and admin token in their files. */
@@ -48,11 +50,16 @@ export async function temporaryClusterRoot(prefix: string): Promise<{ root: stri
   return { root, secret, secretFile, adminToken, adminTokenFile };
 }
 
-export async function planMasterGroup(count: number): Promise<MasterGroupPlan> {
+/** The flags that put a group on etcd, under a prefix of its own. */
+export function etcdBackendArguments(endpoint: string, prefix: string, leaseTtl = '3s'): string[] {
+  return ['--backend', 'etcd', '--etcd', endpoint, '--etcd-prefix', prefix, '--etcd-lease-ttl', leaseTtl];
+}
+
+export async function planMasterGroup(count: number, extraArguments: readonly string[] = []): Promise<MasterGroupPlan> {
   const { root, secret, secretFile, adminToken, adminTokenFile } = await temporaryClusterRoot('atoll-master-');
   const free = await freePorts(host, count * 4);
   const ports = Array.from({ length: count }, (_, index) => ({ service: free[index * 4]!, http: free[index * 4 + 1]!, raftHeartbeat: free[index * 4 + 2]!, raftReplica: free[index * 4 + 3]! }));
-  return { root, secret, secretFile, adminToken, adminTokenFile, ports, addresses: ports.map((port) => `${host}:${port.service}`) };
+  return { root, secret, secretFile, adminToken, adminTokenFile, ports, addresses: ports.map((port) => `${host}:${port.service}`), extraArguments };
 }
 
 export function masterArguments(plan: MasterGroupPlan, index: number): string[] {
@@ -69,6 +76,7 @@ export function masterArguments(plan: MasterGroupPlan, index: number): string[] 
     '--admin-token-file', plan.adminTokenFile,
     '--peers', plan.addresses.join(','),
     '--log-level', process.env.ATOLL_TEST_LOG_LEVEL ?? 'warn',
+    ...plan.extraArguments,
   ];
 }
 
@@ -88,6 +96,12 @@ export async function startMasterGroupInProcess(plan: MasterGroupPlan): Promise<
 export function spawnMaster(plan: MasterGroupPlan, index: number): ChildProcess {
   const child = spawn(process.execPath, [atollBin, 'master', ...masterArguments(plan, index)], { stdio: ['ignore', 'ignore', 'inherit'] });
   return child;
+}
+
+/** Resolves when the child process has exited (at once if it has). */
+export async function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise((resolve) => child.once('exit', resolve));
 }
 
 export async function removePlan(plan: MasterGroupPlan): Promise<void> {
@@ -123,6 +137,20 @@ export async function waitForLeader(client: RpcClient, addresses: readonly strin
     if (leaders.size !== 1 || leader === undefined || leader === '' || exclude.includes(leader)) return undefined;
     return leader;
   });
+}
+
+/**
+ * Asks one master (no retry, no failover) to create a volume over the `Master.Admin` RPC;
+ * a call that fails answers httpStatus 0 with the error in the body.
+ */
+export async function createVolumeAt(client: RpcClient, plan: MasterGroupPlan, address: string, name: string, deadlineMs = 15_000): Promise<{ httpStatus: number; bodyJson: string; handledBy: string }> {
+  return client.call(address, Master.admin, {
+    method: 'POST',
+    path: '/api/v1/volumes',
+    bodyJson: JSON.stringify({ name, capacityBytes: 2 ** 30 }),
+    adminToken: plan.adminToken,
+    forwardedHops: 0,
+  }, { deadlineMs }).catch((error: Error) => ({ httpStatus: 0, bodyJson: JSON.stringify({ error: error.message }), handledBy: '' }));
 }
 
 /** An admin API request over HTTP, as curl would send it. */
