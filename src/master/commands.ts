@@ -43,6 +43,8 @@ export interface RecordReportsCommand {
   readonly nowMs: number;
   readonly nodes: readonly NodeUsage[];
   readonly partitions: readonly PartitionUsage[];
+  /** Ids of partitions reported by nodes that the state does not know, at or past its next partition id. */
+  readonly strayPartitionIds?: readonly number[];
 }
 
 export interface SetNodeStateCommand {

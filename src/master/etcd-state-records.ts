@@ -1,7 +1,8 @@
 // The master's state as etcd records, one key per record, under `<prefix>/state/`:
 //
 //   settings              the cluster settings
-//   counters              nextNodeId, nextVolumeId, nextPartitionId (ids are never reused)
+//   counters              nextNodeId, nextVolumeId, nextPartitionId (ids are never reused),
+//                         strayPartitionIds
 //   nodes/<id>            a NodeRecord
 //   volumes/<name>        a VolumeRecord without viewVersion: the view version is the
 //                         record's mod_revision (the record is rewritten whenever the
@@ -22,7 +23,7 @@ export type StateRecords = ReadonlyMap<string, string>;
 export function stateRecords(state: MasterState): Map<string, string> {
   const records = new Map<string, string>();
   records.set(settingsRecordKey, JSON.stringify(state.settings));
-  records.set(countersRecordKey, JSON.stringify({ nextNodeId: state.nextNodeId, nextVolumeId: state.nextVolumeId, nextPartitionId: state.nextPartitionId }));
+  records.set(countersRecordKey, JSON.stringify({ nextNodeId: state.nextNodeId, nextVolumeId: state.nextVolumeId, nextPartitionId: state.nextPartitionId, strayPartitionIds: state.strayPartitionIds }));
   for (const node of Object.values(state.nodes)) records.set(`nodes/${node.id}`, JSON.stringify(node));
   for (const volume of Object.values(state.volumes)) {
     const { viewVersion: _viewVersion, ...stored } = volume;
@@ -105,7 +106,7 @@ export interface LoadedState {
 export function loadState(clusterName: string, loaded: readonly LoadedRecord[], revision: number): LoadedState {
   const base = emptyMasterState(clusterName);
   let settings = base.settings;
-  let counters = { nextNodeId: base.nextNodeId, nextVolumeId: base.nextVolumeId, nextPartitionId: base.nextPartitionId };
+  let counters = { nextNodeId: base.nextNodeId, nextVolumeId: base.nextVolumeId, nextPartitionId: base.nextPartitionId, strayPartitionIds: base.strayPartitionIds };
   let countersModRevision = 0;
   const nodes: Record<string, NodeRecord> = {};
   const volumes: Record<string, VolumeRecord> = {};
@@ -116,7 +117,7 @@ export function loadState(clusterName: string, loaded: readonly LoadedRecord[], 
     if (record.key === settingsRecordKey) {
       settings = { ...defaultClusterSettings, ...parsed };
     } else if (record.key === countersRecordKey) {
-      counters = parsed as typeof counters;
+      counters = { ...counters, ...(parsed as Partial<typeof counters>) };
       countersModRevision = record.modRevision;
     } else if (record.key.startsWith('nodes/')) {
       nodes[(parsed as unknown as NodeRecord).id] = parsed as unknown as NodeRecord;

@@ -107,6 +107,8 @@ export class MasterServer {
   readonly #lastHeartbeatAtMs = new Map<number, number>();
   readonly #pendingNodeUsage = new Map<number, NodeUsage>();
   readonly #pendingPartitionUsage = new Map<number, PartitionUsage>();
+  // Unknown partitions reported past the counter, for the next recordReports.
+  readonly #pendingStrays = new Set<number>();
   #flushTimer: NodeJS.Timeout | null = null;
   #flushing = false;
   #planning = false;
@@ -631,9 +633,13 @@ export class MasterServer {
     this.#pendingNodeUsage.set(node.id, { nodeId: node.id, capacityBytes: request.capacityBytes, usedBytes: request.usedBytes, lastHeartbeatAtMs: nowMs });
     let urgent = false;
     for (const report of request.partitions) {
-      if (!report.isLeader) continue;
       const partition = this.state.partitions[report.partitionId];
-      if (partition === undefined) continue;
+      if (partition === undefined && report.partitionId >= this.state.nextPartitionId) {
+        // Unknown and past the counter: this state is older than the cluster (a restored backup).
+        this.#pendingStrays.add(report.partitionId);
+        urgent = true;
+      }
+      if (!report.isLeader || partition === undefined) continue;
       const usage = partitionUsageOf(node.id, report);
       this.#pendingPartitionUsage.set(report.partitionId, usage);
       if (partition.leaderNodeId !== node.id || partition.status !== usage.status || partition.reportedMembers.join(',') !== usage.members.join(',')) urgent = true;
@@ -652,14 +658,17 @@ export class MasterServer {
 
   async #flushReports(): Promise<void> {
     if (this.#flushing || !this.isLeader()) return;
-    if (this.#pendingNodeUsage.size === 0 && this.#pendingPartitionUsage.size === 0) return;
+    if (this.#pendingNodeUsage.size === 0 && this.#pendingPartitionUsage.size === 0 && this.#pendingStrays.size === 0) return;
     this.#flushing = true;
     const nodes = [...this.#pendingNodeUsage.values()];
     const partitions = [...this.#pendingPartitionUsage.values()];
+    const strayPartitionIds = [...this.#pendingStrays].sort((left, right) => left - right);
     this.#pendingNodeUsage.clear();
     this.#pendingPartitionUsage.clear();
+    this.#pendingStrays.clear();
+    if (strayPartitionIds.length > 0) this.logger.warn({ strayPartitionIds }, 'nodes report partitions this state never created (restored from an older copy?): their ids are kept out of use and the partitions left on their nodes');
     try {
-      await this.propose({ type: 'recordReports', nowMs: Date.now(), nodes, partitions });
+      await this.propose({ type: 'recordReports', nowMs: Date.now(), nodes, partitions, ...(strayPartitionIds.length > 0 ? { strayPartitionIds } : {}) });
     } catch (error) {
       this.logger.warn({ err: (error as Error).message }, 'recording heartbeat reports failed; the next heartbeats carry them again');
     } finally {

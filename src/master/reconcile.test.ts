@@ -150,6 +150,18 @@ test('a replica of a partition the state no longer has is deleted, unless the st
   assert.deepEqual(tasks, [NodeTask.create({ kind: NodeTaskKind.TASK_DELETE_PARTITION, partitionKind: PartitionKind.PARTITION_DATA, partitionId: 1 })]);
 });
 
+test('a stray partition (reported to a state restored from an older copy) is left on its node', () => {
+  const builder = new StateBuilder();
+  builder.datanodes(['a', 'b', 'c', 'd']);
+  builder.volume('v');
+  builder.dataPartition('v', [1, 2, 3]);
+  const built = builder.build();
+  // Partition 7 was recorded as a stray, and the counter moved past it; node 4 holds a replica.
+  const state: MasterState = { ...built, nextPartitionId: 8, strayPartitionIds: [7] };
+  assert.deepEqual(tasksForNode(state, 4, [report(7, { kind: PartitionKind.PARTITION_DATA })]), []);
+  assert.deepEqual(summary(tasksForNode({ ...state, strayPartitionIds: [] }, 4, [report(7, { kind: PartitionKind.PARTITION_DATA })])), ['TASK_DELETE_PARTITION'], 'not a stray: deleted with its volume');
+});
+
 test('tasks come ascending by partition id, at most a bounded number per heartbeat', () => {
   const builder = new StateBuilder();
   builder.metanodes(['a', 'b', 'c']);

@@ -39,9 +39,10 @@ export function tasksForNode(state: MasterState, nodeId: number, reports: readon
 }
 
 // A partition the state does not have: deleted with its volume. One whose id the state
-// has not allocated yet is newer than this state (a master whose apply lags): keep it.
+// has not allocated yet is newer than this state (a master whose apply lags, or a state
+// restored from an older copy, which records it as a stray): keep it, as a stray too.
 function taskForUnknownPartition(state: MasterState, report: PartitionReport): NodeTask[] {
-  if (report.partitionId >= state.nextPartitionId) return [];
+  if (report.partitionId >= state.nextPartitionId || state.strayPartitionIds.includes(report.partitionId)) return [];
   return [NodeTask.create({ kind: NodeTaskKind.TASK_DELETE_PARTITION, partitionKind: report.kind, partitionId: report.partitionId })];
 }
 

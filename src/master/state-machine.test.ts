@@ -146,6 +146,27 @@ test('reports change the view version only when what clients see changes', () =>
   assert.equal(replica.machine.state.partitions[partition.id]!.leaderNodeId, data[0], 'a report of an older term is ignored');
 });
 
+test('partitions reported past the counter by a state restored from an older copy are strays: their ids are never handed out again', () => {
+  const replica = new Replica();
+  const { meta, data } = clusterOf(replica, 3, 3);
+  replica.apply(createVolume('zeta', meta, data));
+  const next = replica.machine.state.nextPartitionId;
+  const known = Object.values(replica.machine.state.partitions)[0]!.id;
+  replica.apply({ type: 'recordReports', nowMs: 6_000, nodes: [], partitions: [], strayPartitionIds: [known, next + 5, next + 2] });
+  assert.deepEqual(replica.machine.state.strayPartitionIds, [next + 2, next + 5], 'a partition the state has is no stray');
+  assert.equal(replica.machine.state.nextPartitionId, next + 6);
+  replica.apply({ type: 'recordReports', nowMs: 6_000, nodes: [], partitions: [], strayPartitionIds: [next + 1] });
+  assert.deepEqual(replica.machine.state.strayPartitionIds, [next + 2, next + 5], 'below the counter by now: an old deleted partition, not a stray');
+  const created = replica.apply({ type: 'createPartitions', nowMs: 7_000, volume: 'zeta', kind: 'data', partitions: [{ peers: data }] }) as { partitionIds: number[] };
+  assert.deepEqual(created.partitionIds, [next + 6], 'the next new partition takes the id after the last stray');
+  const restored = new MasterStateMachine('test');
+  restored.restore(replica.machine.snapshot(), replica.index);
+  assert.deepEqual(restored.state.strayPartitionIds, [next + 2, next + 5]);
+  const { strayPartitionIds: _dropped, ...older } = JSON.parse(Buffer.from(replica.machine.snapshot()).toString('utf8')) as Record<string, unknown>;
+  restored.restore(Buffer.from(JSON.stringify(older)), replica.index);
+  assert.deepEqual(restored.state.strayPartitionIds, [], 'a snapshot from before strays were tracked');
+});
+
 test('replicas that apply the same commands have the same digest, and a snapshot restores it', () => {
   const first = new Replica();
   const second = new Replica();

@@ -32,6 +32,7 @@ export function emptyMasterState(clusterName: string): MasterState {
     nextNodeId: 1,
     nextVolumeId: 1,
     nextPartitionId: 1,
+    strayPartitionIds: [],
     settings: { ...defaultClusterSettings },
     nodes: {},
     volumes: {},
@@ -92,6 +93,8 @@ export class MasterStateMachine implements GroupStateMachine {
     const parsed = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as Mutable<MasterState>;
     assert(parsed.formatVersion === 1, `master snapshot format ${String(parsed.formatVersion)} is not understood by this version`);
     parsed.settings = { ...defaultClusterSettings, ...parsed.settings };
+    // Snapshots written before stray partitions were tracked.
+    parsed.strayPartitionIds ??= [];
     parsed.appliedIndex = index;
     this.#state = parsed;
   }
@@ -275,6 +278,15 @@ export class MasterStateMachine implements GroupStateMachine {
         partition.dentryCount = usage.dentryCount;
       }
     }
+    // Partitions this state never created, past its counter: it was restored from an older
+    // copy. Their ids must never be handed out again (another partition would share them).
+    const strays = new Set(this.#state.strayPartitionIds);
+    for (const id of [...(command.strayPartitionIds ?? [])].sort((left, right) => left - right)) {
+      if (this.#state.partitions[String(id)] !== undefined || id < this.#state.nextPartitionId) continue;
+      strays.add(id);
+      this.#state.nextPartitionId = id + 1;
+    }
+    if (strays.size !== this.#state.strayPartitionIds.length) this.#state.strayPartitionIds = [...strays].sort((left, right) => left - right);
     return { nodes: command.nodes.length, partitions: command.partitions.length };
   }
 

@@ -120,6 +120,13 @@ export interface MasterState {
   readonly nextNodeId: number;
   readonly nextVolumeId: number;
   readonly nextPartitionId: number;
+  /**
+   * Partitions nodes reported that this state never created, with ids at or past
+   * `nextPartitionId` when first reported: the state was restored from an older copy.
+   * Sorted. Their ids are never handed out; they stay on their nodes (not deleted, not
+   * served) until an operator deals with them (docs/operations.md).
+   */
+  readonly strayPartitionIds: readonly number[];
   readonly settings: ClusterSettings;
   /** Keyed by decimal id / name; JSON objects keep snapshots plain. */
   readonly nodes: Readonly<Record<string, NodeRecord>>;

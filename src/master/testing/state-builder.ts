@@ -165,6 +165,7 @@ export class StateBuilder {
       nextNodeId: this.nextNodeId,
       nextVolumeId: this.nextVolumeId,
       nextPartitionId: this.nextPartitionId,
+      strayPartitionIds: [],
       settings: this.settings,
       nodes: structuredClone(this.nodes),
       volumes: structuredClone(this.volumes),
