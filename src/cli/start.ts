@@ -16,6 +16,7 @@ import {
 import { ensureDefaultVolume, startClusterMount, stopClusterMount, type ClusterMount } from '../launcher/index.js';
 import { fuseAvailability } from '../fuse/availability.js';
 import { mkdir } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { AtollError } from '../errors/atoll-error.js';
 import { exitCodes } from './exit-codes.js';
 
@@ -60,12 +61,19 @@ export const stopSchema = defineSchema<StopConfig>({
   keys: { dataDir: pathKey({ default: '.atoll', description: 'cluster directory given to atoll start' }) },
 });
 
+/** The local cluster's admin token, read from its file (a local cluster prints it for scripts and curl). */
+function adminTokenOf(plan: ClusterPlan): string | null {
+  if (plan.adminTokenFile === undefined) return null;
+  return readFileSync(plan.adminTokenFile, 'utf8').replace(/\n$/, '');
+}
+
 function clusterSummary(plan: ClusterPlan, running: readonly RunningInstance[], clusterDir: string, volume: string, mount: ClusterMount | null): Record<string, unknown> {
   return {
     masters: mastersOf(plan),
     etcd: plan.etcd === undefined ? null : `${plan.host}:${plan.etcd.clientPort}`,
     clusterDir,
     secretFile: plan.secretFile,
+    adminToken: adminTokenOf(plan),
     adminTokenFile: plan.adminTokenFile ?? null,
     volume,
     mount: mount?.dir ?? null,
@@ -99,7 +107,7 @@ function printHuman(plan: ClusterPlan, running: readonly RunningInstance[], crea
     '',
     `masters:      ${mastersOf(plan).join(',')}${plan.etcd === undefined ? '' : ` (on etcd ${plan.host}:${plan.etcd.clientPort}, prefix ${plan.etcd.prefix})`}`,
     `secret file:  ${plan.secretFile}`,
-    `admin token:  ${plan.adminTokenFile ?? '(none)'}`,
+    `admin token:  ${adminTokenOf(plan) ?? '(none)'}${plan.adminTokenFile === undefined ? '' : ` (in ${plan.adminTokenFile})`}`,
     `volume:       ${volume}`,
     '',
     'Try the admin commands (they find this cluster through its directory):',

@@ -50,6 +50,7 @@ test('atoll start brings up every instance on its own ports, comes back on the s
     // The admin commands find the cluster through its directory: one leader among the
     // three masters, every node registered, and the default volume placed on them.
     assert.equal((cluster as unknown as { volume: string }).volume, 'default');
+    assert.equal((cluster as unknown as { adminToken: string }).adminToken, (await readFile(join(clusterDir, 'admin-token'), 'utf8')).trim(), 'the admin token itself, for scripts');
     const info = atollSync(['cluster', 'info', '--json', '--cluster-dir', clusterDir]);
     assert.equal(info.status, 0, info.stderr);
     const clusterInfo = JSON.parse(info.stdout) as { leader: string; term: number; members: Array<{ address: string; state: string }> };
