@@ -26,6 +26,15 @@ describe('three masters on etcd, in process', { timeout: 180_000, ...etcdSuiteOp
   const byAddress = (address: string) => masters.find((master) => master.selfAddress === address)!;
   const httpPortOf = (master: MasterServer) => master.instance.ports.http;
   const createVolume = (master: MasterServer, name: string) => httpAdmin(httpPortOf(master), 'POST', '/api/v1/volumes', { body: { name, capacityBytes: 2 ** 30 }, token: plan.adminToken });
+  // As a client does: a 503 (a new leader still loading the state from etcd) is retried, within a bound.
+  const createVolumeRetrying = async (master: MasterServer, name: string) => {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const answer = await createVolume(master, name);
+      if (answer.status !== 503 || Date.now() > deadline) return answer;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  };
 
   before(async () => {
     server = await startTestEtcd();
@@ -99,7 +108,7 @@ describe('three masters on etcd, in process', { timeout: 180_000, ...etcdSuiteOp
       assert.equal(JSON.parse(own.value.toString()).address, oldLeader.selfAddress);
       await etcd.leaseRevoke(own.lease);
       const newLeaderAddress = await waitForLeader(client, plan.addresses, 20_000, [oldLeader.selfAddress]);
-      const written = await createVolume(byAddress(newLeaderAddress), 'after-fence');
+      const written = await createVolumeRetrying(byAddress(newLeaderAddress), 'after-fence');
       assert.equal(written.status, 201, JSON.stringify(written.body));
     } finally {
       coordination.beforeStateTxn = null;
