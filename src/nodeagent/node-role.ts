@@ -76,6 +76,9 @@ export async function startNodeRole(role: 'metanode' | 'datanode', config: Metan
     ...options.partitionHost,
   });
   const host = partitions;
+  // Read-only: each loaded replica's Raft position and state digest, for comparing
+  // replicas (docs/api.md, "GET /partitions").
+  instance.http.route('GET', '/partitions', async () => ({ status: 200, body: { role, instance: config.instance, nodeId: host.nodeId, partitions: await host.partitionStates() } }));
   await host.list();
   masterClient = new MasterClient({ masters: (config as MetanodeConfig).masters.map((master) => `${master.host}:${master.port}`), rpc });
   masterClient.start();
