@@ -100,6 +100,10 @@ export async function startNodeRole(role: 'metanode' | 'datanode', config: Metan
   const client = masterClient;
   const stop = async (): Promise<void> => {
     agent.stop();
+    // The service first: it refuses new calls as shutting down (clients retry elsewhere)
+    // and drains the calls in flight, whose proposals need the Raft groups still running.
+    // Stopping Raft first failed them as UNAVAILABLE, an unknown outcome for a mutation.
+    await instance.rpc.stop();
     await host.stop();
     await client.stop();
     await instance.stop();

@@ -63,6 +63,8 @@ export interface PartitionState extends Partial<PartitionStateHash> {
   readonly volume: string;
   readonly isLeader: boolean;
   readonly term: number;
+  /** Node ids of the group's voters as this replica knows them. */
+  readonly members: number[];
   /** Raft's applied index, read when the state's digest was taken. */
   readonly appliedIndex: number;
   readonly commitIndex: number;
@@ -272,6 +274,7 @@ export class PartitionHost {
         volume: loaded.spec.volume,
         isLeader: status.role === Role.Leader,
         term: status.term,
+        members: [...status.confState.voters].sort((left, right) => left - right),
         appliedIndex: status.applied,
         commitIndex: status.commit,
         ...(digest === undefined ? {} : await digest),

@@ -122,8 +122,8 @@ export class TestCluster {
     return join(this.instance(name).dataDir, 'instance.log');
   }
 
-  probe(name: string, path: string): Promise<Probe> {
-    return probe(host, this.instance(name).ports.http, path);
+  probe(name: string, path: string, timeoutMs?: number): Promise<Probe> {
+    return probe(host, this.instance(name).ports.http, path, timeoutMs);
   }
 
   /** An admin API call through the master client (token included). */
