@@ -3,6 +3,7 @@
 // with the same Raft applied index and the same state digest (and, for data partitions,
 // knows itself caught up). Fails at the deadline naming the partitions that still differ.
 import type { PartitionState } from '../../nodeagent/index.js';
+import { DataNode } from '../../proto/generated/datanode.js';
 import type { TestCluster } from './test-cluster.js';
 
 export interface ReplicaReport extends PartitionState {
@@ -68,7 +69,28 @@ export async function waitForConvergence(cluster: TestCluster, options: { timeou
     const { differing, converged } = compareReplicas(await replicaReports(cluster), options.replicasMin ?? 3);
     if (differing.length === 0 && converged.length > 0) return converged;
     last = differing.length === 0 ? ['no partition reported'] : differing;
-    if (Date.now() > deadline) throw new Error(`replicas did not converge within ${options.timeoutMs} ms:\n${last.join('\n')}`);
+    if (Date.now() > deadline) throw new Error(`replicas did not converge within ${options.timeoutMs} ms:\n${last.join('\n')}${await extentDifferences(cluster, last)}`);
     await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 500));
   }
+}
+
+// For a failure message: the extents that differ between the replicas of each data
+// partition named in `differing` (from the datanodes' ExtentInfo).
+async function extentDifferences(cluster: TestCluster, differing: readonly string[]): Promise<string> {
+  const lines: string[] = [];
+  const reports = await replicaReports(cluster);
+  for (const line of differing.slice(0, 4)) {
+    const match = /^partition (\d+) \(data\)/.exec(line);
+    if (match === null) continue;
+    const partitionId = Number(match[1]);
+    const replicas = reports.filter((report) => report.partitionId === partitionId);
+    const infos = await Promise.all(replicas.map((replica) => cluster.rpc.call(cluster.serviceAddress(replica.instance), DataNode.extentInfo, { partitionId }).catch(() => null)));
+    const shapes = infos.map((info) => new Map((info?.extents ?? []).map((extent) => [extent.extentId, `${extent.size}${extent.tiny ? ' tiny' : ''} crc ${Buffer.from(extent.blockCrcs).toString('hex').slice(-16)}`])));
+    const ids = new Set(shapes.flatMap((shape) => [...shape.keys()]));
+    for (const extentId of [...ids].sort((left, right) => left - right)) {
+      const seen = shapes.map((shape) => shape.get(extentId) ?? 'absent');
+      if (seen.some((value) => value !== seen[0])) lines.push(`  partition ${partitionId} extent ${extentId}: ${replicas.map((replica, index) => `${replica.instance} ${seen[index]}`).join(' | ')}; deleted on ${replicas.filter((_, index) => infos[index]?.deletedExtentIds.includes(extentId)).map((replica) => replica.instance).join(',') || 'none'}`);
+    }
+  }
+  return lines.length === 0 ? '' : `\nextents that differ:\n${lines.slice(0, 40).join('\n')}`;
 }
