@@ -68,6 +68,8 @@ export interface PartitionState extends Partial<PartitionStateHash> {
   /** Raft's applied index, read when the state's digest was taken. */
   readonly appliedIndex: number;
   readonly commitIndex: number;
+  /** The digest failed (the replica was deleted meanwhile): no `hash`. */
+  readonly hashError?: string;
 }
 
 interface Loaded {
@@ -267,7 +269,9 @@ export class PartitionHost {
       // The Raft figures and the digest's view are taken in the same turn of the event
       // loop, so they describe the same applied state (a meta partition applies in step).
       const status = raft.status(partitionId);
-      const digest = loaded.partition.stateHash?.();
+      // A replica deleted while its digest runs (its engine closed under the view) is
+      // reported without one rather than failing the whole listing.
+      const digest = loaded.partition.stateHash?.().catch((error: unknown) => ({ hashError: (error as Error).message }));
       states.push({
         partitionId,
         kind: loaded.spec.kind === PartitionKind.PARTITION_META ? 'meta' : 'data',
