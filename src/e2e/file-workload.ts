@@ -6,18 +6,9 @@
 // longer checked, since its content is then unknown; the tests assert that none failed.
 // `verify` compares every file the record holds, and the directory listing, at the end.
 import assert from 'node:assert/strict';
+import { randomInt } from 'node:crypto';
 import type { Volume } from '../client/index.js';
-
-/** xorshift32: a seeded stream, so a failing run can be repeated with its seed. */
-export function seededRandom(seed: number): (below: number) => number {
-  let state = seed >>> 0 || 1;
-  return (below) => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) % below;
-  };
-}
+import { createRandom } from '../random/index.js';
 
 /** Deterministic bytes of a given size (a salt makes every write's content differ). */
 export function patternBytes(size: number, salt: number): Buffer {
@@ -59,7 +50,8 @@ export class FileWorkload {
 
   constructor(options: WorkloadOptions) {
     this.#options = options;
-    this.#next = seededRandom(options.seed);
+    const random = createRandom(options.seed);
+    this.#next = (below) => random.nextInt(below);
   }
 
   get steps(): number {
@@ -190,4 +182,54 @@ function firstDifference(left: Buffer, right: Buffer): number {
   const length = Math.min(left.byteLength, right.byteLength);
   for (let index = 0; index < length; index++) if (left[index] !== right[index]) return index;
   return length;
+}
+
+/** Workers in their own directories `/w<n>` of one client, running until stopped. */
+export interface RunningWorkloads {
+  readonly seed: number;
+  readonly workloads: readonly FileWorkload[];
+  /** Total steps so far, of every worker. */
+  steps(): number;
+  /** Stops the workers after their current step and waits for them. */
+  stop(): Promise<void>;
+  /** After stop(): no operation failed, and every file reads back as recorded. */
+  check(label: string): Promise<void>;
+}
+
+const workloadStepsMax = 100_000;
+
+/**
+ * Starts `workers` workloads on `volume`, seeded from ATOLL_TEST_SEED or at random (the
+ * seed is printed so a failing run can be repeated).
+ */
+export async function startWorkloads(volume: Volume, label: string, workers = 2): Promise<RunningWorkloads> {
+  const seed = Number(process.env.ATOLL_TEST_SEED ?? randomInt(1, 2 ** 31 - 1));
+  process.stdout.write(`# ${label} workload seed ${seed}\n`);
+  const workloads: FileWorkload[] = [];
+  for (let index = 0; index < workers; index++) {
+    await volume.mkdir(`/w${index}`);
+    workloads.push(new FileWorkload({ volume, directory: `/w${index}`, seed: seed + index }));
+  }
+  let stop = false;
+  const running = workloads.map((workload) => workload.run(() => stop, workloadStepsMax));
+  return {
+    seed,
+    workloads,
+    steps: () => workloads.reduce((sum, workload) => sum + workload.steps, 0),
+    stop: async () => {
+      stop = true;
+      await Promise.all(running);
+    },
+    check: async (at) => {
+      for (const workload of workloads) process.stdout.write(`# ${workload.summary()}\n`);
+      assert.deepEqual(workloads.flatMap((workload) => workload.failures), [], `no operation failed (${at})`);
+      assert.ok(workloads.every((workload) => workload.counts.read > 0 && workload.counts.create > 0), 'the workload read and created');
+      for (const [index, workload] of workloads.entries()) await workload.verify(volume, `${at} (worker ${index})`);
+    },
+  };
+}
+
+/** Every worker's files read back as recorded through another client. */
+export async function verifyWorkloads(running: RunningWorkloads, volume: Volume, label: string): Promise<void> {
+  for (const [index, workload] of running.workloads.entries()) await workload.verify(volume, `${label} (worker ${index})`);
 }

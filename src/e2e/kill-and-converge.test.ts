@@ -9,15 +9,13 @@
 //   through the other replicas meanwhile, then it is ready and its replicas converge.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomInt } from 'node:crypto';
 import { Volume } from '../client/index.js';
 import { TestCluster } from '../launcher/testing/test-cluster.js';
 import { replicaReports, waitForConvergence } from '../launcher/testing/replica-convergence.js';
 import { waitFor } from '../master/testing/master-group.js';
-import { FileWorkload, patternBytes } from './file-workload.js';
+import { e2eCluster } from './e2e-cluster.js';
+import { patternBytes, startWorkloads, verifyWorkloads } from './file-workload.js';
 
-const workers = 2;
-const stepsMax = 100_000;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('SIGKILL in turn and a slow datanode restart, with replica convergence', { timeout: 420_000 }, () => {
@@ -25,8 +23,7 @@ describe('SIGKILL in turn and a slow datanode restart, with replica convergence'
   const open = (volume: string): Promise<Volume> => Volume.open({ masters: cluster.masterAddresses(), volume, clusterSecret: cluster.secret });
 
   before(async () => {
-    cluster = await TestCluster.start({ masters: 3, metanodes: 3, datanodes: 4, args: (instance) => (instance.role === 'datanode' ? ['--disk-reserved', '0'] : []) });
-    await cluster.createVolume('crash', { capacityBytes: 20 * 2 ** 30 });
+    cluster = await e2eCluster({ datanodes: 4, volume: 'crash' });
   });
 
   after(async () => {
@@ -34,16 +31,8 @@ describe('SIGKILL in turn and a slow datanode restart, with replica convergence'
   });
 
   test('the master leader, a metanode and a datanode killed in turn under load: no operation fails, no data lost, every replica converges', async () => {
-    const seed = Number(process.env.ATOLL_TEST_SEED ?? randomInt(1, 2 ** 31 - 1));
-    process.stdout.write(`# kill-in-turn workload seed ${seed}\n`);
     const volume = await open('crash');
-    const workloads: FileWorkload[] = [];
-    for (let index = 0; index < workers; index++) {
-      await volume.mkdir(`/w${index}`);
-      workloads.push(new FileWorkload({ volume, directory: `/w${index}`, seed: seed + index }));
-    }
-    let stop = false;
-    const running = workloads.map((workload) => workload.run(() => stop, stepsMax));
+    const workload = await startWorkloads(volume, 'kill-in-turn');
     const killed: string[] = [];
     try {
       const leader = cluster.masterClient.state().leader;
@@ -57,14 +46,10 @@ describe('SIGKILL in turn and a slow datanode restart, with replica convergence'
       }
       await sleep(2_000);
     } finally {
-      stop = true;
-      await Promise.all(running);
+      await workload.stop();
     }
+    await workload.check('after the kills');
     assert.equal(killed.length, 3);
-    for (const workload of workloads) process.stdout.write(`# ${workload.summary()}\n`);
-    assert.deepEqual(workloads.flatMap((workload) => workload.failures), [], 'no operation failed');
-    assert.ok(workloads.every((workload) => workload.counts.read > 0 && workload.counts.create > 0), 'the workload read and created');
-    for (const [index, workload] of workloads.entries()) await workload.verify(volume, `after the kills (worker ${index})`);
     // Closed before comparing: an open client's session renewals keep the meta partitions moving.
     await volume.close();
     const converged = await waitForConvergence(cluster, { timeoutMs: 120_000 });
@@ -73,7 +58,7 @@ describe('SIGKILL in turn and a slow datanode restart, with replica convergence'
     for (const partitionId of restartedNodes) assert.ok(converged.some((partition) => partition.partitionId === partitionId), `partition ${partitionId} of a killed node converged`);
     const fresh = await open('crash');
     try {
-      for (const [index, workload] of workloads.entries()) await workload.verify(fresh, `a fresh client after the kills (worker ${index})`);
+      await verifyWorkloads(workload, fresh, 'a fresh client after the kills');
     } finally {
       await fresh.close();
     }
@@ -95,7 +80,8 @@ describe('SIGKILL in turn and a slow datanode restart, with replica convergence'
       await before.close();
     }
     const name = 'datanode-3';
-    const loadDelayMs = 500;
+    // About 18 partitions on the node: a loading window of some 15 s, far longer than the SDK work below.
+    const loadDelayMs = 800;
     await cluster.kill(name, 'SIGTERM');
     await cluster.restart(name, { waitReady: false, env: { ATOLL_TEST_PARTITION_LOAD_DELAY_MS: String(loadDelayMs) } });
     // /healthz answers as soon as the ports are bound, while /readyz says how far loading got.
@@ -107,6 +93,7 @@ describe('SIGKILL in turn and a slow datanode restart, with replica convergence'
     }, 20);
     assert.ok(loading.partitionsTotal! >= 12, `${name} holds ${loading.partitionsTotal} partitions`);
     // Meanwhile an SDK client opens the volume, reads every file and writes new ones.
+    const workStartedAt = Date.now();
     const during = await open('many');
     try {
       for (const [path, content] of files) assert.ok(((await during.readFile(path)) as Buffer).equals(content), `${path} while ${name} loads`);
@@ -120,6 +107,7 @@ describe('SIGKILL in turn and a slow datanode restart, with replica convergence'
       await during.close();
     }
     const still = await cluster.probe(name, '/readyz');
+    process.stdout.write(`# SDK work while ${name} loaded: ${Date.now() - workStartedAt} ms; /readyz then ${JSON.stringify(still.body)}\n`);
     assert.equal(still.status, 503, `the SDK work finished while ${name} was still loading: ${JSON.stringify(still.body)}`);
     let loaded = loading.partitionsLoaded!;
     await waitFor(`${name} /readyz 200`, 120_000, async () => {

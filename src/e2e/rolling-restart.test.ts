@@ -8,22 +8,18 @@
 //   is down: it opens the volume afresh, creates, reads and renames files.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomInt } from 'node:crypto';
 import { Volume } from '../client/index.js';
 import { TestCluster } from '../launcher/testing/test-cluster.js';
 import { waitForConvergence } from '../launcher/testing/replica-convergence.js';
-import { FileWorkload, patternBytes } from './file-workload.js';
-
-const workers = 2;
-const stepsMax = 100_000;
+import { e2eCluster } from './e2e-cluster.js';
+import { patternBytes, startWorkloads, verifyWorkloads } from './file-workload.js';
 
 describe('rolling restart and masters down, three of each role', { timeout: 420_000 }, () => {
   let cluster: TestCluster;
   const open = (): Promise<Volume> => Volume.open({ masters: cluster.masterAddresses(), volume: 'rolling', clusterSecret: cluster.secret });
 
   before(async () => {
-    cluster = await TestCluster.start({ masters: 3, metanodes: 3, datanodes: 3, args: (instance) => (instance.role === 'datanode' ? ['--disk-reserved', '0'] : []) });
-    await cluster.createVolume('rolling', { capacityBytes: 20 * 2 ** 30 });
+    cluster = await e2eCluster({ datanodes: 3, volume: 'rolling' });
   });
 
   after(async () => {
@@ -31,40 +27,28 @@ describe('rolling restart and masters down, three of each role', { timeout: 420_
   });
 
   test('every instance restarted in turn under a read/write workload: no operation fails, no data lost, replicas converge', async () => {
-    const seed = Number(process.env.ATOLL_TEST_SEED ?? randomInt(1, 2 ** 31 - 1));
-    process.stdout.write(`# rolling restart workload seed ${seed}\n`);
     const volume = await open();
-    const workloads: FileWorkload[] = [];
-    for (let index = 0; index < workers; index++) {
-      await volume.mkdir(`/w${index}`);
-      workloads.push(new FileWorkload({ volume, directory: `/w${index}`, seed: seed + index }));
-    }
-    let stop = false;
-    const running = workloads.map((workload) => workload.run(() => stop, stepsMax));
+    const workload = await startWorkloads(volume, 'rolling restart');
     const restarted: string[] = [];
     try {
       for (const name of cluster.names()) {
-        const stepsBefore = workloads.reduce((sum, workload) => sum + workload.steps, 0);
+        const stepsBefore = workload.steps();
         await cluster.restart(name, { readyTimeoutMs: 90_000 });
         restarted.push(name);
         // The workload moves on between restarts (bounded wait: a stuck workload fails below).
         const deadline = Date.now() + 30_000;
-        while (workloads.reduce((sum, workload) => sum + workload.steps, 0) < stepsBefore + 10 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+        while (workload.steps() < stepsBefore + 10 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
       }
     } finally {
-      stop = true;
-      await Promise.all(running);
+      await workload.stop();
     }
+    await workload.check('after the rolling restart');
     assert.deepEqual(restarted, cluster.names());
-    for (const workload of workloads) process.stdout.write(`# ${workload.summary()}\n`);
-    assert.deepEqual(workloads.flatMap((workload) => workload.failures), [], 'no operation failed');
-    assert.ok(workloads.every((workload) => workload.counts.read > 0 && workload.counts.create > 0 && workload.counts.overwrite > 0), 'the workload read, created and overwrote');
-    for (const [index, workload] of workloads.entries()) await workload.verify(volume, `after the rolling restart (worker ${index})`);
     await volume.close();
     // A fresh client reads the same: the data is in the cluster, not in a client's buffers.
     const fresh = await open();
     try {
-      for (const [index, workload] of workloads.entries()) await workload.verify(fresh, `a fresh client after the rolling restart (worker ${index})`);
+      await verifyWorkloads(workload, fresh, 'a fresh client after the rolling restart');
     } finally {
       await fresh.close();
     }
