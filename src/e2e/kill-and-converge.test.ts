@@ -20,13 +20,22 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 describe('SIGKILL in turn and a slow datanode restart, with replica convergence', { timeout: 420_000 }, () => {
   let cluster: TestCluster;
-  const open = (volume: string): Promise<Volume> => Volume.open({ masters: cluster.masterAddresses(), volume, clusterSecret: cluster.secret });
+  // Every client a test opens is closed in `after` too: a client left open by a failed
+  // assertion keeps timers running and the test file would never exit.
+  const opened: Volume[] = [];
+  const track = async (opening: Promise<Volume>): Promise<Volume> => {
+    const volume = await opening;
+    opened.push(volume);
+    return volume;
+  };
+  const open = (volume: string): Promise<Volume> => track(Volume.open({ masters: cluster.masterAddresses(), volume, clusterSecret: cluster.secret }));
 
   before(async () => {
     cluster = await e2eCluster({ datanodes: 4, volume: 'crash' });
   });
 
   after(async () => {
+    for (const volume of opened) await volume.close().catch(() => undefined);
     await cluster?.stop();
   });
 

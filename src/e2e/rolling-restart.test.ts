@@ -16,13 +16,22 @@ import { patternBytes, startWorkloads, verifyWorkloads } from './file-workload.j
 
 describe('rolling restart and masters down, three of each role', { timeout: 420_000 }, () => {
   let cluster: TestCluster;
-  const open = (): Promise<Volume> => Volume.open({ masters: cluster.masterAddresses(), volume: 'rolling', clusterSecret: cluster.secret });
+  // Every client a test opens is closed in `after` too: a client left open by a failed
+  // assertion keeps timers running and the test file would never exit.
+  const opened: Volume[] = [];
+  const track = async (opening: Promise<Volume>): Promise<Volume> => {
+    const volume = await opening;
+    opened.push(volume);
+    return volume;
+  };
+  const open = (): Promise<Volume> => track(Volume.open({ masters: cluster.masterAddresses(), volume: 'rolling', clusterSecret: cluster.secret }));
 
   before(async () => {
     cluster = await e2eCluster({ datanodes: 3, volume: 'rolling' });
   });
 
   after(async () => {
+    for (const volume of opened) await volume.close().catch(() => undefined);
     await cluster?.stop();
   });
 
