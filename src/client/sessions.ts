@@ -98,7 +98,13 @@ export class SessionKeeper {
         await this.#withSession(partitionId, session, (sessionId) => this.meta.call(MetaNode.recordClose, OpenFileRequest.create({ partitionId, sessionId, ino }), mutation));
       } catch (error) {
         // A released session holds nothing any more: the close already happened.
-        if (!isAtollError(error, StatusCode.NOT_FOUND)) throw error;
+        if (isAtollError(error, StatusCode.NOT_FOUND)) return;
+        // Outcome unknown (the leader died with the call in flight): not sent again, as a
+        // second close would take another open's count. The file's bytes are published
+        // already; an open record that stayed goes with the session (closed with the
+        // volume, or expired with its lease), so the close does not fail for it.
+        if (isAtollError(error, StatusCode.UNAVAILABLE) || isAtollError(error, StatusCode.TIMEOUT)) return;
+        throw error;
       }
     });
   }

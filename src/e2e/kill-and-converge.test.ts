@@ -9,33 +9,26 @@
 //   through the other replicas meanwhile, then it is ready and its replicas converge.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Volume } from '../client/index.js';
+import type { Volume } from '../client/index.js';
 import { TestCluster } from '../launcher/testing/test-cluster.js';
 import { replicaReports, waitForConvergence } from '../launcher/testing/replica-convergence.js';
 import { waitFor } from '../master/testing/master-group.js';
-import { e2eCluster } from './e2e-cluster.js';
+import { E2eClients, e2eCluster } from './e2e-cluster.js';
 import { patternBytes, startWorkloads, verifyWorkloads } from './file-workload.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('SIGKILL in turn and a slow datanode restart, with replica convergence', { timeout: 420_000 }, () => {
   let cluster: TestCluster;
-  // Every client a test opens is closed in `after` too: a client left open by a failed
-  // assertion keeps timers running and the test file would never exit.
-  const opened: Volume[] = [];
-  const track = async (opening: Promise<Volume>): Promise<Volume> => {
-    const volume = await opening;
-    opened.push(volume);
-    return volume;
-  };
-  const open = (volume: string): Promise<Volume> => track(Volume.open({ masters: cluster.masterAddresses(), volume, clusterSecret: cluster.secret }));
+  const clients = new E2eClients(() => cluster);
+  const open = (volume: string): Promise<Volume> => clients.open(volume);
 
   before(async () => {
     cluster = await e2eCluster({ datanodes: 4, volume: 'crash' });
   });
 
   after(async () => {
-    for (const volume of opened) await volume.close().catch(() => undefined);
+    await clients.closeAll();
     await cluster?.stop();
   });
 

@@ -8,30 +8,23 @@
 //   is down: it opens the volume afresh, creates, reads and renames files.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Volume } from '../client/index.js';
+import type { Volume } from '../client/index.js';
 import { TestCluster } from '../launcher/testing/test-cluster.js';
 import { waitForConvergence } from '../launcher/testing/replica-convergence.js';
-import { e2eCluster } from './e2e-cluster.js';
+import { E2eClients, e2eCluster } from './e2e-cluster.js';
 import { patternBytes, startWorkloads, verifyWorkloads } from './file-workload.js';
 
 describe('rolling restart and masters down, three of each role', { timeout: 420_000 }, () => {
   let cluster: TestCluster;
-  // Every client a test opens is closed in `after` too: a client left open by a failed
-  // assertion keeps timers running and the test file would never exit.
-  const opened: Volume[] = [];
-  const track = async (opening: Promise<Volume>): Promise<Volume> => {
-    const volume = await opening;
-    opened.push(volume);
-    return volume;
-  };
-  const open = (): Promise<Volume> => track(Volume.open({ masters: cluster.masterAddresses(), volume: 'rolling', clusterSecret: cluster.secret }));
+  const clients = new E2eClients(() => cluster);
+  const open = (): Promise<Volume> => clients.open('rolling');
 
   before(async () => {
     cluster = await e2eCluster({ datanodes: 3, volume: 'rolling' });
   });
 
   after(async () => {
-    for (const volume of opened) await volume.close().catch(() => undefined);
+    await clients.closeAll();
     await cluster?.stop();
   });
 
