@@ -74,7 +74,10 @@ export class SessionKeeper {
     return this.#chain(ino, async () => {
       const partitionId = (await this.meta.partitionOf(ino)).partitionId;
       const session = this.#session(partitionId);
-      await this.#withSession(partitionId, session, (sessionId) => this.meta.call(MetaNode.recordOpen, OpenFileRequest.create({ partitionId, sessionId, ino }), mutation));
+      // Retried even when its outcome is unknown (a leader died with it in flight): an open
+      // counted twice only keeps an unlinked file until the session ends, where an open
+      // not counted could let the file go while it is open.
+      await this.#withSession(partitionId, session, (sessionId) => this.meta.call(MetaNode.recordOpen, OpenFileRequest.create({ partitionId, sessionId, ino }), { mutation: true, idempotent: true }));
       session.opens.set(ino, (session.opens.get(ino) ?? 0) + 1);
     });
   }
