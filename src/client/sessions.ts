@@ -74,7 +74,10 @@ export class SessionKeeper {
     return this.#chain(ino, async () => {
       const partitionId = (await this.meta.partitionOf(ino)).partitionId;
       const session = this.#session(partitionId);
-      await this.#withSession(partitionId, session, (sessionId) => this.meta.call(MetaNode.recordOpen, OpenFileRequest.create({ partitionId, sessionId, ino }), mutation));
+      // Retried even when its outcome is unknown (a leader died with it in flight): an open
+      // counted twice only keeps an unlinked file until the session ends, where an open
+      // not counted could let the file go while it is open.
+      await this.#withSession(partitionId, session, (sessionId) => this.meta.call(MetaNode.recordOpen, OpenFileRequest.create({ partitionId, sessionId, ino }), { mutation: true, idempotent: true }));
       session.opens.set(ino, (session.opens.get(ino) ?? 0) + 1);
     });
   }
@@ -98,7 +101,13 @@ export class SessionKeeper {
         await this.#withSession(partitionId, session, (sessionId) => this.meta.call(MetaNode.recordClose, OpenFileRequest.create({ partitionId, sessionId, ino }), mutation));
       } catch (error) {
         // A released session holds nothing any more: the close already happened.
-        if (!isAtollError(error, StatusCode.NOT_FOUND)) throw error;
+        if (isAtollError(error, StatusCode.NOT_FOUND)) return;
+        // Outcome unknown (the leader died with the call in flight): not sent again, as a
+        // second close would take another open's count. The file's bytes are published
+        // already; an open record that stayed goes with the session (closed with the
+        // volume, or expired with its lease), so the close does not fail for it.
+        if (isAtollError(error, StatusCode.UNAVAILABLE) || isAtollError(error, StatusCode.TIMEOUT)) return;
+        throw error;
       }
     });
   }

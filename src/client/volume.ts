@@ -715,7 +715,10 @@ export class Volume {
   }
 
   async #appendExtents(ino: number, keys: readonly ExtentKey[]): Promise<Inode> {
-    const answer = await this.meta.call(MetaNode.appendExtents, AppendExtentsRequest.create({ partitionId: await this.#partitionIdOf(ino), ino, extents: keys.map((key) => ({ ...key })) }), mutation);
+    // Idempotent: the same keys applied again change nothing (the partition releases no
+    // bytes a key still refers to), so an answer lost with a crashed leader is retried
+    // instead of failing the write or close with an unknown outcome.
+    const answer = await this.meta.call(MetaNode.appendExtents, AppendExtentsRequest.create({ partitionId: await this.#partitionIdOf(ino), ino, extents: keys.map((key) => ({ ...key })) }), { mutation: true, idempotent: true });
     assert(answer.inode !== undefined, 'append extents answered without the inode');
     this.#attrs.set(ino, answer.inode);
     return answer.inode;

@@ -7,11 +7,11 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NodeDisk } from '../disk/index.js';
 import { AtollError, StatusCode, assert } from '../errors/index.js';
-import type { HostedPartition, PartitionContext, PartitionSpec, PartitionUsage } from '../nodeagent/index.js';
+import type { HostedPartition, PartitionContext, PartitionSpec, PartitionStateHash, PartitionUsage } from '../nodeagent/index.js';
 import { PartitionStatus } from '../proto/generated/master.js';
 import type { GroupStateMachine } from '../raftstore/index.js';
 import { chooseDisk, type DiskSpace } from './disk-space.js';
-import { ExtentStore, normalExtentIdFirst, punchHoleWithFallocate } from './extent/index.js';
+import { ExtentStore, hashExtentState, normalExtentIdFirst, punchHoleWithFallocate } from './extent/index.js';
 import { decodeOverwrite } from './overwrite-command.js';
 
 /** `<partition dir>/disk.json`: which disk holds the partition's extents. */
@@ -122,6 +122,12 @@ export class DataPartition implements HostedPartition {
     // Read-only when a packet no longer fits: the master then stops placing writes here.
     const full = this.diskSpace.roomOf(this.disk) < this.hooks.packetBytesMax;
     return { usedBytes: this.store.usedBytes(), extentCount, ...(full ? { status: PartitionStatus.PARTITION_READ_ONLY } : {}) };
+  }
+
+  /** SHA-256 of extent ids, sizes and block CRCs (extent/state-hash.ts), from memory. */
+  async stateHash(): Promise<PartitionStateHash> {
+    const digest = hashExtentState(this.store.list().map((info) => ({ extentId: info.extentId, size: info.size, blockCrcs: this.store.blockCrcs(info.extentId) })));
+    return { hash: digest.hash, extents: digest.extents, bytes: digest.bytes, caughtUp: this.caughtUp };
   }
 
   /** NO_SPACE unless `bytes` more fit on this partition's disk. */

@@ -43,6 +43,8 @@ export interface MetaClientOptions {
 export interface MetaCallOptions {
   /** A mutation: not retried when its outcome is unknown. */
   readonly mutation: boolean;
+  /** A mutation that may be applied twice with the effect of once: retried like a read. */
+  readonly idempotent?: boolean;
 }
 
 export class MetaClient {
@@ -87,7 +89,7 @@ export class MetaClient {
 
   /** Calls the leader of the request's partition, following redirects within the limits. */
   async call<Request extends { partitionId: number }, Response>(method: MethodDescriptor<Request, Response>, request: Request, options: MetaCallOptions): Promise<Response> {
-    const { result } = await this.#router.call(request.partitionId, { idempotent: !options.mutation }, (address) =>
+    const { result } = await this.#router.call(request.partitionId, { idempotent: options.idempotent ?? !options.mutation }, (address) =>
       this.#options.rpc.call(address, method, request, { deadlineMs: this.#limits.callDeadlineMs }),
     );
     return result;

@@ -6,7 +6,7 @@
 // index (an LMDB engine that is ahead of the log after a restart skips what it has).
 // Reads go through a read index on the leader: a follower never answers from its state.
 import { AtollError, StatusCode } from '../errors/index.js';
-import type { HostedPartition, PartitionContext, PartitionSpec, PartitionUsage } from '../nodeagent/index.js';
+import type { HostedPartition, PartitionContext, PartitionSpec, PartitionStateHash, PartitionUsage } from '../nodeagent/index.js';
 import { NodeTaskKind, PartitionStatus, type NodeTask } from '../proto/generated/master.js';
 import { DropRemoteLinksRequest, InodeType, MetaCommand, RenameStep, RenameTxnRequest, RenameTxnState, SetattrField, XattrFlag, type Dentry, type DropRemoteLinksResponse, type Inode, type RenameTxnResponse } from '../proto/generated/metanode.js';
 import type { GroupStateMachine } from '../raftstore/index.js';
@@ -22,7 +22,7 @@ import { namespaceLimitsDefault, type NamespaceLimits } from './partition/limits
 import * as namespace from './partition/namespace.js';
 import type { InodeRange, Outcome } from './partition/namespace.js';
 import type { KvEngine, KvMutation } from './store/index.js';
-import { decodeKvSnapshot, encodeKvSnapshot } from './store/index.js';
+import { decodeKvSnapshot, encodeKvSnapshot, hashKvState } from './store/index.js';
 
 /** The volume's root directory is the first inode of its first meta partition. */
 export const rootIno = 1;
@@ -170,6 +170,12 @@ export class MetaPartition implements HostedPartition {
       inodeEnd: range.inodeEnd === unboundedInodeEnd ? 0 : range.inodeEnd,
       status: cursor >= range.inodeEnd ? PartitionStatus.PARTITION_READ_ONLY : PartitionStatus.PARTITION_READ_WRITE,
     };
+  }
+
+  /** SHA-256 of the records in key order (store/state-hash.ts), taken at the current applied index. */
+  async stateHash(): Promise<PartitionStateHash> {
+    const digest = await hashKvState(this.engine.snapshotView());
+    return { hash: digest.hash, stateIndex: digest.appliedIndex, records: digest.records };
   }
 
   onLeadershipChange(leading: boolean): void {

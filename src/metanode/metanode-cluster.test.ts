@@ -431,3 +431,38 @@ for (const engine of ['memory', 'lmdb'] as const) {
     }
   });
 }
+
+test('a partition leader stopped cleanly under load fails no create (its service drains before its Raft groups stop), and the replicas report equal state digests', async () => {
+  await withCluster('memory', async (cluster, partitionId) => {
+    const meta = cluster.metaClient;
+    const failures: string[] = [];
+    let acknowledged = 0;
+    let stop = false;
+    const writer = async (worker: number): Promise<void> => {
+      for (let index = 0; index < 2_000 && !stop; index++) {
+        try {
+          await meta.call(MetaNode.createInode, CreateInodeRequest.create({ partitionId, type: InodeType.INODE_FILE, mode: 0o644, parentIno: rootIno, name: `s${worker}-${index}` }), { mutation: true });
+          acknowledged += 1;
+        } catch (error) {
+          failures.push((error as Error).message);
+        }
+      }
+    };
+    const writers = Array.from({ length: 8 }, (_, worker) => writer(worker));
+    await waitFor('creates before the stop', 30_000, () => (acknowledged >= 200 ? true : undefined));
+    const victim = await cluster.metaLeader(partitionId);
+    await cluster.stopNode(victim.name);
+    const atStop = acknowledged;
+    await waitFor('creates after the stop', 60_000, () => (acknowledged >= atStop + 200 || failures.length > 0 ? true : undefined));
+    stop = true;
+    await Promise.all(writers);
+    assert.deepEqual(failures, [], 'no create failed while the leader stopped');
+    await cluster.startNode(victim.name);
+    const replicas = () => cluster.nodes.filter((node) => node.role === 'metanode' && node.node !== null).map((node) => node.node!.partitions);
+    await waitFor('equal digests and applied indexes on every replica', 60_000, async () => {
+      const states = await Promise.all(replicas().map(async (host) => (await host.partitionStates()).find((state) => state.partitionId === partitionId)));
+      const first = states[0];
+      return states.length === 3 && first?.hash !== undefined && states.every((state) => state !== undefined && state.hash === first.hash && state.appliedIndex === first.appliedIndex) ? true : undefined;
+    }, 200);
+  });
+});

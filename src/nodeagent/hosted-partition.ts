@@ -52,6 +52,18 @@ export interface PartitionContext {
   appliedIndex(): number;
 }
 
+/** What a partition says of its state for GET /partitions. */
+export interface PartitionStateHash {
+  /** Hex digest of the state (meta: the key-value records; data: extent ids, sizes, block CRCs). */
+  readonly hash: string;
+  /** Meta: the engine's applied index the records are at. */
+  readonly stateIndex?: number;
+  readonly records?: number;
+  readonly extents?: number;
+  readonly bytes?: number;
+  readonly caughtUp?: boolean;
+}
+
 export interface HostedPartition {
   readonly stateMachine: GroupStateMachine;
   /** The group is created and replaying; the context is usable from now on. */
@@ -61,6 +73,12 @@ export interface HostedPartition {
   onLeadershipChange?(leading: boolean, term: number): void;
   /** A task the host does not handle itself (TASK_SET_INODE_END). Idempotent. */
   handleTask?(task: NodeTask): Promise<void>;
+  /**
+   * A digest of the replica's state for comparing replicas (GET /partitions): equal on
+   * replicas that hold the same state. Read-only; computed beside the apply loop without
+   * holding it for long. `caughtUp` false: the replica knows it may lack data (repair).
+   */
+  stateHash?(): Promise<PartitionStateHash>;
   /** Periodic work (every tick of the host, ~100 ms); must not block. */
   tick?(nowMs: number): void;
   /** Stops background work and releases files; the state stays on disk. */

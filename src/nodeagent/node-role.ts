@@ -78,6 +78,9 @@ export async function startNodeRole(role: 'metanode' | 'datanode', config: Metan
     ...options.partitionHost,
   });
   const host = partitions;
+  // Read-only: each loaded replica's Raft position and state digest, for comparing
+  // replicas (docs/api.md, "GET /partitions").
+  instance.http.route('GET', '/partitions', async () => ({ status: 200, body: { role, instance: config.instance, nodeId: host.nodeId, partitions: await host.partitionStates() } }));
   await host.list();
   masterClient = new MasterClient({ masters: (config as MetanodeConfig).masters.map((master) => `${master.host}:${master.port}`), rpc });
   masterClient.start();
@@ -99,6 +102,10 @@ export async function startNodeRole(role: 'metanode' | 'datanode', config: Metan
   const client = masterClient;
   const stop = async (): Promise<void> => {
     agent.stop();
+    // The service first: it refuses new calls as shutting down (clients retry elsewhere)
+    // and drains the calls in flight, whose proposals need the Raft groups still running.
+    // Stopping Raft first failed them as UNAVAILABLE, an unknown outcome for a mutation.
+    await instance.rpc.stop();
     await host.stop();
     await client.stop();
     await instance.stop();

@@ -22,7 +22,7 @@ import { ConfChangeType, Role, type NodeId, type RaftLimits } from '../raft/inde
 import { RaftHost, RpcRaftTransport, openWalPersistence, registerRaftTransport, type PeerAddress, type RaftHostLimits, type RecoveredGroupState, type WalPersistence } from '../raftstore/index.js';
 import { createRandom } from '../random/index.js';
 import type { RpcClient, RpcServer } from '../rpc/index.js';
-import type { HostedPartition, PartitionContext, PartitionFactory, PartitionSpec, PartitionUsage } from './hosted-partition.js';
+import type { HostedPartition, PartitionContext, PartitionFactory, PartitionSpec, PartitionStateHash, PartitionUsage } from './hosted-partition.js';
 
 export interface PartitionHostLimits {
   readonly raftTickMs: number;
@@ -57,6 +57,22 @@ export interface PartitionHostOptions {
   readonly snapshotReceivesMax?: number;
   /** TEST ONLY: awaited before each partition of a restart loads (staged start-up tests). */
   readonly loadGate?: (partitionId: number) => Promise<void>;
+}
+
+/** One loaded replica as GET /partitions shows it. */
+export interface PartitionState extends Partial<PartitionStateHash> {
+  readonly partitionId: number;
+  readonly kind: 'meta' | 'data';
+  readonly volume: string;
+  readonly isLeader: boolean;
+  readonly term: number;
+  /** Node ids of the group's voters as this replica knows them. */
+  readonly members: number[];
+  /** Raft's applied index, read when the state's digest was taken. */
+  readonly appliedIndex: number;
+  readonly commitIndex: number;
+  /** The digest failed (the replica was deleted meanwhile): no `hash`. */
+  readonly hashError?: string;
 }
 
 interface Loaded {
@@ -94,6 +110,7 @@ export class PartitionHost {
   #timer: NodeJS.Timeout | null = null;
   #stopped = false;
   #nodeId = 0;
+  #stateListing: Promise<void> = Promise.resolve();
 
   constructor(options: PartitionHostOptions) {
     this.#options = options;
@@ -237,6 +254,44 @@ export class PartitionHost {
       }));
     }
     return reports.sort((a, b) => a.partitionId - b.partitionId);
+  }
+
+  /**
+   * Every loaded replica's Raft position and state digest (GET /partitions), one
+   * partition at a time, and one listing at a time per node: a poller cannot pile hashes
+   * up. Partitions loading or failed are left out.
+   */
+  partitionStates(): Promise<PartitionState[]> {
+    const run = this.#stateListing.then(() => this.#listStates());
+    this.#stateListing = run.then(() => undefined, () => undefined);
+    return run;
+  }
+
+  async #listStates(): Promise<PartitionState[]> {
+    const states: PartitionState[] = [];
+    for (const partitionId of this.partitionIds()) {
+      const raft = this.#raft;
+      const loaded = this.#loaded.get(partitionId);
+      if (raft === null || loaded === undefined || !raft.hasGroup(partitionId)) continue;
+      // The Raft figures and the digest's view are taken in the same turn of the event
+      // loop, so they describe the same applied state (a meta partition applies in step).
+      const status = raft.status(partitionId);
+      // A replica deleted while its digest runs (its engine closed under the view) is
+      // reported without one rather than failing the whole listing.
+      const digest = loaded.partition.stateHash?.().catch((error: unknown) => ({ hashError: (error as Error).message }));
+      states.push({
+        partitionId,
+        kind: loaded.spec.kind === PartitionKind.PARTITION_META ? 'meta' : 'data',
+        volume: loaded.spec.volume,
+        isLeader: status.role === Role.Leader,
+        term: status.term,
+        members: [...status.confState.voters].sort((left, right) => left - right),
+        appliedIndex: status.applied,
+        commitIndex: status.commit,
+        ...(digest === undefined ? {} : await digest),
+      });
+    }
+    return states;
   }
 
   // A partition's usage for its report. Counting is O(entries) for some partitions (a

@@ -237,6 +237,28 @@ test('a follower creates the extent id its leader chose; again is a no-op; a del
   assert.equal((await statusOf(() => store.createExtent(3))).status, StatusCode.INVALID_ARGUMENT);
 });
 
+test("after a reopen a follower still creates its leader's id, below the ids this store reserved for itself", async () => {
+  const disk = new SimulatedDisk();
+  const first = await ExtentStore.open(disk, directory);
+  const own = await first.createExtent();
+  await first.close();
+  // Reopened, the store's own next id is past the reserved batch; the leader's is not.
+  const store = await ExtentStore.open(disk, directory);
+  const leaderChose = own + 5;
+  assert.equal(await store.createExtent(leaderChose), leaderChose);
+  assert.ok(store.hasExtent(leaderChose));
+  await store.append(leaderChose, 0, pattern(10, 1));
+  assert.equal(store.size(leaderChose), 10);
+  assert.deepEqual(store.list().filter((info) => !info.tiny).map((info) => info.extentId), [own, leaderChose]);
+  const next = await store.createExtent();
+  assert.ok(next > leaderChose && next !== own);
+  await store.close();
+  // The ids stay reserved across another reopen: nothing is handed out twice.
+  const again = await ExtentStore.open(disk, directory);
+  assert.ok((await again.createExtent()) > next);
+  await again.close();
+});
+
 test('repair: copied bytes append to any extent, a bad block is replaced only by bytes with the source CRC, used bytes count it all', async () => {
   const { disk, store } = await fresh();
   const extentId = await store.createExtent();

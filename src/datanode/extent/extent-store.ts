@@ -207,17 +207,19 @@ export class ExtentStore {
         if (!Number.isSafeInteger(extentId) || extentId < normalExtentIdFirst) refuse(StatusCode.INVALID_ARGUMENT, `create extent ${extentId}: normal extent ids start at ${normalExtentIdFirst}`);
         if (this.extents.has(extentId)) return extentId;
         if (this.deleted.has(extentId)) refuse(StatusCode.NOT_FOUND, `create extent ${extentId}: it was deleted in ${this.directory}`);
-        this.nextExtentId = Math.max(this.nextExtentId, extentId);
       }
-      if (this.nextExtentId >= this.extentIdReservedBelow) {
+      // The leader's id exactly, even below this store's own next id (which a reopen moves
+      // up to the end of the reserved batch): creating the next id instead left the
+      // follower without the extent its leader then appends to.
+      const created = extentId ?? this.nextExtentId;
+      if (created >= this.extentIdReservedBelow) {
         // Reserving ids in batches keeps creates cheap and still never hands out an id
         // twice: after a crash allocation resumes above everything reserved.
-        const reservedBelow = this.nextExtentId + this.limits.extentIdReserveCount;
+        const reservedBelow = created + this.limits.extentIdReserveCount;
         await this.writeAtomically(partitionMetaName, encodePartitionMeta(reservedBelow));
         this.extentIdReservedBelow = reservedBelow;
       }
-      const created = this.nextExtentId;
-      this.nextExtentId += 1;
+      this.nextExtentId = Math.max(this.nextExtentId, created + 1);
       await this.createDurable(created, false);
       await this.disk.syncDirectory(this.directory);
       return created;

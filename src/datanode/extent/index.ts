@@ -4,3 +4,4 @@ export type { BadBlock, ExtentInfo, ExtentRecoveryReport, ExtentStoreOptions, Ti
 export { punchHoleWithFallocate, type HolePuncher } from './hole-punch.js';
 export { buildExtentLimits, extentLimitsDefault, normalExtentIdFirst } from './limits.js';
 export type { ExtentLimits } from './limits.js';
+export { hashExtentState, type ExtentDigestInput, type ExtentStateHash } from './state-hash.js';

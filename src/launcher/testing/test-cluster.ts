@@ -18,6 +18,7 @@ import type { ServerRole } from '../../config/index.js';
 import { MasterClient } from '../../masterclient/index.js';
 import { temporaryClusterRoot } from '../../master/testing/master-group.js';
 import { RpcClient } from '../../rpc/index.js';
+import { testPorts } from './test-ports.js';
 import { planInstances, probe, spawnInstance, waitReady, type ClusterPlan, type PlannedInstance, type Probe, type RunningInstance } from '../local-cluster.js';
 
 export interface TestClusterOptions {
@@ -40,6 +41,7 @@ export interface VolumeOptions {
 
 const host = '127.0.0.1';
 const stopTimeoutMs = 20_000;
+const startAttemptsMax = 3;
 
 export class TestCluster {
   readonly #running = new Map<string, RunningInstance>();
@@ -60,8 +62,22 @@ export class TestCluster {
 
   /** Plans ports and directories, starts every instance and waits until all are ready. */
   static async start(options: TestClusterOptions = {}): Promise<TestCluster> {
+    // A port taken by another program between the plan and the spawn: plan again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await TestCluster.#startOnce(options);
+      } catch (error) {
+        if (attempt >= startAttemptsMax || !/already in use/.test((error as Error).message)) throw error;
+      }
+    }
+  }
+
+  static async #startOnce(options: TestClusterOptions): Promise<TestCluster> {
     const { root, secret, secretFile, adminToken, adminTokenFile } = await temporaryClusterRoot('atoll-cluster-');
-    const instances = await planInstances(root, { masters: options.masters ?? 1, metanodes: options.metanodes ?? 0, datanodes: options.datanodes ?? 0 }, host);
+    // The launcher's plan (names, directories) on ports below the ephemeral range (test-ports.ts).
+    const planned = await planInstances(root, { masters: options.masters ?? 1, metanodes: options.metanodes ?? 0, datanodes: options.datanodes ?? 0 }, host);
+    const ports = await testPorts(host, planned.length * 4);
+    const instances = planned.map((instance, index) => ({ ...instance, ports: { service: ports[4 * index]!, http: ports[4 * index + 1]!, raftHeartbeat: ports[4 * index + 2]!, raftReplica: ports[4 * index + 3]! } }));
     const plan: ClusterPlan = { formatVersion: 1, host, secretFile, adminTokenFile, instances };
     const rpc = new RpcClient({ secret, instance: 'test-cluster', limits: { reconnectBackoffMinMs: 20, reconnectBackoffMaxMs: 200 } });
     const masters = instances.filter((instance) => instance.role === 'master').map((instance) => `${host}:${instance.ports.service}`);
@@ -122,8 +138,8 @@ export class TestCluster {
     return join(this.instance(name).dataDir, 'instance.log');
   }
 
-  probe(name: string, path: string): Promise<Probe> {
-    return probe(host, this.instance(name).ports.http, path);
+  probe(name: string, path: string, timeoutMs?: number): Promise<Probe> {
+    return probe(host, this.instance(name).ports.http, path, timeoutMs);
   }
 
   /** An admin API call through the master client (token included). */

@@ -6,6 +6,8 @@ import type { KvEngine } from '../store/kv-engine.js';
 import { MemoryEngine } from '../store/index.js';
 import { buildNamespaceLimits } from './limits.js';
 import { appendExtents, createInode, getInode, type Outcome } from './namespace.js';
+import { extentReleasePrefix } from './keys.js';
+import { decodeExtentReleaseValue } from './values.js';
 
 const range = { inodeStart: 1, inodeEnd: 1000 };
 const now = { nowSec: 1_800_000_000, nowNsec: 1 };
@@ -57,4 +59,22 @@ test('a write past the end leaves a hole and grows the size; bad keys, directori
   const limits = buildNamespaceLimits({ extentKeysPerInodeMax: 2 });
   apply(engine, appendExtents(engine, { ...now, ino: file, extents: [key(0, 10, 1025)] }, limits));
   assert.throws(() => appendExtents(engine, { ...now, ino: file, extents: [key(20, 10, 1026)] }, limits), (error) => isAtollError(error, StatusCode.TOO_LARGE));
+});
+
+test('the same tiny key appended again (a retried AppendExtents) releases nothing; a tiny key partly overwritten releases only the covered bytes', () => {
+  const { engine, file } = fileAndDir();
+  const queued = () => engine.scan({ prefix: extentReleasePrefix, limit: 100 }).flatMap((entry) => decodeExtentReleaseValue(entry.value).ranges.map((range) => [range.extentId, range.extentOffset, range.size]));
+  apply(engine, appendExtents(engine, { ...now, ino: file, extents: [key(0, 65_539, 4, 73_728)] }));
+  apply(engine, appendExtents(engine, { ...now, ino: file, extents: [key(65_539, 91_538, 6, 4096)] }));
+  // The second append applied twice: its answer was lost and the client sent it again.
+  const again = apply(engine, appendExtents(engine, { ...now, ino: file, extents: [key(65_539, 91_538, 6, 4096)] }));
+  assert.equal(again.inode.size, 157_077);
+  assert.deepEqual(getInode(engine, file).extents.map((extent) => [extent.fileOffset, extent.size, extent.extentId, extent.extentOffset]), [
+    [0, 65_539, 4, 73_728],
+    [65_539, 91_538, 6, 4096],
+  ]);
+  assert.deepEqual(queued(), [], 'bytes the file still refers to are not released');
+  // A new key over the middle of the tiny one: exactly the covered bytes go.
+  apply(engine, appendExtents(engine, { ...now, ino: file, extents: [key(1000, 500, 1024)] }));
+  assert.deepEqual(queued(), [[4, 73_728 + 1000, 500]]);
 });

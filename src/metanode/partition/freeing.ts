@@ -31,17 +31,22 @@ export interface ReleasedExtent extends ExtentRange {
  * A normal extent holds one file's bytes and is freed whole on its datanodes, so a range
  * of one that the file still refers to elsewhere (`stillReferenced`: the file's extents
  * after the change) is not queued: the extent goes when its last range does. Ranges of
- * tiny extents (shared by many small files) are queued as they are.
+ * tiny extents (shared by many small files) are queued less the bytes the file still
+ * refers to: the same key appended again (an AppendExtents retried after its first apply,
+ * whose answer was lost) covers itself, and releasing it punched the file's own bytes.
  */
 export function queueExtentReleases(changes: Changes, extents: readonly ReleasedExtent[], limits: NamespaceLimits, stillReferenced: readonly ExtentKey[] = []): number[] {
   const referenced = new Set(stillReferenced.filter((extent) => extent.extentId >= normalExtentIdFirst).map((extent) => `${extent.partitionId}/${extent.extentId}`));
   const byPartition = new Map<number, ExtentRange[]>();
-  for (const extent of extents) {
-    if (extent.size === 0) continue;
-    if (referenced.has(`${extent.partitionId}/${extent.extentId}`)) continue;
-    let ranges = byPartition.get(extent.partitionId);
-    if (ranges === undefined) byPartition.set(extent.partitionId, (ranges = []));
-    ranges.push({ extentId: extent.extentId, extentOffset: extent.extentOffset, size: extent.size });
+  for (const released of extents) {
+    if (released.size === 0) continue;
+    if (referenced.has(`${released.partitionId}/${released.extentId}`)) continue;
+    const pieces = released.extentId < normalExtentIdFirst ? withoutReferenced(released, stillReferenced) : [released];
+    for (const extent of pieces) {
+      let ranges = byPartition.get(extent.partitionId);
+      if (ranges === undefined) byPartition.set(extent.partitionId, (ranges = []));
+      ranges.push({ extentId: extent.extentId, extentOffset: extent.extentOffset, size: extent.size });
+    }
   }
   const seqs: number[] = [];
   for (const [partitionId, ranges] of byPartition) {
@@ -53,6 +58,23 @@ export function queueExtentReleases(changes: Changes, extents: readonly Released
     }
   }
   return seqs;
+}
+
+/** The parts of a released tiny range that none of `keys` covers (O(keys)). */
+function withoutReferenced(released: ReleasedExtent, keys: readonly ExtentKey[]): ReleasedExtent[] {
+  let pieces: ReleasedExtent[] = [released];
+  for (const key of keys) {
+    if (key.partitionId !== released.partitionId || key.extentId !== released.extentId) continue;
+    const keyEnd = key.extentOffset + key.size;
+    pieces = pieces.flatMap((piece) => {
+      const pieceEnd = piece.extentOffset + piece.size;
+      if (keyEnd <= piece.extentOffset || key.extentOffset >= pieceEnd) return [piece];
+      const left = key.extentOffset > piece.extentOffset ? [{ ...piece, size: key.extentOffset - piece.extentOffset }] : [];
+      const right = keyEnd < pieceEnd ? [{ ...piece, extentOffset: keyEnd, size: pieceEnd - keyEnd }] : [];
+      return [...left, ...right];
+    });
+  }
+  return pieces;
 }
 
 /** Every extent of a file, whole, as ranges to release. */

@@ -18,3 +18,4 @@ export {
 } from './snapshot-stream.js';
 export type { KvSnapshotContent, KvSnapshotFileInfo } from './snapshot-stream.js';
 export { decodeKvSnapshot, encodeKvSnapshot } from './snapshot-bytes.js';
+export { hashKvState, stateHashRecordsPerSliceDefault, type KvStateHash } from './state-hash.js';
