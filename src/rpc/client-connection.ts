@@ -413,9 +413,12 @@ export class ClientConnection {
       clearInterval(this.sweepTimer);
       this.sweepTimer = null;
     }
+    // A call already handed to the connection may have reached the server and been carried
+    // out: its caller must not take the failure as "never delivered" and repeat a mutation.
+    const inFlight = calls.length === 0 ? error : new AtollError(error.status, `${error.message}${callOutcomeUnknownSuffix}`, { cause: error });
     for (const call of calls) {
       if (call.onAbort !== null) call.signal!.removeEventListener('abort', call.onAbort);
-      call.reject(error);
+      call.reject(inFlight);
     }
     this.failWaiting(error);
   }
@@ -425,6 +428,9 @@ export class ClientConnection {
     this.fail(this.closeReason || 'connection closed by the server');
   }
 }
+
+/** Ends the message of a call lost with its connection after it was sent: it may have been carried out. */
+export const callOutcomeUnknownSuffix = ' while the call was in flight (its outcome is unknown)';
 
 export function parseAddress(address: string): { host: string; port: number } {
   const colon = address.lastIndexOf(':');

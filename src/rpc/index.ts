@@ -1,6 +1,6 @@
 export { RpcServer, shuttingDownMessage, type RpcServerOptions, type CallContext, type Handler } from './server.js';
 export { RpcClient, type RpcClientOptions, type CallOptions } from './client.js';
-export { parseAddress } from './client-connection.js';
+export { callOutcomeUnknownSuffix, parseAddress } from './client-connection.js';
 export { withPayload, ReplyWithPayload, type MethodDescriptor, type MessageCodec, type ResponseWithPayload } from './method.js';
 export { rpcLimits, defaultRpcLimits, type RpcLimits } from './limits.js';
 export { silentRpcLogger, type RpcLogger } from './logger.js';

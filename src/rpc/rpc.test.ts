@@ -378,3 +378,46 @@ test('a one-way request runs the handler and answers nothing; its failures are l
     await server.stop();
   }
 });
+
+test('a call in flight when the connection drops fails as outcome unknown; one made after fails as not delivered', async () => {
+  const { server, address } = await startServer();
+  let arrived = 0;
+  server.handle(slowMethod, () => {
+    arrived += 1;
+    return new Promise<EchoResponse>(() => undefined); // carried out, never answered
+  });
+  // A proxy between client and server, to cut the connection under a call in flight.
+  const { createServer, connect } = await import('node:net');
+  const sockets: Array<import('node:net').Socket> = [];
+  const proxy = createServer((downstream) => {
+    const upstream = connect(Number(address.split(':')[1]), '127.0.0.1');
+    sockets.push(downstream, upstream);
+    downstream.pipe(upstream).pipe(downstream);
+    downstream.on('error', () => undefined);
+    upstream.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const proxyAddress = `127.0.0.1:${(proxy.address() as import('node:net').AddressInfo).port}`;
+  const client = new RpcClient({ secret, instance: 'test-client' });
+  try {
+    const inFlight = client.call(proxyAddress, slowMethod, echo(1)).then(
+      () => assert.fail('answered'),
+      (error: AtollError) => error,
+    );
+    await waitFor(() => arrived === 1, 'the call to reach the server');
+    for (const socket of sockets) socket.end();
+    const lost = await inFlight;
+    assert.equal(lost.status, StatusCode.UNAVAILABLE);
+    assert.match(lost.message, /in flight \(its outcome is unknown\)$/);
+    proxy.close();
+    const after = await client.call(proxyAddress, echoMethod, echo(2)).then(
+      () => assert.fail('answered'),
+      (error: AtollError) => error,
+    );
+    assert.doesNotMatch(after.message, /outcome is unknown/, after.message);
+  } finally {
+    await client.close();
+    proxy.close();
+    await server.stop();
+  }
+});
