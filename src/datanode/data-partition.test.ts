@@ -11,6 +11,10 @@ import { PartitionKind } from '../proto/generated/master.js';
 import { DataPartition } from './data-partition.js';
 import { DiskSpace } from './disk-space.js';
 import { encodeOverwrite } from './overwrite-command.js';
+import { buildDataNodeLimits } from './limits.js';
+import { executeRepairs, type RepairDeps } from './repair-runner.js';
+import { RepairSlots } from './repair-slots.js';
+import { RepairThrottle } from './repair-throttle.js';
 
 const idleMs = 200;
 
@@ -72,6 +76,31 @@ test('writtenIndex: the applied index when no overwrite is in flight, else the l
     assert.equal(partition.writtenIndex(), 6);
     applied = 9;
     assert.equal(partition.writtenIndex(), 9, 'entries after them that wrote nothing: the applied index again');
+  } finally {
+    await partition.close();
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('a repair that deletes an extent a client is deleting at the same moment succeeds', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'atoll-data-partition-'));
+  const diskSpace = new DiskSpace({ disks: [join(root, 'disk0')], reservedBytes: 0, capacityBytes: 0, refreshMs: 1_000 });
+  const partition = await DataPartition.open(
+    { kind: PartitionKind.PARTITION_DATA, partitionId: 9, volume: 'v', inodeStart: 0, inodeEnd: 0, capacityBytes: 1 << 30, peers: [], bootstrap: true },
+    join(root, 'partition'),
+    diskSpace,
+    { repairRound: async () => undefined, repairIntervalMs: 60_000, repairIdleMs: idleMs, packetBytesMax: 128 * 1024, extentBytesMax: 1 << 27 },
+  );
+  try {
+    const extentId = await partition.store.createExtent();
+    await partition.store.append(extentId, 0, new Uint8Array(4096).fill(3));
+    // The client's delete is queued on the store first; the repair finds the extent still listed.
+    const clientDelete = partition.store.deleteExtent(extentId);
+    const deps = { slots: new RepairSlots(1), throttle: new RepairThrottle(1 << 30), limits: buildDataNodeLimits() } as unknown as RepairDeps;
+    const repaired = executeRepairs(partition, [{ extentId, source: '', targetSize: 0, blocks: [], delete: true }], deps);
+    await clientDelete;
+    assert.equal(await repaired, 0);
+    assert.equal(partition.store.hasExtent(extentId), false);
   } finally {
     await partition.close();
     await rm(root, { recursive: true, force: true });

@@ -3,7 +3,7 @@
 // (Repair); a replica copies what it lacks from the named source with repair reads,
 // throttled per node.
 import { crc32 } from '../checksum/index.js';
-import { AtollError, StatusCode } from '../errors/index.js';
+import { AtollError, StatusCode, isAtollError } from '../errors/index.js';
 import { DataNode, ExtentInfoResponse, type ExtentRepair, type ExtentSummary } from '../proto/generated/datanode.js';
 import type { RpcClient } from '../rpc/index.js';
 import type { DataPartition } from './data-partition.js';
@@ -135,7 +135,12 @@ async function copyRepairs(partition: DataPartition, repairs: readonly ExtentRep
     const extentId = repair.extentId;
     if (repair.delete) {
       if (store.hasExtent(extentId) && extentId >= 1024) {
-        await store.deleteExtent(extentId);
+        try {
+          await store.deleteExtent(extentId);
+        } catch (error) {
+          // A client's delete of the same extent got there first: the repair is done.
+          if (!(isAtollError(error, StatusCode.NOT_FOUND) && store.isDeleted(extentId))) throw error;
+        }
         partition.extentDeleted(extentId);
       }
       continue;
