@@ -31,6 +31,8 @@ export interface VolumeLimits {
   readonly bufferBytesMax: number;
   /** Open file handles of one volume instance. */
   readonly openHandlesMax: number;
+  /** How long a create, unlink, rename or link whose outcome a lost answer left unknown is tried again (settle.ts). */
+  readonly unknownOutcomeRetryMs: number;
 }
 
 export const volumeLimitsDefault: VolumeLimits = Object.freeze({
@@ -49,6 +51,7 @@ export const volumeLimitsDefault: VolumeLimits = Object.freeze({
   treeEntriesMax: 10_000_000,
   bufferBytesMax: 256 * 1024 * 1024,
   openHandlesMax: 65_536,
+  unknownOutcomeRetryMs: 20_000,
 });
 
 export function buildVolumeLimits(overrides: Partial<VolumeLimits> = {}): VolumeLimits {

@@ -10,7 +10,8 @@ import { Readable } from 'node:stream';
 import { TestCluster } from '../launcher/testing/test-cluster.js';
 import { waitFor } from '../master/testing/master-group.js';
 import { Volume } from './volume.js';
-import { RpcClient } from '../rpc/index.js';
+import { RpcClient, callOutcomeUnknownSuffix } from '../rpc/index.js';
+import { AtollError, StatusCode } from '../errors/index.js';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -255,6 +256,51 @@ describe('volume SDK against a three-replica cluster', { timeout: 600_000 }, () 
       assert.deepEqual(sent, ['Lookup'], 'the lookup answered the inode with the entry');
     } finally {
       await counted.close();
+    }
+  });
+
+  test('a create, link, rename and unlink whose answers are lost after they took effect still succeed, and a real conflict still fails', async () => {
+    // Fault injection at the RPC boundary: the call reaches the real metanode and is carried
+    // out, then its answer is replaced by the error of a connection lost in flight.
+    const rpc = new RpcClient({ secret: cluster.secret, instance: 'lossy-client' });
+    const lose = new Set<string>();
+    // Or the call is lost before it reaches the metanode, and something happens meanwhile.
+    const loseUnsent = new Map<string, () => Promise<void>>();
+    const call = rpc.call.bind(rpc);
+    rpc.call = (async (address: string, method: { name: string }, request: unknown, options?: unknown) => {
+      const meanwhile = loseUnsent.get(method.name);
+      if (meanwhile !== undefined) {
+        loseUnsent.delete(method.name);
+        await meanwhile();
+        throw new AtollError(StatusCode.UNAVAILABLE, `${address}: connection closed by the server${callOutcomeUnknownSuffix}`);
+      }
+      const answer = await call(address, method as never, request as never, options as never);
+      if (lose.delete(method.name)) throw new AtollError(StatusCode.UNAVAILABLE, `${address}: connection closed by the server${callOutcomeUnknownSuffix}`);
+      return answer;
+    }) as typeof rpc.call;
+    const lossy = await open({ rpc });
+    try {
+      await lossy.mkdir('/lossy');
+      lose.add('CreateInode');
+      await lossy.writeFile('/lossy/a', 'a');
+      assert.equal(lose.size, 0, 'the answer was lost');
+      assert.equal(await volume.readFile('/lossy/a', 'utf8'), 'a');
+      lose.add('Link');
+      await lossy.link('/lossy/a', '/lossy/b');
+      lose.add('Rename');
+      await lossy.rename('/lossy/b', '/lossy/c');
+      lose.add('Unlink');
+      await lossy.unlink('/lossy/c');
+      assert.deepEqual(await volume.readdir('/lossy'), ['a']);
+      assert.equal((await volume.stat('/lossy/a')).nlink, 1);
+      // The create is lost unsent while another client makes the name: the repeat's EEXIST
+      // is not this client's create, and stands.
+      loseUnsent.set('CreateInode', async () => void (await volume.writeFile('/lossy/taken', 'theirs')));
+      const failure = await lossy.open('/lossy/taken', 'wx').then(() => 'opened', (error: { code?: string }) => error.code);
+      assert.equal(failure, 'EEXIST');
+      assert.equal(await volume.readFile('/lossy/taken', 'utf8'), 'theirs');
+    } finally {
+      await lossy.close();
     }
   });
 

@@ -50,6 +50,8 @@ import { Dirent, Stats, statBlockBytes } from './stats.js';
 import { createReadStream, createWriteStream, type ReadStreamOptions, type WriteStreamOptions } from './streams.js';
 import type { Readable, Writable } from 'node:stream';
 import { TtlCache } from './ttl-cache.js';
+import { mutateSettling } from './settle.js';
+import { randomInt } from 'node:crypto';
 
 export const rootIno = 1;
 const mutation = { mutation: true };
@@ -475,10 +477,20 @@ export class Volume {
         this.#forgetName(source.parentIno, source.name);
         this.#forgetName(target.parentIno, target.name);
         if (sourcePartition === targetPartition) {
-          const answer = await this.meta.call(
-            MetaNode.rename,
-            RenameRequest.create({ partitionId: sourcePartition, sourceParentIno: source.parentIno, sourceName: source.name, targetParentIno: target.parentIno, targetName: target.name }),
-            mutation,
+          const answer = await this.#settling(
+            () =>
+              this.meta.call(
+                MetaNode.rename,
+                RenameRequest.create({ partitionId: sourcePartition, sourceParentIno: source.parentIno, sourceName: source.name, targetParentIno: target.parentIno, targetName: target.name }),
+                mutation,
+              ),
+            // After a lost answer: the source gone and the target there is this rename done.
+            async (refusal) => {
+              if (refusal.status !== StatusCode.NOT_FOUND || (await this.#lookupOrNull(source.parentIno, source.name)) !== null) return undefined;
+              this.#forgetName(target.parentIno, target.name);
+              const moved = await this.#lookupOrNull(target.parentIno, target.name);
+              return moved === null ? undefined : { moved, replaced: undefined };
+            },
           );
           if (answer.moved !== undefined) this.#attrs.delete(answer.moved.ino);
           // A replaced inode held by another partition loses its link there: the partition owes it (link-drops.ts).
@@ -511,7 +523,15 @@ export class Volume {
         const inodePartition = (await this.meta.partitionOf(ino)).partitionId;
         const parentPartition = (await this.meta.partitionOf(parentIno)).partitionId;
         if (inodePartition === parentPartition) {
-          const answer = await this.meta.call(MetaNode.link, LinkRequest.create({ partitionId: parentPartition, ino, parentIno, name }), mutation);
+          const answer = await this.#settling(
+            () => this.meta.call(MetaNode.link, LinkRequest.create({ partitionId: parentPartition, ino, parentIno, name }), mutation),
+            // After a lost answer: the new name naming this inode is this link done.
+            async (refusal) => {
+              if (refusal.status !== StatusCode.EXISTS) return undefined;
+              this.#forgetName(parentIno, name);
+              return (await this.#lookup(parentIno, name)).ino === ino ? { inode: undefined, dentry: undefined } : undefined;
+            },
+          );
           if (answer.inode !== undefined) this.#remember(answer.inode);
         } else {
           const inode = (await this.meta.call(MetaNode.addLink, InodeLinkRequest.create({ partitionId: inodePartition, ino }), mutation)).inode;
@@ -755,8 +775,19 @@ export class Volume {
     this.#forgetName(parentIno, name);
     this.#attrs.delete(parentIno);
     let inode: Inode;
+    // A random generation tells this create from another client's if its answer is lost.
+    const generation = randomInt(1, 2 ** 32);
     try {
-      const answer = await this.meta.call(MetaNode.createInode, CreateInodeRequest.create({ ...base, partitionId: parentPartition.partitionId, parentIno }), mutation);
+      const answer = await this.#settling(
+        () => this.meta.call(MetaNode.createInode, CreateInodeRequest.create({ ...base, generation, partitionId: parentPartition.partitionId, parentIno }), mutation),
+        async (refusal) => {
+          if (refusal.status !== StatusCode.EXISTS) return undefined;
+          this.#forgetName(parentIno, name);
+          const entry = await this.#lookup(parentIno, name);
+          const made = await this.#freshInode(entry.ino);
+          return made.generation === generation ? { inode: made, parent: undefined } : undefined;
+        },
+      );
       inode = answer.inode!;
       // The parent as the create left it: `ls -l` or the kernel's permission check on it need no round trip.
       if (answer.parent !== undefined) this.#remember(answer.parent);
@@ -813,7 +844,11 @@ export class Volume {
         return;
       }
     }
-    const answer = await this.meta.call(MetaNode.unlink, UnlinkRequest.create({ partitionId, parentIno, name, isDir }), mutation);
+    const answer = await this.#settling(
+      () => this.meta.call(MetaNode.unlink, UnlinkRequest.create({ partitionId, parentIno, name, isDir }), mutation),
+      // After a lost answer the name being gone is this removal's doing (or a concurrent one's: gone either way).
+      async (refusal) => (refusal.status === StatusCode.NOT_FOUND ? { dentry: undefined, trashName: '', parent: undefined } : undefined),
+    );
     this.#forgetName(parentIno, name);
     if (answer.parent !== undefined) this.#remember(answer.parent);
     if (answer.dentry === undefined) return;
@@ -954,6 +989,11 @@ export class Volume {
 
   async #partitionIdOf(ino: number): Promise<number> {
     return (await this.meta.partitionOf(ino)).partitionId;
+  }
+
+  /** A mutation that is repeated after an unknown outcome, its repeat's refusal settled by `settle` (settle.ts). */
+  #settling<T>(attempt: () => Promise<T>, settle: (refusal: AtollError) => Promise<T | undefined>): Promise<T> {
+    return mutateSettling(attempt, settle, { retryMs: this.limits.unknownOutcomeRetryMs });
   }
 
   #remember(inode: Inode): void {

@@ -535,6 +535,7 @@ export class MetaPartition implements HostedPartition {
           rdev: request.type === InodeType.INODE_SPECIAL ? request.rdev : undefined,
           parentIno: request.parentIno === 0 ? undefined : request.parentIno,
           remoteParentIno: request.remoteParentIno === 0 ? undefined : request.remoteParentIno,
+          generation: request.generation,
           name: request.parentIno === 0 && request.remoteParentIno === 0 ? undefined : request.name,
         }, limits);
       }

@@ -440,3 +440,11 @@ engineTest('lookupPlus answers the entry with its inode when held here; findInod
   assert.equal(elsewhere.inode, undefined);
   assert.throws(() => lookupPlus(engine, root, 'missing'), failsWith(StatusCode.NOT_FOUND, 'ENOENT'));
 });
+
+engineTest('a create keeps the generation its client chose (0 when none), a uint32', (store) => {
+  const { engine, root } = newVolume(store);
+  const made = apply(engine, createInode(engine, range, { type: InodeType.INODE_FILE, ...owner, mode: 0o644, ...now, parentIno: root, name: 'g', generation: 0xdead_beef }));
+  assert.equal(getInode(engine, made.inode.ino).generation, 0xdead_beef);
+  assert.equal(getInode(engine, createFile(engine, root, 'plain')).generation, 0);
+  assert.throws(() => createInode(engine, range, { type: InodeType.INODE_FILE, ...owner, ...now, parentIno: root, name: 'h', generation: 2 ** 32 }), failsWith(StatusCode.INVALID_ARGUMENT, 'EINVAL'));
+});

@@ -38,6 +38,8 @@ export interface CreateInodeArgs extends OperationTime {
   readonly symlinkTarget?: Uint8Array;
   /** Special files only: the device number. */
   readonly rdev?: number;
+  /** The inode's generation, chosen by the creating client (0: none). */
+  readonly generation?: number;
   /** The directory to create the entry in; it must be held by this partition. */
   readonly parentIno?: number;
   /** The entry's name; with parentIno, the dentry is created in the same operation. */
@@ -68,6 +70,7 @@ export function createInode(engine: KvEngine, range: InodeRange, args: CreateIno
   validateMode(action, args.mode);
   validateId(action, 'uid', args.uid);
   validateId(action, 'gid', args.gid);
+  if (args.generation !== undefined) validateId(action, 'generation', args.generation);
   assert(Number.isSafeInteger(range.inodeStart) && range.inodeStart >= 1 && Number.isSafeInteger(range.inodeEnd) && range.inodeEnd > range.inodeStart,
     () => `${action}: bad inode range [${range.inodeStart}, ${range.inodeEnd})`);
   const isDirectory = args.type === InodeType.INODE_DIRECTORY;
@@ -135,6 +138,7 @@ export function createInode(engine: KvEngine, range: InodeRange, args: CreateIno
     ctimeSec: args.nowSec, ctimeNsec: args.nowNsec,
     symlinkTarget: args.type === InodeType.INODE_SYMLINK ? new Uint8Array(args.symlinkTarget!) : new Uint8Array(0),
     rdev: args.rdev ?? 0,
+    generation: args.generation ?? 0,
     parentIno: isDirectory ? args.parentIno ?? args.remoteParentIno ?? ino : rootParentSentinel,
   });
   changes.putInode(inode);

@@ -184,6 +184,7 @@ export interface Inode {
   mtimeNsec: number;
   ctimeSec: number;
   ctimeNsec: number;
+  /** Chosen by the creating client (random; 0 when it gave none), as ext4's i_generation. */
   generation: number;
   symlinkTarget: Uint8Array;
   extents: ExtentKey[];
@@ -585,6 +586,11 @@ export interface CreateInodeRequest {
    * unless its dentry exists.
    */
   remoteParentIno: number;
+  /**
+   * Stored as the inode's generation: a number the creating client chose at random, so
+   * that after a lost answer it can tell its own create from another client's (EEXIST).
+   */
+  generation: number;
 }
 
 export const CreateInodeRequest: protobuf.MessageCodec<CreateInodeRequest> = {
@@ -611,6 +617,7 @@ function createCreateInodeRequest(partial?: Partial<CreateInodeRequest>): Create
     parentIno: partial?.parentIno ?? 0,
     name: partial?.name ?? '',
     remoteParentIno: partial?.remoteParentIno ?? 0,
+    generation: partial?.generation ?? 0,
   };
 }
 
@@ -660,6 +667,10 @@ function measureCreateInodeRequest(message: CreateInodeRequest, writer: protobuf
     const value = message.remoteParentIno;
     if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.CreateInodeRequest.remote_parent_ino');
   }
+  {
+    const value = message.generation;
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.metanode.CreateInodeRequest.generation');
+  }
   return size;
 }
 
@@ -704,6 +715,10 @@ function writeCreateInodeRequest(message: CreateInodeRequest, writer: protobuf.P
     const value = message.remoteParentIno;
     if (value !== 0) { writer.byte(80); writer.uint64(value); }
   }
+  {
+    const value = message.generation;
+    if (value !== 0) { writer.byte(88); writer.varint32(value); }
+  }
 }
 
 function readCreateInodeRequest(reader: protobuf.ProtoReader): CreateInodeRequest {
@@ -718,6 +733,7 @@ function readCreateInodeRequest(reader: protobuf.ProtoReader): CreateInodeReques
     parentIno: 0,
     name: '',
     remoteParentIno: 0,
+    generation: 0,
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
@@ -732,6 +748,7 @@ function readCreateInodeRequest(reader: protobuf.ProtoReader): CreateInodeReques
       case 64: message.parentIno = reader.uint64(); break;
       case 74: message.name = reader.string(); break;
       case 80: message.remoteParentIno = reader.uint64(); break;
+      case 88: message.generation = reader.uint32(); break;
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.metanode.CreateInodeRequest.partition_id');
@@ -744,6 +761,7 @@ function readCreateInodeRequest(reader: protobuf.ProtoReader): CreateInodeReques
           case 8: throw reader.wrongWireType(tag, 'atoll.metanode.CreateInodeRequest.parent_ino');
           case 9: throw reader.wrongWireType(tag, 'atoll.metanode.CreateInodeRequest.name');
           case 10: throw reader.wrongWireType(tag, 'atoll.metanode.CreateInodeRequest.remote_parent_ino');
+          case 11: throw reader.wrongWireType(tag, 'atoll.metanode.CreateInodeRequest.generation');
         }
         reader.skip(tag);
     }
