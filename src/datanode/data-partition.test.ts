@@ -18,15 +18,21 @@ import { RepairThrottle } from './repair-throttle.js';
 
 const idleMs = 200;
 
-test('an applied overwrite, and a release, keep the extent busy for the idle period; then it is idle again', async () => {
+/** A data partition alone on a temporary disk, with repair rounds that do nothing. */
+async function openPartition(partitionId: number): Promise<{ root: string; partition: DataPartition }> {
   const root = await mkdtemp(join(tmpdir(), 'atoll-data-partition-'));
   const diskSpace = new DiskSpace({ disks: [join(root, 'disk0')], reservedBytes: 0, capacityBytes: 0, refreshMs: 1_000 });
   const partition = await DataPartition.open(
-    { kind: PartitionKind.PARTITION_DATA, partitionId: 7, volume: 'v', inodeStart: 0, inodeEnd: 0, capacityBytes: 1 << 30, peers: [], bootstrap: true },
+    { kind: PartitionKind.PARTITION_DATA, partitionId, volume: 'v', inodeStart: 0, inodeEnd: 0, capacityBytes: 1 << 30, peers: [], bootstrap: true },
     join(root, 'partition'),
     diskSpace,
     { repairRound: async () => undefined, repairIntervalMs: 60_000, repairIdleMs: idleMs, packetBytesMax: 128 * 1024, extentBytesMax: 1 << 27 },
   );
+  return { root, partition };
+}
+
+test('an applied overwrite, and a release, keep the extent busy for the idle period; then it is idle again', async () => {
+  const { root, partition } = await openPartition(7);
   try {
     const extentId = await partition.store.createExtent();
     await partition.store.append(extentId, 0, new Uint8Array(8192).fill(1));
@@ -46,14 +52,7 @@ test('an applied overwrite, and a release, keep the extent busy for the idle per
 });
 
 test('writtenIndex: the applied index when no overwrite is in flight, else the last one written, with the block CRCs to match', async () => {
-  const root = await mkdtemp(join(tmpdir(), 'atoll-data-partition-'));
-  const diskSpace = new DiskSpace({ disks: [join(root, 'disk0')], reservedBytes: 0, capacityBytes: 0, refreshMs: 1_000 });
-  const partition = await DataPartition.open(
-    { kind: PartitionKind.PARTITION_DATA, partitionId: 8, volume: 'v', inodeStart: 0, inodeEnd: 0, capacityBytes: 1 << 30, peers: [], bootstrap: true },
-    join(root, 'partition'),
-    diskSpace,
-    { repairRound: async () => undefined, repairIntervalMs: 60_000, repairIdleMs: idleMs, packetBytesMax: 128 * 1024, extentBytesMax: 1 << 27 },
-  );
+  const { root, partition } = await openPartition(8);
   let applied = 0;
   partition.attach({ partitionId: 8, nodeId: 1, appliedIndex: () => applied } as never);
   try {
@@ -83,14 +82,7 @@ test('writtenIndex: the applied index when no overwrite is in flight, else the l
 });
 
 test('a repair that deletes an extent a client is deleting at the same moment succeeds', async () => {
-  const root = await mkdtemp(join(tmpdir(), 'atoll-data-partition-'));
-  const diskSpace = new DiskSpace({ disks: [join(root, 'disk0')], reservedBytes: 0, capacityBytes: 0, refreshMs: 1_000 });
-  const partition = await DataPartition.open(
-    { kind: PartitionKind.PARTITION_DATA, partitionId: 9, volume: 'v', inodeStart: 0, inodeEnd: 0, capacityBytes: 1 << 30, peers: [], bootstrap: true },
-    join(root, 'partition'),
-    diskSpace,
-    { repairRound: async () => undefined, repairIntervalMs: 60_000, repairIdleMs: idleMs, packetBytesMax: 128 * 1024, extentBytesMax: 1 << 27 },
-  );
+  const { root, partition } = await openPartition(9);
   try {
     const extentId = await partition.store.createExtent();
     await partition.store.append(extentId, 0, new Uint8Array(4096).fill(3));
