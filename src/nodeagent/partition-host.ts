@@ -162,9 +162,9 @@ export class PartitionHost {
       defer: (work) => setImmediate(work),
       limits: { snapshotEntriesMin: 50_000, entriesKeptAfterSnapshot: 2_000, ...this.#options.raftHostLimits },
       raftLimits: this.#options.raftLimits,
-      // Reads (a metanode's lookups and stats, a datanode's leader checks) are answered from
-      // the leader's lease instead of a heartbeat round each; ticks follow the monotonic clock.
-      leaseReads: { nowMs: () => performance.now(), tickMs: this.#limits.raftTickMs },
+      // Lease reads (RaftHostOptions.leaseReads) stay off: their ticks follow the clock, and a
+      // burst of ticks after a stalled event loop can step a loaded leader down before it
+      // reads the followers' answers waiting in its sockets (src/raftstore/README.md).
       logger: logger.child({ subsystem: 'raft' }),
       onFatalError: (error) => {
         logger.fatal({ err: (error as Error).message }, 'a partition Raft group failed; exiting');
