@@ -73,7 +73,7 @@ test('tiny extents open only where every replica has the same size and nothing i
   // 2 differs in size, 4 in a block (planned; with two reports, undecided), 3 is in flight, 1024 is not tiny.
   assert.deepEqual(equalTinyExtents(replicas, result, new Set([3]), 100), [1, 5]);
   assert.deepEqual(equalTinyExtents(replicas.slice(0, 2), plan(replicas.slice(0, 2)), new Set(), 100), [1, 3, 5]);
-  assert.deepEqual([...plan(replicas.slice(0, 2)).undecided], [4], 'two copies that differ decide nothing');
+  assert.deepEqual(plan(replicas.slice(0, 2)).repairs.get(2), [{ extentId: 4, source: 'n1', targetSize: 0, blocks: [0, 1, 2], delete: false }], 'two copies that differ: the leader\'s wins');
   // A full list of repairs may have left some out: nothing is known equal.
   assert.deepEqual(equalTinyExtents(replicas, plan(replicas, [], 1), new Set(), 1), []);
 });
@@ -86,7 +86,7 @@ test('an overwrite written on the leader alone is not undone by the older majori
     replica(3, { 1024: { size: 250 } }, [], 10),
   ]);
   assert.deepEqual([...ahead.repairs.values()].flat(), [], 'the newer block is not replaced by the majority of older copies');
-  assert.deepEqual([...ahead.complete].sort(), [1, 2, 3], 'followers without a difference at their own index are not held back');
+  assert.deepEqual([...ahead.complete].sort(), [1], 'the followers behind it are not complete until they wrote it');
   // One follower wrote it, the other not yet: nothing is copied to the lagging one either.
   const lagging = plan([
     replica(1, { 1024: { size: 250, blockCrcs: [1000, 77, 1002] } }, [], 11),
@@ -104,15 +104,25 @@ test('an overwrite written on the leader alone is not undone by the older majori
   assert.deepEqual(failed.repairs.get(3), [{ extentId: 1024, source: 'n1', targetSize: 0, blocks: [1], delete: false }]);
 });
 
-test('two copies at the newest index that disagree, with no majority, decide nothing', () => {
+test('copies at the newest index that all disagree: the leader\'s wins; the copy behind is left for later', () => {
   const result = plan([
     replica(1, { 1024: { size: 250, blockCrcs: [1000, 5, 1002] } }, [], 12),
     replica(2, { 1024: { size: 250, blockCrcs: [1000, 6, 1002] } }, [], 12),
     replica(3, { 1024: { size: 250 } }, [], 11),
   ]);
-  assert.deepEqual([...result.repairs.values()].flat(), []);
-  assert.deepEqual([...result.complete].sort(), [3]);
-  assert.deepEqual([...result.undecided], [1024]);
+  assert.deepEqual(result.repairs.get(1), []);
+  assert.deepEqual(result.repairs.get(2), [{ extentId: 1024, source: 'n1', targetSize: 0, blocks: [1], delete: false }]);
+  assert.deepEqual(result.repairs.get(3), []);
+  assert.deepEqual([...result.complete].sort(), [1, 2]);
+  assert.deepEqual([...result.undecided], [1024], 'the copy behind is not compared yet');
+  // Three copies at one index, three CRCs (a tiny extent after restarts): all take the leader's.
+  const three = plan([
+    replica(1, { 1024: { size: 250, blockCrcs: [1000, 5, 1002] } }, [], 12),
+    replica(2, { 1024: { size: 250, blockCrcs: [1000, 6, 1002] } }, [], 12),
+    replica(3, { 1024: { size: 250, blockCrcs: [1000, 7, 1002] } }, [], 12),
+  ]);
+  assert.deepEqual(three.repairs.get(3), [{ extentId: 1024, source: 'n1', targetSize: 0, blocks: [1], delete: false }]);
+  assert.deepEqual([...three.complete].sort(), [1, 2, 3]);
 });
 
 test('a bad block is copied from a clean copy at its index or newer, never from one behind it; blocks from different sources go in separate repairs', () => {

@@ -8,8 +8,8 @@
 // - blocks are compared only between replicas whose CRCs stand at the same Raft index
 //   (`writtenIndex`, the highest reported): a replica behind it may just not have written
 //   an overwrite yet, and one ahead of the others holds an acknowledged overwrite the
-//   others lack; neither is damage. A block that differs there from a CRC held by a
-//   majority of all replicas is copied again from a replica holding that CRC;
+//   others lack; neither is damage. Among those, the CRC held by the most (the leader's
+//   on a tie) wins, and a block that differs from it is copied again from a holder;
 // - a block that failed its CRC on a read is copied from a clean replica at the same or a
 //   higher index (the majority's copy when there is one): never from one that may lack an
 //   overwrite the damaged replica had;
@@ -106,8 +106,10 @@ export function planRepair(input: RepairPlanInput): RepairPlan {
       const whole = holders.filter((replica) => replica.extents.get(extentId)!.size >= blockEnd);
       const isBad = (replica: ReplicaReport): boolean => replica.extents.get(extentId)!.badBlocks.includes(block);
       const crcOf = (replica: ReplicaReport): number => replica.extents.get(extentId)!.blockCrcs[block]!;
-      // Votes: clean copies at the newest index. The winner must hold a majority of all
-      // replicas, so two copies that disagree with no third at their index decide nothing.
+      // Votes: clean copies at the newest index. The most votes win; a tie goes to the
+      // copy seen first (the leader's when it votes): tiny extents' deletions and small
+      // files reach replicas outside Raft, so after restarts every copy may differ a little
+      // and the leader's, which took every acknowledged write, is the best source.
       const votes = new Map<number, ReplicaReport[]>();
       for (const replica of whole) {
         if (isBad(replica) || replica.writtenIndex !== newestIndex) continue;
@@ -116,15 +118,10 @@ export function planRepair(input: RepairPlanInput): RepairPlan {
         votes.set(crcOf(replica), list);
       }
       let winner: { crc: number; holders: ReplicaReport[] } | undefined;
-      for (const [crc, list] of votes) if (list.length * 2 > replicas.length && (winner === undefined || list.length > winner.holders.length)) winner = { crc, holders: list };
+      for (const [crc, list] of votes) if (winner === undefined || list.length > winner.holders.length) winner = { crc, holders: list };
       for (const replica of whole) {
         const bad = isBad(replica);
         if (!bad) {
-          if (votes.size > 1 && winner === undefined && replica.writtenIndex === newestIndex) {
-            // The copies disagree with no majority: nothing to copy from.
-            incomplete.add(replica.nodeId);
-            undecided.add(extentId);
-          }
           if (winner === undefined || crcOf(replica) === winner.crc) continue;
           if (replica.writtenIndex !== newestIndex) {
             // It may only lack an overwrite still on its way: a later round compares it.
