@@ -4,7 +4,7 @@ import { AtollError, StatusCode } from '../errors/index.js';
 import { callOutcomeUnknownSuffix } from '../rpc/index.js';
 import { mutateSettling, outcomeUnknown } from './settle.js';
 
-const lost = () => new AtollError(StatusCode.UNAVAILABLE, `127.0.0.1:9: connection closed by the server${callOutcomeUnknownSuffix}`);
+const lost = () => new AtollError(StatusCode.UNAVAILABLE, `127.0.0.1:9: connection closed by the server${callOutcomeUnknownSuffix}`, { outcomeUnknown: true });
 const exists = () => new AtollError(StatusCode.EXISTS, 'create inode: "f" already exists');
 
 function clock() {

@@ -6,12 +6,11 @@
 // (EEXIST after a create: is the entry the one this client made?, ENOENT after an unlink:
 // the name is gone). Pure apart from the injected sleep.
 import { AtollError, StatusCode, isAtollError } from '../errors/index.js';
-import { callOutcomeUnknownSuffix } from '../rpc/index.js';
 
 /** The mutation may or may not have taken effect. */
 export function outcomeUnknown(error: unknown): boolean {
   if (isAtollError(error, StatusCode.TIMEOUT)) return true;
-  return isAtollError(error, StatusCode.UNAVAILABLE) && (error as AtollError).message.endsWith(callOutcomeUnknownSuffix);
+  return isAtollError(error) && error.outcomeUnknown;
 }
 
 export interface SettleOptions {

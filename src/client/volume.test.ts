@@ -272,10 +272,10 @@ describe('volume SDK against a three-replica cluster', { timeout: 600_000 }, () 
       if (meanwhile !== undefined) {
         loseUnsent.delete(method.name);
         await meanwhile();
-        throw new AtollError(StatusCode.UNAVAILABLE, `${address}: connection closed by the server${callOutcomeUnknownSuffix}`);
+        throw new AtollError(StatusCode.UNAVAILABLE, `${address}: connection closed by the server${callOutcomeUnknownSuffix}`, { outcomeUnknown: true });
       }
       const answer = await call(address, method as never, request as never, options as never);
-      if (lose.delete(method.name)) throw new AtollError(StatusCode.UNAVAILABLE, `${address}: connection closed by the server${callOutcomeUnknownSuffix}`);
+      if (lose.delete(method.name)) throw new AtollError(StatusCode.UNAVAILABLE, `${address}: connection closed by the server${callOutcomeUnknownSuffix}`, { outcomeUnknown: true });
       return answer;
     }) as typeof rpc.call;
     const lossy = await open({ rpc });

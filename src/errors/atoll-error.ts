@@ -11,6 +11,9 @@ export interface AtollErrorOptions {
   retryAfterMs?: number;
   // Set on errors a peer answered (an error frame), as opposed to ones raised here.
   remote?: boolean;
+  // Set on a local failure of a call that had already been sent (its connection went):
+  // the peer may have carried it out.
+  outcomeUnknown?: boolean;
 }
 
 export class AtollError extends Error {
@@ -22,6 +25,8 @@ export class AtollError extends Error {
   readonly retryAfterMs: number;
   // A peer answered with this error (it got the request); false when raised locally.
   readonly remote: boolean;
+  // The call was sent before it failed here: it may have been carried out.
+  readonly outcomeUnknown: boolean;
 
   constructor(status: StatusCode, message?: string, options: AtollErrorOptions = {}) {
     const info = statusInfo(status);
@@ -33,6 +38,7 @@ export class AtollError extends Error {
     this.leaderHint = options.leaderHint ?? '';
     this.retryAfterMs = options.retryAfterMs ?? 0;
     this.remote = options.remote ?? false;
+    this.outcomeUnknown = options.outcomeUnknown ?? false;
   }
 
   get statusName(): string {

@@ -8,7 +8,7 @@
 import { AtollError, StatusCode } from '../errors/index.js';
 import { PartitionStatus, type DataPartitionView, type MetaPartitionView, type VolumeView } from '../proto/generated/master.js';
 import type { MasterClient } from './master-client.js';
-import { callOutcomeUnknownSuffix, shuttingDownMessage } from '../rpc/index.js';
+import { shuttingDownMessage } from '../rpc/index.js';
 
 /** What the router needs of a client's limits. */
 export interface RouteLimits {
@@ -61,7 +61,7 @@ export function neverDelivered(error: AtollError): boolean {
   // UNAVAILABLE it relays, e.g. a replica it could not reach, says nothing of the kind).
   if (error.remote) return error.message.endsWith(shuttingDownMessage);
   // The connection went while the call was in flight: it may have been carried out.
-  if (error.message.endsWith(callOutcomeUnknownSuffix)) return false;
+  if (error.outcomeUnknown) return false;
   return /unavailable \(|could not connect|refused|connecting|closed|shutting down/i.test(error.message);
 }
 

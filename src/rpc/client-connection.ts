@@ -415,7 +415,7 @@ export class ClientConnection {
     }
     // A call already handed to the connection may have reached the server and been carried
     // out: its caller must not take the failure as "never delivered" and repeat a mutation.
-    const inFlight = calls.length === 0 ? error : new AtollError(error.status, `${error.message}${callOutcomeUnknownSuffix}`, { cause: error });
+    const inFlight = calls.length === 0 ? error : new AtollError(error.status, `${error.message}${callOutcomeUnknownSuffix}`, { cause: error, outcomeUnknown: true });
     for (const call of calls) {
       if (call.onAbort !== null) call.signal!.removeEventListener('abort', call.onAbort);
       call.reject(inFlight);
@@ -429,7 +429,7 @@ export class ClientConnection {
   }
 }
 
-/** Ends the message of a call lost with its connection after it was sent: it may have been carried out. */
+/** Ends the message of a call lost with its connection after it was sent (its error has `outcomeUnknown`). */
 export const callOutcomeUnknownSuffix = ' while the call was in flight (its outcome is unknown)';
 
 export function parseAddress(address: string): { host: string; port: number } {

@@ -409,12 +409,14 @@ test('a call in flight when the connection drops fails as outcome unknown; one m
     const lost = await inFlight;
     assert.equal(lost.status, StatusCode.UNAVAILABLE);
     assert.match(lost.message, /in flight \(its outcome is unknown\)$/);
+    assert.equal(lost.outcomeUnknown, true);
     proxy.close();
     const after = await client.call(proxyAddress, echoMethod, echo(2)).then(
       () => assert.fail('answered'),
       (error: AtollError) => error,
     );
     assert.doesNotMatch(after.message, /outcome is unknown/, after.message);
+    assert.equal(after.outcomeUnknown, false);
   } finally {
     await client.close();
     proxy.close();
