@@ -213,8 +213,6 @@ export interface ExpireTrashResult {
   readonly expired: TrashEntry[];
   /** Inodes held here after losing the entry's link (nlink 0: queued for freeing). */
   readonly inodes: Inode[];
-  /** Inodes of expired entries held by another partition: it must drop one link each (dropLinkByIno). */
-  readonly remoteLinkDrops: number[];
   /** The page was full of old entries: run again. */
   readonly more: boolean;
 }
@@ -232,7 +230,6 @@ export function expireTrash(engine: KvEngine, args: ExpireTrashArgs, limits: Nam
   const records = engine.scan({ prefix: trashPrefixAll, limit: args.limit });
   const expired: TrashEntry[] = [];
   const inodes: Inode[] = [];
-  const remoteLinkDrops: number[] = [];
   let reachedYoung = false;
   for (const record of records) {
     const entry = trashEntry(record.key, record.value);
@@ -248,7 +245,6 @@ export function expireTrash(engine: KvEngine, args: ExpireTrashArgs, limits: Nam
     if (inode === undefined) {
       // Its partition drops the link when the `K` record reaches it (link-drops.ts).
       queueLinkDrop(changes, entry.ino, args);
-      remoteLinkDrops.push(entry.ino);
       continue;
     }
     if (inode.type === InodeType.INODE_DIRECTORY) {
@@ -256,5 +252,5 @@ export function expireTrash(engine: KvEngine, args: ExpireTrashArgs, limits: Nam
     }
     inodes.push(dropLink(changes, inode, args));
   }
-  return changes.outcome({ expired, inodes, remoteLinkDrops, more: !reachedYoung && records.length === args.limit });
+  return changes.outcome({ expired, inodes, more: !reachedYoung && records.length === args.limit });
 }
