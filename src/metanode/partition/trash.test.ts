@@ -1,4 +1,3 @@
-import { pendingLinkDrops } from './link-drops.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -10,6 +9,7 @@ import { buildNamespaceLimits } from './limits.js';
 import { createDentryOnly } from './links.js';
 import { createInode, getInode, link, lookup, readdir, rename, rmdir, unlink } from './namespace.js';
 import { expireTrash, formatTrashHour, formatTrashName, listTrash, parseTrashName, restoreFromTrash, trashHourOf, trashKeyOfName } from './trash.js';
+import { pendingLinkDrops } from './link-drops.js';
 
 const day = 24 * 3600;
 const trashOn = { trashRetentionSec: day };
