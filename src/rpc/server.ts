@@ -209,8 +209,12 @@ class ServerConnection {
       this.close('server stopping');
       return;
     }
+    // The client closes the connection once its calls are answered. Until then requests
+    // that crossed the GoAway on the wire are refused as shutting down (never carried
+    // out, so the client repeats them elsewhere); ending the socket here would leave them
+    // unanswered, an unknown outcome. stop() closes what is left after drainTimeoutMs.
     this.writer.enqueueEmpty(FrameKind.GoAway, 0, 0);
-    if (this.inflight.size === 0) this.closeSoon();
+    this.writer.flush();
   }
 
   drained(): Promise<void> {
@@ -225,13 +229,6 @@ class ServerConnection {
     this.socket.destroy();
   }
 
-  private closeSoon(): void {
-    // Let the writer flush the last responses (and GoAway) before ending the socket.
-    process.nextTick(() => {
-      this.writer.flush();
-      this.socket.end();
-    });
-  }
 
   private onClose(): void {
     this.state = 'closed';
@@ -480,7 +477,6 @@ class ServerConnection {
     }
     this.server.onCallFinished?.(registered.label, status, Date.now() - started);
     if (this.goingAway && this.inflight.size === 0) {
-      this.closeSoon();
       for (const resolve of this.drainWaiters) resolve();
       this.drainWaiters = [];
     } else if (this.paused) {
