@@ -207,7 +207,10 @@ export function spawnInstance(plan: ClusterPlan, instance: PlannedInstance, deta
   const logPath = join(instance.dataDir, 'instance.log');
   mkdirSync(instance.dataDir, { recursive: true });
   const logFd = openSync(logPath, 'a');
-  const child = spawn(process.execPath, [atollBin, ...instanceArguments(plan, instance), ...(extras.args ?? [])], {
+  // ATOLL_INSTANCE_NODE_ARGS: node flags for every instance started here (for example
+  // `--cpu-prof --cpu-prof-dir=DIR` to profile a benchmark's servers).
+  const nodeArgs = (process.env.ATOLL_INSTANCE_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+  const child = spawn(process.execPath, [...nodeArgs, atollBin, ...instanceArguments(plan, instance), ...(extras.args ?? [])], {
     stdio: ['ignore', logFd, logFd],
     detached,
     ...(extras.env === undefined ? {} : { env: { ...process.env, ...extras.env } }),
