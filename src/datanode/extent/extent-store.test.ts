@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { crc32 } from '../../checksum/index.js';
-import { SimulatedDisk } from '../../disk/index.js';
+import { SimulatedDisk, type DiskFile } from '../../disk/index.js';
 import { StatusCode, isAtollError } from '../../errors/index.js';
 import { createRandom } from '../../random/index.js';
 import { ExtentStore, buildExtentLimits, extentLimitsDefault } from './index.js';
@@ -395,4 +395,85 @@ test("an append given its packet's CRC uses it for a block the packet starts, an
   assert.deepEqual(store.blockCrcs(given), store.blockCrcs(plain));
   assert.deepEqual(await store.read(given, 0, store.size(given)), await store.read(plain, 0, store.size(plain)));
   await store.close();
+});
+
+/**
+ * A disk whose data-file reads wait at a gate while it is closed, counting the reads in
+ * flight and the in-place writes, so a test can see what runs beside what.
+ */
+class GatedDisk extends SimulatedDisk {
+  gateClosed = false;
+  readsInFlight = 0;
+  readsInFlightMax = 0;
+  inPlaceWrites = 0;
+  #opened: Array<() => void> = [];
+
+  open(): void {
+    this.gateClosed = false;
+    for (const release of this.#opened.splice(0)) release();
+  }
+
+  override async openForAppend(path: string): Promise<DiskFile> {
+    const file = await super.openForAppend(path);
+    if (!path.endsWith('.extent')) return file;
+    const gated: DiskFile = {
+      path: file.path,
+      size: () => file.size(),
+      append: (bytes) => file.append(bytes),
+      sync: () => file.sync(),
+      truncate: (length) => file.truncate(length),
+      close: () => file.close(),
+      read: async (position, length) => {
+        this.readsInFlight += 1;
+        this.readsInFlightMax = Math.max(this.readsInFlightMax, this.readsInFlight);
+        try {
+          if (this.gateClosed) await new Promise<void>((resolve) => this.#opened.push(resolve));
+          return await file.read(position, length);
+        } finally {
+          this.readsInFlight -= 1;
+        }
+      },
+      write: (position, bytes) => {
+        this.inPlaceWrites += 1;
+        return file.write(position, bytes);
+      },
+    };
+    return gated;
+  }
+}
+
+async function settleTicks(): Promise<void> {
+  for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+test('reads run side by side; a change waits for the reads before it, and a read after a change sees it', async () => {
+  const disk = new GatedDisk();
+  const store = await ExtentStore.open(disk, directory);
+  const extentId = await store.createExtent();
+  const before = pattern(2 * blockBytes, 1);
+  await appendAll(store, extentId, before);
+
+  disk.gateClosed = true;
+  const first = store.read(extentId, 0, blockBytes);
+  const second = store.read(extentId, blockBytes, blockBytes);
+  await settleTicks();
+  assert.equal(disk.readsInFlight, 2, 'two reads are at the disk at once');
+
+  const replacement = pattern(100, 9);
+  const overwrite = store.overwrite(extentId, 10, replacement);
+  const after = store.read(extentId, 0, blockBytes);
+  await settleTicks();
+  // The overwrite reads its blocks first: had it started, a third read would be in flight.
+  assert.equal(disk.readsInFlight, 2, 'the overwrite and the read queued after it wait for the reads before them');
+  assert.equal(disk.inPlaceWrites, 0);
+
+  disk.open();
+  assert.deepEqual(await first, before.subarray(0, blockBytes), 'the read before the overwrite sees the old bytes');
+  assert.deepEqual(await second, before.subarray(blockBytes));
+  await overwrite;
+  assert.equal(disk.inPlaceWrites, 1);
+  const expected = before.slice(0, blockBytes);
+  expected.set(replacement, 10);
+  assert.deepEqual(await after, expected, 'the read queued after the overwrite sees it');
+  assert.equal(disk.readsInFlightMax, 2);
 });

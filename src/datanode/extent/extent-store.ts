@@ -77,8 +77,15 @@ function refuse(status: StatusCode, message: string): never {
 
 export class ExtentStore {
   private readonly extents = new Map<number, ExtentState>();
-  /** Every operation runs alone: a read never sees half an overwrite (see design.md). */
+  /**
+   * Every change runs alone, and reads run beside each other but never beside a change: a
+   * read never sees half an overwrite (see design.md, "Concurrency"). `queue` is the last
+   * change queued; `readers` are the reads started since then, which the next change waits for.
+   */
   private queue: Promise<unknown> = Promise.resolve();
+  private readers = new Set<Promise<unknown>>();
+  /** Bad-block marks found by reads running side by side are written one after another. */
+  private badBlockWrites: Promise<void> = Promise.resolve();
   private failure: AtollError | undefined;
   private closed = false;
   private nextTiny = 0;
@@ -316,7 +323,7 @@ export class ExtentStore {
 
   /** `length` bytes from `offset`, after checking the CRC32 of every block they touch. */
   read(extentId: number, offset: number, length: number): Promise<Uint8Array> {
-    return this.serial(async () => {
+    return this.shared(async () => {
       const state = this.extent('read', extentId);
       checkRange('read', extentId, offset, length, state.size);
       if (length > this.limits.readBytesMax) refuse(StatusCode.TOO_LARGE, `read extent ${extentId}: ${length} bytes is over readBytesMax=${this.limits.readBytesMax}`);
@@ -618,7 +625,10 @@ export class ExtentStore {
       if (!state.badBlocks.has(block)) {
         state.badBlocks.add(block);
         // Kept across a restart until repaired (a restart must not forget what repair needs).
-        await this.writeBadBlocks().catch(() => undefined);
+        // Reads run side by side: their writes of the list go one after another.
+        const write = this.badBlockWrites.then(() => this.writeBadBlocks()).catch(() => undefined);
+        this.badBlockWrites = write;
+        await write;
       }
       refuse(
         StatusCode.CHECKSUM_MISMATCH,
@@ -664,12 +674,28 @@ export class ExtentStore {
     return state;
   }
 
+  /** A change: after every change and read queued before it, alone. */
   private serial<T>(operation: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(() => {
+    const before = this.readers.size === 0 ? this.queue : Promise.all([this.queue, ...this.readers]);
+    this.readers = new Set();
+    const run = before.then(() => {
       if (this.failure !== undefined) throw this.failure;
       return operation();
     });
     this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** A read: after every change queued before it, beside other reads. */
+  private shared<T>(operation: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(() => {
+      if (this.failure !== undefined) throw this.failure;
+      return operation();
+    });
+    const settled = run.catch(() => undefined);
+    const readers = this.readers;
+    readers.add(settled);
+    void settled.then(() => readers.delete(settled));
     return run;
   }
 }
