@@ -10,9 +10,14 @@
 // The local side runs twice: through the page cache (what node:fs does by default; on a
 // machine with memory to spare its reads measure memory, not the disk), and with O_DIRECT
 // (4 KiB-aligned buffers, the page cache bypassed: the disk's own rate).
-// Prints MB/s (10^6 bytes), IOPS and the ratios to both local runs; the last line is one
-// JSON object with every figure. Environment: BENCH_BYTES, BENCH_SECONDS, BENCH_DIR
-// (local side), BENCH_SIDES (comma list of cache,direct,atoll; default all three).
+// A third baseline, the bare pipeline (bare-replica.ts), does the datanodes' work in the
+// same topology with nothing but sockets, files and CRC32: what this machine and Node can
+// do for three replicas on loopback, with the same windows.
+// Prints MB/s (10^6 bytes), IOPS and the ratios to the bare pipeline and both local runs;
+// the last line is one JSON object with every figure. Environment: BENCH_BYTES,
+// BENCH_SECONDS, BENCH_DIR (local side), BENCH_SIDES (comma list of
+// cache,direct,bare,atoll; default all four).
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
@@ -22,13 +27,19 @@ import { DataClient, type ExtentKey } from '../../src/dataclient/index.js';
 import { TestCluster } from '../../src/launcher/testing/test-cluster.js';
 import { waitFor } from '../../src/master/testing/master-group.js';
 import { PartitionStatus } from '../../src/proto/generated/master.js';
+import { crc32 } from '../../src/checksum/index.js';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { mkdir } from 'node:fs/promises';
+import { BareEchoClient } from '../rpc/bare-echo.js';
+import { bareOp, bareRequest } from './bare-replica.js';
 
 const totalBytes = Number(process.env.BENCH_BYTES ?? 2 ** 30);
 const seconds = Number(process.env.BENCH_SECONDS ?? '5');
 const packetBytes = 128 * 1024;
 const readBytes = 1024 * 1024;
 const source = randomBytes(8 * 1024 * 1024);
-const sides = new Set((process.env.BENCH_SIDES ?? 'cache,direct,atoll').split(','));
+const sides = new Set((process.env.BENCH_SIDES ?? 'cache,direct,bare,atoll').split(','));
 const directAlignmentBytes = 4096;
 
 interface Figures {
@@ -109,7 +120,8 @@ function localSide(directory: string, direct: boolean): Side {
   const directFlag = direct ? constants.O_DIRECT : 0;
   const pool: Buffer[] = [];
   let randomBuffers = 0;
-  let probe: FileHandle | undefined;
+  // One probe file, opened by the first stream that needs it (streams ask at once).
+  let probe: Promise<FileHandle> | undefined;
   // Direct I/O needs aligned buffers: one per use, found once.
   const buffers = new Map<string, Buffer>();
   const buffer = async (name: string, bytes: number): Promise<Buffer> => {
@@ -117,8 +129,8 @@ function localSide(directory: string, direct: boolean): Side {
     if (found !== undefined) return found;
     if (!direct) found = Buffer.allocUnsafe(bytes);
     else {
-      probe ??= await open(join(directory, 'probe'), constants.O_RDWR | constants.O_CREAT | constants.O_DIRECT);
-      found = await alignedBuffer(probe, bytes);
+      probe ??= open(join(directory, 'probe'), constants.O_RDWR | constants.O_CREAT | constants.O_DIRECT);
+      found = await alignedBuffer(await probe, bytes);
     }
     buffers.set(name, found);
     return found;
@@ -171,8 +183,9 @@ function localSide(directory: string, direct: boolean): Side {
       handles.clear();
       for (const path of files.values()) await rm(path, { force: true });
       files.clear();
-      await probe?.close();
+      const opened = probe;
       probe = undefined;
+      await (await opened)?.close();
     },
   };
 }
@@ -211,6 +224,77 @@ function clusterSide(client: DataClient): Side {
   };
 }
 
+/**
+ * The bare pipeline (bare-replica.ts): three processes, a leader and two followers, doing
+ * the datanodes' work with nothing else; the same windows as the data client (8 packets
+ * of 128 KiB in flight per stream, reads of 1 MiB with 4 in flight, grouped by 8 MiB).
+ */
+async function bareSide(directory: string): Promise<{ side: Side; stop: () => void }> {
+  const script = fileURLToPath(new URL('./bare-replica.js', import.meta.url));
+  const children: ChildProcess[] = [];
+  const start = async (name: string, followerPorts: number[]): Promise<number> => {
+    const replicaDirectory = join(directory, name);
+    await mkdir(replicaDirectory, { recursive: true });
+    const child = spawn(process.execPath, [script, replicaDirectory, followerPorts.join(',')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    children.push(child);
+    const line = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: child.stdout! }).once('line', resolve);
+      child.once('exit', (code) => reject(new Error(`bench: bare replica ${name} exited with ${code}`)));
+    });
+    return (JSON.parse(line) as { port: number }).port;
+  };
+  const followerPorts = [await start('bare-follower-1', []), await start('bare-follower-2', [])];
+  const leader = await BareEchoClient.connect('127.0.0.1', await start('bare-leader', followerPorts));
+  const stop = (): void => {
+    leader.close();
+    for (const child of children) child.stdin?.end();
+  };
+  const readChecked = async (stream: number, offset: number, length: number): Promise<Buffer> => {
+    const answer = await leader.call(bareRequest(bareOp.read, stream, offset, length, 0));
+    const bytes = answer.subarray(4);
+    if (bytes.length !== length || crc32(bytes) !== answer.readUInt32BE(0)) throw new Error(`bench: bare read of ${length} at ${offset}: bad answer`);
+    return bytes;
+  };
+  const side: Side = {
+    async write(stream, bytes) {
+      const inFlight: Array<Promise<Buffer>> = [];
+      for (let offset = 0; offset < bytes; offset += packetBytes) {
+        const size = Math.min(packetBytes, bytes - offset);
+        const at = offset % source.byteLength;
+        const packet = Buffer.allocUnsafe(size);
+        source.copy(packet, 0, at, at + size);
+        inFlight.push(leader.call(bareRequest(bareOp.write, stream, offset, size, crc32(packet)), packet));
+        if (inFlight.length >= 8) await inFlight.shift();
+      }
+      await Promise.all(inFlight);
+      await leader.call(bareRequest(bareOp.sync, stream, 0, 0, 0));
+    },
+    async read(stream, bytes) {
+      const group = 8 * readBytes;
+      for (let at = 0; at < bytes; at += group) {
+        const take = Math.min(group, bytes - at);
+        const result = new Uint8Array(take);
+        let next = 0;
+        const worker = async (): Promise<void> => {
+          while (next < take) {
+            const from = next;
+            next += readBytes;
+            result.set(await readChecked(stream, at + from, Math.min(readBytes, take - from)), from);
+          }
+        };
+        await Promise.all(Array.from({ length: 4 }, worker));
+      }
+    },
+    async randomRead(stream, offset) {
+      await readChecked(stream, offset, 4096);
+    },
+    async cleanup() {
+      for (let stream = 0; stream <= 8; stream++) await leader.call(bareRequest(bareOp.remove, stream, 0, 0, 0));
+    },
+  };
+  return { side, stop };
+}
+
 async function main(): Promise<void> {
   process.stdout.write(`bench:data: ${totalBytes} bytes, ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}\n`);
   const localDir = await mkdtemp(join(process.env.BENCH_DIR ?? tmpdir(), 'atoll-bench-data-local-'));
@@ -227,6 +311,15 @@ async function main(): Promise<void> {
     const none: Figures = { seqWrite1MBps: 0, seqWrite8MBps: 0, seqRead1MBps: 0, seqRead8MBps: 0, randomRead4kQd1Iops: 0, randomRead4kQd16Iops: 0 };
     const local = sides.has('cache') ? await measure(localSide(localDir, false)) : none;
     const direct = sides.has('direct') ? await measure(localSide(localDir, true)) : none;
+    let bare = none;
+    if (sides.has('bare')) {
+      const pipeline = await bareSide(join(localDir, 'bare'));
+      try {
+        bare = await measure(pipeline.side);
+      } finally {
+        pipeline.stop();
+      }
+    }
     const remote = sides.has('atoll') ? await measure(clusterSide(client)) : none;
     const rows: Array<[string, keyof Figures, string]> = [
       ['sequential write, 1 stream', 'seqWrite1MBps', 'MB/s'],
@@ -237,13 +330,18 @@ async function main(): Promise<void> {
       ['4 KiB random read, 16 in flight', 'randomRead4kQd16Iops', 'IOPS'],
     ];
     const ratio = (of: Figures, to: Figures, key: keyof Figures): number => (to[key] === 0 ? 0 : Number((of[key] / to[key]).toFixed(3)));
-    process.stdout.write(`\n| measurement | atoll (3 replicas) | local, page cache | local, O_DIRECT | ratio to page cache | ratio to O_DIRECT |\n|---|---:|---:|---:|---:|---:|\n`);
+    process.stdout.write(
+      `\n| measurement | atoll (3 replicas) | bare 3-replica pipeline | local, page cache | local, O_DIRECT | atoll/bare | atoll/page cache | atoll/O_DIRECT |\n|---|---:|---:|---:|---:|---:|---:|---:|\n`,
+    );
     for (const [label, key, unit] of rows) {
-      process.stdout.write(`| ${label} | ${remote[key].toFixed(0)} ${unit} | ${local[key].toFixed(0)} ${unit} | ${direct[key].toFixed(0)} ${unit} | ${ratio(remote, local, key).toFixed(2)} | ${ratio(remote, direct, key).toFixed(2)} |\n`);
+      process.stdout.write(
+        `| ${label} | ${remote[key].toFixed(0)} ${unit} | ${bare[key].toFixed(0)} ${unit} | ${local[key].toFixed(0)} ${unit} | ${direct[key].toFixed(0)} ${unit} | ${ratio(remote, bare, key).toFixed(2)} | ${ratio(remote, local, key).toFixed(2)} | ${ratio(remote, direct, key).toFixed(2)} |\n`,
+      );
     }
     const ratios = Object.fromEntries(rows.map(([, key]) => [key, ratio(remote, local, key)]));
     const ratiosDirect = Object.fromEntries(rows.map(([, key]) => [key, ratio(remote, direct, key)]));
-    process.stdout.write(`${JSON.stringify({ bytes: totalBytes, atoll: remote, local, localDirect: direct, ratios, ratiosDirect })}\n`);
+    const ratiosBare = Object.fromEntries(rows.map(([, key]) => [key, ratio(remote, bare, key)]));
+    process.stdout.write(`${JSON.stringify({ bytes: totalBytes, atoll: remote, bare, local, localDirect: direct, ratios, ratiosDirect, ratiosBare })}\n`);
   } finally {
     await cluster.stop();
     await rm(localDir, { recursive: true, force: true });

@@ -5,7 +5,7 @@
 // deadlines, authentication), not a naive baseline.
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
-class CoalescingWriter {
+export class CoalescingWriter {
   private parts: Buffer[] = [];
   private bytes = 0;
   private scheduled = false;
@@ -38,7 +38,7 @@ class CoalescingWriter {
 
 // Splits a byte stream into frames. Chunks are kept in a list and joined once a frame is
 // complete, so a large frame costs one copy (a frame inside one chunk costs none).
-class BareDecoder {
+export class BareDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
   constructor(private readonly onFrame: (id: number, body: Buffer) => void) {}
@@ -67,7 +67,7 @@ class BareDecoder {
   }
 }
 
-function frameHead(id: number, length: number): Buffer {
+export function frameHead(id: number, length: number): Buffer {
   const head = Buffer.allocUnsafe(8);
   head.writeUInt32BE(length, 0);
   head.writeUInt32BE(id, 4);
@@ -109,12 +109,18 @@ export class BareEchoClient {
     });
   }
 
+  /** Sends one frame; resolves with the body of the frame answered with its id. */
   echo(body: Buffer): Promise<Buffer> {
+    return this.call(body);
+  }
+
+  /** Sends one frame whose body is the parts in order; resolves with the answer's body. */
+  call(...parts: Buffer[]): Promise<Buffer> {
     const id = this.nextId++ >>> 0;
     return new Promise((resolve) => {
       this.pending.set(id, resolve);
-      this.writer.write(frameHead(id, body.length));
-      this.writer.write(body);
+      this.writer.write(frameHead(id, parts.reduce((sum, part) => sum + part.length, 0)));
+      for (const part of parts) if (part.length > 0) this.writer.write(part);
     });
   }
 
