@@ -10,8 +10,10 @@ export interface VolumeLimits {
   readonly writeBehindFlushMs: number;
   /** A file written whole in one flush up to this size goes to a tiny extent when the data client can. */
   readonly smallFileBytesMax: number;
-  /** Bytes read ahead of a sequential reader. */
+  /** Bytes of one read-ahead window of a sequential reader. */
   readonly readAheadBytes: number;
+  /** Windows fetched beyond the one a sequential reader is in (memory per reader: one more than this, times readAheadBytes). */
+  readonly readAheadWindows: number;
   /** Reads at least this long skip the read-ahead buffer. */
   readonly readDirectBytesMin: number;
   /** Lease of the client's session at each meta partition, renewed at a third of it. */
@@ -43,6 +45,7 @@ export const volumeLimitsDefault: VolumeLimits = Object.freeze({
   writeBehindFlushMs: 3_000,
   smallFileBytesMax: 128 * 1024,
   readAheadBytes: 4 * 1024 * 1024,
+  readAheadWindows: 3,
   readDirectBytesMin: 4 * 1024 * 1024,
   sessionLeaseSec: 60,
   openRecordDeferMs: 0,

@@ -45,9 +45,8 @@ export class OpenFile {
   #flushTimer: NodeJS.Timeout | null = null;
   #flushError: AtollError | null = null;
   readonly #unsynced = new Map<string, { partitionId: number; extentId: number }>();
-  // Read-ahead: the window being read and the one after it.
-  #window: Window | null = null;
-  #next: Window | null = null;
+  /** Read-ahead windows, contiguous: the one being read first, then those fetched beyond it. */
+  #windows: Window[] = [];
   #lastReadEnd = -1;
   /** Budget bytes the write-behind stream holds (0 when there is no stream). */
   #streamBudgetBytes = 0;
@@ -237,9 +236,12 @@ export class OpenFile {
     await this.#publish(keys);
   }
 
-  /** A stream holds up to the small-file buffer plus a writer's window of packets. */
+  /**
+   * A stream holds up to the small-file buffer plus its writer's packets: a window in
+   * flight, as many queued behind it, and the one being filled.
+   */
   #takeStreamBudget(): boolean {
-    const bytes = this.limits.smallFileBytesMax + this.data.limits.packetBytes * (this.data.limits.windowPackets + 1);
+    const bytes = this.limits.smallFileBytesMax + this.data.limits.packetBytes * (2 * this.data.limits.windowPackets + 1);
     if (!this.budget.tryTake(bytes)) return false;
     this.#streamBudgetBytes = bytes;
     return true;
@@ -264,19 +266,27 @@ export class OpenFile {
       bytes.catch(() => undefined);
       return { offset, length, bytes };
     };
-    const covers = (window: Window | null, from: number): boolean => window !== null && from >= window.offset && from < window.offset + windowBytes;
-    if (!covers(this.#window, position)) {
-      const next = covers(this.#next, position) ? this.#next : null;
-      if (next === null) this.#dropReadAhead();
-      else this.#giveWindow(this.#window);
-      this.#window = next ?? fetch(position);
-      this.#next = null;
+    // Windows wholly behind the reader are done with; a reader before the first window (a
+    // jump back) starts again where it is.
+    // Bounded: each turn removes a window.
+    while (this.#windows.length > 0 && position >= this.#windows[0]!.offset + windowBytes) this.#giveWindow(this.#windows.shift()!);
+    if (this.#windows.length > 0 && position < this.#windows[0]!.offset) this.#dropReadAhead();
+    if (this.#windows.length === 0) {
+      const first = fetch(position);
+      // The budget is spent (many files read at once): read just what was asked.
+      if (first === null) return this.data.readFile(extents, position, end - position);
+      this.#windows.push(first);
     }
-    const window = this.#window;
-    // The budget is spent (many files read at once): read just what was asked.
-    if (window === null) return this.data.readFile(extents, position, end - position);
-    const windowEnd = window.offset + windowBytes;
-    if (this.#next === null && windowEnd < size) this.#next = fetch(windowEnd);
+    // Keeps readAheadWindows windows on their way beyond the one being read, so the
+    // datanodes always have the next reads in hand.
+    // Bounded: at most readAheadWindows turns.
+    while (this.#windows.length <= this.limits.readAheadWindows) {
+      const next = this.#windows[this.#windows.length - 1]!.offset + windowBytes;
+      const window = next < size ? fetch(next) : null;
+      if (window === null) break;
+      this.#windows.push(window);
+    }
+    const window = this.#windows[0]!;
     let bytes: Uint8Array;
     try {
       bytes = await window.bytes;
@@ -293,15 +303,12 @@ export class OpenFile {
   }
 
   #inWindow(position: number): boolean {
-    for (const window of [this.#window, this.#next]) if (window !== null && position >= window.offset && position < window.offset + window.length) return true;
-    return false;
+    return this.#windows.some((window) => position >= window.offset && position < window.offset + window.length);
   }
 
   #dropReadAhead(): void {
-    this.#giveWindow(this.#window);
-    this.#giveWindow(this.#next);
-    this.#window = null;
-    this.#next = null;
+    for (const window of this.#windows) this.#giveWindow(window);
+    this.#windows = [];
   }
 
   #giveWindow(window: Window | null): void {

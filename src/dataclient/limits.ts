@@ -2,7 +2,7 @@
 export interface DataClientLimits {
   /** Bytes per append packet (the datanode refuses more than 128 KiB). */
   readonly packetBytes: number;
-  /** Packets of one writer in flight at once. */
+  /** Packets of one writer in flight at once (as many more may wait queued behind them). */
   readonly windowPackets: number;
   /** A writer starts a new extent before an extent would pass this size. */
   readonly extentBytesMax: number;
@@ -31,7 +31,7 @@ export interface DataClientLimits {
 
 export const dataClientLimitsDefault: DataClientLimits = Object.freeze({
   packetBytes: 128 * 1024,
-  windowPackets: 8,
+  windowPackets: 32,
   extentBytesMax: 128 * 1024 * 1024,
   readChunkBytes: 1024 * 1024,
   readWindow: 4,
