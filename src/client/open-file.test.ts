@@ -93,3 +93,50 @@ test('a reader whose budget is spent reads just what it asks', async () => {
   assertBytes(await file.read(0, 4096), expected(0, 4096));
   assert.deepEqual(data.reads, [{ offset: 0, length: 4096 }]);
 });
+
+test('a writer that gets no budget for its packets publishes its head and writes the rest directly', async () => {
+  const written: Array<{ how: string; fileOffset: number; bytes: Uint8Array }> = [];
+  let extentId = 1024;
+  const keyFor = (bytes: Uint8Array, fileOffset: number): ExtentKey => ({ partitionId: 1, extentId: extentId++, extentOffset: 0, size: bytes.byteLength, fileOffset });
+  const data = {
+    limits: { packetBytes: 128 * 1024, windowPackets: 32 },
+    writeSmall: (bytes: Uint8Array, fileOffset: number) => {
+      written.push({ how: 'small', fileOffset, bytes: bytes.slice() });
+      return Promise.resolve({ keys: bytes.byteLength === 0 ? [] : [keyFor(bytes, fileOffset)], abandoned: [] });
+    },
+    write: (bytes: Uint8Array, fileOffset: number) => {
+      written.push({ how: 'direct', fileOffset, bytes: bytes.slice() });
+      return Promise.resolve({ keys: [keyFor(bytes, fileOffset)], abandoned: [] });
+    },
+    writer: () => assert.fail('no writer without budget for its packets'),
+  };
+  let inode = Inode.create({ ino: 9, type: InodeType.INODE_FILE });
+  const published: ExtentKey[] = [];
+  const files: FileMetadata = {
+    appendExtents: (_ino, keys) => {
+      published.push(...keys);
+      const end = Math.max(inode.size, ...keys.map((key) => key.fileOffset + key.size));
+      inode = { ...inode, size: end, extents: [...inode.extents, ...keys] };
+      return Promise.resolve(inode);
+    },
+    truncate: () => Promise.reject(new Error('not in this test')),
+  };
+  const limits = buildVolumeLimits({ smallFileBytesMax: 128 * 1024 });
+  const budget = new BufferBudget(limits.smallFileBytesMax + 1024);
+  const file = new OpenFile(inode, data as unknown as DataClient, files, limits, budget);
+  const chunk = 64 * 1024;
+  for (let offset = 0; offset < 512 * 1024; offset += chunk) await file.write(expected(offset, chunk), offset);
+  await file.flush();
+  assert.equal(budget.usedBytes, 0, 'the head buffer given back');
+  // Every byte written once, in order, and published.
+  let end = 0;
+  for (const piece of written) {
+    assert.equal(piece.fileOffset, end, 'pieces in file order without gaps or repeats');
+    assertBytes(piece.bytes, expected(piece.fileOffset, piece.bytes.byteLength));
+    end += piece.bytes.byteLength;
+  }
+  assert.equal(end, 512 * 1024);
+  assert.deepEqual(published.map((key) => key.fileOffset), written.map((piece) => piece.fileOffset));
+  assert.ok(written.some((piece) => piece.how === 'small') && written.some((piece) => piece.how === 'direct'));
+  assert.equal(file.size, 512 * 1024);
+});

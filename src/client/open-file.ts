@@ -192,6 +192,18 @@ export class OpenFile {
       this.#headBytes += bytes.byteLength;
     } else {
       if (this.#writer === null) {
+        // The stream outgrows its small-file buffer: its writer's packets need budget too.
+        // Without it (many files written at once), the buffered head is published as a
+        // small file and these bytes are written and published at once.
+        const writerBytes = this.data.limits.packetBytes * (2 * this.data.limits.windowPackets + 1);
+        if (!this.budget.tryTake(writerBytes)) {
+          const position = this.#streamEnd;
+          await this.#flushStream();
+          const { keys } = await this.data.write(bytes, position);
+          await this.#publish(keys);
+          return;
+        }
+        this.#streamBudgetBytes += writerBytes;
         this.#writer = this.data.writer(this.#streamStart);
         for (const chunk of this.#head) await this.#writer.write(chunk);
         this.#head = [];
@@ -237,11 +249,11 @@ export class OpenFile {
   }
 
   /**
-   * A stream holds up to the small-file buffer plus its writer's packets: a window in
-   * flight, as many queued behind it, and the one being filled.
+   * A stream starts with its small-file buffer; once it outgrows it, its writer's packets
+   * (a window in flight, as many queued behind it, the one being filled) are taken too.
    */
   #takeStreamBudget(): boolean {
-    const bytes = this.limits.smallFileBytesMax + this.data.limits.packetBytes * (2 * this.data.limits.windowPackets + 1);
+    const bytes = this.limits.smallFileBytesMax;
     if (!this.budget.tryTake(bytes)) return false;
     this.#streamBudgetBytes = bytes;
     return true;
