@@ -162,9 +162,9 @@ export class PartitionHost {
       defer: (work) => setImmediate(work),
       limits: { snapshotEntriesMin: 50_000, entriesKeptAfterSnapshot: 2_000, ...this.#options.raftHostLimits },
       raftLimits: this.#options.raftLimits,
-      // Lease reads (RaftHostOptions.leaseReads) stay off: their ticks follow the clock, and a
-      // burst of ticks after a stalled event loop can step a loaded leader down before it
-      // reads the followers' answers waiting in its sockets (src/raftstore/README.md).
+      // Reads from the leader's lease while its ticks keep up with the monotonic clock
+      // (src/raftstore/README.md, "Lease reads"); a heartbeat round per read otherwise.
+      leaseReads: { nowMs: () => performance.now(), tickMs: this.#limits.raftTickMs },
       logger: logger.child({ subsystem: 'raft' }),
       onFatalError: (error) => {
         logger.fatal({ err: (error as Error).message }, 'a partition Raft group failed; exiting');

@@ -79,6 +79,12 @@ export class Raft {
   private readonly heartbeatRoundSentTicks = new Map<number, number>();
   /** Leader: a TimeoutNow went out this term, so another leader may appear before our lease ends. */
   private transferAttempted = false;
+  /**
+   * Whether the host vouches that this replica's ticks have kept up with real time over
+   * the last election timeout (setLeaseTrusted); a lease counted in ticks that fell behind
+   * the clock may have run out for the followers already.
+   */
+  private leaseTrusted = true;
 
   constructor(input: RaftConfig) {
     this.config = resolveRaftConfig(input);
@@ -125,6 +131,11 @@ export class Raft {
   appliedSnapshot(snapshot: Snapshot): void {
     this.log.unstable.stableSnapshotTo(snapshot.metadata.index);
     this.log.appliedTo(snapshot.metadata.index);
+  }
+
+  /** Lease reads: whether the ticks may be trusted to have followed real time (see leaseValid). */
+  setLeaseTrusted(trusted: boolean): void {
+    this.leaseTrusted = trusted;
   }
 
   setCampaignEnabled(enabled: boolean): void {
@@ -808,7 +819,7 @@ export class Raft {
    * no transfer was attempted this term (TimeoutNow overrides leases).
    */
   private leaseValid(): boolean {
-    if (!this.config.checkQuorum || this.transferAttempted || this.leadTransferee !== noNode) return false;
+    if (!this.leaseTrusted || !this.config.checkQuorum || this.transferAttempted || this.leadTransferee !== noNode) return false;
     const sentTicks = this.tracker
       .voters()
       .map((id) => (id === this.id ? Number.POSITIVE_INFINITY : (this.tracker.progress.get(id)?.leaseSentTick ?? -1)))

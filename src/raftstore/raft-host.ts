@@ -20,6 +20,7 @@ import {
   type RaftLimits,
   type RaftSimulationFaults,
   type Ready,
+  raftLimitsDefault,
 } from '../raft/index.js';
 import type { Random } from '../random/index.js';
 import { AtollError } from '../errors/atoll-error.js';
@@ -29,7 +30,7 @@ import { PeerAddress as WirePeerAddress } from '../proto/generated/raft.js';
 import { wrapCommand } from './proposal-envelope.js';
 import { RaftGroup, readRequestContext, type RecoveredGroupState } from './raft-group.js';
 import type { GroupId, GroupMessage, GroupStateMachine, PeerAddress, RaftPersistence, RaftTransport } from './types.js';
-import { raftHostLimitsDefault, type RaftHostLimits } from './limits.js';
+import { leaseDriftTicksMax, raftHostLimitsDefault, type RaftHostLimits } from './limits.js';
 
 export interface RaftHostLogger {
   debug(fields: object, message: string): void;
@@ -59,12 +60,15 @@ export interface RaftHostOptions {
   readonly simulationFaults?: RaftSimulationFaults;
   // Lease reads: a leader answers a read index from its check-quorum lease, without a
   // heartbeat round, while a quorum acknowledged a heartbeat less than an election timeout
-  // (minus a tick) ago. The lease is counted in ticks, so ticks must follow real time: with
-  // this option `tick()` runs as many ticks as `tickMs` periods of `nowMs` (a monotonic
-  // clock) have passed, and so do `receive` and `readIndex` before they look at the lease.
-  // A leader whose process was paused (a GC pause, SIGSTOP, a busy event loop) then sees
-  // its lease as expired instead of trusting a stale one. Without it: safe reads (a
-  // heartbeat round per read index) and one tick per `tick()` call.
+  // (minus a tick) ago. The lease is counted in ticks, and ticks come from a timer that a
+  // paused or busy process (a GC pause, SIGSTOP, a long event-loop turn) fires late: a
+  // leader whose ticks fell behind real time would trust a lease that ran out for its
+  // followers. So the host measures, with `nowMs` (a monotonic clock) and `tickMs` (the
+  // timer's period), how far its ticks fell behind the clock over the last election
+  // timeout, and lets the groups use their leases only while that is at most half a tick
+  // (leaseDriftTicksMax); otherwise a read index takes a heartbeat round. Ticks are never
+  // run in bursts to catch up (that would run election and check-quorum timers ahead of
+  // the messages waiting in the sockets). Without this option: safe reads.
   readonly leaseReads?: { readonly nowMs: () => number; readonly tickMs: number };
 }
 
@@ -112,6 +116,11 @@ export class RaftHost {
   private tickCount = 0;
   // Lease reads: the clock reading that tick 0 stands for.
   private readonly clockStartMs: number;
+  private readonly electionTicks: number;
+  // Lease reads: how many ticks behind the clock the host was right after each of the
+  // last electionTicks + 1 ticks, oldest first; and whether the groups may use leases now.
+  private readonly driftAfterTicks: number[] = [];
+  private leaseTrusted = false;
   private cycleRunning = false;
   private cycleRequested = false;
   private cycleScheduled = false;
@@ -129,6 +138,7 @@ export class RaftHost {
     // A random start so request ids of this run never match entries of an earlier run.
     this.nextRequestId = (options.random.nextUint32() % 0x10_0000) * 0x1_0000_0000 + 1;
     this.clockStartMs = options.leaseReads?.nowMs() ?? 0;
+    this.electionTicks = options.raftLimits?.electionTicks ?? raftLimitsDefault.electionTicks;
     if (options.leaseReads !== undefined) assert(options.leaseReads.tickMs > 0, () => `raft host: lease reads need tickMs > 0, got ${options.leaseReads!.tickMs}`);
   }
 
@@ -149,6 +159,7 @@ export class RaftHost {
       leaseReads: this.options.leaseReads !== undefined,
       onApplied: this.options.onApplied === undefined ? undefined : (entry) => this.options.onApplied!(options.groupId, entry),
     });
+    if (this.options.leaseReads !== undefined) group.rawNode.setLeaseTrusted(this.leaseTrusted);
     this.groups.set(options.groupId, group);
     this.requestCycle();
   }
@@ -236,7 +247,7 @@ export class RaftHost {
   // with a quorum and applied everything committed before the call.
   readIndex(groupId: GroupId): Promise<void> {
     const group = this.group(groupId);
-    this.catchUpTicks();
+    this.refreshLeaseTrust();
     const notLeader = this.refuseUnlessLeader(group);
     if (notLeader !== null) return Promise.reject(notLeader);
     const requestId = this.newRequestId();
@@ -255,37 +266,46 @@ export class RaftHost {
     this.requestCycle();
   }
 
-  // One logical tick for every group (elections, heartbeats, timeouts); with lease reads,
-  // the ticks the clock says are due (none if the timer fired early).
+  // One logical tick for every group (elections, heartbeats, timeouts).
   tick(): void {
     if (this.stopped) return;
-    if (this.options.leaseReads !== undefined) this.catchUpTicks();
-    else this.tickOnce();
-  }
-
-  private tickOnce(): void {
     this.tickCount += 1;
     for (const group of this.groups.values()) {
       group.rawNode.tick();
       group.expireWaiters(this.tickCount);
     }
+    const clock = this.options.leaseReads;
+    if (clock !== undefined) {
+      this.driftAfterTicks.push(this.ticksBehind(clock));
+      if (this.driftAfterTicks.length > this.electionTicks + 1) this.driftAfterTicks.shift();
+      this.refreshLeaseTrust();
+    }
     this.requestCycle();
   }
 
-  // Lease reads: brings the tick count up to the clock, never past it (a follower that
-  // ticked ahead of real time would end its promise to the leader early).
-  private catchUpTicks(): void {
+  // Lease reads: periods of the clock since the host started, less the ticks it ran.
+  private ticksBehind(clock: { readonly nowMs: () => number; readonly tickMs: number }): number {
+    return (clock.nowMs() - this.clockStartMs) / clock.tickMs - this.tickCount;
+  }
+
+  // Lease reads: a lease rests on a heartbeat at most an election timeout old, so it is as
+  // good as the ticks since then, which must not have fallen behind the clock by more than
+  // leaseDriftTicksMax (the core keeps one tick of margin for the rest). Measured from the
+  // tick an election timeout ago; until the host has run that many ticks, no lease.
+  private refreshLeaseTrust(): void {
     const clock = this.options.leaseReads;
     if (clock === undefined || this.stopped) return;
-    const dueTicks = Math.floor((clock.nowMs() - this.clockStartMs) / clock.tickMs);
-    assert(Number.isSafeInteger(dueTicks), () => `raft host: tick clock gave ${dueTicks} ticks`);
-    while (this.tickCount < dueTicks) this.tickOnce();
+    const window = this.driftAfterTicks;
+    const trusted = window.length > this.electionTicks && this.ticksBehind(clock) - window[0]! <= leaseDriftTicksMax;
+    if (trusted === this.leaseTrusted) return;
+    this.leaseTrusted = trusted;
+    for (const group of this.groups.values()) group.rawNode.setLeaseTrusted(trusted);
   }
 
   // Messages from other instances; `from` is the sender's own address record.
   receive(messages: readonly GroupMessage[], from?: PeerAddress): void {
     if (this.stopped) return;
-    this.catchUpTicks();
+    this.refreshLeaseTrust();
     this.counters.messagesReceived += messages.length;
     for (const { groupId, message } of messages) {
       const group = this.groups.get(groupId);
