@@ -259,7 +259,7 @@ describe('volume SDK against a three-replica cluster', { timeout: 600_000 }, () 
     }
   });
 
-  test('a create, link, rename and unlink whose answers are lost after they took effect still succeed, and a real conflict still fails', async () => {
+  test('a create, link, rename, unlink, setattr and xattr change whose answers are lost after they took effect still succeed, and a real conflict still fails', async () => {
     // Fault injection at the RPC boundary: the call reaches the real metanode and is carried
     // out, then its answer is replaced by the error of a connection lost in flight.
     const rpc = new RpcClient({ secret: cluster.secret, instance: 'lossy-client' });
@@ -293,6 +293,28 @@ describe('volume SDK against a three-replica cluster', { timeout: 600_000 }, () 
       await lossy.unlink('/lossy/c');
       assert.deepEqual(await volume.readdir('/lossy'), ['a']);
       assert.equal((await volume.stat('/lossy/a')).nlink, 1);
+      // A setattr (chmod, truncate) is repeated as it is; an xattr create's repeat meets
+      // its own attribute, a removal's repeat finds it gone.
+      lose.add('Setattr');
+      await lossy.chmod('/lossy/a', 0o600);
+      assert.equal(lose.size, 0, 'the setattr answer was lost');
+      // (This client's view: the repeat's answer, the metanode's state after it.)
+      assert.equal((await lossy.stat('/lossy/a')).mode & 0o777, 0o600);
+      lose.add('Setattr');
+      await lossy.truncate('/lossy/a', 0);
+      assert.equal(lose.size, 0);
+      assert.equal((await lossy.stat('/lossy/a')).size, 0);
+      lose.add('SetXattr');
+      await lossy.setxattr('/lossy/a', 'user.k', 'v', 'create');
+      assert.equal(lose.size, 0, 'the setxattr answer was lost');
+      assert.equal((await volume.getxattr('/lossy/a', 'user.k')).toString(), 'v');
+      const conflict = await lossy.setxattr('/lossy/a', 'user.k', 'other', 'create').then(() => 'set', (error: { code?: string }) => error.code);
+      assert.equal(conflict, 'EEXIST', 'a create over an attribute that is there still fails');
+      lose.add('RemoveXattr');
+      await lossy.removexattr('/lossy/a', 'user.k');
+      assert.equal(lose.size, 0, 'the removexattr answer was lost');
+      assert.deepEqual(await volume.listxattr('/lossy/a'), []);
+      await lossy.writeFile('/lossy/a', 'a');
       // The create is lost unsent while another client makes the name: the repeat's EEXIST
       // is not this client's create, and stands.
       loseUnsent.set('CreateInode', async () => void (await volume.writeFile('/lossy/taken', 'theirs')));

@@ -19,6 +19,7 @@ import {
   DentryRequest,
   GetInodeRequest,
   InodeLinkRequest,
+  InodeResponse,
   InodeType,
   LinkRequest,
   ListTrashRequest,
@@ -591,7 +592,18 @@ export class Volume {
       const ino = await this.#resolve(path, true);
       const bytes = typeof value === 'string' ? Buffer.from(value) : value;
       const xattrFlag = flag === 'create' ? XattrFlag.XATTR_CREATE : flag === 'replace' ? XattrFlag.XATTR_REPLACE : XattrFlag.XATTR_ANY;
-      const answer = await this.meta.call(MetaNode.setXattr, SetXattrRequest.create({ partitionId: await this.#partitionIdOf(ino), ino, name, value: bytes, flag: xattrFlag }), mutation);
+      const request = SetXattrRequest.create({ partitionId: await this.#partitionIdOf(ino), ino, name, value: bytes, flag: xattrFlag });
+      // Repeated after a lost answer: setting the same value again is the same, except
+      // that a create refuses it (EEXIST), which is this client's own success when the
+      // attribute holds exactly its value.
+      const answer = await this.#settling(
+        () => this.meta.call(MetaNode.setXattr, request, mutation),
+        async (refusal) => {
+          if (refusal.status !== StatusCode.EXISTS) return undefined;
+          const held = await this.meta.call(MetaNode.getXattr, XattrRequest.create({ partitionId: request.partitionId, ino, name }), read);
+          return Buffer.from(held.value).equals(Buffer.from(bytes)) ? InodeResponse.create() : undefined;
+        },
+      );
       if (answer.inode !== undefined) this.#remember(answer.inode);
     });
   }
@@ -606,7 +618,13 @@ export class Volume {
   removexattr(path: string, name: string): Promise<void> {
     return asFs('removexattr', path, async () => {
       const ino = await this.#resolve(path, true);
-      const answer = await this.meta.call(MetaNode.removeXattr, XattrRequest.create({ partitionId: await this.#partitionIdOf(ino), ino, name }), mutation);
+      const request = XattrRequest.create({ partitionId: await this.#partitionIdOf(ino), ino, name });
+      // Repeated after a lost answer: a repeat that finds the attribute gone is this
+      // client's own success.
+      const answer = await this.#settling(
+        () => this.meta.call(MetaNode.removeXattr, request, mutation),
+        (refusal) => Promise.resolve(refusal.status === StatusCode.NOT_FOUND ? InodeResponse.create() : undefined),
+      );
       if (answer.inode !== undefined) this.#remember(answer.inode);
     });
   }
@@ -751,7 +769,10 @@ export class Volume {
   }
 
   async #setattr(ino: number, fields: Partial<SetattrRequest> & { valid: number }): Promise<Inode> {
-    const answer = await this.meta.call(MetaNode.setattr, SetattrRequest.create({ ...fields, partitionId: await this.#partitionIdOf(ino), ino }), mutation);
+    // Every field a setattr sets is an absolute value (a size, a mode, times): applied
+    // twice it leaves what applying it once does, so it is repeated after a lost answer
+    // like a read (a metanode leader killed mid-call must not fail a chmod or ftruncate).
+    const answer = await this.meta.call(MetaNode.setattr, SetattrRequest.create({ ...fields, partitionId: await this.#partitionIdOf(ino), ino }), { mutation: true, idempotent: true });
     assert(answer.inode !== undefined, 'setattr answered without the inode');
     const open = this.#open.get(ino);
     if (open !== undefined) open.refresh(answer.inode);

@@ -209,14 +209,21 @@ except OSError as error:
     await mkdir(localDir);
     let stop = false;
     let rounds = 0;
+    // A failed operation ends the workload and the kills at once (and fails the test when
+    // the kills are over, not as an unhandled rejection while they go on).
+    let failure: unknown = null;
     const workload = (async () => {
       // Bounded: it stops when the kills are done (and at most 10,000 rounds).
       for (; !stop && rounds < 10_000; rounds++) await randomWorkload(mountDir, localDir, seed + rounds, 20);
-    })();
+    })().catch((error: unknown) => {
+      failure = error;
+      stop = true;
+    });
     const leader = cluster.masterClient.state().leader;
     const leaderName = leader === null ? 'master-1' : cluster.nameOfAddress(leader) ?? 'master-1';
     try {
       for (const name of [leaderName, 'metanode-2', 'datanode-2']) {
+        if (failure !== null) break;
         await new Promise((resolve) => setTimeout(resolve, 3_000));
         await cluster.kill(name);
         await new Promise((resolve) => setTimeout(resolve, 5_000));
@@ -227,6 +234,7 @@ except OSError as error:
       stop = true;
       await workload;
     }
+    if (failure !== null) throw failure;
     assert.ok(rounds > 0);
     await compareDirectories(mountDir, localDir, `seed ${seed} after the kills`);
   });

@@ -95,6 +95,9 @@ export class TestCluster {
   }
 
   #spawn(instance: PlannedInstance, env?: Readonly<Record<string, string>>): RunningInstance {
+    // A test body still running after its suite's `after` stopped the cluster (a failure
+    // elsewhere ended the test) must not leave an instance behind that nobody stops.
+    if (this.#stopped) throw new Error(`test cluster: ${instance.name} not started: the cluster was stopped`);
     const args = ['--log-level', this.#options.logLevel ?? process.env.ATOLL_TEST_LOG_LEVEL ?? 'warn', ...(this.#options.args?.(instance) ?? [])];
     const running = spawnInstance(this.plan, instance, false, { args, env: { ...this.#options.env?.(instance), ...env } });
     this.#running.set(instance.name, running);
