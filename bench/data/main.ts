@@ -23,7 +23,7 @@ import { constants } from 'node:fs';
 import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { DataClient, type ExtentKey } from '../../src/dataclient/index.js';
+import { DataClient, dataClientLimitsDefault, type ExtentKey } from '../../src/dataclient/index.js';
 import { TestCluster } from '../../src/launcher/testing/test-cluster.js';
 import { waitFor } from '../../src/master/testing/master-group.js';
 import { PartitionStatus } from '../../src/proto/generated/master.js';
@@ -226,8 +226,9 @@ function clusterSide(client: DataClient): Side {
 
 /**
  * The bare pipeline (bare-replica.ts): three processes, a leader and two followers, doing
- * the datanodes' work with nothing else; the same windows as the data client (8 packets
- * of 128 KiB in flight per stream, reads of 1 MiB with 4 in flight, grouped by 8 MiB).
+ * the datanodes' work with nothing else; the same windows as the data client (its
+ * windowPackets packets of 128 KiB in flight per stream, reads of 1 MiB with readWindow
+ * in flight, grouped by 8 MiB as the atoll side reads).
  */
 async function bareSide(directory: string): Promise<{ side: Side; stop: () => void }> {
   const script = fileURLToPath(new URL('./bare-replica.js', import.meta.url));
@@ -264,7 +265,7 @@ async function bareSide(directory: string): Promise<{ side: Side; stop: () => vo
         const packet = Buffer.allocUnsafe(size);
         source.copy(packet, 0, at, at + size);
         inFlight.push(leader.call(bareRequest(bareOp.write, stream, offset, size, crc32(packet)), packet));
-        if (inFlight.length >= 8) await inFlight.shift();
+        if (inFlight.length >= dataClientLimitsDefault.windowPackets) await inFlight.shift();
       }
       await Promise.all(inFlight);
       await leader.call(bareRequest(bareOp.sync, stream, 0, 0, 0));
@@ -282,7 +283,7 @@ async function bareSide(directory: string): Promise<{ side: Side; stop: () => vo
             result.set(await readChecked(stream, at + from, Math.min(readBytes, take - from)), from);
           }
         };
-        await Promise.all(Array.from({ length: 4 }, worker));
+        await Promise.all(Array.from({ length: dataClientLimitsDefault.readWindow }, worker));
       }
     },
     async randomRead(stream, offset) {
