@@ -50,10 +50,10 @@ test('lmdb writeBatch: a write that fails inside a batch fails the whole batch, 
     let engine = await LmdbEngine.open(directory, { mapSizeBytes: 64 * 1024 * 1024 });
     engine.write(1, [{ op: 'set', key: key('a'), value: value('1') }]);
     // Unit-test stub: the records database refuses one key, as a full or broken disk would.
-    const records = (engine as unknown as { records: { putSync(key: Buffer, value: Buffer): boolean } }).records;
+    const records = (engine as unknown as { records: { putSync(key: Uint8Array, value: Uint8Array): boolean } }).records;
     const putSync = records.putSync.bind(records);
-    records.putSync = (recordKey: Buffer, recordValue: Buffer): boolean => {
-      if (recordKey.toString() === 'bad') throw new Error('disk refused');
+    records.putSync = (recordKey: Uint8Array, recordValue: Uint8Array): boolean => {
+      if (Buffer.from(recordKey).toString() === 'bad') throw new Error('disk refused');
       return putSync(recordKey, recordValue);
     };
     let caught: unknown;
