@@ -27,7 +27,8 @@ export function registerMetaService(rpc: RpcServer, partitions: () => PartitionH
   rpc.handle(MetaNode.createInode, async (request) => {
     const partition = partitionOf(request.partitionId);
     const result = (await partition.mutate({ case: 'createInode', value: request })) as namespace.CreateInodeResult;
-    return { inode: result.inode, parent: result.dentry === undefined ? undefined : parentAfter(partition, result.dentry.parentIno) };
+    // The parent as the create left it, from the apply itself: no second read and decode of it here.
+    return { inode: result.inode, parent: result.parent };
   });
   rpc.handle(MetaNode.getInode, async (request) => {
     const partition = partitionOf(request.partitionId);

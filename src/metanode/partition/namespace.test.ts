@@ -49,6 +49,19 @@ function names(engine: KvEngine, parentIno: number): string[] {
   return readdir(engine, { parentIno, limit: 4096 }).entries.map((entry) => entry.name);
 }
 
+engineTest('a create with a dentry returns its parent as the create left it (what the service answers)', (store) => {
+  const { engine, root } = newVolume(store);
+  const file = apply(engine, createInode(engine, range, { type: InodeType.INODE_FILE, ...owner, mode: 0o644, ...later, parentIno: root, name: 'f' }));
+  assert.ok(file.parent !== undefined);
+  assert.deepEqual(file.parent, getInode(engine, root));
+  assert.equal(file.parent.mtimeSec, later.nowSec);
+  const directory = apply(engine, createInode(engine, range, { type: InodeType.INODE_DIRECTORY, ...owner, ...now, parentIno: root, name: 'd' }));
+  assert.equal(directory.parent?.nlink, 3);
+  assert.deepEqual(directory.parent!, getInode(engine, root));
+  const detached = apply(engine, createInode(engine, range, { type: InodeType.INODE_FILE, ...owner, mode: 0o644, ...now }));
+  assert.equal(detached.parent, undefined, 'no dentry, no parent');
+});
+
 engineTest('a new directory has nlink 2, its parent gains one link, and the times keep their nanoseconds', (store) => {
   const { engine, root } = newVolume(store);
   assert.equal(getInode(engine, root).nlink, 2);

@@ -56,6 +56,8 @@ export interface CreateInodeArgs extends OperationTime {
 export interface CreateInodeResult {
   readonly inode: Inode;
   readonly dentry?: Dentry;
+  /** With the dentry: its directory as this operation left it (what a client caches). */
+  readonly parent?: Inode;
 }
 
 /**
@@ -152,7 +154,7 @@ export function createInode(engine: KvEngine, range: InodeRange, args: CreateIno
     dentry = Dentry.create({ parentIno: args.parentIno, name: args.name, ino, type: args.type });
     changes.putDentry(dentry);
   }
-  return changes.outcome(dentry === undefined ? { inode } : { inode, dentry });
+  return changes.outcome(dentry === undefined ? { inode } : { inode, dentry, parent });
 }
 
 // ---------------------------------------------------------------------------------------
