@@ -266,6 +266,8 @@ describe('volume SDK against a three-replica cluster', { timeout: 600_000 }, () 
     const lose = new Set<string>();
     // Or the call is lost before it reaches the metanode, and something happens meanwhile.
     const loseUnsent = new Map<string, () => Promise<void>>();
+    // Or the call is carried out, something happens, and then its answer is lost.
+    const loseAfter = new Map<string, () => Promise<void>>();
     const call = rpc.call.bind(rpc);
     rpc.call = (async (address: string, method: { name: string }, request: unknown, options?: unknown) => {
       const meanwhile = loseUnsent.get(method.name);
@@ -275,6 +277,12 @@ describe('volume SDK against a three-replica cluster', { timeout: 600_000 }, () 
         throw new AtollError(StatusCode.UNAVAILABLE, `${address}: connection closed by the server${callOutcomeUnknownSuffix}`, { outcomeUnknown: true });
       }
       const answer = await call(address, method as never, request as never, options as never);
+      const after = loseAfter.get(method.name);
+      if (after !== undefined) {
+        loseAfter.delete(method.name);
+        await after();
+        throw new AtollError(StatusCode.UNAVAILABLE, `${address}: connection closed by the server${callOutcomeUnknownSuffix}`, { outcomeUnknown: true });
+      }
       if (lose.delete(method.name)) throw new AtollError(StatusCode.UNAVAILABLE, `${address}: connection closed by the server${callOutcomeUnknownSuffix}`, { outcomeUnknown: true });
       return answer;
     }) as typeof rpc.call;
@@ -315,6 +323,27 @@ describe('volume SDK against a three-replica cluster', { timeout: 600_000 }, () 
       assert.equal(lose.size, 0, 'the removexattr answer was lost');
       assert.deepEqual(await volume.listxattr('/lossy/a'), []);
       await lossy.writeFile('/lossy/a', 'a');
+      // A truncate carried out, then another client writes the file, then the truncate's
+      // answer is lost: its repeat is recognised and the other client's bytes stay.
+      await volume.writeFile('/lossy/t', 'x'.repeat(10));
+      loseAfter.set('Setattr', async () => {
+        const other = await open();
+        try {
+          const handle = await other.open('/lossy/t', 'r+');
+          await handle.write(Buffer.from('yyyy'), 0, 4, 0);
+          await handle.close();
+        } finally {
+          await other.close();
+        }
+      });
+      await lossy.truncate('/lossy/t', 0);
+      assert.equal(loseAfter.size, 0, 'the truncate was carried out and its answer lost');
+      const reader = await open();
+      try {
+        assert.equal(await reader.readFile('/lossy/t', 'utf8'), 'yyyy', 'the write made between the truncate and its repeat stays');
+      } finally {
+        await reader.close();
+      }
       // The create is lost unsent while another client makes the name: the repeat's EEXIST
       // is not this client's create, and stands.
       loseUnsent.set('CreateInode', async () => void (await volume.writeFile('/lossy/taken', 'theirs')));

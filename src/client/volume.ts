@@ -769,10 +769,12 @@ export class Volume {
   }
 
   async #setattr(ino: number, fields: Partial<SetattrRequest> & { valid: number }): Promise<Inode> {
-    // Every field a setattr sets is an absolute value (a size, a mode, times): applied
-    // twice it leaves what applying it once does, so it is repeated after a lost answer
-    // like a read (a metanode leader killed mid-call must not fail a chmod or ftruncate).
-    const answer = await this.meta.call(MetaNode.setattr, SetattrRequest.create({ ...fields, partitionId: await this.#partitionIdOf(ino), ino }), { mutation: true, idempotent: true });
+    // Repeated after a lost answer like a read (a metanode leader killed mid-call must not
+    // fail a chmod or ftruncate): every attempt carries the same request id, and a repeat
+    // of the setattr the inode last applied is answered without being applied again, so a
+    // write another client made in between is not truncated away.
+    const requestId = randomInt(1, 2 ** 48);
+    const answer = await this.meta.call(MetaNode.setattr, SetattrRequest.create({ ...fields, partitionId: await this.#partitionIdOf(ino), ino, requestId }), { mutation: true, idempotent: true });
     assert(answer.inode !== undefined, 'setattr answered without the inode');
     const open = this.#open.get(ino);
     if (open !== undefined) open.refresh(answer.inode);

@@ -570,6 +570,7 @@ export class MetaPartition implements HostedPartition {
           size: (valid & SetattrField.SETATTR_SIZE) !== 0 ? request.size : undefined,
           atime: (valid & SetattrField.SETATTR_ATIME) !== 0 ? { sec: request.atimeSec, nsec: request.atimeNsec } : undefined,
           mtime: (valid & SetattrField.SETATTR_MTIME) !== 0 ? { sec: request.mtimeSec, nsec: request.mtimeNsec } : undefined,
+          requestId: request.requestId,
         });
       }
       case 'setXattr': {

@@ -9,7 +9,7 @@ import { dentryKey, inodeKey, toFreeKey } from './keys.js';
 import { createDentryOnly } from './links.js';
 import { buildNamespaceLimits } from './limits.js';
 import {
-  batchGetInode, createInode, findInode, getInode, getXattr, link, listXattr, lookup, lookupPlus, readdir, readdirPlus, removeXattr, rename, rmdir,
+  appendExtents, batchGetInode, createInode, findInode, getInode, getXattr, link, listXattr, lookup, lookupPlus, readdir, readdirPlus, removeXattr, rename, rmdir,
   setattr, setXattr, statfs, unlink, type InodeRange, type Outcome,
 } from './namespace.js';
 
@@ -389,6 +389,29 @@ engineTest('shrinking a file drops and clips the extents beyond the new size', (
   assert.equal(inode.size, 150);
   assert.deepEqual(inode.extents.map((extent) => [extent.fileOffset, extent.size]), [[0, 100], [100, 50]]);
   assert.deepEqual([inode.mtimeSec, inode.mtimeNsec], [later.nowSec, later.nowNsec]);
+});
+
+engineTest('a setattr repeated with the request id the inode last applied changes nothing: a write in between stays', (store) => {
+  const { engine, root } = newVolume(store);
+  const file = createFile(engine, root, 'f');
+  const written = (fileOffset: number) => [ExtentKey.create({ fileOffset, partitionId: 1, extentId: 5 + fileOffset, size: 100 })];
+  apply(engine, appendExtents(engine, { ino: file, extents: written(0), ...now }));
+  // A truncate (id 41) applies; then another client appends; then the truncate's repeat.
+  const truncated = apply(engine, setattr(engine, { ino: file, size: 0, requestId: 41, ...now }));
+  assert.equal(truncated.size, 0);
+  assert.equal(truncated.lastSetattrId, 41);
+  apply(engine, appendExtents(engine, { ino: file, extents: written(0), ...later }));
+  const repeat = setattr(engine, { ino: file, size: 0, requestId: 41, ...later });
+  assert.equal(repeat.result.size, 100, 'the repeat answers the inode as it is');
+  const before = contents(engine);
+  apply(engine, repeat);
+  assert.deepEqual(contents(engine), before, 'the repeat wrote nothing');
+  // Another call (another id, or none) applies as usual and becomes the last one.
+  assert.equal(apply(engine, setattr(engine, { ino: file, size: 10, requestId: 42, ...later })).size, 10);
+  const plain = apply(engine, setattr(engine, { ino: file, mode: 0o600, ...later }));
+  assert.equal(plain.lastSetattrId, 0);
+  assert.equal(apply(engine, setattr(engine, { ino: file, size: 0, requestId: 42, ...later })).size, 0, 'an id the inode no longer holds applies again');
+  assert.throws(() => setattr(engine, { ino: file, size: 0, requestId: -1, ...now }), failsWith(StatusCode.INVALID_ARGUMENT, 'EINVAL'));
 });
 
 engineTest('extended attributes: set, get, list in name order, replace, remove, and their limits', (store) => {

@@ -502,9 +502,19 @@ export interface SetattrArgs extends OperationTime {
   readonly size?: number;
   readonly atime?: Timespec;
   readonly mtime?: Timespec;
+  /**
+   * The caller's id for this call, the same on each attempt (0 or absent: none). Found as
+   * the inode's lastSetattrId, the call is a repeat of the last one applied: it is answered
+   * with the inode as it is, not applied again.
+   */
+  readonly requestId?: number;
 }
 
-/** Changes the given attributes; ctime becomes now, and a size change without mtime sets mtime to now too. */
+/**
+ * Changes the given attributes; ctime becomes now, and a size change without mtime sets
+ * mtime to now too. A repeat of the last setattr applied to the inode (same requestId)
+ * changes nothing: a write between the two stays.
+ */
 export function setattr(engine: KvEngine, args: SetattrArgs, limits: NamespaceLimits = namespaceLimitsDefault): Outcome<Inode> {
   const action = 'setattr';
   validateTime(action, args);
@@ -515,8 +525,12 @@ export function setattr(engine: KvEngine, args: SetattrArgs, limits: NamespaceLi
   if (args.atime !== undefined) validateTimespec(action, 'atime', args.atime);
   if (args.mtime !== undefined) validateTimespec(action, 'mtime', args.mtime);
   if (args.size !== undefined && (!Number.isSafeInteger(args.size) || args.size < 0)) invalid(action, `size must be a non-negative safe integer: ${args.size}`);
+  if (args.requestId !== undefined && (!Number.isSafeInteger(args.requestId) || args.requestId < 0)) invalid(action, `requestId must be a non-negative safe integer: ${args.requestId}`);
   const changes = new Changes(engine);
   const inode = requireInode(changes, action, args.ino);
+  const requestId = args.requestId ?? 0;
+  if (requestId !== 0 && inode.lastSetattrId === requestId) return changes.outcome(inode);
+  inode.lastSetattrId = requestId;
   if (args.mode !== undefined) inode.mode = args.mode;
   if (args.uid !== undefined) inode.uid = args.uid;
   if (args.gid !== undefined) inode.gid = args.gid;

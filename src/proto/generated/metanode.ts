@@ -195,6 +195,12 @@ export interface Inode {
    * have no single parent (hard links) and keep 0.
    */
   parentIno: number;
+  /**
+   * The request id of the last setattr applied to this inode (0: none, or one without an
+   * id). A setattr repeated after a lost answer that finds its own id here is answered
+   * without being applied again, so a write made between the two is not undone.
+   */
+  lastSetattrId: number;
 }
 
 export const Inode: protobuf.MessageCodec<Inode> = {
@@ -229,6 +235,7 @@ function createInode(partial?: Partial<Inode>): Inode {
     extents: partial?.extents ?? [],
     rdev: partial?.rdev ?? 0,
     parentIno: partial?.parentIno ?? 0,
+    lastSetattrId: partial?.lastSetattrId ?? 0,
   };
 }
 
@@ -312,6 +319,10 @@ function measureInode(message: Inode, writer: protobuf.ProtoWriter): number {
     const value = message.parentIno;
     if (value !== 0) size += 2 + protobuf.uint64Size(value, 'atoll.metanode.Inode.parent_ino');
   }
+  {
+    const value = message.lastSetattrId;
+    if (value !== 0) size += 2 + protobuf.uint64Size(value, 'atoll.metanode.Inode.last_setattr_id');
+  }
   return size;
 }
 
@@ -392,6 +403,10 @@ function writeInode(message: Inode, writer: protobuf.ProtoWriter): void {
     const value = message.parentIno;
     if (value !== 0) { writer.byte(144); writer.byte(1); writer.uint64(value); }
   }
+  {
+    const value = message.lastSetattrId;
+    if (value !== 0) { writer.byte(152); writer.byte(1); writer.uint64(value); }
+  }
 }
 
 function readInode(reader: protobuf.ProtoReader): Inode {
@@ -414,6 +429,7 @@ function readInode(reader: protobuf.ProtoReader): Inode {
     extents: [],
     rdev: 0,
     parentIno: 0,
+    lastSetattrId: 0,
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
@@ -441,6 +457,7 @@ function readInode(reader: protobuf.ProtoReader): Inode {
       }
       case 112: message.rdev = reader.uint32(); break;
       case 144: message.parentIno = reader.uint64(); break;
+      case 152: message.lastSetattrId = reader.uint64(); break;
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.metanode.Inode.ino');
@@ -461,6 +478,7 @@ function readInode(reader: protobuf.ProtoReader): Inode {
           case 13: throw reader.wrongWireType(tag, 'atoll.metanode.Inode.extents');
           case 14: throw reader.wrongWireType(tag, 'atoll.metanode.Inode.rdev');
           case 18: throw reader.wrongWireType(tag, 'atoll.metanode.Inode.parent_ino');
+          case 19: throw reader.wrongWireType(tag, 'atoll.metanode.Inode.last_setattr_id');
         }
         reader.skip(tag);
     }
@@ -2122,6 +2140,11 @@ export interface SetattrRequest {
   atimeNsec: number;
   mtimeSec: number;
   mtimeNsec: number;
+  /**
+   * Chosen by the client (random, not 0) and the same on every attempt of one call; see
+   * Inode.last_setattr_id. 0: no id, every attempt applies.
+   */
+  requestId: number;
 }
 
 export const SetattrRequest: protobuf.MessageCodec<SetattrRequest> = {
@@ -2149,6 +2172,7 @@ function createSetattrRequest(partial?: Partial<SetattrRequest>): SetattrRequest
     atimeNsec: partial?.atimeNsec ?? 0,
     mtimeSec: partial?.mtimeSec ?? 0,
     mtimeNsec: partial?.mtimeNsec ?? 0,
+    requestId: partial?.requestId ?? 0,
   };
 }
 
@@ -2198,6 +2222,10 @@ function measureSetattrRequest(message: SetattrRequest, writer: protobuf.ProtoWr
     const value = message.mtimeNsec;
     if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.metanode.SetattrRequest.mtime_nsec');
   }
+  {
+    const value = message.requestId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.SetattrRequest.request_id');
+  }
   return size;
 }
 
@@ -2246,6 +2274,10 @@ function writeSetattrRequest(message: SetattrRequest, writer: protobuf.ProtoWrit
     const value = message.mtimeNsec;
     if (value !== 0) { writer.byte(88); writer.varint32(value); }
   }
+  {
+    const value = message.requestId;
+    if (value !== 0) { writer.byte(96); writer.uint64(value); }
+  }
 }
 
 function readSetattrRequest(reader: protobuf.ProtoReader): SetattrRequest {
@@ -2261,6 +2293,7 @@ function readSetattrRequest(reader: protobuf.ProtoReader): SetattrRequest {
     atimeNsec: 0,
     mtimeSec: 0,
     mtimeNsec: 0,
+    requestId: 0,
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
@@ -2276,6 +2309,7 @@ function readSetattrRequest(reader: protobuf.ProtoReader): SetattrRequest {
       case 72: message.atimeNsec = reader.uint32(); break;
       case 80: message.mtimeSec = reader.int64(); break;
       case 88: message.mtimeNsec = reader.uint32(); break;
+      case 96: message.requestId = reader.uint64(); break;
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.metanode.SetattrRequest.partition_id');
@@ -2289,6 +2323,7 @@ function readSetattrRequest(reader: protobuf.ProtoReader): SetattrRequest {
           case 9: throw reader.wrongWireType(tag, 'atoll.metanode.SetattrRequest.atime_nsec');
           case 10: throw reader.wrongWireType(tag, 'atoll.metanode.SetattrRequest.mtime_sec');
           case 11: throw reader.wrongWireType(tag, 'atoll.metanode.SetattrRequest.mtime_nsec');
+          case 12: throw reader.wrongWireType(tag, 'atoll.metanode.SetattrRequest.request_id');
         }
         reader.skip(tag);
     }
