@@ -9,7 +9,7 @@
 // place (through the data partition's Raft group); a write into a hole is stored at once.
 // Every mutation of the file's data runs under one lock, in order.
 import { AtollError, StatusCode, assert } from '../errors/index.js';
-import type { DataClient, ExtentKey, ExtentWriter } from '../dataclient/index.js';
+import { writerBufferBytesMax, type DataClient, type ExtentKey, type ExtentWriter } from '../dataclient/index.js';
 import type { Inode } from '../proto/generated/metanode.js';
 import { segmentsOf, storedEnd } from './extent-map.js';
 import type { VolumeLimits } from './limits.js';
@@ -195,7 +195,7 @@ export class OpenFile {
         // The stream outgrows its small-file buffer: its writer's packets need budget too.
         // Without it (many files written at once), the buffered head is published as a
         // small file and these bytes are written and published at once.
-        const writerBytes = this.data.limits.packetBytes * (2 * this.data.limits.windowPackets + 1);
+        const writerBytes = writerBufferBytesMax(this.data.limits);
         if (!this.budget.tryTake(writerBytes)) {
           const position = this.#streamEnd;
           await this.#flushStream();
@@ -248,10 +248,7 @@ export class OpenFile {
     await this.#publish(keys);
   }
 
-  /**
-   * A stream starts with its small-file buffer; once it outgrows it, its writer's packets
-   * (a window in flight, as many queued behind it, the one being filled) are taken too.
-   */
+  /** A stream starts with its small-file buffer; once it outgrows it, its writer's packets are taken too (#append). */
   #takeStreamBudget(): boolean {
     const bytes = this.limits.smallFileBytesMax;
     if (!this.budget.tryTake(bytes)) return false;

@@ -45,6 +45,15 @@ interface Inflight {
   readonly done: Promise<AtollError | null>;
 }
 
+/**
+ * The most packet memory one writer holds: a window in flight, as many packets queued
+ * behind it (write() sends them before it returns once the queue reaches the window), and
+ * the packet being filled. What a caller budgets for a writer.
+ */
+export function writerBufferBytesMax(limits: DataClientLimits): number {
+  return limits.packetBytes * (2 * limits.windowPackets + 1);
+}
+
 export class ExtentWriter {
   readonly #keys: ExtentKey[] = [];
   readonly #abandoned: AbandonedExtent[] = [];

@@ -439,15 +439,6 @@ export class MetaPartition implements HostedPartition {
     return applied.value;
   }
 
-  /**
-   * Reads this replica's state as it is now, with no read index: only for a caller whose
-   * own command just applied here, which the state is then at least as new as (what it
-   * reads was committed; it may be newer still).
-   */
-  readAfterOwnWrite<T>(reader: (engine: KvEngine) => T): T {
-    return reader(this.engine);
-  }
-
   /** Runs a read on the leader after a read index: linearizable, never a follower's state. */
   async read<T>(reader: (engine: KvEngine) => T): Promise<T> {
     await this.#requireContext().readIndex();

@@ -53,7 +53,7 @@ export function registerMetaService(rpc: RpcServer, partitions: () => PartitionH
     const result = (await partition.mutate({ case: 'unlink', value: request })) as namespace.UnlinkResult;
     if (result.linkDropSeq !== undefined) partition.kickLinkDrops();
     const trashName = result.trashKey === undefined ? '' : trash.formatTrashName(decodeTrashKey(result.trashKey));
-    return { dentry: result.dentry, trashName, parent: parentAfter(partition, request.parentIno) };
+    return { dentry: result.dentry, trashName, parent: result.parent };
   });
   rpc.handle(MetaNode.link, async (request) => {
     const result = (await partitionOf(request.partitionId).mutate({ case: 'link', value: request })) as { inode: Inode; dentry: Dentry };
@@ -147,9 +147,4 @@ export function registerMetaService(rpc: RpcServer, partitions: () => PartitionH
       targetName: result.targetName ?? '',
     });
   });
-}
-
-/** The parent directory right after the caller's own change to it, for the client's attribute cache. */
-function parentAfter(partition: MetaPartition, parentIno: number): Inode | undefined {
-  return partition.readAfterOwnWrite((engine) => namespace.findInode(engine, parentIno));
 }

@@ -49,7 +49,7 @@ function names(engine: KvEngine, parentIno: number): string[] {
   return readdir(engine, { parentIno, limit: 4096 }).entries.map((entry) => entry.name);
 }
 
-engineTest('a create with a dentry returns its parent as the create left it (what the service answers)', (store) => {
+engineTest('a create with a dentry, an unlink and an rmdir return the parent as they left it (what the service answers)', (store) => {
   const { engine, root } = newVolume(store);
   const file = apply(engine, createInode(engine, range, { type: InodeType.INODE_FILE, ...owner, mode: 0o644, ...later, parentIno: root, name: 'f' }));
   assert.ok(file.parent !== undefined);
@@ -60,6 +60,12 @@ engineTest('a create with a dentry returns its parent as the create left it (wha
   assert.deepEqual(directory.parent!, getInode(engine, root));
   const detached = apply(engine, createInode(engine, range, { type: InodeType.INODE_FILE, ...owner, mode: 0o644, ...now }));
   assert.equal(detached.parent, undefined, 'no dentry, no parent');
+  // An unlink and an rmdir answer the parent as they left it too.
+  const unlinked = apply(engine, unlink(engine, { parentIno: root, name: 'f', ...later }));
+  assert.deepEqual(unlinked.parent, getInode(engine, root));
+  const removed = apply(engine, rmdir(engine, { parentIno: root, name: 'd', ...later }));
+  assert.equal(removed.parent.nlink, 2);
+  assert.deepEqual(removed.parent, getInode(engine, root));
 });
 
 engineTest('a new directory has nlink 2, its parent gains one link, and the times keep their nanoseconds', (store) => {

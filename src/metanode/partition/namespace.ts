@@ -150,7 +150,7 @@ export function createInode(engine: KvEngine, range: InodeRange, args: CreateIno
 
   if (args.parentIno !== undefined && args.name !== undefined) {
     // The parent record is not among what this operation wrote since it was read.
-    touchDirectory(changes, action, args.parentIno, isDirectory ? 1 : 0, args, limits, parent);
+    parent = touchDirectory(changes, action, args.parentIno, isDirectory ? 1 : 0, args, limits, parent);
     dentry = Dentry.create({ parentIno: args.parentIno, name: args.name, ino, type: args.type });
     changes.putDentry(dentry);
   }
@@ -317,6 +317,8 @@ export interface UnlinkResult {
   readonly linkDropSeq?: number;
   /** The entry went to the trash under this key: its inode kept the link, wherever it lives. */
   readonly trashKey?: Uint8Array;
+  /** The entry's directory as this operation left it (what a client caches). */
+  readonly parent: Inode;
 }
 
 /**
@@ -326,17 +328,17 @@ export interface UnlinkResult {
 function removeEntry(changes: Changes, action: string, args: UnlinkArgs, dentry: Dentry, inode: Inode | undefined, limits: NamespaceLimits): UnlinkResult {
   const isDirectory = dentry.type === InodeType.INODE_DIRECTORY;
   changes.delete(dentryKey(args.parentIno, args.name));
-  touchDirectory(changes, action, args.parentIno, isDirectory ? -1 : 0, args, limits);
+  const parent = touchDirectory(changes, action, args.parentIno, isDirectory ? -1 : 0, args, limits);
   const trashKey = trashIsOn(action, args, args.trashRetentionSec) ? putInTrash(changes, dentry, args) : undefined;
   if (trashKey !== undefined) {
-    if (inode === undefined) return { dentry, trashKey };
-    if (isDirectory) return { dentry, inode: detachDirectory(changes, inode, args), trashKey };
+    if (inode === undefined) return { dentry, trashKey, parent };
+    if (isDirectory) return { dentry, inode: detachDirectory(changes, inode, args), trashKey, parent };
     setCtime(inode, args);
     changes.putInode(inode);
-    return { dentry, inode, trashKey };
+    return { dentry, inode, trashKey, parent };
   }
-  if (inode === undefined) return { dentry, linkDropSeq: queueLinkDrop(changes, dentry.ino, args) };
-  return { dentry, inode: dropLink(changes, inode, args) };
+  if (inode === undefined) return { dentry, linkDropSeq: queueLinkDrop(changes, dentry.ino, args), parent };
+  return { dentry, inode: dropLink(changes, inode, args), parent };
 }
 
 /** Removes a non-directory entry; its inode loses a link and at nlink 0 is queued for freeing (or the entry goes to the trash). */

@@ -223,7 +223,7 @@ export function setMtime(inode: Inode, time: OperationTime): void {
  * `read` is the directory as this operation already decoded it, when it has not changed
  * it since (saves decoding the same record twice on the create path).
  */
-export function touchDirectory(changes: Changes, action: string, ino: number, subdirectoryDelta: number, time: OperationTime, limits: NamespaceLimits, read?: Inode): void {
+export function touchDirectory(changes: Changes, action: string, ino: number, subdirectoryDelta: number, time: OperationTime, limits: NamespaceLimits, read?: Inode): Inode {
   assert(read === undefined || (read.ino === ino && read.type === InodeType.INODE_DIRECTORY), () => `${action}: directory ${ino} passed as read is inode ${read?.ino}`);
   const directory = read ?? requireDirectory(changes, action, ino);
   const nlink = directory.nlink + subdirectoryDelta;
@@ -235,6 +235,7 @@ export function touchDirectory(changes: Changes, action: string, ino: number, su
   setMtime(directory, time);
   setCtime(directory, time);
   changes.putInode(directory);
+  return directory;
 }
 
 /**
