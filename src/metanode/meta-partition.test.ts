@@ -4,10 +4,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AtollError, StatusCode, isAtollError } from '../errors/index.js';
-import type { PartitionSpec } from '../nodeagent/index.js';
+import type { PartitionContext, PartitionSpec } from '../nodeagent/index.js';
 import { PartitionKind, PartitionStatus } from '../proto/generated/master.js';
 import { CreateInodeRequest, Inode, InodeType, MetaCommand } from '../proto/generated/metanode.js';
-import { MetaPartition, rootIno } from './meta-partition.js';
+import { commandBytesPerEntryMax, commandsPerEntryMax, MetaPartition, rootIno } from './meta-partition.js';
 import * as namespace from './partition/namespace.js';
 import { LmdbEngine, MemoryEngine, type KvEngine } from './store/index.js';
 
@@ -106,6 +106,35 @@ for (const kind of engines) {
     });
   });
 
+  test(`${kind.name}: a batched entry runs its commands in order, each with its own outcome, as separate entries would`, async () => {
+    await withPartition(kind, async (batched) => {
+      await withPartition(kind, async (single) => {
+        const ops = [create('a'), create('a'), create('dir', InodeType.INODE_DIRECTORY), create('b', InodeType.INODE_FILE, 3), create('c', InodeType.INODE_FILE, 99)];
+        const steps = ops.map((op, position) => MetaCommand.create({ nowSec: 1_800_000_000 + position, nowNsec: 5, op }));
+        const entry = (commands: MetaCommand[]) => MetaCommand.encode(MetaCommand.create({ op: { case: 'batch', value: { commands } } }));
+        const inBatch = (applied: unknown): Applied[] => (applied as { batch: Applied[] }).batch;
+        batched.stateMachine.applyBatch!(() => {
+          batched.stateMachine.apply(1, command({ case: 'ensureRoot', value: { mode: 0o755 } }));
+          // A refused first command still writes the entry's index; the next ones are further steps of it.
+          const first = inBatch(batched.stateMachine.apply(2, entry([steps[1]!, steps[0]!])));
+          assert.deepEqual(first.map((result) => result.ok), [true, false]);
+          assert.equal((first[1] as { error: AtollError }).error.status, StatusCode.EXISTS, 'the second create of the same name sees the first');
+          const results = inBatch(batched.stateMachine.apply(3, entry([steps[2]!, steps[3]!, steps[4]!, MetaCommand.create({ op: { case: 'batch', value: { commands: [steps[0]!] } } })])));
+          assert.deepEqual(results.map((result) => (result.ok ? 'ok' : result.error.status)), ['ok', 'ok', StatusCode.NOT_FOUND, StatusCode.INVALID_ARGUMENT]);
+          assert.equal((results[1] as { value: { inode: Inode } }).value.inode.ino, 4, 'the file in the new directory got the next inode');
+        });
+        assert.equal(batched.engine.appliedIndex, 3);
+        const before = contents(batched.engine);
+        assert.equal(batched.stateMachine.apply(3, entry([steps[0]!])), undefined, 'a replayed batch is skipped whole');
+        assert.deepEqual(contents(batched.engine), before);
+        // The same commands one per entry leave the same records.
+        single.stateMachine.apply(1, command({ case: 'ensureRoot', value: { mode: 0o755 } }));
+        [steps[1]!, steps[0]!, steps[2]!, steps[3]!, steps[4]!].forEach((step, position) => single.stateMachine.apply(position + 2, MetaCommand.encode(step)));
+        assert.deepEqual(contents(single.engine), before);
+      });
+    });
+  });
+
   test(`${kind.name}: a narrowed range turns the partition read-only for creates (RANGE_FULL) and never drops below the cursor`, async () => {
     await withPartition(kind, async (partition) => {
       const apply = (index: number, op: NonNullable<MetaCommand['op']>): Applied => partition.stateMachine.apply(index, command(op)) as Applied;
@@ -175,4 +204,61 @@ test('an entry without an operation is refused as a result, not a crash', () => 
   const applied = partition.stateMachine.apply(1, MetaCommand.encode(MetaCommand.create({ nowSec: 1 }))) as Applied;
   assert.ok(!applied.ok);
   assert.equal(applied.error.status, StatusCode.INVALID_ARGUMENT);
+});
+
+// A context that applies each proposal at once with the next index, as the leader of a
+// one-node group would, and records the entries.
+function instantContext(partition: MetaPartition, entries: MetaCommand[], refuse: () => AtollError | undefined = () => undefined): PartitionContext {
+  let index = 1;
+  return {
+    partitionId: spec.partitionId,
+    nodeId: 1,
+    logger: { info() {}, warn() {}, error() {}, debug() {} } as unknown as PartitionContext['logger'],
+    propose: async (bytes) => {
+      const refusal = refuse();
+      if (refusal !== undefined) throw refusal;
+      entries.push(MetaCommand.decode(bytes));
+      index += 1;
+      let result: unknown;
+      partition.stateMachine.applyBatch!(() => (result = partition.stateMachine.apply(index, bytes)));
+      return result;
+    },
+    readIndex: async () => undefined,
+    isLeader: () => true,
+    leaderNodeId: () => 1,
+    members: () => [1],
+    peers: () => [],
+    appliedIndex: () => index,
+  };
+}
+
+test('the leader gathers the commands proposed in one turn into shared entries and hands each caller its own outcome', async () => {
+  const partition = new MetaPartition({ spec: { ...spec, inodeStart: 2 }, engine: new MemoryEngine() });
+  const entries: MetaCommand[] = [];
+  let refusal: AtollError | undefined;
+  partition.attach(instantContext(partition, entries, () => refusal));
+  const root = await partition.mutate({ case: 'createInode', value: CreateInodeRequest.create({ type: InodeType.INODE_DIRECTORY, mode: 0o755 }) }) as { inode: Inode };
+  assert.equal(entries.length, 1);
+  assert.equal(entries[0]!.op?.case, 'createInode', 'a command proposed alone is an entry of its own');
+  const names = Array.from({ length: commandsPerEntryMax + 10 }, (_, position) => `f${position}`);
+  names[5] = names[4]!;
+  const outcomes = await Promise.allSettled(names.map((name) => partition.mutate(create(name, InodeType.INODE_FILE, root.inode.ino))));
+  assert.deepEqual(entries.slice(1).map((entry) => (entry.op?.case === 'batch' ? entry.op.value.commands.length : 1)), [commandsPerEntryMax, 10]);
+  assert.equal(outcomes[5]!.status, 'rejected');
+  assert.ok(isAtollError((outcomes[5] as PromiseRejectedResult).reason, StatusCode.EXISTS));
+  const created = outcomes.filter((outcome) => outcome.status === 'fulfilled').map((outcome) => ((outcome as PromiseFulfilledResult<unknown>).value as { inode: Inode }).inode.ino);
+  assert.equal(created.length, names.length - 1);
+  assert.deepEqual(created, [...created].sort((a, b) => a - b), 'inodes in the order of the calls');
+  // A refused proposal (not the leader any more) fails every caller of its entry.
+  refusal = new AtollError(StatusCode.NOT_LEADER, 'moved');
+  const refused = await Promise.allSettled(['x', 'y', 'z'].map((name) => partition.mutate(create(name, InodeType.INODE_FILE, root.inode.ino))));
+  assert.ok(refused.every((outcome) => outcome.status === 'rejected' && isAtollError(outcome.reason, StatusCode.NOT_LEADER)));
+  // Big commands go alone or with fewer: no entry's commands exceed the byte bound.
+  refusal = undefined;
+  const before = entries.length;
+  const value = Buffer.alloc(60_000, 1);
+  await Promise.all(Array.from({ length: 10 }, (_, position) => partition.mutate({ case: 'setXattr', value: { partitionId: spec.partitionId, ino: root.inode.ino, name: `user.k${position}`, value, flag: 0 } })));
+  const sizes = entries.slice(before).map((entry) => (entry.op?.case === 'batch' ? entry.op.value.commands.reduce((total, step) => total + MetaCommand.encodedSize(step), 0) : MetaCommand.encodedSize(entry)));
+  assert.ok(sizes.length >= Math.ceil(10 * 60_000 / commandBytesPerEntryMax), `${sizes.length} entries`);
+  assert.ok(sizes.every((size) => size <= commandBytesPerEntryMax), sizes.join(','));
 });

@@ -5,7 +5,7 @@
 // mutations with the entry's index, so apply is idempotent against the engine's applied
 // index (an LMDB engine that is ahead of the log after a restart skips what it has).
 // Reads go through a read index on the leader: a follower never answers from its state.
-import { AtollError, StatusCode } from '../errors/index.js';
+import { AtollError, assert, StatusCode } from '../errors/index.js';
 import type { HostedPartition, PartitionContext, PartitionSpec, PartitionStateHash, PartitionUsage } from '../nodeagent/index.js';
 import { NodeTaskKind, PartitionStatus, type NodeTask } from '../proto/generated/master.js';
 import { DropRemoteLinksRequest, InodeType, MetaCommand, RenameStep, RenameTxnRequest, RenameTxnState, SetattrField, XattrFlag, type Dentry, type DropRemoteLinksResponse, type Inode, type RenameTxnResponse } from '../proto/generated/metanode.js';
@@ -61,6 +61,11 @@ export interface MetaPartitionOptions {
   readonly partitionOfIno?: (ino: number) => Promise<number>;
   /** Sends links this partition owes to the partition holding the inodes (DropRemoteLinks). */
   readonly dropRemoteLinksAt?: (request: DropRemoteLinksRequest) => Promise<DropRemoteLinksResponse>;
+  /**
+   * Runs a function once the current turn of the event loop has done its I/O (default
+   * setImmediate): the commands proposed until then go into one Raft entry.
+   */
+  readonly defer?: (work: () => void) => void;
 }
 
 export const renameTxnTimeoutSecDefault = 30;
@@ -77,6 +82,25 @@ const extentReleaseRecordsPerRound = 64;
 
 /** A command's outcome as apply hands it back to the proposer (refusals are results too). */
 type Applied = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: AtollError };
+/** A batched entry's outcome: one per command, in the batch's order. */
+type AppliedBatch = { readonly batch: readonly Applied[] };
+
+/**
+ * Commands the leader gathers into one Raft entry (a `MetaCommandBatch`) at most: the
+ * operations proposed in the same turn of its event loop (under load, the requests of one
+ * read from each client's socket) share an entry, so the log, the followers and the apply
+ * handle one entry instead of many.
+ */
+export const commandsPerEntryMax = 128;
+/** Encoded bytes of the commands of one batched entry at most (a bigger command goes alone). */
+export const commandBytesPerEntryMax = 256 * 1024;
+
+interface Gathered {
+  readonly command: MetaCommand;
+  readonly bytes: number;
+  readonly resolve: (applied: Applied | undefined) => void;
+  readonly reject: (error: unknown) => void;
+}
 
 export class MetaPartition implements HostedPartition {
   readonly spec: PartitionSpec;
@@ -100,6 +124,9 @@ export class MetaPartition implements HostedPartition {
   readonly #dropRemoteLinksAt: ((request: DropRemoteLinksRequest) => Promise<DropRemoteLinksResponse>) | undefined;
   #linkDropsRunning: Promise<number> | null = null;
   #linkDropsAgain = false;
+  readonly #defer: (work: () => void) => void;
+  #gathered: Gathered[] = [];
+  #gatherScheduled = false;
 
   constructor(options: MetaPartitionOptions) {
     this.spec = options.spec;
@@ -115,6 +142,7 @@ export class MetaPartition implements HostedPartition {
     this.#renameTxnTimeoutSec = options.renameTxnTimeoutSec ?? renameTxnTimeoutSecDefault;
     this.#partitionOfIno = options.partitionOfIno;
     this.#dropRemoteLinksAt = options.dropRemoteLinksAt;
+    this.#defer = options.defer ?? ((work) => setImmediate(work));
     this.stateMachine = {
       apply: (index, command) => this.#apply(index, command),
       // The entries of one Raft cycle go to the engine together (LMDB: one commit).
@@ -432,11 +460,60 @@ export class MetaPartition implements HostedPartition {
       if (retentionSec === undefined) throw new AtollError(StatusCode.PARTITION_NOT_READY, `meta partition ${this.partitionId}: the volume's trash setting is not known yet (asking the masters)`, { retryAfterMs: 200 });
       op = { case: 'unlink', value: { ...op.value, trashRetentionSec: retentionSec } };
     }
-    const command = MetaCommand.encode(MetaCommand.create({ nowSec: Math.floor(nowMs / 1000), nowNsec: (nowMs % 1000) * 1_000_000, op }));
-    const applied = (await context.propose(command)) as Applied | undefined;
+    const command = MetaCommand.create({ nowSec: Math.floor(nowMs / 1000), nowNsec: (nowMs % 1000) * 1_000_000, op });
+    // Measured here, so a command that cannot be encoded fails its own caller only.
+    const bytes = MetaCommand.encodedSize(command);
+    const applied = await new Promise<Applied | undefined>((resolve, reject) => {
+      this.#gathered.push({ command, bytes, resolve, reject });
+      if (this.#gatherScheduled) return;
+      this.#gatherScheduled = true;
+      this.#defer(() => this.#proposeGathered(context));
+    });
     if (applied === undefined) throw new AtollError(StatusCode.INTERNAL, `meta partition ${this.partitionId}: the command was applied before this run and its result is gone`);
     if (!applied.ok) throw applied.error;
     return applied.value;
+  }
+
+  // Proposes the commands gathered since the last turn: alone when one, else as batched
+  // entries of at most commandsPerEntryMax commands and commandBytesPerEntryMax bytes.
+  #proposeGathered(context: PartitionContext): void {
+    this.#gatherScheduled = false;
+    const gathered = this.#gathered;
+    this.#gathered = [];
+    const propose = (bytes: Uint8Array): Promise<unknown> => {
+      try {
+        return context.propose(bytes);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    };
+    let start = 0;
+    while (start < gathered.length) {
+      let end = start + 1;
+      let bytes = gathered[start]!.bytes;
+      while (end < gathered.length && end - start < commandsPerEntryMax && bytes + gathered[end]!.bytes <= commandBytesPerEntryMax) {
+        bytes += gathered[end]!.bytes;
+        end += 1;
+      }
+      const entry = gathered.slice(start, end);
+      start = end;
+      if (entry.length === 1) {
+        const only = entry[0]!;
+        propose(MetaCommand.encode(only.command)).then((applied) => only.resolve(applied as Applied | undefined), only.reject);
+        continue;
+      }
+      const batch = MetaCommand.create({ op: { case: 'batch', value: { commands: entry.map((item) => item.command) } } });
+      propose(MetaCommand.encode(batch)).then(
+        (applied) => {
+          const results = (applied as AppliedBatch | undefined)?.batch;
+          assert(results === undefined || results.length === entry.length, () => `meta partition ${this.partitionId}: a batch of ${entry.length} commands gave ${results?.length} results`);
+          entry.forEach((item, position) => item.resolve(results?.[position]));
+        },
+        (error: unknown) => {
+          for (const item of entry) item.reject(error);
+        },
+      );
+    }
   }
 
   /** Runs a read on the leader after a read index: linearizable, never a follower's state. */
@@ -460,19 +537,32 @@ export class MetaPartition implements HostedPartition {
 
   // ------------------------------------------------------------------ apply
 
-  #apply(index: number, bytes: Uint8Array): Applied | undefined {
+  #apply(index: number, bytes: Uint8Array): Applied | AppliedBatch | undefined {
     // Already in the engine (an engine on disk ahead of the replayed log): skip.
     if (index <= this.engine.appliedIndex) return undefined;
+    const command = MetaCommand.decode(bytes);
+    if (command.op?.case !== 'batch') return this.#applyCommand(index, command, false);
+    // A batched entry: each command on the state the ones before it left, each with its
+    // own outcome. Apply runs inside the state machine's applyBatch (raft-group does), so
+    // on LMDB the steps of the entry commit together or not at all.
+    const { commands } = command.op.value;
+    if (commands.length === 0) this.engine.write(index, []);
+    return { batch: commands.map((step, position) => this.#applyCommand(index, step, position > 0)) };
+  }
+
+  // Runs one command and writes its mutations with the entry's index (`sameEntry`: a
+  // further command of the entry, whose index is already written).
+  #applyCommand(index: number, command: MetaCommand, sameEntry: boolean): Applied {
     let outcome: Outcome<unknown>;
     try {
-      outcome = this.#run(MetaCommand.decode(bytes));
+      outcome = this.#run(command);
     } catch (error) {
       if (!(error instanceof AtollError)) throw error;
       // A refused operation changes nothing but still moves the applied index.
-      this.engine.write(index, []);
+      if (!sameEntry) this.engine.write(index, []);
       return { ok: false, error };
     }
-    this.engine.write(index, outcome.mutations);
+    this.engine.write(index, outcome.mutations, sameEntry);
     return { ok: true, value: outcome.result };
   }
 
@@ -624,6 +714,8 @@ export class MetaPartition implements HostedPartition {
         return linkDrops.dropRemoteLinks(this.engine, { ...time, sourcePartitionId: op.value.sourcePartitionId, drops: op.value.drops }, limits);
       case 'forgetLinkDrops':
         return linkDrops.forgetLinkDrops(this.engine, { seqs: op.value.seqs }, limits);
+      case 'batch':
+        throw new AtollError(StatusCode.INVALID_ARGUMENT, `meta partition ${this.partitionId}: a batch inside a batch`);
       default:
         throw new AtollError(StatusCode.INVALID_ARGUMENT, `meta partition ${this.partitionId}: a log entry with no operation`);
     }

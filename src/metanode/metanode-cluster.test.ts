@@ -149,7 +149,14 @@ for (const engine of ['memory', 'lmdb'] as const) {
       const victim = await cluster.metaLeader(partitionId);
       await cluster.crashNode(victim.name);
       const atCrash = acknowledged.length;
-      await waitFor('creates after the crash', 60_000, () => (acknowledged.length >= atCrash + 200 ? true : undefined));
+      // Enough log entries past the snapshot threshold that the new leader cuts its log
+      // behind the down replica (the leader gathers concurrent creates into shared entries).
+      const successor = await cluster.metaLeader(partitionId);
+      const appliedAtCrash = successor.node!.partitions.raft!.status(partitionId).applied;
+      await waitFor('creates after the crash', 60_000, () => {
+        const applied = successor.node!.partitions.raft!.status(partitionId).applied;
+        return acknowledged.length >= atCrash + 200 && applied >= appliedAtCrash + 300 ? true : undefined;
+      });
       stop = true;
       await Promise.all(writers);
       await cluster.startNode(victim.name);

@@ -141,6 +141,18 @@ for (const factory of factories) {
     assert.deepEqual(Buffer.from(engine.get(text('a'))!), text('1'));
   });
 
+  withEngine('a further step of the same entry keeps its index; a step of another entry is refused as a bug', async (engine) => {
+    engine.write(5, [set(text('a'), text('1'))]);
+    engine.write(5, [set(text('b'), text('2'))], true);
+    assert.equal(engine.appliedIndex, 5);
+    assert.deepEqual(Buffer.from(engine.get(text('b'))!), text('2'));
+    assert.throws(() => engine.write(6, [set(text('c'), text('3'))], true), AssertionFailure);
+    assert.throws(() => engine.write(4, [set(text('c'), text('3'))], true), AssertionFailure);
+    assert.equal(engine.get(text('c')), undefined);
+    engine.write(6, [set(text('c'), text('3'))]);
+    assert.equal(engine.appliedIndex, 6);
+  });
+
   withEngine('paging through 10k keys by prefix returns each once, in unsigned byte order', async (engine) => {
     // Keys under prefix 0x80 with a second byte crossing 0x7f/0x80, keys under 0x80ff
     // (a prefix of the 0x80 prefix's range end), and neighbours outside the prefix.

@@ -66,13 +66,15 @@ export function checkAppliedIndex(appliedIndex: number, action: string): void {
 
 /**
  * Checks a whole batch before any of it is applied, so an invalid mutation anywhere in
- * it is refused with nothing changed. Both failures are bugs of the caller (the state
+ * it is refused with nothing changed. The index must increase, or stay for a further step
+ * of the same entry (`sameEntry`). Both failures are bugs of the caller (the state
  * machine builds batches and skips log entries at or below the applied index), so they
  * are assertion failures, not statuses.
  */
-export function checkBatch(currentIndex: number, appliedIndex: number, mutations: readonly KvMutation[]): void {
+export function checkBatch(currentIndex: number, appliedIndex: number, mutations: readonly KvMutation[], sameEntry = false): void {
   checkAppliedIndex(appliedIndex, 'write');
-  assert(appliedIndex > currentIndex, () => `write: applied index must increase: ${appliedIndex} after ${currentIndex}`);
+  if (sameEntry) assert(appliedIndex === currentIndex, () => `write: a further step of entry ${appliedIndex} after entry ${currentIndex}`);
+  else assert(appliedIndex > currentIndex, () => `write: applied index must increase: ${appliedIndex} after ${currentIndex}`);
   assert(Array.isArray(mutations), 'write: mutations must be an array');
   for (const mutation of mutations) {
     checkKey(mutation?.key, 'write');

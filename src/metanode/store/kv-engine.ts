@@ -46,9 +46,12 @@ export interface KvEngine {
   /**
    * Applies the mutations and records appliedIndex, all or nothing. appliedIndex must be
    * above the current one (apply is idempotent against it: the caller skips entries at or
-   * below it).
+   * below it), except with `sameEntry`: a further step of the entry last written (the
+   * later commands of a batched log entry, each on the state the ones before it left),
+   * where it must equal the current one. The caller runs the steps of one entry inside
+   * one writeBatch when the engine has it, so the entry is all or nothing on disk.
    */
-  write(appliedIndex: number, mutations: readonly KvMutation[]): void;
+  write(appliedIndex: number, mutations: readonly KvMutation[], sameEntry?: boolean): void;
   /**
    * Optional: runs `work` (synchronous) with every write() it makes committed together,
    * durably, when it returns; a throw commits none of them. Without it each write()

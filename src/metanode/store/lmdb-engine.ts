@@ -125,9 +125,9 @@ export class LmdbEngine implements KvEngine {
     return this.records.getKeysCount({ start: asBuffer(prefix), ...(end === undefined ? {} : { end }) });
   }
 
-  write(appliedIndex: number, mutations: readonly KvMutation[]): void {
+  write(appliedIndex: number, mutations: readonly KvMutation[], sameEntry = false): void {
     this.checkOpen('write');
-    checkBatch(this.index, appliedIndex, mutations);
+    checkBatch(this.index, appliedIndex, mutations, sameEntry);
     if (this.batching) {
       // In the batch's transaction itself, not a child transaction per entry (a child's
       // begin and commit were a tenth of an LMDB create's apply). A failure here fails

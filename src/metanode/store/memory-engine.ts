@@ -57,10 +57,10 @@ export class MemoryEngine implements KvEngine {
     return counted;
   }
 
-  write(appliedIndex: number, mutations: readonly KvMutation[]): void {
+  write(appliedIndex: number, mutations: readonly KvMutation[], sameEntry = false): void {
     this.checkOpen('write');
     // Every check runs before the first change: that is what makes the batch atomic here.
-    checkBatch(this.index, appliedIndex, mutations);
+    checkBatch(this.index, appliedIndex, mutations, sameEntry);
     for (const mutation of mutations) {
       if (mutation.op === 'set') {
         if (this.tree.set(copyBytes(mutation.key), copyBytes(mutation.value), true)) this.keysPerTag[mutation.key[0]!]! += 1;

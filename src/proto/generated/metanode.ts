@@ -5491,13 +5491,91 @@ function readEnsureRootCommand(reader: protobuf.ProtoReader): EnsureRootCommand 
 }
 
 /**
+ * Several commands in one Raft log entry: the leader gathers the operations proposed in
+ * the same turn of its event loop into one entry (fewer entries to write, send and apply
+ * under load). Every replica runs them in order, each on the state the ones before it
+ * left, each with its own time and its own outcome: a refused command changes nothing
+ * and does not affect the others. A batch never holds a batch.
+ */
+export interface MetaCommandBatch {
+  commands: MetaCommand[];
+}
+
+export const MetaCommandBatch: protobuf.MessageCodec<MetaCommandBatch> = {
+  typeName: 'atoll.metanode.MetaCommandBatch',
+  create: createMetaCommandBatch,
+  encode: (message) => protobuf.encodeMessage(message, measureMetaCommandBatch, writeMetaCommandBatch, 'atoll.metanode.MetaCommandBatch'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureMetaCommandBatch, 'atoll.metanode.MetaCommandBatch'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureMetaCommandBatch, writeMetaCommandBatch, 'atoll.metanode.MetaCommandBatch'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readMetaCommandBatch),
+  measure: measureMetaCommandBatch,
+  write: writeMetaCommandBatch,
+  read: readMetaCommandBatch,
+};
+
+function createMetaCommandBatch(partial?: Partial<MetaCommandBatch>): MetaCommandBatch {
+  return {
+    commands: partial?.commands ?? [],
+  };
+}
+
+function measureMetaCommandBatch(message: MetaCommandBatch, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const values = message.commands;
+    for (let index = 0; index < values.length; index++) {
+      const value = values[index];
+      const slot = writer.reserveSize();
+      const length = measureMetaCommand(value, writer);
+      writer.fillSize(slot, length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  return size;
+}
+
+function writeMetaCommandBatch(message: MetaCommandBatch, writer: protobuf.ProtoWriter): void {
+  {
+    const values = message.commands;
+    for (let index = 0; index < values.length; index++) {
+      writer.byte(10);
+      writer.varint32(writer.nextSize());
+      writeMetaCommand(values[index], writer);
+    }
+  }
+}
+
+function readMetaCommandBatch(reader: protobuf.ProtoReader): MetaCommandBatch {
+  const message: MetaCommandBatch = {
+    commands: [],
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 10: {
+        const outer = reader.enterMessage();
+        message.commands.push(readMetaCommand(reader));
+        reader.leaveMessage(outer);
+        break;
+      }
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommandBatch.commands');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+/**
  * One entry of a meta partition's Raft log: an operation and the time the leader chose
  * for it (every replica applies the same time, so the state stays identical).
  */
 export interface MetaCommand {
   nowSec: number;
   nowNsec: number;
-  op: { case: 'createInode'; value: CreateInodeRequest } | { case: 'link'; value: LinkRequest } | { case: 'unlink'; value: UnlinkRequest } | { case: 'rename'; value: RenameRequest } | { case: 'setattr'; value: SetattrRequest } | { case: 'setXattr'; value: SetXattrRequest } | { case: 'removeXattr'; value: XattrRequest } | { case: 'appendExtents'; value: AppendExtentsRequest } | { case: 'setInodeEnd'; value: SetInodeEndCommand } | { case: 'ensureRoot'; value: EnsureRootCommand } | { case: 'openSession'; value: OpenSessionRequest } | { case: 'renewSession'; value: SessionRequest } | { case: 'closeSession'; value: SessionRequest } | { case: 'recordOpen'; value: OpenFileRequest } | { case: 'recordClose'; value: OpenFileRequest } | { case: 'restoreTrash'; value: RestoreTrashRequest } | { case: 'expireSessions'; value: ExpireSessionsCommand } | { case: 'freeInodes'; value: FreeInodesCommand } | { case: 'expireTrash'; value: ExpireTrashCommand } | { case: 'ackExtentReleases'; value: AckExtentReleasesCommand } | { case: 'createDentry'; value: DentryRequest } | { case: 'removeDentry'; value: DentryRequest } | { case: 'confirmLinked'; value: InodeLinkRequest } | { case: 'addLink'; value: InodeLinkRequest } | { case: 'dropLink'; value: InodeLinkRequest } | { case: 'freeOrphans'; value: FreeOrphansCommand } | { case: 'renameTxn'; value: RenameTxnRequest } | { case: 'dropRemoteLinks'; value: DropRemoteLinksRequest } | { case: 'forgetLinkDrops'; value: ForgetLinkDropsCommand } | undefined;
+  op: { case: 'createInode'; value: CreateInodeRequest } | { case: 'link'; value: LinkRequest } | { case: 'unlink'; value: UnlinkRequest } | { case: 'rename'; value: RenameRequest } | { case: 'setattr'; value: SetattrRequest } | { case: 'setXattr'; value: SetXattrRequest } | { case: 'removeXattr'; value: XattrRequest } | { case: 'appendExtents'; value: AppendExtentsRequest } | { case: 'setInodeEnd'; value: SetInodeEndCommand } | { case: 'ensureRoot'; value: EnsureRootCommand } | { case: 'openSession'; value: OpenSessionRequest } | { case: 'renewSession'; value: SessionRequest } | { case: 'closeSession'; value: SessionRequest } | { case: 'recordOpen'; value: OpenFileRequest } | { case: 'recordClose'; value: OpenFileRequest } | { case: 'restoreTrash'; value: RestoreTrashRequest } | { case: 'expireSessions'; value: ExpireSessionsCommand } | { case: 'freeInodes'; value: FreeInodesCommand } | { case: 'expireTrash'; value: ExpireTrashCommand } | { case: 'ackExtentReleases'; value: AckExtentReleasesCommand } | { case: 'createDentry'; value: DentryRequest } | { case: 'removeDentry'; value: DentryRequest } | { case: 'confirmLinked'; value: InodeLinkRequest } | { case: 'addLink'; value: InodeLinkRequest } | { case: 'dropLink'; value: InodeLinkRequest } | { case: 'freeOrphans'; value: FreeOrphansCommand } | { case: 'renameTxn'; value: RenameTxnRequest } | { case: 'dropRemoteLinks'; value: DropRemoteLinksRequest } | { case: 'forgetLinkDrops'; value: ForgetLinkDropsCommand } | { case: 'batch'; value: MetaCommandBatch } | undefined;
 }
 
 export const MetaCommand: protobuf.MessageCodec<MetaCommand> = {
@@ -5766,6 +5844,14 @@ function measureMetaCommand(message: MetaCommand, writer: protobuf.ProtoWriter):
           size += 2 + protobuf.varint32Size(length) + length;
           break;
         }
+        case 'batch': {
+          const value = oneof.value;
+          const slot = writer.reserveSize();
+          const length = measureMetaCommandBatch(value, writer);
+          writer.fillSize(slot, length);
+          size += 2 + protobuf.varint32Size(length) + length;
+          break;
+        }
         default:
           throw protobuf.unknownOneofCase('atoll.metanode.MetaCommand.op', oneof);
       }
@@ -5954,6 +6040,12 @@ function writeMetaCommand(message: MetaCommand, writer: protobuf.ProtoWriter): v
           writer.byte(2);
           writer.varint32(writer.nextSize());
           writeForgetLinkDropsCommand(oneof.value, writer);
+          break;
+        case 'batch':
+          writer.byte(186);
+          writer.byte(2);
+          writer.varint32(writer.nextSize());
+          writeMetaCommandBatch(oneof.value, writer);
           break;
       }
     }
@@ -6145,6 +6237,12 @@ function readMetaCommand(reader: protobuf.ProtoReader): MetaCommand {
         reader.leaveMessage(outer);
         break;
       }
+      case 314: {
+        const outer = reader.enterMessage();
+        message.op = { case: 'batch', value: readMetaCommandBatch(reader) };
+        reader.leaveMessage(outer);
+        break;
+      }
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.now_sec');
@@ -6178,6 +6276,7 @@ function readMetaCommand(reader: protobuf.ProtoReader): MetaCommand {
           case 36: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.rename_txn');
           case 37: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.drop_remote_links');
           case 38: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.forget_link_drops');
+          case 39: throw reader.wrongWireType(tag, 'atoll.metanode.MetaCommand.batch');
         }
         reader.skip(tag);
     }
