@@ -206,7 +206,7 @@ async function runAtoll(cluster: Cluster, layout: Figure['layout'], callers: num
   const inodes = new Array<number>(entries);
   const result: Record<string, number> = {};
   result.create = await withCpu(cluster, entries, cpu, 'create', () => closedLoop(entries, callers, async (index) => {
-    inodes[index] = (await meta.call(MetaNode.createInode, CreateInodeRequest.create({ partitionId, type: InodeType.INODE_FILE, mode: 0o644, parentIno: parentOf(index), name: nameOf(index) }), mutation)).inode!.ino;
+    inodes[index] = (await meta.createInode(CreateInodeRequest.create({ partitionId, type: InodeType.INODE_FILE, mode: 0o644, parentIno: parentOf(index), name: nameOf(index) }))).inode!.ino;
   }));
   if (laterOps.has('lookup')) result.lookup = await withCpu(cluster, entries, cpu, 'lookup', () => closedLoop(entries, callers, (index) => meta.call(MetaNode.lookup, LookupRequest.create({ partitionId, parentIno: parentOf(index), name: nameOf(index) }), read)));
   if (laterOps.has('stat')) result.stat = await withCpu(cluster, entries, cpu, 'stat', () => closedLoop(entries, callers, (index) => meta.call(MetaNode.getInode, GetInodeRequest.create({ partitionId, ino: inodes[index]! }), read)));

@@ -802,7 +802,7 @@ export class Volume {
     const generation = randomInt(1, 2 ** 32);
     try {
       const answer = await this.#settling(
-        () => this.meta.call(MetaNode.createInode, CreateInodeRequest.create({ ...base, generation, partitionId: parentPartition.partitionId, parentIno }), mutation),
+        () => this.meta.createInode(CreateInodeRequest.create({ ...base, generation, partitionId: parentPartition.partitionId, parentIno })),
         async (refusal) => {
           if (refusal.status !== StatusCode.EXISTS) return undefined;
           this.#forgetName(parentIno, name);
@@ -832,7 +832,7 @@ export class Volume {
     for (const partition of candidates) {
       let inode: Inode;
       try {
-        inode = (await this.meta.call(MetaNode.createInode, CreateInodeRequest.create({ ...base, partitionId: partition.partitionId, remoteParentIno: parentIno }), mutation)).inode!;
+        inode = (await this.meta.createInode(CreateInodeRequest.create({ ...base, partitionId: partition.partitionId, remoteParentIno: parentIno }))).inode!;
       } catch (error) {
         lastError = error;
         if (isAtollError(error, StatusCode.RANGE_FULL) || isAtollError(error, StatusCode.READ_ONLY)) continue;

@@ -14,6 +14,20 @@ import * as renameTxn from './partition/rename-txn.js';
 import * as sessions from './partition/sessions.js';
 import * as trash from './partition/trash.js';
 
+/** Creates one CreateInodes request may carry at most. */
+export const createsPerRequestMax = 1_024;
+
+// Refusals that say the request was not carried out and that the caller handles by
+// retrying it (elsewhere, or later).
+const requestRefusals = new Set([StatusCode.NOT_LEADER, StatusCode.PARTITION_NOT_READY, StatusCode.OVERLOADED, StatusCode.STALE_VIEW]);
+
+function commonRefusal(settled: ReadonlyArray<PromiseSettledResult<unknown>>): AtollError | undefined {
+  const first = settled[0];
+  if (first === undefined || first.status !== 'rejected' || !(first.reason instanceof AtollError) || !requestRefusals.has(first.reason.status)) return undefined;
+  const status = first.reason.status;
+  return settled.every((outcome) => outcome.status === 'rejected' && outcome.reason instanceof AtollError && outcome.reason.status === status) ? first.reason : undefined;
+}
+
 export function registerMetaService(rpc: RpcServer, partitions: () => PartitionHost): void {
   const partitionOf = (partitionId: number): MetaPartition => {
     if (!Number.isSafeInteger(partitionId) || partitionId < 1) throw new AtollError(StatusCode.INVALID_ARGUMENT, `partition id must be a positive integer: ${partitionId}`);
@@ -29,6 +43,27 @@ export function registerMetaService(rpc: RpcServer, partitions: () => PartitionH
     const result = (await partition.mutate({ case: 'createInode', value: request })) as namespace.CreateInodeResult;
     // The parent as the create left it, from the apply itself: no second read and decode of it here.
     return { inode: result.inode, parent: result.parent };
+  });
+  rpc.handle(MetaNode.createInodes, async (request) => {
+    const partition = partitionOf(request.partitionId);
+    const count = request.creates.length;
+    if (count === 0 || count > createsPerRequestMax) throw new AtollError(StatusCode.INVALID_ARGUMENT, `create inodes: ${count} creates, 1 to ${createsPerRequestMax} per request`);
+    // Proposed in one turn: the partition puts them into shared log entries.
+    const settled = await Promise.allSettled(request.creates.map((create) => partition.mutate({ case: 'createInode', value: { ...create, partitionId: request.partitionId } })));
+    // Nothing was carried out, for one reason the caller acts on (another leader, still
+    // loading, overloaded): the request as a whole gets it, and is retried as a whole.
+    const refusal = commonRefusal(settled);
+    if (refusal !== undefined) throw refusal;
+    return {
+      outcomes: settled.map((outcome) => {
+        if (outcome.status === 'fulfilled') {
+          const result = outcome.value as namespace.CreateInodeResult;
+          return { status: StatusCode.OK, message: '', retryAfterMs: 0, leaderHint: '', response: { inode: result.inode, parent: result.parent } };
+        }
+        const error = outcome.reason instanceof AtollError ? outcome.reason : new AtollError(StatusCode.INTERNAL, String((outcome.reason as Error)?.message ?? outcome.reason));
+        return { status: error.status, message: error.message, retryAfterMs: error.retryAfterMs, leaderHint: error.leaderHint, response: undefined };
+      }),
+    };
   });
   rpc.handle(MetaNode.getInode, async (request) => {
     const partition = partitionOf(request.partitionId);

@@ -125,6 +125,45 @@ for (const engine of ['memory', 'lmdb'] as const) {
     });
   });
 
+  test(`${engine}: creates made in one turn go together in one CreateInodes request, each answered as its own CreateInode would be`, async () => {
+    await withCluster(engine, async (cluster, partitionId) => {
+      const meta = cluster.metaClient;
+      const leader = await cluster.metaLeader(partitionId);
+      // Calls the leader served, by method, from its metrics.
+      const served = async (method: string): Promise<number> => {
+        const text = await (await fetch(`http://127.0.0.1:${leader.httpPort}/metrics`)).text();
+        let total = 0;
+        for (const line of text.split('\n')) {
+          if (line.startsWith('atoll_rpc_calls_total{') && new RegExp(`method="[^"]*\\b${method}"`).test(line)) total += Number(line.split(' ').pop());
+        }
+        return total;
+      };
+      const [togetherBefore, aloneBefore] = [await served('CreateInodes'), await served('CreateInode')];
+      const names = [...Array.from({ length: 40 }, (_, index) => `c${index}`), 'c3', 'bad/name', 'n'.repeat(256)];
+      const create = (name: string) => meta.createInode(CreateInodeRequest.create({ partitionId, type: InodeType.INODE_FILE, mode: 0o644, parentIno: rootIno, name }));
+      const outcomes = await Promise.allSettled(names.map(create));
+      const inos = outcomes.slice(0, 40).map((outcome) => {
+        assert.equal(outcome.status, 'fulfilled');
+        return (outcome as PromiseFulfilledResult<{ inode?: { ino: number } }>).value.inode!.ino;
+      });
+      assert.equal(new Set(inos).size, 40);
+      const refusal = (position: number) => (outcomes[position] as PromiseRejectedResult).reason as AtollError;
+      assert.ok(isAtollError(refusal(40), StatusCode.EXISTS), 'the second c3 finds the first');
+      assert.equal(refusal(40).code, 'EEXIST');
+      assert.ok(isAtollError(refusal(41), StatusCode.INVALID_ARGUMENT));
+      assert.ok(isAtollError(refusal(42), StatusCode.NAME_TOO_LONG));
+      for (const [position, ino] of inos.entries()) {
+        const found = await meta.call(MetaNode.lookup, LookupRequest.create({ partitionId, parentIno: rootIno, name: `c${position}` }), { mutation: false });
+        assert.equal(found.dentry!.ino, ino);
+      }
+      assert.ok((await served('CreateInodes')) > togetherBefore, 'sent together');
+      assert.equal(await served('CreateInode'), aloneBefore, 'none sent alone');
+      // A create made alone goes as a CreateInode.
+      await create('alone');
+      assert.equal(await served('CreateInode'), aloneBefore + 1);
+    });
+  });
+
   test(`${engine}: a crashed leader under load loses no acknowledged create, and the replica catches up from a snapshot after restart`, async () => {
     await withCluster(engine, async (cluster, partitionId) => {
       const meta = cluster.metaClient;

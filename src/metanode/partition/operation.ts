@@ -100,10 +100,9 @@ export function decodeInode(bytes: Uint8Array): Inode {
 }
 
 export function keyId(key: Uint8Array): string {
-  // One char per byte (a bijection), built without spreading the key into arguments.
-  let id = '';
-  for (let index = 0; index < key.length; index++) id += String.fromCharCode(key[index]!);
-  return id;
+  // One char per byte (a bijection). Keys are at most kvKeyBytesMax (under 2 KiB) long,
+  // well within the arguments a call may take; one call is half the cost of a char loop.
+  return String.fromCharCode.apply(null, key as unknown as number[]);
 }
 
 /** The operation's writes over the engine's state: reads see earlier writes of the same operation. */

@@ -880,6 +880,296 @@ function readInodeResponse(reader: protobuf.ProtoReader): InodeResponse {
   return message;
 }
 
+/**
+ * Several creates in one partition, sent together: the client library gathers the
+ * creates its callers make to one partition in the same turn of its event loop. Each
+ * create succeeds or fails on its own, as a CreateInode would.
+ */
+export interface CreateInodesRequest {
+  partitionId: number;
+  creates: CreateInodeRequest[];
+}
+
+export const CreateInodesRequest: protobuf.MessageCodec<CreateInodesRequest> = {
+  typeName: 'atoll.metanode.CreateInodesRequest',
+  create: createCreateInodesRequest,
+  encode: (message) => protobuf.encodeMessage(message, measureCreateInodesRequest, writeCreateInodesRequest, 'atoll.metanode.CreateInodesRequest'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureCreateInodesRequest, 'atoll.metanode.CreateInodesRequest'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureCreateInodesRequest, writeCreateInodesRequest, 'atoll.metanode.CreateInodesRequest'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readCreateInodesRequest),
+  measure: measureCreateInodesRequest,
+  write: writeCreateInodesRequest,
+  read: readCreateInodesRequest,
+};
+
+function createCreateInodesRequest(partial?: Partial<CreateInodesRequest>): CreateInodesRequest {
+  return {
+    partitionId: partial?.partitionId ?? 0,
+    creates: partial?.creates ?? [],
+  };
+}
+
+function measureCreateInodesRequest(message: CreateInodesRequest, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.partitionId;
+    if (value !== 0) size += 1 + protobuf.uint64Size(value, 'atoll.metanode.CreateInodesRequest.partition_id');
+  }
+  {
+    const values = message.creates;
+    for (let index = 0; index < values.length; index++) {
+      const value = values[index];
+      const slot = writer.reserveSize();
+      const length = measureCreateInodeRequest(value, writer);
+      writer.fillSize(slot, length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  return size;
+}
+
+function writeCreateInodesRequest(message: CreateInodesRequest, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.partitionId;
+    if (value !== 0) { writer.byte(8); writer.uint64(value); }
+  }
+  {
+    const values = message.creates;
+    for (let index = 0; index < values.length; index++) {
+      writer.byte(18);
+      writer.varint32(writer.nextSize());
+      writeCreateInodeRequest(values[index], writer);
+    }
+  }
+}
+
+function readCreateInodesRequest(reader: protobuf.ProtoReader): CreateInodesRequest {
+  const message: CreateInodesRequest = {
+    partitionId: 0,
+    creates: [],
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.partitionId = reader.uint64(); break;
+      case 18: {
+        const outer = reader.enterMessage();
+        message.creates.push(readCreateInodeRequest(reader));
+        reader.leaveMessage(outer);
+        break;
+      }
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.CreateInodesRequest.partition_id');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.CreateInodesRequest.creates');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+/**
+ * One create's answer in a CreateInodes: status 0 (OK) with its response, or the error
+ * a CreateInode would have answered (the same fields as an error frame).
+ */
+export interface CreateInodeOutcome {
+  status: number;
+  message: string;
+  retryAfterMs: number;
+  leaderHint: string;
+  response: InodeResponse | undefined;
+}
+
+export const CreateInodeOutcome: protobuf.MessageCodec<CreateInodeOutcome> = {
+  typeName: 'atoll.metanode.CreateInodeOutcome',
+  create: createCreateInodeOutcome,
+  encode: (message) => protobuf.encodeMessage(message, measureCreateInodeOutcome, writeCreateInodeOutcome, 'atoll.metanode.CreateInodeOutcome'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureCreateInodeOutcome, 'atoll.metanode.CreateInodeOutcome'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureCreateInodeOutcome, writeCreateInodeOutcome, 'atoll.metanode.CreateInodeOutcome'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readCreateInodeOutcome),
+  measure: measureCreateInodeOutcome,
+  write: writeCreateInodeOutcome,
+  read: readCreateInodeOutcome,
+};
+
+function createCreateInodeOutcome(partial?: Partial<CreateInodeOutcome>): CreateInodeOutcome {
+  return {
+    status: partial?.status ?? 0,
+    message: partial?.message ?? '',
+    retryAfterMs: partial?.retryAfterMs ?? 0,
+    leaderHint: partial?.leaderHint ?? '',
+    response: partial?.response,
+  };
+}
+
+function measureCreateInodeOutcome(message: CreateInodeOutcome, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const value = message.status;
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.metanode.CreateInodeOutcome.status');
+  }
+  {
+    const value = message.message;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.retryAfterMs;
+    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.metanode.CreateInodeOutcome.retry_after_ms');
+  }
+  {
+    const value = message.leaderHint;
+    if (value.length !== 0) {
+      const length = protobuf.utf8ByteLength(value);
+      writer.recordSize(length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  {
+    const value = message.response;
+    if (value !== undefined) {
+      const slot = writer.reserveSize();
+      const length = measureInodeResponse(value, writer);
+      writer.fillSize(slot, length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  return size;
+}
+
+function writeCreateInodeOutcome(message: CreateInodeOutcome, writer: protobuf.ProtoWriter): void {
+  {
+    const value = message.status;
+    if (value !== 0) { writer.byte(8); writer.varint32(value); }
+  }
+  {
+    const value = message.message;
+    if (value.length !== 0) { writer.byte(18); writer.string(value); }
+  }
+  {
+    const value = message.retryAfterMs;
+    if (value !== 0) { writer.byte(24); writer.varint32(value); }
+  }
+  {
+    const value = message.leaderHint;
+    if (value.length !== 0) { writer.byte(34); writer.string(value); }
+  }
+  {
+    const value = message.response;
+    if (value !== undefined) { writer.byte(42); writer.varint32(writer.nextSize()); writeInodeResponse(value, writer); }
+  }
+}
+
+function readCreateInodeOutcome(reader: protobuf.ProtoReader): CreateInodeOutcome {
+  const message: CreateInodeOutcome = {
+    status: 0,
+    message: '',
+    retryAfterMs: 0,
+    leaderHint: '',
+    response: undefined,
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 8: message.status = reader.uint32(); break;
+      case 18: message.message = reader.string(); break;
+      case 24: message.retryAfterMs = reader.uint32(); break;
+      case 34: message.leaderHint = reader.string(); break;
+      case 42: {
+        const outer = reader.enterMessage();
+        message.response = readInodeResponse(reader);
+        reader.leaveMessage(outer);
+        break;
+      }
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.CreateInodeOutcome.status');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.CreateInodeOutcome.message');
+          case 3: throw reader.wrongWireType(tag, 'atoll.metanode.CreateInodeOutcome.retry_after_ms');
+          case 4: throw reader.wrongWireType(tag, 'atoll.metanode.CreateInodeOutcome.leader_hint');
+          case 5: throw reader.wrongWireType(tag, 'atoll.metanode.CreateInodeOutcome.response');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
+export interface CreateInodesResponse {
+  outcomes: CreateInodeOutcome[];
+}
+
+export const CreateInodesResponse: protobuf.MessageCodec<CreateInodesResponse> = {
+  typeName: 'atoll.metanode.CreateInodesResponse',
+  create: createCreateInodesResponse,
+  encode: (message) => protobuf.encodeMessage(message, measureCreateInodesResponse, writeCreateInodesResponse, 'atoll.metanode.CreateInodesResponse'),
+  encodedSize: (message) => protobuf.encodedMessageSize(message, measureCreateInodesResponse, 'atoll.metanode.CreateInodesResponse'),
+  encodeInto: (message, buffer, offset) => protobuf.encodeMessageInto(message, buffer, offset, measureCreateInodesResponse, writeCreateInodesResponse, 'atoll.metanode.CreateInodesResponse'),
+  decode: (bytes) => protobuf.decodeMessage(bytes, readCreateInodesResponse),
+  measure: measureCreateInodesResponse,
+  write: writeCreateInodesResponse,
+  read: readCreateInodesResponse,
+};
+
+function createCreateInodesResponse(partial?: Partial<CreateInodesResponse>): CreateInodesResponse {
+  return {
+    outcomes: partial?.outcomes ?? [],
+  };
+}
+
+function measureCreateInodesResponse(message: CreateInodesResponse, writer: protobuf.ProtoWriter): number {
+  let size = 0;
+  {
+    const values = message.outcomes;
+    for (let index = 0; index < values.length; index++) {
+      const value = values[index];
+      const slot = writer.reserveSize();
+      const length = measureCreateInodeOutcome(value, writer);
+      writer.fillSize(slot, length);
+      size += 1 + protobuf.varint32Size(length) + length;
+    }
+  }
+  return size;
+}
+
+function writeCreateInodesResponse(message: CreateInodesResponse, writer: protobuf.ProtoWriter): void {
+  {
+    const values = message.outcomes;
+    for (let index = 0; index < values.length; index++) {
+      writer.byte(10);
+      writer.varint32(writer.nextSize());
+      writeCreateInodeOutcome(values[index], writer);
+    }
+  }
+}
+
+function readCreateInodesResponse(reader: protobuf.ProtoReader): CreateInodesResponse {
+  const message: CreateInodesResponse = {
+    outcomes: [],
+  };
+  while (reader.position < reader.limit) {
+    const tag = reader.tag();
+    switch (tag) {
+      case 10: {
+        const outer = reader.enterMessage();
+        message.outcomes.push(readCreateInodeOutcome(reader));
+        reader.leaveMessage(outer);
+        break;
+      }
+      default:
+        switch (tag >>> 3) {
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.CreateInodesResponse.outcomes');
+        }
+        reader.skip(tag);
+    }
+  }
+  return message;
+}
+
 export interface GetInodeRequest {
   partitionId: number;
   ino: number;
@@ -6495,5 +6785,12 @@ export const MetaNode = {
     service: 'atoll.metanode.MetaNode',
     request: DropRemoteLinksRequest,
     response: DropRemoteLinksResponse,
+  },
+  createInodes: {
+    id: 230,
+    name: 'CreateInodes',
+    service: 'atoll.metanode.MetaNode',
+    request: CreateInodesRequest,
+    response: CreateInodesResponse,
   },
 } as const satisfies protobuf.ServiceDefinition;
