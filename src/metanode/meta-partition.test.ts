@@ -151,6 +151,16 @@ for (const kind of engines) {
       const refused = apply(5, { case: 'setInodeEnd', value: { inodeEnd: 1 } });
       assert.ok(!refused.ok);
       assert.equal(refused.error.status, StatusCode.INVALID_ARGUMENT);
+      // A replica that knew the wider range takes the narrowed one from a snapshot.
+      const snapshot = partition.stateMachine.snapshot();
+      await withPartition(kind, async (other) => {
+        other.stateMachine.apply(1, command({ case: 'ensureRoot', value: { mode: 0o755 } }));
+        assert.equal(other.range().inodeEnd, Number.MAX_SAFE_INTEGER);
+        other.stateMachine.restore(snapshot, 5);
+        assert.equal(other.range().inodeEnd, 3);
+        const late = other.stateMachine.apply(6, command(create('c'))) as Applied;
+        assert.ok(!late.ok && late.error.status === StatusCode.RANGE_FULL);
+      });
     });
   });
 }

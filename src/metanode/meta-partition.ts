@@ -127,6 +127,7 @@ export class MetaPartition implements HostedPartition {
   readonly #defer: (work: () => void) => void;
   #gathered: Gathered[] = [];
   #gatherScheduled = false;
+  #range: InodeRange | null = null;
 
   constructor(options: MetaPartitionOptions) {
     this.spec = options.spec;
@@ -162,6 +163,7 @@ export class MetaPartition implements HostedPartition {
         // An engine on disk that already holds this index (a restart) keeps its state.
         if (this.engine.appliedIndex >= index && this.engine.kind === 'lmdb') return;
         const content = decodeKvSnapshot(state, `of meta partition ${this.spec.partitionId} at index ${index}`);
+        this.#range = null;
         this.engine.replaceAll(Math.max(index, content.appliedIndex), content.entries);
       },
     };
@@ -177,9 +179,13 @@ export class MetaPartition implements HostedPartition {
 
   /** The inode range as applied: the master may have narrowed its end (a split). */
   range(): InodeRange {
+    // Read once per state: the end changes only by a setInodeEnd or a snapshot installed
+    // (both drop the copy), and every create asks for it.
+    if (this.#range !== null) return this.#range;
     const stored = this.engine.get(counterKey(CounterName.inodeEnd));
     const end = stored === undefined ? this.spec.inodeEnd : decodeCounterValue(stored);
-    return { inodeStart: this.spec.inodeStart, inodeEnd: end === 0 ? unboundedInodeEnd : end };
+    this.#range = { inodeStart: this.spec.inodeStart, inodeEnd: end === 0 ? unboundedInodeEnd : end };
+    return this.#range;
   }
 
   inodeCursor(): number {
@@ -562,6 +568,7 @@ export class MetaPartition implements HostedPartition {
       if (!sameEntry) this.engine.write(index, []);
       return { ok: false, error };
     }
+    if (command.op?.case === 'setInodeEnd') this.#range = null;
     this.engine.write(index, outcome.mutations, sameEntry);
     return { ok: true, value: outcome.result };
   }

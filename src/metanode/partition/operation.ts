@@ -105,27 +105,77 @@ export function keyId(key: Uint8Array): string {
   return String.fromCharCode.apply(null, key as unknown as number[]);
 }
 
+/**
+ * Pending writes an operation finds by comparing bytes, one by one, before it indexes them
+ * by key id: most operations write a handful of keys (a create four), where a scan is
+ * cheaper than building and hashing a string per key; the big ones (freeing, expiry) get
+ * the map.
+ */
+export const pendingScannedMax = 16;
+
+function sameKey(left: Uint8Array, right: Uint8Array): boolean {
+  if (left.length !== right.length) return false;
+  for (let index = left.length - 1; index >= 0; index--) if (left[index] !== right[index]) return false;
+  return true;
+}
+
 /** The operation's writes over the engine's state: reads see earlier writes of the same operation. */
 export class Changes {
   readonly #engine: KvEngine;
-  readonly #pending = new Map<string, KvMutation>();
+  // In the order of each key's first write; a later write of the key replaces its mutation.
+  readonly #pending: KvMutation[] = [];
+  // Position in #pending by keyId, once there are more than pendingScannedMax.
+  #positions: Map<string, number> | null = null;
 
   constructor(engine: KvEngine) {
     this.#engine = engine;
   }
 
+  #find(key: Uint8Array): KvMutation | undefined {
+    if (this.#positions !== null) {
+      const position = this.#positions.get(keyId(key));
+      return position === undefined ? undefined : this.#pending[position];
+    }
+    for (const mutation of this.#pending) if (sameKey(mutation.key, key)) return mutation;
+    return undefined;
+  }
+
+  #put(mutation: KvMutation): void {
+    if (this.#positions !== null) {
+      const id = keyId(mutation.key);
+      const position = this.#positions.get(id);
+      if (position === undefined) {
+        this.#positions.set(id, this.#pending.length);
+        this.#pending.push(mutation);
+      } else {
+        this.#pending[position] = mutation;
+      }
+      return;
+    }
+    for (let position = 0; position < this.#pending.length; position++) {
+      if (sameKey(this.#pending[position]!.key, mutation.key)) {
+        this.#pending[position] = mutation;
+        return;
+      }
+    }
+    this.#pending.push(mutation);
+    if (this.#pending.length > pendingScannedMax) {
+      this.#positions = new Map(this.#pending.map((pending, position) => [keyId(pending.key), position]));
+    }
+  }
+
   get(key: Uint8Array): Uint8Array | undefined {
-    const pending = this.#pending.get(keyId(key));
+    const pending = this.#find(key);
     if (pending !== undefined) return pending.op === 'set' ? pending.value : undefined;
     return this.#engine.get(key);
   }
 
   set(key: Uint8Array, value: Uint8Array): void {
-    this.#pending.set(keyId(key), { op: 'set', key, value });
+    this.#put({ op: 'set', key, value });
   }
 
   delete(key: Uint8Array): void {
-    this.#pending.set(keyId(key), { op: 'delete', key });
+    this.#put({ op: 'delete', key });
   }
 
   inode(ino: number): Inode | undefined {
@@ -153,7 +203,7 @@ export class Changes {
 
   /** Whether any key starts with the prefix, counting this operation's own writes and deletes. */
   hasKeyWithPrefix(prefix: Uint8Array): boolean {
-    for (const mutation of this.#pending.values()) {
+    for (const mutation of this.#pending) {
       if (mutation.op === 'set' && startsWith(mutation.key, prefix)) return true;
     }
     let after: Uint8Array | undefined;
@@ -161,7 +211,7 @@ export class Changes {
     for (;;) {
       const page = this.#engine.scan({ prefix, after, limit: 16 });
       for (const entry of page) {
-        const pending = this.#pending.get(keyId(entry.key));
+        const pending = this.#find(entry.key);
         if (pending === undefined || pending.op === 'set') return true;
       }
       if (page.length < 16) return false;
@@ -179,7 +229,7 @@ export class Changes {
   }
 
   outcome<T>(result: T): Outcome<T> {
-    return { result, mutations: [...this.#pending.values()] };
+    return { result, mutations: [...this.#pending] };
   }
 }
 
