@@ -24,5 +24,9 @@ if (selected.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.ATOLL_TEST_CONCURRENCY ?? '2';
-const result = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...selected], { stdio: 'inherit' });
+// A test (or a whole test file: Node counts the file's process too) that hangs fails after
+// this long with its name in the report, instead of holding the run until CI's limit
+// without saying which. The longest file takes a few minutes here.
+const timeoutMs = process.env.ATOLL_TEST_TIMEOUT_MS ?? '1200000';
+const result = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, `--test-timeout=${timeoutMs}`, ...selected], { stdio: 'inherit' });
 process.exit(result.status ?? 1);
