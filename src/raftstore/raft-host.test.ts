@@ -109,6 +109,19 @@ test('a group elects a leader, replicates proposals to every replica, and answer
   });
 });
 
+test('a host halted with work its cores still hold (a cycle scheduled, not run) stops at once', async () => {
+  const { network, nodes } = makeCluster([1, 2, 3], [10]);
+  const leader = await waitLeader(network, nodes, 10);
+  // Schedules a cycle; the halt comes before it runs, so the core keeps its Ready.
+  const proposal = leader.host.propose(10, putCommand('a', '1'));
+  leader.host.halt();
+  await assert.rejects(proposal, (error: AtollError) => error.status === StatusCode.UNAVAILABLE);
+  await new Promise((resolve) => setImmediate(resolve));
+  const stopped = await Promise.race([leader.host.stop().then(() => 'stopped'), new Promise((resolve) => setTimeout(() => resolve('still waiting'), 2_000))]);
+  assert.equal(stopped, 'stopped');
+  for (const node of nodes.values()) if (node !== leader) await node.host.stop();
+});
+
 test('proposals made between two cycles reach each follower in one Append', async () => {
   const { network, nodes } = makeCluster([1, 2, 3], [6]);
   const leader = await waitLeader(network, nodes, 6);

@@ -332,7 +332,9 @@ export class RaftHost {
 
   // Resolves when no cycle is running and none is needed (tests and orderly shutdown).
   settled(): Promise<void> {
-    if (!this.cycleRunning && !this.cycleScheduled && !this.anyReady()) return Promise.resolve();
+    // A stopped (or halted) host runs no more cycles: what its cores still hold stays
+    // there, and only a cycle already running is waited for.
+    if (!this.cycleRunning && (this.stopped || (!this.cycleScheduled && !this.anyReady()))) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
