@@ -4,10 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePorts } from '../launcher/index.js';
 import { parseConfigFileArgument } from './config-command.js';
 
 const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -15,16 +15,6 @@ const atoll = fileURLToPath(new URL('../../../bin/atoll.js', import.meta.url));
 
 function run(args: string[], cwd?: string) {
   return spawnSync(process.execPath, [atoll, ...args], { encoding: 'utf8', timeout: 30_000, cwd });
-}
-
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => resolve(server));
-  })));
-  const ports = servers.map((server) => (server.address() as { port: number }).port);
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
 }
 
 interface MetanodeFile {
@@ -114,7 +104,7 @@ test('a second instance on a taken port or a locked data dir is refused naming b
   let first: ChildProcess | undefined;
   try {
     await writeFile(join(dir, 'cluster.secret'), 'config-clash-secret-0123456789abcdef\n');
-    const ports = await freePorts(7);
+    const ports = await freePorts('127.0.0.1', 7);
     const firstConfig = await writeMetanodeConfig(dir, { name: 'metanode-a', ports: ports.slice(0, 4), dataDir: 'data/a' });
     // Shares only the Raft heartbeat port with the first.
     const portClash = await writeMetanodeConfig(dir, { name: 'metanode-b', ports: [ports[4]!, ports[5]!, ports[2]!, ports[6]!], dataDir: 'data/b' });

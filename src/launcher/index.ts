@@ -1,5 +1,4 @@
 export {
-  freePorts,
   instanceArguments,
   instancesPerRoleMax,
   loadOrCreatePlan,
@@ -22,3 +21,4 @@ export {
 } from './local-cluster.js';
 export { defaultVolumeName, ensureDefaultVolume } from './default-volume.js';
 export { startClusterMount, stopClusterMount, type ClusterMount } from './cluster-mount.js';
+export { ephemeralPortStart, freePorts } from './free-ports.js';

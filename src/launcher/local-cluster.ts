@@ -6,10 +6,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isAlive, stopClusterMount } from './cluster-mount.js';
+import { freePorts } from './free-ports.js';
 import { AtollError } from '../errors/atoll-error.js';
 import { StatusCode } from '../proto/generated/common.js';
 import type { ServerRole } from '../config/index.js';
@@ -69,26 +69,6 @@ export function serviceAddress(plan: ClusterPlan, instance: PlannedInstance): st
 
 export function mastersOf(plan: ClusterPlan): string[] {
   return plan.instances.filter((instance) => instance.role === 'master').map((instance) => serviceAddress(plan, instance));
-}
-
-export async function freePorts(host: string, count: number): Promise<number[]> {
-  // Hold every port until all are chosen, so none is handed out twice.
-  const servers = [];
-  const ports: number[] = [];
-  try {
-    for (let index = 0; index < count; index++) {
-      const server = createServer();
-      servers.push(server);
-      await new Promise<void>((resolveListen, reject) => {
-        server.once('error', reject);
-        server.listen(0, host, () => resolveListen());
-      });
-      ports.push((server.address() as { port: number }).port);
-    }
-  } finally {
-    await Promise.all(servers.map((server) => new Promise((resolveClose) => server.close(resolveClose))));
-  }
-  return ports;
 }
 
 // Loads the saved plan, or makes and saves a new one. A saved plan wins over the shape

@@ -12,7 +12,7 @@ import { httpAdmin, newTestRpcClient, planMasterGroup, removePlan, startMasterIn
 import { MetaClient } from '../../metaclient/index.js';
 import { startNodeRole, type NodeRole, type NodeRoleOptions } from '../../nodeagent/index.js';
 import type { RpcClient } from '../../rpc/index.js';
-import { freePorts } from '../local-cluster.js';
+import { freePorts } from '../free-ports.js';
 
 const host = '127.0.0.1';
 

@@ -18,7 +18,6 @@ import type { ServerRole } from '../../config/index.js';
 import { MasterClient } from '../../masterclient/index.js';
 import { temporaryClusterRoot } from '../../master/testing/master-group.js';
 import { RpcClient } from '../../rpc/index.js';
-import { testPorts } from './test-ports.js';
 import { planInstances, probe, spawnInstance, waitReady, type ClusterPlan, type PlannedInstance, type Probe, type RunningInstance } from '../local-cluster.js';
 
 export interface TestClusterOptions {
@@ -74,10 +73,8 @@ export class TestCluster {
 
   static async #startOnce(options: TestClusterOptions): Promise<TestCluster> {
     const { root, secret, secretFile, adminToken, adminTokenFile } = await temporaryClusterRoot('atoll-cluster-');
-    // The launcher's plan (names, directories) on ports below the ephemeral range (test-ports.ts).
-    const planned = await planInstances(root, { masters: options.masters ?? 1, metanodes: options.metanodes ?? 0, datanodes: options.datanodes ?? 0 }, host);
-    const ports = await testPorts(host, planned.length * 4);
-    const instances = planned.map((instance, index) => ({ ...instance, ports: { service: ports[4 * index]!, http: ports[4 * index + 1]!, raftHeartbeat: ports[4 * index + 2]!, raftReplica: ports[4 * index + 3]! } }));
+    // The launcher's plan: names, directories, ports below the ephemeral range (free-ports.ts).
+    const instances = await planInstances(root, { masters: options.masters ?? 1, metanodes: options.metanodes ?? 0, datanodes: options.datanodes ?? 0 }, host);
     const plan: ClusterPlan = { formatVersion: 1, host, secretFile, adminTokenFile, instances };
     const rpc = new RpcClient({ secret, instance: 'test-cluster', limits: { reconnectBackoffMinMs: 20, reconnectBackoffMaxMs: 200 } });
     const masters = instances.filter((instance) => instance.role === 'master').map((instance) => `${host}:${instance.ports.service}`);
