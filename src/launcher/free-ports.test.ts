@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,14 +31,47 @@ test('ports are distinct, bindable and below the ephemeral range', async () => {
 });
 
 test('a port someone listens on is never chosen, and one port is not handed out twice', async () => {
-  const [taken, free] = await freePorts(host, 2);
-  const blocker = await listen(taken!);
+  const dir = await mkdtemp(join(tmpdir(), 'atoll-ports-'));
   try {
-    await assert.rejects(freePorts(host, 1, { portFirst: taken!, portEnd: taken! + 1 }), /no free port/);
-    assert.deepEqual(await freePorts(host, 1, { portFirst: free!, portEnd: free! + 1 }), [free]);
-    await assert.rejects(freePorts(host, 2, { portFirst: free!, portEnd: free! + 1 }), /no free port/);
+    const [taken, free] = await freePorts(host, 2, { reservationDirectory: join(dir, 'first') });
+    const blocker = await listen(taken!);
+    try {
+      const fresh = (name: string) => ({ reservationDirectory: join(dir, name) });
+      await assert.rejects(freePorts(host, 1, { ...fresh('a'), portFirst: taken!, portEnd: taken! + 1 }), /no free port/);
+      assert.deepEqual(await freePorts(host, 1, { ...fresh('b'), portFirst: free!, portEnd: free! + 1 }), [free]);
+      await assert.rejects(freePorts(host, 2, { ...fresh('c'), portFirst: free!, portEnd: free! + 1 }), /no free port/);
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
   } finally {
-    await new Promise((resolve) => blocker.close(resolve));
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a port reserved by a live process is not handed out; a dead process\'s reservation is taken over', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'atoll-ports-'));
+  try {
+    const [port] = await freePorts(host, 1, { reservationDirectory: join(dir, 'probe') });
+    const only = { portFirst: port!, portEnd: port! + 1 };
+    // This process chose it: not again, even from a fresh call.
+    const mine = join(dir, 'mine');
+    assert.deepEqual(await freePorts(host, 1, { ...only, reservationDirectory: mine }), [port]);
+    await assert.rejects(freePorts(host, 1, { ...only, reservationDirectory: mine }), /no free port/);
+    // Another live process (pid 1 always is) holds it.
+    const live = join(dir, 'live');
+    await mkdir(live);
+    await writeFile(join(live, String(port)), '1');
+    await assert.rejects(freePorts(host, 1, { ...only, reservationDirectory: live }), /no free port/);
+    // A process that has exited: its reservation is stale.
+    const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    const dead = join(dir, 'dead');
+    await mkdir(dead);
+    await writeFile(join(dead, String(port)), child.stdout);
+    assert.deepEqual(await freePorts(host, 1, { ...only, reservationDirectory: dead }), [port]);
+    assert.equal(await readFile(join(dead, String(port)), 'utf8'), String(process.pid));
+    assert.deepEqual(await readdir(dead), [String(port)], 'nothing left behind by the take-over');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });
 

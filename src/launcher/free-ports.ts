@@ -7,8 +7,17 @@
 // the instance then cannot bind it. Below the range only another listener can take it.
 // Each port is checked free by binding it, and all are held until every one is chosen,
 // so none is handed out twice in one call.
-import { readFileSync } from 'node:fs';
+//
+// Another process choosing at random could still pick a port whose instance is down for
+// a moment (a restart in a test): with dozens of clusters started side by side in a test
+// run, that happened. So every port handed out is also reserved, for the life of the
+// process that chose it, by a file named for it in a directory shared by the host's
+// processes (`<tmpdir>/atoll-ports/<port>`, holding the pid). A reservation whose process
+// is gone is taken over.
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** Lowest port chosen: above the well-known and most registered service ports. */
 export const portMin = 20_000;
@@ -36,7 +45,58 @@ async function tryListen(host: string, port: number): Promise<Server | null> {
   });
 }
 
+/** Where reservations live unless told otherwise. */
+export const reservationDirectoryDefault = join(tmpdir(), 'atoll-ports');
+
+function processAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Reserves `port` for this process; false when a live process (this one included) holds
+ * it. Of two processes taking over the same stale reservation, the rename lets one through.
+ */
+export function reservePort(directory: string, port: number): boolean {
+  const path = join(directory, String(port));
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      writeFileSync(path, String(process.pid), { flag: 'wx' });
+      return true;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') {
+        mkdirSync(directory, { recursive: true, mode: 0o1777 });
+        continue;
+      }
+      if (code !== 'EEXIST') return true; // a directory we may not write: binding is the only check
+    }
+    let owner: number;
+    try {
+      owner = Number.parseInt(readFileSync(path, 'utf8'), 10);
+    } catch {
+      continue; // taken over or removed meanwhile
+    }
+    if (owner === process.pid || processAlive(owner)) return false;
+    const aside = `${path}.stale-${process.pid}`;
+    try {
+      renameSync(path, aside);
+    } catch {
+      continue; // another process took it over first
+    }
+    rmSync(aside, { force: true });
+  }
+  return false;
+}
+
 export interface FreePortsOptions {
+  /** Directory of port reservations shared by the host's processes; default `<tmpdir>/atoll-ports`. */
+  readonly reservationDirectory?: string;
   /** First port of the range; `portMin` by default. */
   readonly portFirst?: number;
   /** Exclusive end of the range; the kernel's ephemeral start by default. */
@@ -54,6 +114,7 @@ export async function freePorts(host: string, count: number, options: FreePortsO
   const portEnd = options.portEnd ?? ephemeralPortStart();
   const portFirst = options.portFirst ?? portMin;
   const random = options.random ?? Math.random;
+  const reservationDirectory = options.reservationDirectory ?? reservationDirectoryDefault;
   const fromKernel = options.portFirst === undefined && portEnd - portFirst < rangePortsMin;
   const held: Server[] = [];
   const ports: number[] = [];
@@ -68,6 +129,7 @@ export async function freePorts(host: string, count: number, options: FreePortsO
         held.push(server);
         const bound = (server.address() as { port: number }).port;
         if (ports.includes(bound)) continue;
+        if (!reservePort(reservationDirectory, bound)) continue;
         ports.push(bound);
         found = true;
       }

@@ -440,6 +440,29 @@ test('an admin mutation is not retried after a timeout; a read is', async () => 
   }
 });
 
+test('a read whose budget runs out on a timeout hands back the 503 a master answered before', async () => {
+  const masters = await startMasters(1);
+  const [master] = masters;
+  let calls = 0;
+  master.script.admin = async (_request, context) => {
+    calls += 1;
+    if (calls === 1) return adminAnswer(503, { error: { code: 'UNAVAILABLE', message: 'no quorum' } }, master.address);
+    // Later attempts get no answer within their deadline.
+    await new Promise<void>((resolve) => context.signal.addEventListener('abort', () => resolve(), { once: true }));
+    return adminAnswer(504, {}, master.address);
+  };
+  try {
+    await withClient([master.address], { limits: { ...quickLimits, retryTotalMs: 300 } }, async (client) => {
+      const answer = await client.admin('GET', '/api/v1/cluster', undefined, { deadlineMs: 100 });
+      assert.equal(answer.status, 503);
+      assert.deepEqual(answer.body, { error: { code: 'UNAVAILABLE', message: 'no quorum' } });
+      assert.ok(calls >= 2, 'the read was tried again after the 503');
+    });
+  } finally {
+    await stopAll(masters);
+  }
+});
+
 test('bad construction is refused: no masters, a duplicate, an address without a port', () => {
   const rpc = new RpcClient({ secret, instance: 'x' });
   assert.throws(() => new MasterClient({ masters: [], rpc }), /no master addresses/);

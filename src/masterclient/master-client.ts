@@ -360,6 +360,7 @@ export class MasterClient {
     let redirects = 0;
     let failures = 0;
     let lastError: AtollError | null = null;
+    let lastRejected: RejectedAnswer<unknown> | null = null;
     for (let attempt = 1; attempt <= this.limits.retryAttemptsMax; attempt++) {
       if (this.stopped) throw lastError ?? new AtollError(StatusCode.UNAVAILABLE, `${plan.label}: master client is stopped`);
       const remainingMs = budgetMs - (this.clock.nowMs() - startedMs);
@@ -380,6 +381,7 @@ export class MasterClient {
         error = thrown;
       }
       lastError = error;
+      if (error instanceof RejectedAnswer) lastRejected = error;
       // A master that answered is reachable: a refused answer (a 503 during an election,
       // a view older than one seen) does not make it a failed choice for the next attempt.
       if (!(error instanceof RejectedAnswer)) tried.add(address);
@@ -400,9 +402,13 @@ export class MasterClient {
       this.logger.debug({ call: plan.label, master: address, status: error.statusName, attempt, delayMs }, 'master call failed; retrying');
       await this.sleep(delayMs);
     }
-    if (lastError === null) lastError = new AtollError(StatusCode.UNAVAILABLE, `${plan.label}: no attempt made`);
-    this.logger.warn({ call: plan.label, status: lastError.statusName, error: lastError.message }, 'master call gave up');
-    throw lastError;
+    // A master's answer (a 503 during an election) says more than the timeout of a last
+    // attempt that had only the budget's tail, or a master that could not be reached.
+    // Only retryable errors get here (reads, or calls that reached no master), so handing
+    // back the earlier answer hides no effect.
+    const given: AtollError = lastRejected !== null && !(lastError instanceof RejectedAnswer) ? lastRejected : lastError ?? new AtollError(StatusCode.UNAVAILABLE, `${plan.label}: no attempt made`);
+    this.logger.warn({ call: plan.label, status: given.statusName, error: given.message }, 'master call gave up');
+    throw given;
   }
 
   // Where a NOT_LEADER or STALE_VIEW answer sends the next attempt: the hint, or for a

@@ -39,6 +39,10 @@ const serverNode = 1;
 const clientNodes = [10, 11, 12, 13];
 const operationsPerClient = 25;
 const requestTimeoutMs = 60;
+// Timed-out appends may have taken effect anywhere after their call, which widens the
+// search; some seeds need a few million steps (16692354 needed more than the default
+// million: verdict 'unknown', not a violation). Bounded still, and fast at this size.
+const searchStepsMax = 100_000_000;
 
 
 async function runToyCluster(seed: number, staleReads: boolean): Promise<RunReport> {
@@ -121,7 +125,7 @@ async function runToyCluster(seed: number, staleReads: boolean): Promise<RunRepo
   const history = recorder.operations();
   return {
     trace: formatTrace(trace, { header: [`seed ${seed}`] }),
-    result: checkKeyValueHistory(history),
+    result: checkKeyValueHistory(history, { searchStepsMax }),
     counters: network.counters(),
     operations: history.length,
     pending: recorder.pendingCount,
