@@ -5,7 +5,7 @@
 // cluster.json of atoll start).
 import { resolve } from 'node:path';
 import { Volume } from '../client/index.js';
-import { ConfigError, booleanKey, defineSchema, describeSchemaFlags, isHelpRequested, resolveConfig, type SchemaKeys } from '../config/index.js';
+import { ConfigError, booleanKey, enumKey, defineSchema, describeSchemaFlags, isHelpRequested, resolveConfig, type SchemaKeys } from '../config/index.js';
 import { AtollFileSystem } from '../fuse/atoll-fs.js';
 import { mount, unmount, unmountOnSignals } from '../fuse/index.js';
 import { reportClientFailure } from './client-failure.js';
@@ -15,11 +15,13 @@ import { exitCodes } from './exit-codes.js';
 interface MountConfig extends ConnectionConfig {
   readonly allowOther: boolean;
   readonly bigWrites: boolean;
+  readonly fuseBackend: 'auto' | 'kernel' | 'fuse-native';
 }
 
 const mountKeys: SchemaKeys<Omit<MountConfig, keyof ConnectionConfig>> = {
   allowOther: booleanKey({ default: true, description: 'let other users use the mount (needs root or user_allow_other in /etc/fuse.conf)' }),
   bigWrites: booleanKey({ default: true, description: 'let the kernel send writes of up to 1 MiB instead of 4 KiB' }),
+  fuseBackend: enumKey({ default: 'auto', values: ['auto', 'kernel', 'fuse-native'], description: 'kernel: speak FUSE on /dev/fuse directly (needs root); fuse-native: through libfuse 2; auto: kernel when root' }),
 };
 
 const mountSchema = defineSchema<MountConfig>({ name: 'mount', keys: { ...connectionKeys, ...mountKeys } as unknown as SchemaKeys<MountConfig>, finish: finishConnection });
@@ -49,9 +51,11 @@ export async function mountCommand(argv: readonly string[]): Promise<number> {
       fsName: `atoll:${volumeName}`,
       allowOther: config.allowOther ? 'auto' : false,
       bigWrites: config.bigWrites,
+      backend: config.fuseBackend,
       onUnexpectedError: (report) => err(JSON.stringify({ msg: 'fuse operation failed unexpectedly', operation: report.operation, path: report.path, err: String((report.error as Error)?.stack ?? report.error) })),
     });
-    process.stdout.write(`mounted volume ${volumeName} at ${mountPoint} (${mounted.optionString}); Ctrl-C or 'atoll umount ${dir}' unmounts\n`);
+    const through = mounted.backend === 'kernel' ? 'kernel session' : 'fuse-native';
+    process.stdout.write(`mounted volume ${volumeName} at ${mountPoint} (${through}: ${mounted.optionString}); Ctrl-C or 'atoll umount ${dir}' unmounts\n`);
     const opened = volume;
     const finished = new Promise<number>((resolveExit) => {
       unmountOnSignals(mounted, (signal, error) => {

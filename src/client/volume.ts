@@ -96,6 +96,14 @@ export interface StatfsResult {
 export interface MkdirOptions {
   readonly recursive?: boolean;
   readonly mode?: number;
+  /** Owner of the directories made; default the Volume's (`uid`, `gid` options). */
+  readonly owner?: Owner;
+}
+
+/** Who a new inode belongs to (the FUSE layer passes the calling process's ids). */
+export interface Owner {
+  readonly uid: number;
+  readonly gid: number;
 }
 
 export interface RmOptions {
@@ -225,12 +233,12 @@ export class Volume {
    * Creates a new file and opens it read-write, without looking the name up first (the
    * FUSE layer's create: the kernel has just found the name absent). EEXIST if it exists.
    */
-  createFile(path: string, mode = 0o666): Promise<FileHandle> {
+  createFile(path: string, mode = 0o666, owner?: Owner): Promise<FileHandle> {
     return asFs('open', path, async () => {
       this.#checkOpen();
       if (this.#handles.size >= this.limits.openHandlesMax) throw new AtollError(StatusCode.OVERLOADED, `more than ${this.limits.openHandlesMax} open handles`);
       const { parentIno, name } = await this.#parentOf(path, 'open');
-      const inode = await this.#create(parentIno, name, InodeType.INODE_FILE, mode & 0o7777);
+      const inode = await this.#create(parentIno, name, InodeType.INODE_FILE, mode & 0o7777, undefined, 0, owner);
       return this.#openInode(inode, parseOpenFlags(fsConstants.O_RDWR), true, path);
     });
   }
@@ -345,6 +353,7 @@ export class Volume {
       const [atimeSec, atimeNsec] = timeSpec(atime);
       const [mtimeSec, mtimeNsec] = timeSpec(mtime);
       const ino = await this.#resolve(path, true);
+      await this.#open.get(ino)?.flush();
       this.#remember(await this.#setattr(ino, { valid: SetattrField.SETATTR_ATIME | SetattrField.SETATTR_MTIME, atimeSec, atimeNsec, mtimeSec, mtimeNsec }));
     });
   }
@@ -358,6 +367,9 @@ export class Volume {
         fields = { ...fields, size: undefined };
       }
     }
+    // Buffered writes published later would stamp their own mtime over the one set here
+    // (cp -p sets times before it closes the file): publish them first.
+    if (fields.atime !== undefined || fields.mtime !== undefined) await this.#open.get(ino)?.flush();
     let valid = 0;
     const request: Partial<SetattrRequest> = {};
     if (fields.mode !== undefined) ((valid |= SetattrField.SETATTR_MODE), (request.mode = fields.mode & 0o7777));
@@ -397,7 +409,7 @@ export class Volume {
     return asFs('mkdir', path, async () => {
       if (settings.recursive !== true) {
         const { parentIno, name } = await this.#parentOf(path, 'mkdir');
-        await this.#create(parentIno, name, InodeType.INODE_DIRECTORY, mode);
+        await this.#create(parentIno, name, InodeType.INODE_DIRECTORY, mode, undefined, 0, settings.owner);
         return undefined;
       }
       const components = pathComponents(path, 'mkdir');
@@ -418,7 +430,7 @@ export class Volume {
           continue;
         }
         try {
-          current = (await this.#create(current, name, InodeType.INODE_DIRECTORY, mode)).ino;
+          current = (await this.#create(current, name, InodeType.INODE_DIRECTORY, mode, undefined, 0, settings.owner)).ino;
           first ??= joinComponents(components.slice(0, index + 1));
         } catch (error) {
           if (!isAtollError(error, StatusCode.EXISTS)) throw error;
@@ -550,11 +562,11 @@ export class Volume {
     );
   }
 
-  symlink(target: string, path: string): Promise<void> {
+  symlink(target: string, path: string, owner?: Owner): Promise<void> {
     return asFs('symlink', path, async () => {
       if (typeof target !== 'string' || target.length === 0 || target.includes('\0')) throw new AtollError(StatusCode.INVALID_ARGUMENT, 'the link target must be a non-empty string without NUL');
       const { parentIno, name } = await this.#parentOf(path, 'symlink');
-      await this.#create(parentIno, name, InodeType.INODE_SYMLINK, 0o777, Buffer.from(target));
+      await this.#create(parentIno, name, InodeType.INODE_SYMLINK, 0o777, Buffer.from(target), 0, owner);
     });
   }
 
@@ -791,10 +803,11 @@ export class Volume {
   }
 
   /** Creates an inode with its entry: in the parent's partition when it can, else in another one (two steps). */
-  async #create(parentIno: number, name: string, type: InodeType, mode: number, symlinkTarget?: Uint8Array, rdev = 0): Promise<Inode> {
+  async #create(parentIno: number, name: string, type: InodeType, mode: number, symlinkTarget?: Uint8Array, rdev = 0, owner?: Owner): Promise<Inode> {
     this.#checkOpen();
+    if (owner !== undefined) (this.#checkUint(owner.uid, 'uid'), this.#checkUint(owner.gid, 'gid'));
     const parentPartition = await this.meta.partitionOf(parentIno);
-    const base = { type, mode: type === InodeType.INODE_SYMLINK ? mode : mode & ~this.#umask, uid: this.#uid, gid: this.#gid, symlinkTarget: symlinkTarget ?? new Uint8Array(0), rdev, name };
+    const base = { type, mode: type === InodeType.INODE_SYMLINK ? mode : mode & ~this.#umask, uid: owner?.uid ?? this.#uid, gid: owner?.gid ?? this.#gid, symlinkTarget: symlinkTarget ?? new Uint8Array(0), rdev, name };
     this.#forgetName(parentIno, name);
     this.#attrs.delete(parentIno);
     let inode: Inode;

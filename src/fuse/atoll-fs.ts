@@ -2,16 +2,16 @@
 // (src/client). Paths resolve through the SDK's name and attribute caches; open files are
 // SDK file handles (write-behind, read-ahead, sessions), numbered for the kernel. An
 // operation that carries a handle works by the handle, so an open file that was unlinked
-// (its path is then a libfuse hidden name) keeps reading and writing.
+// (its path is then its old path, or a libfuse hidden name) keeps reading and writing.
 //
 // The kernel applies the caller's umask before create and mkdir, so the Volume is opened
 // with umask 0. Permissions are checked by the kernel (default_permissions) from what
-// getattr answers; new files belong to the mounting process (fuse-native does not pass
-// the caller's uid and gid).
+// getattr answers; new files belong to the caller under the kernel session, to the
+// mounting process under fuse-native (which does not pass the caller's uid and gid).
 import { constants } from 'node:fs';
 import { isAtollError, StatusCode } from '../errors/index.js';
-import type { FileHandle as SdkHandle, Stats, Volume } from '../client/index.js';
-import type { FileHandle, FileStat, FileSystemStats, FuseOperations } from './binding.js';
+import type { Owner, FileHandle as SdkHandle, Stats, Volume } from '../client/index.js';
+import type { FileHandle, FileStat, FileSystemStats, FuseOperations, RequestContext } from './binding.js';
 import { fuseError } from './errno.js';
 
 const handleMax = 2 ** 31 - 1;
@@ -56,16 +56,16 @@ export class AtollFileSystem implements FuseOperations {
     return (await this.volume.readdirPlus(path)).map((entry) => entry.name);
   }
 
-  async mkdir(path: string, mode: number): Promise<void> {
-    await this.volume.mkdir(path, { mode: mode & 0o7777 });
+  async mkdir(path: string, mode: number, context?: RequestContext): Promise<void> {
+    await this.volume.mkdir(path, { mode: mode & 0o7777, owner: ownerOf(context) });
   }
 
   async rmdir(path: string): Promise<void> {
     await this.volume.rmdir(path);
   }
 
-  async create(path: string, mode: number): Promise<FileHandle> {
-    return this.#register(await this.volume.createFile(path, mode & 0o7777));
+  async create(path: string, mode: number, context?: RequestContext): Promise<FileHandle> {
+    return this.#register(await this.volume.createFile(path, mode & 0o7777, ownerOf(context)));
   }
 
   async open(path: string, flags: number): Promise<FileHandle> {
@@ -116,8 +116,8 @@ export class AtollFileSystem implements FuseOperations {
     await this.volume.link(existingPath, newPath);
   }
 
-  async symlink(target: string, linkPath: string): Promise<void> {
-    await this.volume.symlink(target, linkPath);
+  async symlink(target: string, linkPath: string, context?: RequestContext): Promise<void> {
+    await this.volume.symlink(target, linkPath, ownerOf(context));
   }
 
   readlink(path: string): Promise<string> {
@@ -132,8 +132,10 @@ export class AtollFileSystem implements FuseOperations {
     await this.volume.lchown(path, uid, gid);
   }
 
-  async utimens(path: string, atimeMs: number, mtimeMs: number): Promise<void> {
-    await this.volume.utimes(path, atimeMs / 1000, mtimeMs / 1000);
+  async utimens(path: string, atimeNs: bigint | undefined, mtimeNs: bigint | undefined): Promise<void> {
+    // The node itself (a symbolic link is not followed): the kernel resolved the path.
+    const ino = await this.volume.resolve(path, false);
+    await this.volume.setattrInode(ino, { atime: timeSpec(atimeNs), mtime: timeSpec(mtimeNs) });
   }
 
   async getxattr(path: string, name: string): Promise<Uint8Array> {
@@ -188,7 +190,25 @@ function fileStat(stats: Stats): FileStat {
     atimeMs: stats.atimeMs,
     mtimeMs: stats.mtimeMs,
     ctimeMs: stats.ctimeMs,
+    atimeNs: nanoseconds(stats.atimeSpec),
+    mtimeNs: nanoseconds(stats.mtimeSpec),
+    ctimeNs: nanoseconds(stats.ctimeSpec),
   };
+}
+
+/** New inodes belong to the caller when the binding says who it is, else to the mounter. */
+function ownerOf(context: RequestContext | undefined): Owner | undefined {
+  return context === undefined ? undefined : { uid: context.uid, gid: context.gid };
+}
+
+function nanoseconds(spec: { readonly sec: number; readonly nsec: number }): bigint {
+  return BigInt(spec.sec) * 1_000_000_000n + BigInt(spec.nsec);
+}
+
+function timeSpec(ns: bigint | undefined): readonly [number, number] | undefined {
+  if (ns === undefined) return undefined;
+  const nonNegative = ns < 0n ? 0n : ns;
+  return [Number(nonNegative / 1_000_000_000n), Number(nonNegative % 1_000_000_000n)];
 }
 
 /** An absent attribute is ENODATA for xattr calls (the path itself was just resolved). */

@@ -9,7 +9,9 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { assert } from '../errors/index.js';
 import { errnoOf, errnoOfName, isExpectedError } from './errno.js';
-import { mountOptionString, resolveMountOptions, type MountOptions } from './mount-options.js';
+import { DeviceChannel, kernelMountPossible, mountArguments, mountDevice } from './kernel/kernel-mount.js';
+import { KernelSession } from './kernel/kernel-session.js';
+import { mountOptionString, resolveMountOptions, type MountOptions, type ResolvedMountOptions } from './mount-options.js';
 import { findMount, fusermountUnmount, mountState, waitUntilUnmounted } from './mount-table.js';
 import { OpenFiles, isHiddenName } from './open-files.js';
 
@@ -28,17 +30,31 @@ export interface FileStat {
   readonly gid: number;
   readonly size: number;
   readonly nlink: number;
-  /** Ignored: libfuse 2 numbers inodes itself (no use_ino; see README.md). */
+  /**
+   * The inode number stat(2) shows (64-bit) under the kernel session; ignored under
+   * fuse-native, where libfuse 2 numbers inodes itself (no use_ino; see README.md).
+   */
   readonly ino?: number;
   readonly rdev?: number;
   /** Preferred I/O size; default 128 KiB, libfuse 2's largest request. */
   readonly blksize?: number;
   /** 512-byte blocks allocated; default ceil(size / 512). */
   readonly blocks?: number;
-  /** Times in milliseconds since the epoch; the binding carries whole milliseconds only. */
+  /** Times in milliseconds since the epoch; fuse-native carries whole milliseconds only. */
   readonly atimeMs: number;
   readonly mtimeMs: number;
   readonly ctimeMs: number;
+  /** The same times in nanoseconds, when the file system keeps them (the kernel session passes them). */
+  readonly atimeNs?: bigint;
+  readonly mtimeNs?: bigint;
+  readonly ctimeNs?: bigint;
+}
+
+/** Who asked for an operation (the kernel session passes it; fuse-native cannot). */
+export interface RequestContext {
+  readonly uid: number;
+  readonly gid: number;
+  readonly pid: number;
 }
 
 /** What `df` shows; the adapter picks block sizes so that the counts fit the binding. */
@@ -78,11 +94,12 @@ export interface FuseOperations {
 
   /** Names in the directory, without '.' and '..' (the adapter adds them). */
   readdir(path: string): Answer<readonly string[]>;
-  mkdir(path: string, mode: number): Answer<void>;
+  /** `context`: the caller, under the kernel session (new inodes may belong to it). */
+  mkdir(path: string, mode: number, context?: RequestContext): Answer<void>;
   rmdir(path: string): Answer<void>;
 
   /** Creates a regular file with `mode` (type bits included) and opens it. */
-  create(path: string, mode: number): Answer<FileHandle>;
+  create(path: string, mode: number, context?: RequestContext): Answer<FileHandle>;
   open(path: string, flags: number): Answer<FileHandle>;
   /** Up to `length` bytes at `position`; fewer only at end of file. */
   read(path: string, handle: FileHandle, length: number, position: number): Answer<Uint8Array>;
@@ -103,17 +120,18 @@ export interface FuseOperations {
   /** Replaces `to` if it exists (POSIX rename); no flags (libfuse 2 has none). */
   rename(from: string, to: string): Answer<void>;
   link(existingPath: string, newPath: string): Answer<void>;
-  symlink(target: string, linkPath: string): Answer<void>;
+  symlink(target: string, linkPath: string, context?: RequestContext): Answer<void>;
   readlink(path: string): Answer<string>;
 
   chmod(path: string, mode: number): Answer<void>;
   /** -1 leaves that id unchanged. */
   chown(path: string, uid: number, gid: number): Answer<void>;
   /**
-   * Milliseconds since the epoch. fuse-native 2.2.6 passes the access time for both
-   * (its mtime argument is a copy of atime) and UTIME_NOW/UTIME_OMIT arrive as "now".
+   * Nanoseconds since the epoch; undefined leaves that time as it is (UTIME_OMIT). Under
+   * fuse-native 2.2.6 both are always set, to whole milliseconds, and wrong: it passes
+   * the access time for both, and UTIME_NOW/UTIME_OMIT arrive as "now".
    */
-  utimens(path: string, atimeMs: number, mtimeMs: number): Answer<void>;
+  utimens(path: string, atimeNs: bigint | undefined, mtimeNs: bigint | undefined): Answer<void>;
 
   /** Throws ENODATA when the attribute is absent. */
   getxattr?(path: string, name: string): Answer<Uint8Array>;
@@ -130,6 +148,8 @@ export interface UnexpectedErrorReport {
 }
 
 export interface FuseMountOptions extends MountOptions {
+  /** Default 'auto': the kernel session when this process is root, else fuse-native. */
+  readonly backend?: FuseBackend | 'auto';
   /** An operation still unanswered after this long fails with ETIMEDOUT. Default 60 s. */
   readonly operationTimeoutMs?: number;
   /** How long to wait for the kernel's INIT after mounting. Default 15 s. */
@@ -144,10 +164,21 @@ export interface FuseMountOptions extends MountOptions {
 
 export type ClosedBy = 'unmounted' | 'unmounted-externally';
 
+/**
+ * How a mount talks to the kernel: 'kernel', this process speaks the FUSE protocol on
+ * /dev/fuse itself (kernel/; needs root to mount); 'fuse-native', through fuse-native and
+ * libfuse 2 (README.md lists what that loses).
+ */
+export type FuseBackend = 'kernel' | 'fuse-native';
+
+/** How long an unmount waits for the kernel to end the session before closing the device. */
+const sessionEndWaitMs = 2_000;
+
 export interface FuseMount {
   readonly mountPoint: string;
-  /** The libfuse option string the mount was made with. */
+  /** The options the mount was made with (libfuse's -o string, or the mount(8) arguments). */
   readonly optionString: string;
+  readonly backend: FuseBackend;
   /**
    * Settles once the mount is gone: 'unmounted' by `unmount()`, 'unmounted-externally'
    * by someone else (fusermount -u, umount), noticed within `watchIntervalMs`.
@@ -461,7 +492,7 @@ function adapt(ops: FuseOperations, runner: OperationRunner, openFiles: OpenFile
     chown: (path: string, uid: number, gid: number, callback: Reply) =>
       runner.run('chown', path, () => ops.chown(path, idFromBinding(uid), idFromBinding(gid)), done(callback), failTo(callback)),
     utimens: (path: string, atimeMs: number, mtimeMs: number, callback: Reply) =>
-      runner.run('utimens', path, () => ops.utimens(path, timeFromBinding(atimeMs), timeFromBinding(mtimeMs)), done(callback), failTo(callback)),
+      runner.run('utimens', path, () => ops.utimens(path, BigInt(timeFromBinding(atimeMs)) * 1_000_000n, BigInt(timeFromBinding(mtimeMs)) * 1_000_000n), done(callback), failTo(callback)),
   };
   if (ops.access !== undefined) {
     const access = ops.access.bind(ops);
@@ -549,9 +580,9 @@ function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): P
  */
 export async function mount(mountPoint: string, operations: FuseOperations, options: FuseMountOptions = {}): Promise<FuseMount> {
   const absolute = resolve(mountPoint);
+  const backend = chooseBackend(options.backend);
   // fuse-native unmounts through a shell command with the path in double quotes.
-  assert(!/[$`\\"\n]/.test(absolute), `mount ${absolute}: the mount point may not contain $, \`, \\, " or a newline`);
-  const { Fuse, native } = loadBinding();
+  if (backend === 'fuse-native') assert(!/[$`\\"\n]/.test(absolute), `mount ${absolute}: the mount point may not contain $, \`, \\, " or a newline`);
 
   const state = await mountState(absolute);
   if (state === 'stale') await fusermountUnmount(absolute, true);
@@ -560,28 +591,15 @@ export async function mount(mountPoint: string, operations: FuseOperations, opti
   if (!info.isDirectory()) throw new Error(`mount ${absolute}: not a directory`);
 
   const resolved = resolveMountOptions(options, await allowOtherPermitted());
-  const optionString = mountOptionString(resolved);
   const runner = new OperationRunner(options.operationTimeoutMs ?? 60_000, options.onUnexpectedError ?? defaultUnexpectedError);
-  const openFiles = new OpenFiles();
-  const { callbacks, install } = adapt(operations, runner, openFiles);
+  const mountTimeoutMs = options.mountTimeoutMs ?? 15_000;
 
   await operations.init?.();
-  // timeout: false: the adapter bounds operations itself (fuse-native's own timeout
-  // answers while the operation may still write into the kernel's buffer).
-  const fuse = new Fuse(absolute, callbacks, { fsname: optionString, timeout: false });
-  install(fuse);
-  fuse._close = (callback) => {
-    // fuse-native's own close runs `fusermount -uz` through a shell and skips the
-    // native clean-up when the mount is already gone (unmounted from outside).
-    void (async () => {
-      if ((await findMount(absolute)) !== undefined) await fusermountUnmount(absolute, true);
-      native.fuse_native_unmount(absolute, fuse._thread!);
-    })().then(() => callback(null), (error: unknown) => callback(error as Error));
-  };
-
-  const mountTimeoutMs = options.mountTimeoutMs ?? 15_000;
+  let started: Started;
   try {
-    await withTimeout(new Promise<void>((resolvePromise, reject) => fuse.mount((error) => (error ? reject(error) : resolvePromise()))), mountTimeoutMs, `mount ${absolute}`);
+    started = backend === 'kernel'
+      ? await startKernelSession(absolute, operations, runner, resolved, mountTimeoutMs, options.onUnexpectedError ?? defaultUnexpectedError)
+      : await startFuseNative(absolute, operations, runner, resolved, mountTimeoutMs);
   } catch (error) {
     if ((await findMount(absolute)) !== undefined) await fusermountUnmount(absolute, true).catch(() => undefined);
     await operations.destroy?.();
@@ -596,7 +614,7 @@ export async function mount(mountPoint: string, operations: FuseOperations, opti
     closing ??= (async () => {
       clearInterval(watcher);
       try {
-        await withTimeout(new Promise<void>((resolvePromise, reject) => fuse.unmount((error) => (error ? reject(error) : resolvePromise()))), unmountTimeoutMs, `unmount ${absolute}`);
+        await withTimeout(started.stop(unmountTimeoutMs), unmountTimeoutMs, `unmount ${absolute}`);
         if (!(await waitUntilUnmounted(absolute, unmountTimeoutMs))) throw new Error(`unmount ${absolute}: still listed in /proc/mounts after ${unmountTimeoutMs} ms`);
       } finally {
         try {
@@ -615,8 +633,95 @@ export async function mount(mountPoint: string, operations: FuseOperations, opti
     }, () => undefined);
   }, options.watchIntervalMs ?? 1000);
   watcher.unref();
+  // The kernel session hears of an unmount at once (its reads fail with ENODEV).
+  void started.ended?.then(() => {
+    if (closing === undefined) void close('unmounted-externally').catch(() => undefined);
+  });
 
-  return { mountPoint: absolute, optionString, closed, unmount: () => close('unmounted') };
+  return { mountPoint: absolute, optionString: started.optionString, backend, closed, unmount: () => close('unmounted') };
+}
+
+/** A running mount of one backend. */
+interface Started {
+  readonly optionString: string;
+  /** Settles when the kernel ended the session (the kernel backend only). */
+  readonly ended?: Promise<unknown>;
+  /** Unmounts (lazily) and ends the session. */
+  stop(timeoutMs: number): Promise<void>;
+}
+
+/**
+ * 'kernel' when asked, or for 'auto' (the default) when this process may mount through
+ * /dev/fuse itself (root); 'fuse-native' otherwise. ATOLL_FUSE_BACKEND, when set,
+ * decides for 'auto'.
+ */
+export function chooseBackend(asked: FuseBackend | 'auto' = 'auto'): FuseBackend {
+  const wanted = asked === 'auto' ? process.env.ATOLL_FUSE_BACKEND ?? 'auto' : asked;
+  if (wanted === 'kernel' || wanted === 'fuse-native') return wanted;
+  assert(wanted === 'auto', () => `fuse backend ${JSON.stringify(wanted)}: expected kernel, fuse-native or auto`);
+  return kernelMountPossible() ? 'kernel' : 'fuse-native';
+}
+
+async function startKernelSession(absolute: string, operations: FuseOperations, runner: OperationRunner, resolved: ResolvedMountOptions, mountTimeoutMs: number, report: (report: UnexpectedErrorReport) => void): Promise<Started> {
+  const channel = new DeviceChannel();
+  const session = new KernelSession(channel, operations, runner, {
+    entryTimeoutSeconds: resolved.entryTimeoutSeconds,
+    attrTimeoutSeconds: resolved.attrTimeoutSeconds,
+    negativeTimeoutSeconds: resolved.negativeTimeoutSeconds,
+    maxWriteBytes: resolved.bigWrites ? resolved.maxWriteBytes : 4096,
+    onProtocolError: (error) => report({ operation: 'fuse protocol', path: absolute, error }),
+  });
+  const request = { mountPoint: absolute, fsName: resolved.fsName, subtype: resolved.subtype, defaultPermissions: resolved.defaultPermissions, allowOther: resolved.allowOther, timeoutMs: mountTimeoutMs };
+  try {
+    await mountDevice(channel.fd, request);
+    session.start();
+    await withTimeout(Promise.race([session.initialized, session.ended.then((reason) => Promise.reject(new Error(`the session ended before INIT: ${reason}`)))]), mountTimeoutMs, 'the kernel\'s INIT');
+  } catch (error) {
+    session.stop('mount failed');
+    channel.close();
+    throw error;
+  }
+  return {
+    optionString: mountArguments(request, process.getuid?.() ?? 0, process.getgid?.() ?? 0).join(' '),
+    ended: session.ended,
+    async stop(timeoutMs: number): Promise<void> {
+      if ((await findMount(absolute)) !== undefined) await fusermountUnmount(absolute, true);
+      // The kernel ends the connection once no file on the mount is in use; a file still
+      // open elsewhere keeps it until this process exits (its reads hold the device).
+      const endedInTime = await Promise.race([session.ended.then(() => true), delay(Math.min(timeoutMs, sessionEndWaitMs), false)]);
+      void endedInTime;
+      session.stop('unmounted');
+      channel.close();
+    },
+  };
+}
+
+async function startFuseNative(absolute: string, operations: FuseOperations, runner: OperationRunner, resolved: ResolvedMountOptions, mountTimeoutMs: number): Promise<Started> {
+  const { Fuse, native } = loadBinding();
+  const optionString = mountOptionString(resolved);
+  const openFiles = new OpenFiles();
+  const { callbacks, install } = adapt(operations, runner, openFiles);
+  // timeout: false: the adapter bounds operations itself (fuse-native's own timeout
+  // answers while the operation may still write into the kernel's buffer).
+  const fuse = new Fuse(absolute, callbacks, { fsname: optionString, timeout: false });
+  install(fuse);
+  fuse._close = (callback) => {
+    // fuse-native's own close runs `fusermount -uz` through a shell and skips the
+    // native clean-up when the mount is already gone (unmounted from outside).
+    void (async () => {
+      if ((await findMount(absolute)) !== undefined) await fusermountUnmount(absolute, true);
+      native.fuse_native_unmount(absolute, fuse._thread!);
+    })().then(() => callback(null), (error: unknown) => callback(error as Error));
+  };
+  await withTimeout(new Promise<void>((resolvePromise, reject) => fuse.mount((error) => (error ? reject(error) : resolvePromise()))), mountTimeoutMs, `mount ${absolute}`);
+  return {
+    optionString,
+    stop: () => new Promise<void>((resolvePromise, reject) => fuse.unmount((error) => (error ? reject(error) : resolvePromise()))),
+  };
+}
+
+function delay<T>(ms: number, value: T): Promise<T> {
+  return new Promise((resolvePromise) => setTimeout(() => resolvePromise(value), ms).unref());
 }
 
 /**

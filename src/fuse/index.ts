@@ -3,6 +3,7 @@ export {
   unmount,
   unmountOnSignals,
   loadBinding,
+  chooseBackend,
   type Answer,
   type ClosedBy,
   type FileHandle,
@@ -10,7 +11,9 @@ export {
   type FileSystemStats,
   type FuseMount,
   type FuseMountOptions,
+  type FuseBackend,
   type FuseOperations,
+  type RequestContext,
   type UnexpectedErrorReport,
 } from './binding.js';
 export { FuseError, fuseError, errnoOf, type ErrnoName } from './errno.js';

@@ -4,7 +4,7 @@
 // (`bench:fs`); tests use it to check the adapter against real shell commands.
 // Every answer is synchronous (no promise per operation).
 import { constants } from 'node:fs';
-import type { FileHandle, FileStat, FileSystemStats, FuseOperations } from './binding.js';
+import type { FileHandle, FileStat, FileSystemStats, FuseOperations, RequestContext } from './binding.js';
 import { fuseError } from './errno.js';
 
 const { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK } = constants;
@@ -84,11 +84,12 @@ export class MemoryFileSystem implements FuseOperations {
 
   // ------------------------------------------------------------ lookups
 
-  private newInode(mode: number): Inode {
+  /** A new inode, owned by the caller when the binding says who it is (else the mounter). */
+  private newInode(mode: number, context?: RequestContext): Inode {
     if (this.inodeCount >= this.inodesMax) throw fuseError('ENOSPC', `memory fs: ${this.inodesMax} inodes in use`);
     const time = this.now();
     this.inodeCount++;
-    return { ino: this.nextIno++, mode, uid: this.uid, gid: this.gid, nlink: 1, size: 0, atimeMs: time, mtimeMs: time, ctimeMs: time, openCount: 0 };
+    return { ino: this.nextIno++, mode, uid: context?.uid ?? this.uid, gid: context?.gid ?? this.gid, nlink: 1, size: 0, atimeMs: time, mtimeMs: time, ctimeMs: time, openCount: 0 };
   }
 
   private lookup(path: string): Inode {
@@ -211,10 +212,10 @@ export class MemoryFileSystem implements FuseOperations {
     node.ctimeMs = this.now();
   }
 
-  utimens(path: string, atimeMs: number, mtimeMs: number): void {
+  utimens(path: string, atimeNs: bigint | undefined, mtimeNs: bigint | undefined): void {
     const node = this.lookup(path);
-    node.atimeMs = atimeMs;
-    node.mtimeMs = mtimeMs;
+    if (atimeNs !== undefined) node.atimeMs = nsToMs(atimeNs);
+    if (mtimeNs !== undefined) node.mtimeMs = nsToMs(mtimeNs);
     node.ctimeMs = this.now();
   }
 
@@ -226,10 +227,10 @@ export class MemoryFileSystem implements FuseOperations {
     return [...node.entries.keys()];
   }
 
-  mkdir(path: string, mode: number): void {
+  mkdir(path: string, mode: number, context?: RequestContext): void {
     const { parent, name } = this.parentOf(path);
     if (parent.entries!.has(name)) throw fuseError('EEXIST', path);
-    const node = this.newInode(S_IFDIR | (mode & permissionBits));
+    const node = this.newInode(S_IFDIR | (mode & permissionBits), context);
     node.nlink = 2;
     node.entries = new Map();
     this.addEntry(parent, name, node);
@@ -293,10 +294,10 @@ export class MemoryFileSystem implements FuseOperations {
     this.addEntry(parent, name, node);
   }
 
-  symlink(target: string, linkPath: string): void {
+  symlink(target: string, linkPath: string, context?: RequestContext): void {
     const { parent, name } = this.parentOf(linkPath);
     if (parent.entries!.has(name)) throw fuseError('EEXIST', linkPath);
-    const node = this.newInode(S_IFLNK | 0o777);
+    const node = this.newInode(S_IFLNK | 0o777, context);
     node.target = target;
     node.size = Buffer.byteLength(target);
     this.addEntry(parent, name, node);
@@ -310,14 +311,14 @@ export class MemoryFileSystem implements FuseOperations {
 
   // ------------------------------------------------------------ files
 
-  create(path: string, mode: number): FileHandle {
+  create(path: string, mode: number, context?: RequestContext): FileHandle {
     const { parent, name } = this.parentOf(path);
     const existing = parent.entries!.get(name);
     if (existing !== undefined) {
       if (existing.entries !== undefined) throw fuseError('EISDIR', path);
       return this.openHandle(existing);
     }
-    const node = this.newInode(S_IFREG | (mode & permissionBits));
+    const node = this.newInode(S_IFREG | (mode & permissionBits), context);
     node.chunks = [];
     this.addEntry(parent, name, node);
     return this.openHandle(node);
@@ -446,4 +447,9 @@ export class MemoryFileSystem implements FuseOperations {
     if (node.xattrs?.delete(name) !== true) throw fuseError('ENODATA', `${path}: ${name}`);
     node.ctimeMs = this.now();
   }
+}
+
+/** Nanoseconds to milliseconds, whole milliseconds exact (a double cannot hold every ns since 1970). */
+function nsToMs(ns: bigint): number {
+  return Number(ns / 1_000_000n) + Number(ns % 1_000_000n) / 1e6;
 }

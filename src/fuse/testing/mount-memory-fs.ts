@@ -50,7 +50,7 @@ try {
     line({ unmounted: true, signal: null });
     process.exit(0);
   });
-  line({ ready: true, pid: process.pid, mountPoint: fuseMount.mountPoint, options: fuseMount.optionString });
+  line({ ready: true, pid: process.pid, mountPoint: fuseMount.mountPoint, options: fuseMount.optionString, backend: fuseMount.backend });
 } catch (error) {
   line({ error: error instanceof Error ? error.message : String(error) });
   process.exit(1);
