@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { StatusCode } from '../proto/generated/common.js';
-import { allStatusInfos, errnoNumber, isKnownStatus, statusInfo } from './status-registry.js';
+import { allStatusInfos, errnoNumber, isKnownStatus, isRoutingRefusal, statusInfo } from './status-registry.js';
 import { AtollError } from './atoll-error.js';
 
 const protoCodes = Object.values(StatusCode).filter((value): value is StatusCode => typeof value === 'number');
@@ -44,4 +44,12 @@ test('AtollError carries status, Node-style code and the retry flag', () => {
   assert.equal(error.statusName, 'NOT_FOUND');
   assert.ok(new AtollError(StatusCode.PARTITION_NOT_READY).retryable);
   assert.equal(new AtollError(StatusCode.NOT_LEADER, 'x', { leaderHint: 'h:1' }).leaderHint, 'h:1');
+});
+
+test('routing refusals are the retryable statuses that say the request was not carried out', () => {
+  const refusals = allStatusInfos().filter((info) => isRoutingRefusal(info.code)).map((info) => info.name);
+  assert.deepEqual(refusals.sort(), ['NOT_LEADER', 'OVERLOADED', 'PARTITION_NOT_READY', 'STALE_VIEW']);
+  for (const name of refusals) assert.ok(statusInfo(StatusCode[name as keyof typeof StatusCode]).retryable, `${name} is retryable`);
+  assert.ok(!isRoutingRefusal(StatusCode.TIMEOUT), 'a timeout leaves the outcome unknown');
+  assert.ok(!isRoutingRefusal(StatusCode.UNAVAILABLE));
 });

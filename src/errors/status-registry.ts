@@ -57,6 +57,18 @@ for (const [key, [name, message, errnoName, retryable]] of Object.entries(entrie
   infos.set(code, Object.freeze({ code, name, message, errnoName, retryable }));
 }
 
+/**
+ * Refusals a server gives before it does anything with a request (another replica leads,
+ * the partition is still loading, the server is overloaded, the caller's view of the
+ * partition is stale): the same request may be routed again, elsewhere or later, even
+ * a mutation.
+ */
+const routingRefusals: ReadonlySet<StatusCode> = new Set([StatusCode.NOT_LEADER, StatusCode.PARTITION_NOT_READY, StatusCode.OVERLOADED, StatusCode.STALE_VIEW]);
+
+export function isRoutingRefusal(code: StatusCode): boolean {
+  return routingRefusals.has(code);
+}
+
 export function statusInfo(code: StatusCode): StatusInfo {
   const info = infos.get(code);
   if (info === undefined) return infos.get(StatusCode.INTERNAL)!;

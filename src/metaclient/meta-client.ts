@@ -10,11 +10,11 @@
 //
 // Creates (`createInode`) made to one partition in the same turn of the event loop go
 // as one CreateInodes request; each create gets the answer its own CreateInode would have.
-import { AtollError, StatusCode, isAtollError, isKnownStatus } from '../errors/index.js';
+import { AtollError, StatusCode, isAtollError, isRoutingRefusal } from '../errors/index.js';
 import { PartitionRouter, type MasterClient } from '../masterclient/index.js';
 import { PartitionStatus, type MetaPartitionView, type VolumeView } from '../proto/generated/master.js';
 import { CreateInodesRequest, InodeResponse, MetaNode, type CreateInodeOutcome, type CreateInodeRequest } from '../proto/generated/metanode.js';
-import type { MethodDescriptor, RpcClient } from '../rpc/index.js';
+import { errorFromRpcError, type MethodDescriptor, type RpcClient } from '../rpc/index.js';
 
 export interface MetaClientLimits {
   /** Attempts of one call across replicas, redirects and waits. */
@@ -45,7 +45,6 @@ export const metaClientLimitsDefault: MetaClientLimits = Object.freeze({
 
 // Answers for one create of a CreateInodes that say it was not carried out and that a
 // CreateInode of its own may be routed and retried as usual.
-const retriedAlone = new Set([StatusCode.NOT_LEADER, StatusCode.PARTITION_NOT_READY, StatusCode.OVERLOADED, StatusCode.STALE_VIEW]);
 
 interface QueuedCreate {
   readonly request: CreateInodeRequest;
@@ -165,7 +164,7 @@ export class MetaClient {
           for (const create of group) create.reject(error);
           return;
         }
-        group.forEach((create, position) => this.#settleCreate(create, response.outcomes[position]!));
+        group.forEach((create, position) => this.#settleCreate(create, response.outcomes[position]!, `create inode in partition ${partitionId}`));
       },
       (error: unknown) => {
         if (isAtollError(error, StatusCode.UNKNOWN_METHOD)) {
@@ -179,18 +178,18 @@ export class MetaClient {
     );
   }
 
-  #settleCreate(create: QueuedCreate, outcome: CreateInodeOutcome): void {
-    if (outcome.status === StatusCode.OK) {
+  #settleCreate(create: QueuedCreate, outcome: CreateInodeOutcome, context: string): void {
+    if (outcome.error === undefined) {
       create.resolve(outcome.response ?? InodeResponse.create());
       return;
     }
-    const status = isKnownStatus(outcome.status) ? outcome.status : StatusCode.INTERNAL;
+    const error = errorFromRpcError(outcome.error, context);
     // Not carried out (the request went to a leader that stepped down, say): routed again alone.
-    if (retriedAlone.has(status)) {
+    if (isRoutingRefusal(error.status)) {
       this.#createAlone(create);
       return;
     }
-    create.reject(new AtollError(status, outcome.message, { retryAfterMs: outcome.retryAfterMs, leaderHint: outcome.leaderHint, remote: true }));
+    create.reject(error);
   }
 
   /** Calls the leader of the request's partition, following redirects within the limits. */

@@ -2,10 +2,10 @@
 // partition host answers PARTITION_NOT_READY while it loads and STALE_VIEW when it is not
 // here; a follower answers NOT_LEADER with the leader as `node:<id>` (the caller's volume
 // view maps it to an address). Mutations are replicated; reads wait for a read index.
-import { AtollError, StatusCode } from '../errors/index.js';
+import { AtollError, StatusCode, isRoutingRefusal } from '../errors/index.js';
 import type { PartitionHost } from '../nodeagent/index.js';
 import { MetaNode, RenameStep, RenameTxnResponse, type Dentry, type Inode, type SessionResponse } from '../proto/generated/metanode.js';
-import type { RpcServer } from '../rpc/index.js';
+import { rpcErrorOf, type RpcServer } from '../rpc/index.js';
 import { MetaPartition } from './meta-partition.js';
 import { decodeTrashKey } from './partition/keys.js';
 import * as namespace from './partition/namespace.js';
@@ -17,13 +17,9 @@ import * as trash from './partition/trash.js';
 /** Creates one CreateInodes request may carry at most. */
 export const createsPerRequestMax = 1_024;
 
-// Refusals that say the request was not carried out and that the caller handles by
-// retrying it (elsewhere, or later).
-const requestRefusals = new Set([StatusCode.NOT_LEADER, StatusCode.PARTITION_NOT_READY, StatusCode.OVERLOADED, StatusCode.STALE_VIEW]);
-
 function commonRefusal(settled: ReadonlyArray<PromiseSettledResult<unknown>>): AtollError | undefined {
   const first = settled[0];
-  if (first === undefined || first.status !== 'rejected' || !(first.reason instanceof AtollError) || !requestRefusals.has(first.reason.status)) return undefined;
+  if (first === undefined || first.status !== 'rejected' || !(first.reason instanceof AtollError) || !isRoutingRefusal(first.reason.status)) return undefined;
   const status = first.reason.status;
   return settled.every((outcome) => outcome.status === 'rejected' && outcome.reason instanceof AtollError && outcome.reason.status === status) ? first.reason : undefined;
 }
@@ -58,10 +54,10 @@ export function registerMetaService(rpc: RpcServer, partitions: () => PartitionH
       outcomes: settled.map((outcome) => {
         if (outcome.status === 'fulfilled') {
           const result = outcome.value as namespace.CreateInodeResult;
-          return { status: StatusCode.OK, message: '', retryAfterMs: 0, leaderHint: '', response: { inode: result.inode, parent: result.parent } };
+          return { error: undefined, response: { inode: result.inode, parent: result.parent } };
         }
         const error = outcome.reason instanceof AtollError ? outcome.reason : new AtollError(StatusCode.INTERNAL, String((outcome.reason as Error)?.message ?? outcome.reason));
-        return { status: error.status, message: error.message, retryAfterMs: error.retryAfterMs, leaderHint: error.leaderHint, response: undefined };
+        return { error: rpcErrorOf(error.status, error.message, error.leaderHint, error.retryAfterMs), response: undefined };
       }),
     };
   });

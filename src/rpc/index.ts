@@ -6,3 +6,4 @@ export { rpcLimits, defaultRpcLimits, type RpcLimits } from './limits.js';
 export { silentRpcLogger, type RpcLogger } from './logger.js';
 export { FrameKind } from './frame.js';
 export { echoMethod, registerDiagnostics } from './diagnostics.js';
+export { errorFromRpcError, rpcErrorOf } from './error-frame.js';

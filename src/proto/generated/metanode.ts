@@ -2,6 +2,7 @@
 // Edit the .proto file and run `npm run proto`.
 
 import * as protobuf from '../../codec/protobuf/index.js';
+import { RpcError } from './common.js';
 
 export enum InodeType {
   INODE_TYPE_UNSPECIFIED = 0,
@@ -970,14 +971,11 @@ function readCreateInodesRequest(reader: protobuf.ProtoReader): CreateInodesRequ
 }
 
 /**
- * One create's answer in a CreateInodes: status 0 (OK) with its response, or the error
- * a CreateInode would have answered (the same fields as an error frame).
+ * One create's answer in a CreateInodes: its response, or the error a CreateInode would
+ * have answered (as an error frame carries it).
  */
 export interface CreateInodeOutcome {
-  status: number;
-  message: string;
-  retryAfterMs: number;
-  leaderHint: string;
+  error: RpcError | undefined;
   response: InodeResponse | undefined;
 }
 
@@ -995,10 +993,7 @@ export const CreateInodeOutcome: protobuf.MessageCodec<CreateInodeOutcome> = {
 
 function createCreateInodeOutcome(partial?: Partial<CreateInodeOutcome>): CreateInodeOutcome {
   return {
-    status: partial?.status ?? 0,
-    message: partial?.message ?? '',
-    retryAfterMs: partial?.retryAfterMs ?? 0,
-    leaderHint: partial?.leaderHint ?? '',
+    error: partial?.error,
     response: partial?.response,
   };
 }
@@ -1006,26 +1001,11 @@ function createCreateInodeOutcome(partial?: Partial<CreateInodeOutcome>): Create
 function measureCreateInodeOutcome(message: CreateInodeOutcome, writer: protobuf.ProtoWriter): number {
   let size = 0;
   {
-    const value = message.status;
-    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.metanode.CreateInodeOutcome.status');
-  }
-  {
-    const value = message.message;
-    if (value.length !== 0) {
-      const length = protobuf.utf8ByteLength(value);
-      writer.recordSize(length);
-      size += 1 + protobuf.varint32Size(length) + length;
-    }
-  }
-  {
-    const value = message.retryAfterMs;
-    if (value !== 0) size += 1 + protobuf.uint32Size(value, 'atoll.metanode.CreateInodeOutcome.retry_after_ms');
-  }
-  {
-    const value = message.leaderHint;
-    if (value.length !== 0) {
-      const length = protobuf.utf8ByteLength(value);
-      writer.recordSize(length);
+    const value = message.error;
+    if (value !== undefined) {
+      const slot = writer.reserveSize();
+      const length = RpcError.measure(value, writer);
+      writer.fillSize(slot, length);
       size += 1 + protobuf.varint32Size(length) + length;
     }
   }
@@ -1043,43 +1023,30 @@ function measureCreateInodeOutcome(message: CreateInodeOutcome, writer: protobuf
 
 function writeCreateInodeOutcome(message: CreateInodeOutcome, writer: protobuf.ProtoWriter): void {
   {
-    const value = message.status;
-    if (value !== 0) { writer.byte(8); writer.varint32(value); }
-  }
-  {
-    const value = message.message;
-    if (value.length !== 0) { writer.byte(18); writer.string(value); }
-  }
-  {
-    const value = message.retryAfterMs;
-    if (value !== 0) { writer.byte(24); writer.varint32(value); }
-  }
-  {
-    const value = message.leaderHint;
-    if (value.length !== 0) { writer.byte(34); writer.string(value); }
+    const value = message.error;
+    if (value !== undefined) { writer.byte(10); writer.varint32(writer.nextSize()); RpcError.write(value, writer); }
   }
   {
     const value = message.response;
-    if (value !== undefined) { writer.byte(42); writer.varint32(writer.nextSize()); writeInodeResponse(value, writer); }
+    if (value !== undefined) { writer.byte(18); writer.varint32(writer.nextSize()); writeInodeResponse(value, writer); }
   }
 }
 
 function readCreateInodeOutcome(reader: protobuf.ProtoReader): CreateInodeOutcome {
   const message: CreateInodeOutcome = {
-    status: 0,
-    message: '',
-    retryAfterMs: 0,
-    leaderHint: '',
+    error: undefined,
     response: undefined,
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
     switch (tag) {
-      case 8: message.status = reader.uint32(); break;
-      case 18: message.message = reader.string(); break;
-      case 24: message.retryAfterMs = reader.uint32(); break;
-      case 34: message.leaderHint = reader.string(); break;
-      case 42: {
+      case 10: {
+        const outer = reader.enterMessage();
+        message.error = RpcError.read(reader);
+        reader.leaveMessage(outer);
+        break;
+      }
+      case 18: {
         const outer = reader.enterMessage();
         message.response = readInodeResponse(reader);
         reader.leaveMessage(outer);
@@ -1087,11 +1054,8 @@ function readCreateInodeOutcome(reader: protobuf.ProtoReader): CreateInodeOutcom
       }
       default:
         switch (tag >>> 3) {
-          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.CreateInodeOutcome.status');
-          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.CreateInodeOutcome.message');
-          case 3: throw reader.wrongWireType(tag, 'atoll.metanode.CreateInodeOutcome.retry_after_ms');
-          case 4: throw reader.wrongWireType(tag, 'atoll.metanode.CreateInodeOutcome.leader_hint');
-          case 5: throw reader.wrongWireType(tag, 'atoll.metanode.CreateInodeOutcome.response');
+          case 1: throw reader.wrongWireType(tag, 'atoll.metanode.CreateInodeOutcome.error');
+          case 2: throw reader.wrongWireType(tag, 'atoll.metanode.CreateInodeOutcome.response');
         }
         reader.skip(tag);
     }
