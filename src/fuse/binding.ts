@@ -12,7 +12,7 @@ import { errnoOf, errnoOfName, isExpectedError } from './errno.js';
 import { DeviceChannel, kernelMountPossible, mountArguments, mountDevice } from './kernel/kernel-mount.js';
 import { KernelSession } from './kernel/kernel-session.js';
 import { mountOptionString, resolveMountOptions, type MountOptions, type ResolvedMountOptions } from './mount-options.js';
-import { findMount, fusermountUnmount, mountState, waitUntilUnmounted } from './mount-table.js';
+import { findMount, fusermountUnmount, mountState, setReadAhead, waitUntilUnmounted } from './mount-table.js';
 import { OpenFiles, isHiddenName } from './open-files.js';
 
 // ---------------------------------------------------------------- what a file system implements
@@ -604,6 +604,12 @@ export async function mount(mountPoint: string, operations: FuseOperations, opti
     if ((await findMount(absolute)) !== undefined) await fusermountUnmount(absolute, true).catch(() => undefined);
     await operations.destroy?.();
     throw new Error(`mount ${absolute}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+
+  // Larger read requests (the kernel's default read-ahead, 128 KiB, caps them): fewer
+  // rounds through FUSE for sequential reads. Root only; without it the mount still works.
+  if (resolved.readAheadBytes > 0 && process.getuid?.() === 0) {
+    await setReadAhead(absolute, resolved.readAheadBytes).catch((error: unknown) => (options.onUnexpectedError ?? defaultUnexpectedError)({ operation: 'set read-ahead', path: absolute, error }));
   }
 
   const unmountTimeoutMs = options.unmountTimeoutMs ?? 15_000;

@@ -3,10 +3,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findMount, fusermountUnmount, mountState, waitUntilUnmounted } from './mount-table.js';
+import { findMount, fusermountUnmount, mountDevice, mountState, waitUntilUnmounted } from './mount-table.js';
 import { ChildMount } from './testing/child-mount.js';
 import { fuseSuiteOptions } from './testing/fuse-available.js';
 
@@ -55,6 +55,11 @@ describe('memory fs on a real FUSE mount', fuseSuiteOptions('memory fs on a real
     // The kernel session asks for 1 MiB writes in its INIT answer; libfuse in its options.
     if (ready.backend === 'kernel') assert.match(String(ready.options), /-t fuse\.atoll -o fd=3,rootmode=40000,/);
     else assert.match(String(ready.options), /big_writes,max_write=1048576/);
+    // As root the read-ahead (and with it the largest read request) is raised to 1 MiB.
+    if (process.getuid?.() === 0) {
+      const device = await mountDevice(mountPoint);
+      assert.equal((await readFile(`/sys/class/bdi/${device}/read_ahead_kb`, 'utf8')).trim(), '1024');
+    }
   });
 
   test('create, write, read, append, overwrite in the middle, truncate up and down', async () => {

@@ -13,6 +13,12 @@ export interface MountOptions {
   /** Default 1 MiB (libfuse 2 itself caps a request at 128 KiB). */
   readonly maxWriteBytes?: number;
   /**
+   * The kernel's read-ahead for the mount (its bdi's read_ahead_kb), which also bounds
+   * the size of its read requests. Default 1 MiB (the kernel's own default is 128 KiB).
+   * Set when the serving process is root; 0 leaves the kernel's.
+   */
+  readonly readAheadBytes?: number;
+  /**
    * The kernel checks permissions from the mode, uid and gid that getattr returns.
    * Default true: fuse-native does not tell operations the caller's uid and gid, so
    * the file system could not check them itself.
@@ -39,6 +45,7 @@ export interface ResolvedMountOptions {
   readonly subtype: string;
   readonly bigWrites: boolean;
   readonly maxWriteBytes: number;
+  readonly readAheadBytes: number;
   readonly defaultPermissions: boolean;
   readonly allowOther: boolean;
   readonly attrTimeoutSeconds: number;
@@ -52,6 +59,7 @@ export const mountOptionDefaults = Object.freeze({
   subtype: 'atoll',
   bigWrites: true,
   maxWriteBytes: 1024 * 1024,
+  readAheadBytes: 1024 * 1024,
   defaultPermissions: true,
   attrTimeoutSeconds: 1,
   entryTimeoutSeconds: 1,
@@ -70,6 +78,7 @@ export function resolveMountOptions(options: MountOptions, allowOtherPermitted: 
     subtype: options.subtype ?? mountOptionDefaults.subtype,
     bigWrites: options.bigWrites ?? mountOptionDefaults.bigWrites,
     maxWriteBytes: options.maxWriteBytes ?? mountOptionDefaults.maxWriteBytes,
+    readAheadBytes: options.readAheadBytes ?? mountOptionDefaults.readAheadBytes,
     defaultPermissions: options.defaultPermissions ?? mountOptionDefaults.defaultPermissions,
     allowOther,
     attrTimeoutSeconds: options.attrTimeoutSeconds ?? mountOptionDefaults.attrTimeoutSeconds,

@@ -1,7 +1,7 @@
 // What the kernel says about a mount point: listed in /proc/mounts, alive or stale
 // (its FUSE server died: every access fails with ENOTCONN), and the unmount commands.
 import { execFile } from 'node:child_process';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 
 export interface MountEntry {
@@ -28,6 +28,30 @@ export function parseMounts(text: string): MountEntry[] {
 
 export async function readMounts(): Promise<MountEntry[]> {
   return parseMounts(await readFile('/proc/mounts', 'utf8'));
+}
+
+/**
+ * The device (`major:minor`) of the mount at exactly this directory, from this process's
+ * mountinfo (no access to the mount itself, which its serving process must not block on).
+ */
+export async function mountDevice(mountPoint: string): Promise<string | undefined> {
+  const absolute = resolve(mountPoint);
+  let found: string | undefined;
+  for (const line of (await readFile('/proc/self/mountinfo', 'utf8')).split('\n')) {
+    const fields = line.split(' ');
+    if (fields.length > 4 && unescapeMountField(fields[4]!) === absolute) found = fields[2];
+  }
+  return found;
+}
+
+/**
+ * Sets the kernel's read-ahead of a mount (its bdi's read_ahead_kb; root only). The
+ * kernel's FUSE read requests are no larger than it.
+ */
+export async function setReadAhead(mountPoint: string, bytes: number): Promise<void> {
+  const device = await mountDevice(mountPoint);
+  if (device === undefined) throw new Error(`read-ahead of ${mountPoint}: not in /proc/self/mountinfo`);
+  await writeFile(`/sys/class/bdi/${device}/read_ahead_kb`, String(Math.ceil(bytes / 1024)));
 }
 
 /** The mount entry of exactly this directory, the last one when mounts are stacked. */
