@@ -10,13 +10,15 @@
 // Prints each figure next to the local and ceiling figures, and the issue's goals (one
 // worker, against a three-brick GlusterFS measured on this kind of machine: 145 creates/s,
 // 277 unlinks/s, 63 MiB/s write, 455 MiB/s read; goal 10x, 10x, 3x, 1x). The last line
-// is one JSON object with every figure. BENCH_SIDES (comma list of local,ceiling,atoll)
-// runs a part.
+// is one JSON object with every figure. BENCH_SIDES, a comma list of local, ceiling,
+// atoll (the default) and ceiling-libfuse, atoll-libfuse (the same through fuse-native,
+// to compare in one run), runs those sides.
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, open, rm, stat, unlink } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { TestCluster } from '../../src/launcher/testing/test-cluster.js';
+import { chooseBackend } from '../../src/fuse/binding.js';
 import { AtollMount } from '../../src/fuse/testing/atoll-mount.js';
 import { ChildMount } from '../../src/fuse/testing/child-mount.js';
 
@@ -117,10 +119,22 @@ async function measure(directory: string): Promise<Figures> {
   return { create1: one.create, stat1: one.stat, unlink1: one.unlink, create8: eight.create, stat8: eight.stat, unlink8: eight.unlink, ...(await data(directory)) };
 }
 
+/** Starts a mount process with ATOLL_FUSE_BACKEND set for it ('auto': as configured). */
+async function withBackend<T>(backend: 'auto' | 'fuse-native', start: () => Promise<T>): Promise<T> {
+  const before = process.env.ATOLL_FUSE_BACKEND;
+  if (backend !== 'auto') process.env.ATOLL_FUSE_BACKEND = backend;
+  try {
+    return await start();
+  } finally {
+    if (before === undefined) delete process.env.ATOLL_FUSE_BACKEND;
+    else process.env.ATOLL_FUSE_BACKEND = before;
+  }
+}
+
 async function main(): Promise<void> {
   process.stdout.write(`bench:fs on ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}; ${files} files, ${totalBytes} bytes, ${seconds} s per random run\n`);
   const root = await mkdtemp(join(tmpdir(), 'atoll-bench-fs-'));
-  const results: Partial<Record<'local' | 'ceiling' | 'atoll', Figures>> = {};
+  const results: Partial<Record<'local' | 'ceiling' | 'ceiling-libfuse' | 'atoll' | 'atoll-libfuse', Figures>> = {};
   try {
     if (sides.includes('local')) {
       const local = join(root, 'local');
@@ -128,31 +142,35 @@ async function main(): Promise<void> {
       results.local = await measure(local);
       process.stdout.write(`local done\n`);
     }
-    if (sides.includes('ceiling')) {
-      const mountPoint = join(root, 'ceiling');
+    // The FUSE sides through the kernel session (the default as root) and, for the same
+    // run's comparison, through fuse-native and libfuse 2 (`-libfuse`).
+    for (const [side, backend] of [['ceiling', 'auto'], ['ceiling-libfuse', 'fuse-native']] as const) {
+      if (!sides.includes(side)) continue;
+      const mountPoint = join(root, side);
       await mkdir(mountPoint);
-      const ceiling = await ChildMount.start(mountPoint, { bytesMax: totalBytes * 2 + 64 * mib });
+      const ceiling = await withBackend(backend, () => ChildMount.start(mountPoint, { bytesMax: totalBytes * 2 + 64 * mib }));
       try {
-        results.ceiling = await measure(mountPoint);
+        results[side] = await measure(mountPoint);
       } finally {
         await ceiling.stop();
       }
-      process.stdout.write(`ceiling done\n`);
+      process.stdout.write(`${side} done\n`);
     }
-    if (sides.includes('atoll')) {
+    for (const [side, backend] of [['atoll', 'auto'], ['atoll-libfuse', 'fuse-native']] as const) {
+      if (!sides.includes(side)) continue;
       const cluster = await TestCluster.start({ masters: 1, metanodes: 3, datanodes: 3, args: (instance) => (instance.role === 'datanode' ? ['--disk-reserved', '0'] : []) });
-      const mountPoint = join(root, 'atoll');
+      const mountPoint = join(root, side);
       await mkdir(mountPoint);
       let mounted: AtollMount | undefined;
       try {
         await cluster.createVolume('bench', { capacityBytes: 64 * 1024 ** 3 });
-        mounted = await AtollMount.start('bench', mountPoint, ['-p', cluster.masterAddresses()[0]!, '--cluster-secret-file', cluster.plan.secretFile]);
-        results.atoll = await measure(mountPoint);
+        mounted = await withBackend(backend, () => AtollMount.start('bench', mountPoint, ['-p', cluster.masterAddresses()[0]!, '--cluster-secret-file', cluster.plan.secretFile]));
+        results[side] = await measure(mountPoint);
       } finally {
         await mounted?.stop();
         await cluster.stop();
       }
-      process.stdout.write(`atoll done\n`);
+      process.stdout.write(`${side} done\n`);
     }
   } finally {
     await rm(root, { recursive: true, force: true });
@@ -171,9 +189,13 @@ async function main(): Promise<void> {
   ];
   const show = (figures: Figures | undefined, key: keyof Figures): string => (figures === undefined ? '-' : figures[key].toFixed(0));
   const ratio = (figures: Figures | undefined, base: Figures | undefined, key: keyof Figures): string => (figures === undefined || base === undefined ? '-' : (figures[key] / base[key]).toFixed(2));
-  process.stdout.write(`\n| measurement | unit | atoll (FUSE) | local | ceiling (memory fs, FUSE) | atoll/local | atoll/ceiling |\n|---|---|---:|---:|---:|---:|---:|\n`);
+  const libfuse = results['atoll-libfuse'] !== undefined || results['ceiling-libfuse'] !== undefined;
+  process.stdout.write(`\nFUSE through ${chooseBackend() === 'kernel' ? 'the kernel session' : 'fuse-native'}${libfuse ? '; "libfuse" columns through fuse-native and libfuse 2' : ''}\n`);
+  const extraHead = libfuse ? ' atoll, libfuse | ceiling, libfuse |' : '';
+  process.stdout.write(`\n| measurement | unit | atoll (FUSE) | local | ceiling (memory fs, FUSE) |${extraHead} atoll/local | atoll/ceiling |\n|---|---|---:|---:|---:|${libfuse ? '---:|---:|' : ''}---:|---:|\n`);
   for (const [label, key, unit] of rows) {
-    process.stdout.write(`| ${label} | ${unit} | ${show(results.atoll, key)} | ${show(results.local, key)} | ${show(results.ceiling, key)} | ${ratio(results.atoll, results.local, key)} | ${ratio(results.atoll, results.ceiling, key)} |\n`);
+    const extra = libfuse ? ` ${show(results['atoll-libfuse'], key)} | ${show(results['ceiling-libfuse'], key)} |` : '';
+    process.stdout.write(`| ${label} | ${unit} | ${show(results.atoll, key)} | ${show(results.local, key)} | ${show(results.ceiling, key)} |${extra} ${ratio(results.atoll, results.local, key)} | ${ratio(results.atoll, results.ceiling, key)} |\n`);
   }
   const glusterfs = { create1: 145, unlink1: 277, seqWriteMiBps: 63, seqReadMiBps: 455 };
   const goals = { create1: 10 * glusterfs.create1, unlink1: 10 * glusterfs.unlink1, seqWriteMiBps: 3 * glusterfs.seqWriteMiBps, seqReadMiBps: glusterfs.seqReadMiBps };
@@ -182,7 +204,7 @@ async function main(): Promise<void> {
     met[key] = results.atoll === undefined ? null : results.atoll[key] >= goal;
     process.stdout.write(`goal ${key} >= ${goal}: ${results.atoll === undefined ? '-' : `${results.atoll[key].toFixed(0)} ${met[key] ? 'met' : 'NOT met'}`}\n`);
   }
-  process.stdout.write(`${JSON.stringify({ bench: 'fs', files, bytes: totalBytes, seconds, ...results, goals, goalsMet: met })}\n`);
+  process.stdout.write(`${JSON.stringify({ bench: 'fs', backend: chooseBackend(), files, bytes: totalBytes, seconds, ...results, goals, goalsMet: met })}\n`);
 }
 
 await main();
