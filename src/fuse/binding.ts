@@ -607,8 +607,9 @@ export async function mount(mountPoint: string, operations: FuseOperations, opti
   }
 
   // Larger read requests (the kernel's default read-ahead, 128 KiB, caps them): fewer
-  // rounds through FUSE for sequential reads. Root only; without it the mount still works.
-  if (resolved.readAheadBytes > 0 && process.getuid?.() === 0) {
+  // rounds through FUSE for sequential reads. The kernel session only: under fuse-native
+  // (libfuse 2's one thread) AtollFS read 28 MB/s with 1 MiB instead of 155 with 128 KiB.
+  if (backend === 'kernel' && resolved.readAheadBytes > 0) {
     await setReadAhead(absolute, resolved.readAheadBytes).catch((error: unknown) => (options.onUnexpectedError ?? defaultUnexpectedError)({ operation: 'set read-ahead', path: absolute, error }));
   }
 
