@@ -2,11 +2,15 @@
 // watch, endpoint failover, and etcd being down.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AtollError } from '../errors/atoll-error.js';
 import { StatusCode } from '../proto/generated/common.js';
 import { freePorts } from '../launcher/index.js';
 import { EtcdClient, prefixEnd, type WatchEvent } from './etcd-client.js';
+import { EtcdProcess } from './etcd-process.js';
 import { etcdSuiteOptions, startTestEtcd, type TestEtcd } from './testing/etcd-available.js';
 
 async function waitUntil(what: string, deadlineMs: number, check: () => Promise<boolean> | boolean): Promise<void> {
@@ -135,6 +139,30 @@ describe('etcd client against a real etcd', { timeout: 120_000, ...etcdSuiteOpti
     } finally {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => hung.close(resolve));
+    }
+  });
+
+  test('a second etcd on a port another etcd answers on does not pass for started: it names the holder', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'atoll-etcd-second-'));
+    try {
+      const [peerPort] = await freePorts('127.0.0.1', 1);
+      const clientPort = Number(server.etcd.endpoint.split(':')[1]);
+      await assert.rejects(
+        EtcdProcess.start({ dataDir: join(root, 'etcd'), host: '127.0.0.1', clientPort, peerPort: peerPort!, readyDeadlineMs: 10_000 }),
+        (error: Error) => /did not (start|answer)/.test(error.message) && new RegExp(`held by pid ${server.etcd.pid}`).test(error.message),
+      );
+      // A child that never binds (it only sleeps) while the other etcd answers on its port:
+      // not taken for started, whatever the answers say.
+      const sleeper = join(root, 'sleeping-etcd');
+      await writeFile(sleeper, '#!/bin/sh\nexec sleep 30\n', { mode: 0o755 });
+      await assert.rejects(
+        EtcdProcess.start({ dataDir: join(root, 'etcd2'), host: '127.0.0.1', clientPort, peerPort: peerPort!, binary: sleeper, readyDeadlineMs: 1_500 }),
+        (error: Error) => /did not answer/.test(error.message) && new RegExp(`held by pid ${server.etcd.pid}`).test(error.message),
+      );
+      await client.put('/second/still', 'x');
+      assert.ok(await client.get('/second/still'), 'the first etcd still serves');
+    } finally {
+      await rm(root, { recursive: true, force: true });
     }
   });
 

@@ -4,6 +4,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { describePortOwner, findPortOwner } from '../config/port-owner.js';
 import { EtcdClient } from './etcd-client.js';
 
 export interface EtcdProcessOptions {
@@ -96,10 +97,18 @@ export class EtcdProcess {
     let lastError = '';
     for (;;) {
       const early = await Promise.race([exited, new Promise<null>((resolve) => setTimeout(() => resolve(null), 100))]);
-      if (early !== null) throw new Error(`etcd at ${this.endpoint} did not start: ${early}`);
+      if (early !== null) {
+        const holder = await findPortOwner(host, clientPort);
+        const why = holder !== undefined ? `port ${clientPort} is held by ${describePortOwner(holder)}` : lastError;
+        throw new Error(`etcd at ${this.endpoint} did not start: ${early}${why === '' ? '' : ` (${why})`}`);
+      }
       try {
         await client.range('/');
-        return;
+        // Answered, but maybe by another etcd on the same port (this one then fails to
+        // bind and exits): ready only when the listener is this child (where /proc says).
+        const owner = await findPortOwner(host, clientPort);
+        if (owner === undefined || owner.pid === child.pid) return;
+        lastError = `port ${clientPort} is held by ${describePortOwner(owner)}, not by this etcd (pid ${child.pid})`;
       } catch (error) {
         lastError = (error as Error).message;
       }

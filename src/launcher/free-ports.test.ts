@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,7 +48,7 @@ test('a port someone listens on is never chosen, and one port is not handed out 
   }
 });
 
-test('a port reserved by a live process is not handed out; a dead process\'s reservation is taken over', async () => {
+test('a port reserved by a live process or an existing cluster directory is not handed out; a gone owner\'s reservation is removed', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'atoll-ports-'));
   try {
     const [port] = await freePorts(host, 1, { reservationDirectory: join(dir, 'probe') });
@@ -57,19 +57,28 @@ test('a port reserved by a live process is not handed out; a dead process\'s res
     const mine = join(dir, 'mine');
     assert.deepEqual(await freePorts(host, 1, { ...only, reservationDirectory: mine }), [port]);
     await assert.rejects(freePorts(host, 1, { ...only, reservationDirectory: mine }), /no free port/);
+    assert.deepEqual(await readdir(join(mine, String(port))), [`pid-${process.pid}`]);
     // Another live process (pid 1 always is) holds it.
     const live = join(dir, 'live');
-    await mkdir(live);
-    await writeFile(join(live, String(port)), '1');
+    await mkdir(join(live, String(port)), { recursive: true });
+    await writeFile(join(live, String(port), 'pid-1'), '1');
     await assert.rejects(freePorts(host, 1, { ...only, reservationDirectory: live }), /no free port/);
-    // A process that has exited: its reservation is stale.
+    assert.deepEqual(await readdir(join(live, String(port))), ['pid-1'], 'the refused reservation took its file back');
+    // A process that has exited: its reservation is removed and the port handed out.
     const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
     const dead = join(dir, 'dead');
-    await mkdir(dead);
-    await writeFile(join(dead, String(port)), child.stdout);
+    await mkdir(join(dead, String(port)), { recursive: true });
+    await writeFile(join(dead, String(port), `pid-${child.stdout}`), child.stdout);
     assert.deepEqual(await freePorts(host, 1, { ...only, reservationDirectory: dead }), [port]);
-    assert.equal(await readFile(join(dead, String(port)), 'utf8'), String(process.pid));
-    assert.deepEqual(await readdir(dead), [String(port)], 'nothing left behind by the take-over');
+    assert.deepEqual(await readdir(join(dead, String(port))), [`pid-${process.pid}`]);
+    // A saved cluster's reservation lasts while its directory exists, whoever asks.
+    const saved = join(dir, 'saved');
+    const clusterDir = join(dir, 'cluster');
+    await mkdir(clusterDir);
+    assert.deepEqual(await freePorts(host, 1, { ...only, reservationDirectory: saved, owner: { clusterDir } }), [port]);
+    await assert.rejects(freePorts(host, 1, { ...only, reservationDirectory: saved }), /no free port/);
+    await rm(clusterDir, { recursive: true });
+    assert.deepEqual(await freePorts(host, 1, { ...only, reservationDirectory: saved }), [port]);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -9,12 +9,14 @@
 // so none is handed out twice in one call.
 //
 // Another process choosing at random could still pick a port whose instance is down for
-// a moment (a restart in a test): with dozens of clusters started side by side in a test
-// run, that happened. So every port handed out is also reserved, for the life of the
-// process that chose it, by a file named for it in a directory shared by the host's
-// processes (`<tmpdir>/atoll-ports/<port>`, holding the pid). A reservation whose process
-// is gone is taken over.
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+// a moment (a restart in a test, a saved cluster between two starts): with dozens of
+// clusters started side by side in a test run, that happened. So every port handed out
+// is also reserved, in a directory the host's processes share (`<tmpdir>/atoll-ports/
+// <port>/`), for the process that chose it (while it lives) or for the saved cluster
+// directory that plans with it (while that exists). A reservation whose owner is gone
+// is removed by the next one to look.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,44 +61,63 @@ function processAlive(pid: number): boolean {
 }
 
 /**
- * Reserves `port` for this process; false when a live process (this one included) holds
- * it. Of two processes taking over the same stale reservation, the rename lets one through.
+ * Who holds a reservation: a process (for its life), or a saved cluster directory (for
+ * as long as it exists: `atoll start` plans once and reuses its ports on every start).
  */
-export function reservePort(directory: string, port: number): boolean {
-  const path = join(directory, String(port));
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      writeFileSync(path, String(process.pid), { flag: 'wx' });
-      return true;
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') {
-        mkdirSync(directory, { recursive: true, mode: 0o1777 });
-        continue;
-      }
-      if (code !== 'EEXIST') return true; // a directory we may not write: binding is the only check
-    }
-    let owner: number;
-    try {
-      owner = Number.parseInt(readFileSync(path, 'utf8'), 10);
-    } catch {
-      continue; // taken over or removed meanwhile
-    }
-    if (owner === process.pid || processAlive(owner)) return false;
-    const aside = `${path}.stale-${process.pid}`;
-    try {
-      renameSync(path, aside);
-    } catch {
-      continue; // another process took it over first
-    }
-    rmSync(aside, { force: true });
+export type PortOwner = { readonly pid: number } | { readonly clusterDir: string };
+
+function ownerFile(owner: PortOwner): { name: string; content: string } {
+  if ('pid' in owner) return { name: `pid-${owner.pid}`, content: String(owner.pid) };
+  return { name: `dir-${createHash('sha256').update(owner.clusterDir).digest('hex').slice(0, 32)}`, content: owner.clusterDir };
+}
+
+function ownerAlive(directory: string, name: string): boolean {
+  if (name.startsWith('pid-')) return processAlive(Number(name.slice(4)));
+  if (!name.startsWith('dir-')) return false;
+  try {
+    return existsSync(readFileSync(join(directory, name), 'utf8'));
+  } catch {
+    return false; // removed meanwhile
   }
-  return false;
+}
+
+/**
+ * Reserves `port` for `owner`; false when a live owner (this one included) holds it.
+ * Each reservation is a file named for its owner in the port's own directory: an owner
+ * first writes its file, then looks at the others; a live one makes it take its file
+ * back (two at once both back off), dead ones are removed. So no two live owners ever
+ * both hold a port.
+ */
+export function reservePort(directory: string, port: number, owner: PortOwner = { pid: process.pid }): boolean {
+  const portDirectory = join(directory, String(port));
+  const mine = ownerFile(owner);
+  try {
+    // A plain file there is a reservation of an earlier format: it no longer counts.
+    if (existsSync(portDirectory) && !statSync(portDirectory).isDirectory()) rmSync(portDirectory, { force: true });
+    mkdirSync(portDirectory, { recursive: true, mode: 0o1777 });
+    if (existsSync(join(portDirectory, mine.name))) return false;
+    writeFileSync(join(portDirectory, mine.name), mine.content);
+    for (const name of readdirSync(portDirectory)) {
+      if (name === mine.name) continue;
+      if (ownerAlive(portDirectory, name)) {
+        rmSync(join(portDirectory, mine.name), { force: true });
+        return false;
+      }
+      rmSync(join(portDirectory, name), { force: true });
+    }
+    return true;
+  } catch (error) {
+    // A directory this user may not write: binding the port is the only check left.
+    if ((error as NodeJS.ErrnoException).code === 'EACCES' || (error as NodeJS.ErrnoException).code === 'EPERM') return true;
+    throw error;
+  }
 }
 
 export interface FreePortsOptions {
   /** Directory of port reservations shared by the host's processes; default `<tmpdir>/atoll-ports`. */
   readonly reservationDirectory?: string;
+  /** Who the ports are reserved for; default this process. */
+  readonly owner?: PortOwner;
   /** First port of the range; `portMin` by default. */
   readonly portFirst?: number;
   /** Exclusive end of the range; the kernel's ephemeral start by default. */
@@ -129,7 +150,7 @@ export async function freePorts(host: string, count: number, options: FreePortsO
         held.push(server);
         const bound = (server.address() as { port: number }).port;
         if (ports.includes(bound)) continue;
-        if (!reservePort(reservationDirectory, bound)) continue;
+        if (!reservePort(reservationDirectory, bound, options.owner)) continue;
         ports.push(bound);
         found = true;
       }

@@ -9,7 +9,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isAlive, stopClusterMount } from './cluster-mount.js';
-import { freePorts } from './free-ports.js';
+import { freePorts, type FreePortsOptions } from './free-ports.js';
 import { AtollError } from '../errors/atoll-error.js';
 import { StatusCode } from '../proto/generated/common.js';
 import type { ServerRole } from '../config/index.js';
@@ -97,10 +97,11 @@ export async function loadOrCreatePlan(clusterDirGiven: string, shape: ClusterSh
   await mkdir(clusterDir, { recursive: true });
   const secretFile = await ensureSecretFile(join(clusterDir, 'cluster-secret'));
   const adminTokenFile = await ensureSecretFile(join(clusterDir, 'admin-token'));
-  const instances = await planInstances(clusterDir, shape, host);
+  // The ports stay reserved while the cluster directory exists (free-ports.ts).
+  const instances = await planInstances(clusterDir, shape, host, { owner: { clusterDir } });
   let etcd: PlannedEtcd | undefined;
   if (backend === 'etcd') {
-    const [clientPort, peerPort] = await freePorts(host, 2);
+    const [clientPort, peerPort] = await freePorts(host, 2, { owner: { clusterDir } });
     etcd = { clientPort: clientPort!, peerPort: peerPort!, dataDir: join(clusterDir, 'etcd'), prefix: '/atollfs/atoll' };
   }
   const plan: ClusterPlan = { formatVersion: 1, host, secretFile, adminTokenFile, instances, ...(etcd === undefined ? {} : { etcd }) };
@@ -113,13 +114,13 @@ export async function loadOrCreatePlan(clusterDirGiven: string, shape: ClusterSh
  * four free ports and `<cluster-dir>/<name>` as data directory. Counts are not checked
  * here (a test cluster may have no metanode).
  */
-export async function planInstances(clusterDir: string, shape: ClusterShape, host: string): Promise<PlannedInstance[]> {
+export async function planInstances(clusterDir: string, shape: ClusterShape, host: string, ports: FreePortsOptions = {}): Promise<PlannedInstance[]> {
   const roles: Array<[ServerRole, number]> = [
     ['master', shape.masters],
     ['metanode', shape.metanodes],
     ['datanode', shape.datanodes],
   ];
-  const ports = await freePorts(host, (shape.masters + shape.metanodes + shape.datanodes) * 4);
+  const chosen = await freePorts(host, (shape.masters + shape.metanodes + shape.datanodes) * 4, ports);
   const instances: PlannedInstance[] = [];
   for (const [role, count] of roles) {
     for (let index = 1; index <= count; index++) {
@@ -129,7 +130,7 @@ export async function planInstances(clusterDir: string, shape: ClusterShape, hos
         role,
         name,
         dataDir: join(clusterDir, name),
-        ports: { service: ports[base]!, http: ports[base + 1]!, raftHeartbeat: ports[base + 2]!, raftReplica: ports[base + 3]! },
+        ports: { service: chosen[base]!, http: chosen[base + 1]!, raftHeartbeat: chosen[base + 2]!, raftReplica: chosen[base + 3]! },
       });
     }
   }
