@@ -17,6 +17,7 @@ import { ensureDefaultVolume, startClusterMount, stopClusterMount, type ClusterM
 import { fuseAvailability } from '../fuse/availability.js';
 import { mkdir } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { AtollError } from '../errors/atoll-error.js';
 import { exitCodes } from './exit-codes.js';
 
@@ -159,12 +160,14 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
   }
   let etcd;
   try {
-    etcd = await startPlannedEtcd(plan, config.detach);
+    etcd = await startPlannedEtcd(plan, config.detach, true);
   } catch (error) {
     process.stderr.write(`atoll start: ${(error as Error).message}\n`);
     return exitCodes.unavailable;
   }
-  const running = plan.instances.map((instance) => spawnInstance(plan, instance, config.detach));
+  // Each in a process group of its own: a Ctrl-C reaches this launcher only, which stops
+  // the mount first (it publishes buffered writes while the cluster is up), then the rest.
+  const running = plan.instances.map((instance) => spawnInstance(plan, instance, config.detach, { ownProcessGroup: true }));
   await writeLauncherRecord(config.dataDir, running, config.detach, undefined, etcd?.pid);
   let mount: ClusterMount | null = null;
   let noMountReason: string | null = noMount ? 'started with --no-mount' : null;
@@ -176,13 +179,36 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
     for (const instance of running) if (!instance.exited) instance.child.kill('SIGKILL');
     await etcd?.stop();
   };
+  // A Ctrl-C (or SIGTERM, a hangup) before the cluster is up: the instances no longer get
+  // the terminal's signal themselves, so starting stops where it is and what was started
+  // is stopped (exit 128 + the signal's number).
+  const earlySignals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  let onEarlySignal!: (signal: NodeJS.Signals) => void;
+  const interrupted = new Promise<NodeJS.Signals>((resolve) => (onEarlySignal = resolve));
+  for (const signal of earlySignals) process.on(signal, onEarlySignal);
+  const endEarlyStop = (): void => {
+    for (const signal of earlySignals) process.off(signal, onEarlySignal);
+  };
+  const stopInterrupted = async (signal: NodeJS.Signals): Promise<number> => {
+    endEarlyStop();
+    process.stderr.write(`atoll start: ${signal} while starting; stopping what was started\n`);
+    await stopAll();
+    return 128 + (osConstants.signals[signal] ?? 0);
+  };
+  /** The step's value, or the signal that came first. */
+  const unlessInterrupted = <T>(step: Promise<T>): Promise<{ value: T } | { signal: NodeJS.Signals }> =>
+    Promise.race([step.then((value) => ({ value })), interrupted.then((signal) => ({ signal }))]);
   let volume: string;
   try {
-    await waitReady(plan, running);
-    const ensured = await ensureDefaultVolume(plan);
-    volume = ensured.name;
-    if (!ensured.partitionsLed) process.stderr.write(`atoll start: some partitions of volume ${volume} have no leader yet; it takes reads and writes once they do (atoll partition list --volume ${volume})\n`);
+    const ready = await unlessInterrupted((async () => {
+      await waitReady(plan, running);
+      return ensureDefaultVolume(plan);
+    })());
+    if ('signal' in ready) return await stopInterrupted(ready.signal);
+    volume = ready.value.name;
+    if (!ready.value.partitionsLed) process.stderr.write(`atoll start: some partitions of volume ${volume} have no leader yet; it takes reads and writes once they do (atoll partition list --volume ${volume})\n`);
   } catch (error) {
+    endEarlyStop();
     process.stderr.write(`atoll start: ${(error as Error).message}\n`);
     await stopAll();
     return error instanceof AtollError ? exitCodes.unavailable : exitCodes.internal;
@@ -194,7 +220,15 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
     } else {
       try {
         await mkdir(config.mount, { recursive: true });
-        mount = await startClusterMount(config.dataDir, volume, config.mount, config.detach);
+        const starting = startClusterMount(config.dataDir, volume, config.mount, config.detach, true);
+        const started = await unlessInterrupted(starting);
+        if ('signal' in started) {
+          // The mount may still come up: stop it too once it has.
+          const late = await starting.catch(() => null);
+          if (late !== null) mount = late;
+          return await stopInterrupted(started.signal);
+        }
+        mount = started.value;
         await writeLauncherRecord(config.dataDir, running, config.detach, { pid: mount.child.pid ?? 0, dir: mount.dir }, etcd?.pid);
       } catch (error) {
         noMountReason = `the mount failed: ${(error as Error).message}`;
@@ -205,6 +239,7 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
   if (config.json) process.stdout.write(`${JSON.stringify(clusterSummary(plan, running, config.dataDir, volume, mount))}\n`);
   else printHuman(plan, running, created, config.dataDir, volume, mount, noMountReason);
   if (config.detach) {
+    endEarlyStop();
     if (!config.json) process.stdout.write(`\nRunning in the background; stop it with: atoll stop --data-dir ${config.dataDir}\n`);
     return exitCodes.ok;
   }
@@ -212,10 +247,13 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
   // Live status: report every instance whose readiness changes, until a signal.
   const lastState = new Map<string, string>();
   let stopping = false;
+  // Kept for the whole stop: a second Ctrl-C must not end this launcher halfway, with
+  // instances (in their own process groups) left running. The hangup of a closed terminal
+  // no longer reaches the instances either.
   const signalled = new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => resolve());
   });
+  endEarlyStop();
   const watch = async (): Promise<void> => {
     while (!stopping) {
       for (const instance of running) {

@@ -20,6 +20,8 @@ export interface EtcdProcessOptions {
   readonly logFile?: string;
   /** Its own process group, left running when this process exits (atoll start --detach). */
   readonly detached?: boolean;
+  /** Its own process group while this process still stops it (a terminal's Ctrl-C does not reach it). */
+  readonly ownProcessGroup?: boolean;
   /** How long etcd may take to answer after it started. */
   readonly readyDeadlineMs?: number;
 }
@@ -84,7 +86,7 @@ export class EtcdProcess {
       '--auto-compaction-retention', '1h',
       '--log-level', 'error',
       '--logger', 'zap',
-    ], { stdio: ['ignore', output, output], detached: this.options.detached === true });
+    ], { stdio: ['ignore', output, output], detached: this.options.detached === true || this.options.ownProcessGroup === true });
     if (logFd !== null) closeSync(logFd);
     if (this.options.detached === true) child.unref();
     this.#child = child;

@@ -20,11 +20,12 @@ export interface ClusterMount {
 }
 
 /** Starts the mount process and waits (bounded) until the directory is mounted. */
-export async function startClusterMount(clusterDir: string, volume: string, mountDir: string, detached: boolean): Promise<ClusterMount> {
+/** `ownProcessGroup`: see SpawnExtras in local-cluster.ts (implied by `detached`). */
+export async function startClusterMount(clusterDir: string, volume: string, mountDir: string, detached: boolean, ownProcessGroup = false): Promise<ClusterMount> {
   const dir = resolve(mountDir);
   const logPath = join(resolve(clusterDir), 'mount.log');
   const logFd = openSync(logPath, 'a');
-  const child = spawn(process.execPath, [atollBin, 'mount', volume, dir, '--cluster-dir', resolve(clusterDir)], { stdio: ['ignore', logFd, logFd], detached });
+  const child = spawn(process.execPath, [atollBin, 'mount', volume, dir, '--cluster-dir', resolve(clusterDir)], { stdio: ['ignore', logFd, logFd], detached: detached || ownProcessGroup });
   closeSync(logFd);
   if (detached) child.unref();
   let exited = false;

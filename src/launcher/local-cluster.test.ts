@@ -3,7 +3,7 @@
 // SDK (and the mount, when FUSE is available) reads back.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -123,4 +123,86 @@ test('atoll stop on a directory without a cluster says so (exit 2)', async () =>
   assert.equal(result.status, 2);
   assert.match(result.stderr, /no cluster in/);
   await rm(empty, { recursive: true, force: true });
+});
+
+/** `atoll start` in the foreground, in a process group of its own as a terminal would run it. */
+function startForeground(args: string[]): { child: ChildProcess; output: () => string; waitFor: (pattern: RegExp, timeoutMs: number) => Promise<void>; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [atoll, 'start', ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let text = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const waitFor = async (pattern: RegExp, timeoutMs: number): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    while (!pattern.test(text)) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`atoll start: no ${pattern} within ${timeoutMs} ms:\n${text}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+  return { child, output: () => text, waitFor, exited };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('a Ctrl-C at the terminal reaches the launcher only: it unmounts first, then stops every instance; during start-up it stops what was started', async () => {
+  const clusterDir = await mkdtemp(join(tmpdir(), 'atoll-ctrl-c-'));
+  const fuse = fuseAvailability().available;
+  try {
+    const mountDir = join(clusterDir, 'mnt');
+    const started = startForeground(['--data-dir', clusterDir, ...(fuse ? ['--mount', mountDir] : ['--no-mount'])]);
+    await started.waitFor(/Press Ctrl-C/, 90_000);
+    const record = JSON.parse(await readFile(join(clusterDir, 'launcher.json'), 'utf8')) as { pids: Record<string, number>; mount?: { pid: number } };
+    const pids = Object.values(record.pids);
+    if (fuse) await writeFile(join(mountDir, 'written-before-ctrl-c.txt'), 'kept');
+    // What a terminal does: SIGINT to every process of the foreground group.
+    process.kill(-started.child.pid!, 'SIGINT');
+    assert.equal(await started.exited, 0, started.output());
+    assert.match(started.output(), /stopping the cluster\.\.\.\nstopped\./);
+    for (const pid of pids) assert.ok(!alive(pid), `instance pid ${pid} stopped`);
+    // Each instance was stopped by the launcher (SIGTERM, after the mount), not by the terminal's SIGINT.
+    for (const name of Object.keys(record.pids)) {
+      const log = await readFile(join(clusterDir, name, 'instance.log'), 'utf8');
+      const received = log.split('\n').filter((line) => line.includes('"signal received"')).at(-1);
+      assert.match(received ?? '', /"signal":"SIGTERM"/, `${name}: ${received}`);
+    }
+    if (fuse) {
+      assert.equal(await findMount(mountDir), undefined);
+      // The mount was stopped by the launcher, cleanly (not killed with the instances gone).
+      assert.match(await readFile(join(clusterDir, 'mount.log'), 'utf8'), /unmounted /);
+    }
+
+    // Interrupted while the saved cluster starts again: nothing is left running.
+    const again = startForeground(['--data-dir', clusterDir, '--no-mount']);
+    // The instances are spawned once the launcher has written their pids.
+    let launcherRecord: { pids: Record<string, number> } | undefined;
+    for (let waited = 0; waited < 300 && launcherRecord === undefined; waited++) {
+      let read: { pids: Record<string, number> } = { pids: {} };
+      try {
+        read = JSON.parse(await readFile(join(clusterDir, 'launcher.json'), 'utf8')) as { pids: Record<string, number> };
+      } catch {
+        // not written yet, or being written
+      }
+      if (Object.values(read.pids).length > 0 && !Object.values(read.pids).some((pid) => pids.includes(pid))) launcherRecord = read;
+      else await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.ok(launcherRecord !== undefined, `no new launcher record: ${again.output()}`);
+    process.kill(-again.child.pid!, 'SIGINT');
+    const code = await again.exited;
+    // Most often still starting (130: 128 + SIGINT); on a fast machine perhaps already up (0).
+    assert.ok(code === 130 || code === 0, `exit ${code}: ${again.output()}`);
+    for (const pid of Object.values(launcherRecord.pids)) {
+      for (let waited = 0; waited < 100 && alive(pid); waited++) await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.ok(!alive(pid), `instance pid ${pid} stopped after an interrupted start`);
+    }
+  } finally {
+    atollSync(['stop', '--data-dir', clusterDir]);
+    await rm(clusterDir, { recursive: true, force: true });
+  }
 });

@@ -182,6 +182,11 @@ export interface RunningInstance {
 export interface SpawnExtras {
   readonly args?: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * In a process group of its own even when not detached: a Ctrl-C at the terminal then
+   * reaches the launcher only, which stops the mount first and the instances after it.
+   */
+  readonly ownProcessGroup?: boolean;
 }
 
 export function spawnInstance(plan: ClusterPlan, instance: PlannedInstance, detached: boolean, extras: SpawnExtras = {}): RunningInstance {
@@ -193,7 +198,7 @@ export function spawnInstance(plan: ClusterPlan, instance: PlannedInstance, deta
   const nodeArgs = (process.env.ATOLL_INSTANCE_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
   const child = spawn(process.execPath, [...nodeArgs, atollBin, ...instanceArguments(plan, instance), ...(extras.args ?? [])], {
     stdio: ['ignore', logFd, logFd],
-    detached,
+    detached: detached || extras.ownProcessGroup === true,
     ...(extras.env === undefined ? {} : { env: { ...process.env, ...extras.env } }),
   });
   closeSync(logFd);
@@ -300,7 +305,7 @@ async function stopPid(pid: number): Promise<void> {
  * Starts the cluster's local etcd (backend etcd) and waits until it answers; null for a
  * cluster on Raft. Its log is `<cluster-dir>/etcd.log`; `etcd.json` names its pid.
  */
-export async function startPlannedEtcd(plan: ClusterPlan, detached: boolean): Promise<EtcdProcess | null> {
+export async function startPlannedEtcd(plan: ClusterPlan, detached: boolean, ownProcessGroup = false): Promise<EtcdProcess | null> {
   if (plan.etcd === undefined) return null;
   if (etcdVersion() === null) {
     throw new AtollError(StatusCode.UNAVAILABLE, `this cluster runs its masters on etcd, but no etcd executable runs here (\`${etcdBinary()}\`; Debian: apt-get install etcd-server)`);
@@ -312,6 +317,7 @@ export async function startPlannedEtcd(plan: ClusterPlan, detached: boolean): Pr
     peerPort: plan.etcd.peerPort,
     logFile: `${plan.etcd.dataDir}.log`,
     detached,
+    ownProcessGroup,
   });
   await writeFile(etcdRecordPath(plan.etcd), `${JSON.stringify({ pid: etcd.pid, endpoint: etcd.endpoint }, null, 2)}\n`);
   return etcd;
