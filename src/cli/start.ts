@@ -158,17 +158,11 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
   if (!created && (plan.etcd === undefined ? 'raft' : 'etcd') !== config.backend && argv.some((arg) => arg.startsWith('--backend'))) {
     process.stderr.write(`atoll start: the cluster in ${config.dataDir} keeps the backend it was made with (${plan.etcd === undefined ? 'raft' : 'etcd'}); --backend ${config.backend} applies to a new cluster only\n`);
   }
-  let etcd;
-  try {
-    etcd = await startPlannedEtcd(plan, config.detach, true);
-  } catch (error) {
-    process.stderr.write(`atoll start: ${(error as Error).message}\n`);
-    return exitCodes.unavailable;
-  }
-  // Each in a process group of its own: a Ctrl-C reaches this launcher only, which stops
-  // the mount first (it publishes buffered writes while the cluster is up), then the rest.
-  const running = plan.instances.map((instance) => spawnInstance(plan, instance, config.detach, { ownProcessGroup: true }));
-  await writeLauncherRecord(config.dataDir, running, config.detach, undefined, etcd?.pid);
+  // Each instance, the mount and etcd in a process group of its own: a Ctrl-C reaches
+  // this launcher only, which stops the mount first (it publishes buffered writes while
+  // the cluster is up), then the rest.
+  let etcd: Awaited<ReturnType<typeof startPlannedEtcd>> = null;
+  let running: RunningInstance[] = [];
   let mount: ClusterMount | null = null;
   let noMountReason: string | null = noMount ? 'started with --no-mount' : null;
   const stopAll = async (): Promise<void> => {
@@ -179,12 +173,16 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
     for (const instance of running) if (!instance.exited) instance.child.kill('SIGKILL');
     await etcd?.stop();
   };
-  // A Ctrl-C (or SIGTERM, a hangup) before the cluster is up: the instances no longer get
-  // the terminal's signal themselves, so starting stops where it is and what was started
-  // is stopped (exit 128 + the signal's number).
+  // A Ctrl-C (or SIGTERM, a hangup) before the cluster is up: the instances do not get the
+  // terminal's signal themselves, so starting stops after the step it is in (or at once,
+  // for the long waits) and what was started is stopped (exit 128 + the signal's number).
   const earlySignals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  let earlySignal: NodeJS.Signals | null = null;
   let onEarlySignal!: (signal: NodeJS.Signals) => void;
-  const interrupted = new Promise<NodeJS.Signals>((resolve) => (onEarlySignal = resolve));
+  const interrupted = new Promise<NodeJS.Signals>((resolve) => (onEarlySignal = (signal) => {
+    earlySignal ??= signal;
+    resolve(signal);
+  }));
   for (const signal of earlySignals) process.on(signal, onEarlySignal);
   const endEarlyStop = (): void => {
     for (const signal of earlySignals) process.off(signal, onEarlySignal);
@@ -198,6 +196,17 @@ export async function startCommand(argv: readonly string[]): Promise<number> {
   /** The step's value, or the signal that came first. */
   const unlessInterrupted = <T>(step: Promise<T>): Promise<{ value: T } | { signal: NodeJS.Signals }> =>
     Promise.race([step.then((value) => ({ value })), interrupted.then((signal) => ({ signal }))]);
+  try {
+    etcd = await startPlannedEtcd(plan, config.detach, true);
+  } catch (error) {
+    endEarlyStop();
+    process.stderr.write(`atoll start: ${(error as Error).message}\n`);
+    return exitCodes.unavailable;
+  }
+  if (earlySignal !== null) return await stopInterrupted(earlySignal);
+  running = plan.instances.map((instance) => spawnInstance(plan, instance, config.detach, { ownProcessGroup: true }));
+  await writeLauncherRecord(config.dataDir, running, config.detach, undefined, etcd?.pid);
+  if (earlySignal !== null) return await stopInterrupted(earlySignal);
   let volume: string;
   try {
     const ready = await unlessInterrupted((async () => {
