@@ -11,7 +11,7 @@
 import { constants } from 'node:fs';
 import { isAtollError, StatusCode } from '../errors/index.js';
 import type { Owner, FileHandle as SdkHandle, Stats, Volume } from '../client/index.js';
-import type { FileHandle, FileStat, FileSystemStats, FuseOperations, RequestContext } from './binding.js';
+import type { FileHandle, FileStat, FileSystemStats, FuseOperations, HandleAttrs, RequestContext } from './binding.js';
 import { fuseError } from './errno.js';
 
 const handleMax = 2 ** 31 - 1;
@@ -136,6 +136,17 @@ export class AtollFileSystem implements FuseOperations {
     // The node itself (a symbolic link is not followed): the kernel resolved the path.
     const ino = await this.volume.resolve(path, false);
     await this.volume.setattrInode(ino, { atime: timeSpec(atimeNs), mtime: timeSpec(mtimeNs) });
+  }
+
+  async fsetattr(_path: string, handle: FileHandle, attrs: HandleAttrs): Promise<void> {
+    // By the open handle's inode: an unlinked open file has no path, the inode lives on.
+    await this.volume.setattrInode(this.#handle(handle).ino, {
+      ...(attrs.mode !== undefined ? { mode: attrs.mode & 0o7777 } : {}),
+      ...(attrs.uid !== undefined ? { uid: attrs.uid } : {}),
+      ...(attrs.gid !== undefined ? { gid: attrs.gid } : {}),
+      ...(attrs.atimeNs !== undefined ? { atime: timeSpec(attrs.atimeNs) } : {}),
+      ...(attrs.mtimeNs !== undefined ? { mtime: timeSpec(attrs.mtimeNs) } : {}),
+    });
   }
 
   async getxattr(path: string, name: string): Promise<Uint8Array> {

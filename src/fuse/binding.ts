@@ -133,12 +133,28 @@ export interface FuseOperations {
    */
   utimens(path: string, atimeNs: bigint | undefined, mtimeNs: bigint | undefined): Answer<void>;
 
+  /**
+   * chmod, chown and utimens of an open file by one of its handles, for a file that has no
+   * path any more (unlinked while open: fchmod, fchown, futimens). Optional: without it
+   * they answer ENOENT. Kernel session only.
+   */
+  fsetattr?(path: string, handle: FileHandle, attrs: HandleAttrs): Answer<void>;
+
   /** Throws ENODATA when the attribute is absent. */
   getxattr?(path: string, name: string): Answer<Uint8Array>;
   /** `flags`: 0, XATTR_CREATE (1: fail with EEXIST) or XATTR_REPLACE (2: fail with ENODATA). */
   setxattr?(path: string, name: string, value: Buffer, flags: number): Answer<void>;
   listxattr?(path: string): Answer<readonly string[]>;
   removexattr?(path: string, name: string): Answer<void>;
+}
+
+/** What `fsetattr` sets; an absent field stays as it is (ids, like chown's -1). */
+export interface HandleAttrs {
+  readonly mode?: number;
+  readonly uid?: number;
+  readonly gid?: number;
+  readonly atimeNs?: bigint;
+  readonly mtimeNs?: bigint;
 }
 
 export interface UnexpectedErrorReport {

@@ -12,6 +12,7 @@ export {
   type FuseMount,
   type FuseMountOptions,
   type FuseBackend,
+  type HandleAttrs,
   type FuseOperations,
   type RequestContext,
   type UnexpectedErrorReport,

@@ -4,7 +4,7 @@
 // (`bench:fs`); tests use it to check the adapter against real shell commands.
 // Every answer is synchronous (no promise per operation).
 import { constants } from 'node:fs';
-import type { FileHandle, FileStat, FileSystemStats, FuseOperations, RequestContext } from './binding.js';
+import type { FileHandle, FileStat, FileSystemStats, FuseOperations, HandleAttrs, RequestContext } from './binding.js';
 import { fuseError } from './errno.js';
 
 const { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK } = constants;
@@ -216,6 +216,16 @@ export class MemoryFileSystem implements FuseOperations {
     const node = this.lookup(path);
     if (atimeNs !== undefined) node.atimeMs = nsToMs(atimeNs);
     if (mtimeNs !== undefined) node.mtimeMs = nsToMs(mtimeNs);
+    node.ctimeMs = this.now();
+  }
+
+  fsetattr(_path: string, handle: FileHandle, attrs: HandleAttrs): void {
+    const node = this.handle(handle);
+    if (attrs.mode !== undefined) node.mode = (node.mode & S_IFMT) | (attrs.mode & permissionBits);
+    if (attrs.uid !== undefined) node.uid = attrs.uid;
+    if (attrs.gid !== undefined) node.gid = attrs.gid;
+    if (attrs.atimeNs !== undefined) node.atimeMs = nsToMs(attrs.atimeNs);
+    if (attrs.mtimeNs !== undefined) node.mtimeMs = nsToMs(attrs.mtimeNs);
     node.ctimeMs = this.now();
   }
 

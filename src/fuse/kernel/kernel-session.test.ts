@@ -238,6 +238,15 @@ test('write holds its data until answered; read returns it; an unlinked open fil
   assert.equal(attrAt(stat.body, 16).nlink, 0);
   const again = await call(request(Opcode.READ, nodeId, Buffer.concat([u64s(fh, 3), u32s(5, 0), u64s(0), u32s(0, 0)])));
   assert.equal(again.body.toString(), 'hello');
+  // fchmod and futimens of the unlinked file: by its handle (it has no path).
+  const setattr = Buffer.alloc(88);
+  setattr.writeUInt32LE(SetattrValid.MODE | SetattrValid.MTIME, 0);
+  setattr.writeBigUInt64LE(1_234n, 40);
+  setattr.writeUInt32LE(0o100600, 68);
+  const changed = await call(request(Opcode.SETATTR, nodeId, setattr));
+  assert.equal(changed.error, 0);
+  assert.equal(attrAt(changed.body, 16).mode, 0o100600);
+  assert.equal(attrAt(changed.body, 16).mtimeNs, 1_234_000_000_000n);
   assert.equal((await call(request(Opcode.RELEASE, nodeId, Buffer.concat([u64s(fh), u32s(0, 0), u64s(0)])))).error, 0);
   assert.equal((await call(request(Opcode.GETATTR, nodeId, Buffer.alloc(16)))).error, errnoNames.ENOENT);
 });

@@ -654,8 +654,9 @@ export class KernelSession {
     const ops = this.#ops;
     const valid = request.valid;
     const pathOnly = (valid & (SetattrValid.MODE | SetattrValid.UID | SetattrValid.GID | SetattrValid.ATIME | SetattrValid.MTIME)) !== 0;
-    if (path === undefined && pathOnly) {
-      // chmod, chown and utimens of an unlinked open file: the file systems work by path.
+    // chmod, chown and utimens of an unlinked open file go by a handle, when the file system can.
+    const byHandle = path === undefined && pathOnly;
+    if (byHandle && (handle === undefined || ops.fsetattr === undefined)) {
       this.#send(unique, ENOENT);
       return;
     }
@@ -664,15 +665,23 @@ export class KernelSession {
         if (handle !== undefined) await ops.ftruncate(target, handle, request.size);
         else await ops.truncate(target, request.size);
       }
-      if ((valid & SetattrValid.MODE) !== 0) await ops.chmod(target, request.mode);
-      if ((valid & (SetattrValid.UID | SetattrValid.GID)) !== 0) {
-        await ops.chown(target, (valid & SetattrValid.UID) !== 0 ? request.uid : -1, (valid & SetattrValid.GID) !== 0 ? request.gid : -1);
-      }
-      if ((valid & (SetattrValid.ATIME | SetattrValid.MTIME)) !== 0) {
-        const now = msToNs(Date.now());
-        const atime = (valid & SetattrValid.ATIME_NOW) !== 0 ? now : (valid & SetattrValid.ATIME) !== 0 ? request.atimeNs : undefined;
-        const mtime = (valid & SetattrValid.MTIME_NOW) !== 0 ? now : (valid & SetattrValid.MTIME) !== 0 ? request.mtimeNs : undefined;
-        await ops.utimens(target, atime, mtime);
+      const now = msToNs(Date.now());
+      const atime = (valid & SetattrValid.ATIME_NOW) !== 0 ? now : (valid & SetattrValid.ATIME) !== 0 ? request.atimeNs : undefined;
+      const mtime = (valid & SetattrValid.MTIME_NOW) !== 0 ? now : (valid & SetattrValid.MTIME) !== 0 ? request.mtimeNs : undefined;
+      if (byHandle) {
+        await ops.fsetattr!(target, handle!, {
+          ...((valid & SetattrValid.MODE) !== 0 ? { mode: request.mode } : {}),
+          ...((valid & SetattrValid.UID) !== 0 ? { uid: request.uid } : {}),
+          ...((valid & SetattrValid.GID) !== 0 ? { gid: request.gid } : {}),
+          ...(atime !== undefined ? { atimeNs: atime } : {}),
+          ...(mtime !== undefined ? { mtimeNs: mtime } : {}),
+        });
+      } else {
+        if ((valid & SetattrValid.MODE) !== 0) await ops.chmod(target, request.mode);
+        if ((valid & (SetattrValid.UID | SetattrValid.GID)) !== 0) {
+          await ops.chown(target, (valid & SetattrValid.UID) !== 0 ? request.uid : -1, (valid & SetattrValid.GID) !== 0 ? request.gid : -1);
+        }
+        if (atime !== undefined || mtime !== undefined) await ops.utimens(target, atime, mtime);
       }
       return handle !== undefined ? ops.fgetattr(target, handle) : ops.getattr(target);
     }, (stat) => this.#replyAttr(unique, stat, nodeId), this.#fail(unique));
