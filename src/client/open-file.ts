@@ -78,6 +78,15 @@ export class OpenFile {
     this.#inode = inode;
   }
 
+  /**
+   * Mode, owner, times and link count from a newer copy of the inode (a setattr's answer),
+   * kept even while this client has unpublished data, whose size and extents stay ours.
+   */
+  refreshAttributes(inode: Inode): void {
+    if (this.#streamStart < 0) return this.refresh(inode);
+    this.#inode = { ...inode, size: this.#inode.size, extents: this.#inode.extents };
+  }
+
   get size(): number {
     return Math.max(this.#inode.size, this.#streamEnd);
   }

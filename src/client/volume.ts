@@ -381,6 +381,8 @@ export class Volume {
     if (valid === 0) return this.statInode(ino);
     const inode = await this.#setattr(ino, { ...request, valid });
     this.#remember(inode);
+    // An open file's handles answer fstat from their own copy of the inode.
+    this.#open.get(ino)?.refreshAttributes(inode);
     return this.#stats(inode);
   }
 

@@ -181,11 +181,12 @@ fd = os.open('unlinked', os.O_RDWR | os.O_CREAT, 0o644)
 os.write(fd, b'data')
 os.unlink('unlinked')
 os.fchmod(fd, 0o600)
+print(oct(os.fstat(fd).st_mode & 0o7777))
 os.utime(fd, ns=(1_000_000_000_000_000_001, 2_000_000_000_000_000_002))
 st = os.fstat(fd)
 print(oct(st.st_mode & 0o7777), st.st_mtime_ns, st.st_nlink, os.pread(fd, 4, 0).decode())
 "`),
-      '0o600 2000000000000000002 0 data\n',
+      '0o600\n0o600 2000000000000000002 0 data\n',
     );
   });
 
