@@ -13,6 +13,7 @@ import { isAtollError, StatusCode } from '../errors/index.js';
 import type { Owner, FileHandle as SdkHandle, Stats, Volume } from '../client/index.js';
 import type { FileHandle, FileStat, FileSystemStats, FuseOperations, HandleAttrs, RequestContext } from './binding.js';
 import { fuseError } from './errno.js';
+import { nsToTimeSpec, timeSpecToNs } from './times.js';
 
 const handleMax = 2 ** 31 - 1;
 
@@ -135,7 +136,7 @@ export class AtollFileSystem implements FuseOperations {
   async utimens(path: string, atimeNs: bigint | undefined, mtimeNs: bigint | undefined): Promise<void> {
     // The node itself (a symbolic link is not followed): the kernel resolved the path.
     const ino = await this.volume.resolve(path, false);
-    await this.volume.setattrInode(ino, { atime: timeSpec(atimeNs), mtime: timeSpec(mtimeNs) });
+    await this.volume.setattrInode(ino, { atime: atimeNs === undefined ? undefined : nsToTimeSpec(atimeNs), mtime: mtimeNs === undefined ? undefined : nsToTimeSpec(mtimeNs) });
   }
 
   async fsetattr(_path: string, handle: FileHandle, attrs: HandleAttrs): Promise<void> {
@@ -144,8 +145,8 @@ export class AtollFileSystem implements FuseOperations {
       ...(attrs.mode !== undefined ? { mode: attrs.mode & 0o7777 } : {}),
       ...(attrs.uid !== undefined ? { uid: attrs.uid } : {}),
       ...(attrs.gid !== undefined ? { gid: attrs.gid } : {}),
-      ...(attrs.atimeNs !== undefined ? { atime: timeSpec(attrs.atimeNs) } : {}),
-      ...(attrs.mtimeNs !== undefined ? { mtime: timeSpec(attrs.mtimeNs) } : {}),
+      ...(attrs.atimeNs !== undefined ? { atime: nsToTimeSpec(attrs.atimeNs) } : {}),
+      ...(attrs.mtimeNs !== undefined ? { mtime: nsToTimeSpec(attrs.mtimeNs) } : {}),
     });
   }
 
@@ -201,25 +202,15 @@ function fileStat(stats: Stats): FileStat {
     atimeMs: stats.atimeMs,
     mtimeMs: stats.mtimeMs,
     ctimeMs: stats.ctimeMs,
-    atimeNs: nanoseconds(stats.atimeSpec),
-    mtimeNs: nanoseconds(stats.mtimeSpec),
-    ctimeNs: nanoseconds(stats.ctimeSpec),
+    atimeNs: timeSpecToNs(stats.atimeSpec),
+    mtimeNs: timeSpecToNs(stats.mtimeSpec),
+    ctimeNs: timeSpecToNs(stats.ctimeSpec),
   };
 }
 
 /** New inodes belong to the caller when the binding says who it is, else to the mounter. */
 function ownerOf(context: RequestContext | undefined): Owner | undefined {
   return context === undefined ? undefined : { uid: context.uid, gid: context.gid };
-}
-
-function nanoseconds(spec: { readonly sec: number; readonly nsec: number }): bigint {
-  return BigInt(spec.sec) * 1_000_000_000n + BigInt(spec.nsec);
-}
-
-function timeSpec(ns: bigint | undefined): readonly [number, number] | undefined {
-  if (ns === undefined) return undefined;
-  const nonNegative = ns < 0n ? 0n : ns;
-  return [Number(nonNegative / 1_000_000_000n), Number(nonNegative % 1_000_000_000n)];
 }
 
 /** An absent attribute is ENODATA for xattr calls (the path itself was just resolved). */

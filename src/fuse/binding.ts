@@ -14,6 +14,7 @@ import { KernelSession } from './kernel/kernel-session.js';
 import { mountOptionString, resolveMountOptions, type MountOptions, type ResolvedMountOptions } from './mount-options.js';
 import { findMount, fusermountUnmount, mountState, setReadAhead, waitUntilUnmounted } from './mount-table.js';
 import { OpenFiles, isHiddenName } from './open-files.js';
+import { msToNs } from './times.js';
 
 // ---------------------------------------------------------------- what a file system implements
 
@@ -508,7 +509,7 @@ function adapt(ops: FuseOperations, runner: OperationRunner, openFiles: OpenFile
     chown: (path: string, uid: number, gid: number, callback: Reply) =>
       runner.run('chown', path, () => ops.chown(path, idFromBinding(uid), idFromBinding(gid)), done(callback), failTo(callback)),
     utimens: (path: string, atimeMs: number, mtimeMs: number, callback: Reply) =>
-      runner.run('utimens', path, () => ops.utimens(path, BigInt(timeFromBinding(atimeMs)) * 1_000_000n, BigInt(timeFromBinding(mtimeMs)) * 1_000_000n), done(callback), failTo(callback)),
+      runner.run('utimens', path, () => ops.utimens(path, msToNs(timeFromBinding(atimeMs)), msToNs(timeFromBinding(mtimeMs))), done(callback), failTo(callback)),
   };
   if (ops.access !== undefined) {
     const access = ops.access.bind(ops);
@@ -622,13 +623,6 @@ export async function mount(mountPoint: string, operations: FuseOperations, opti
     throw new Error(`mount ${absolute}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
 
-  // Larger read requests (the kernel's default read-ahead, 128 KiB, caps them): fewer
-  // rounds through FUSE for sequential reads. The kernel session only: under fuse-native
-  // (libfuse 2's one thread) AtollFS read 28 MB/s with 1 MiB instead of 155 with 128 KiB.
-  if (backend === 'kernel' && resolved.readAheadBytes > 0) {
-    await setReadAhead(absolute, resolved.readAheadBytes).catch((error: unknown) => (options.onUnexpectedError ?? defaultUnexpectedError)({ operation: 'set read-ahead', path: absolute, error }));
-  }
-
   const unmountTimeoutMs = options.unmountTimeoutMs ?? 15_000;
   let closing: Promise<void> | undefined;
   let resolveClosed!: (by: ClosedBy) => void;
@@ -704,6 +698,12 @@ async function startKernelSession(absolute: string, operations: FuseOperations, 
     channel.close();
     throw error;
   }
+  // Larger read requests (the kernel's default read-ahead, 128 KiB, caps them): fewer
+  // rounds through FUSE for sequential reads. Not under fuse-native (libfuse 2's one
+  // thread): AtollFS read 28 MB/s with 1 MiB there instead of 155 with 128 KiB.
+  if (resolved.readAheadBytes > 0) {
+    await setReadAhead(absolute, resolved.readAheadBytes).catch((error: unknown) => report({ operation: 'set read-ahead', path: absolute, error }));
+  }
   return {
     optionString: mountArguments(request, process.getuid?.() ?? 0, process.getgid?.() ?? 0).join(' '),
     ended: session.ended,
@@ -711,8 +711,7 @@ async function startKernelSession(absolute: string, operations: FuseOperations, 
       if ((await findMount(absolute)) !== undefined) await fusermountUnmount(absolute, true);
       // The kernel ends the connection once no file on the mount is in use; a file still
       // open elsewhere keeps it until this process exits (its reads hold the device).
-      const endedInTime = await Promise.race([session.ended.then(() => true), delay(Math.min(timeoutMs, sessionEndWaitMs), false)]);
-      void endedInTime;
+      await Promise.race([session.ended, delay(Math.min(timeoutMs, sessionEndWaitMs), undefined)]);
       session.stop('unmounted');
       channel.close();
     },

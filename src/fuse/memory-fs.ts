@@ -5,6 +5,7 @@
 // Every answer is synchronous (no promise per operation).
 import { constants } from 'node:fs';
 import type { FileHandle, FileStat, FileSystemStats, FuseOperations, HandleAttrs, RequestContext } from './binding.js';
+import { nsToMs } from './times.js';
 import { fuseError } from './errno.js';
 
 const { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK } = constants;
@@ -457,9 +458,4 @@ export class MemoryFileSystem implements FuseOperations {
     if (node.xattrs?.delete(name) !== true) throw fuseError('ENODATA', `${path}: ${name}`);
     node.ctimeMs = this.now();
   }
-}
-
-/** Nanoseconds to milliseconds, whole milliseconds exact (a double cannot hold every ns since 1970). */
-function nsToMs(ns: bigint): number {
-  return Number(ns / 1_000_000n) + Number(ns % 1_000_000n) / 1e6;
 }

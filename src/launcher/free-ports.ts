@@ -20,6 +20,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isAlive } from './cluster-mount.js';
 
 /** Lowest port chosen: above the well-known and most registered service ports. */
 export const portMin = 20_000;
@@ -50,16 +51,6 @@ async function tryListen(host: string, port: number): Promise<Server | null> {
 /** Where reservations live unless told otherwise. */
 export const reservationDirectoryDefault = join(tmpdir(), 'atoll-ports');
 
-function processAlive(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Who holds a reservation: a process (for its life), or a saved cluster directory (for
  * as long as it exists: `atoll start` plans once and reuses its ports on every start).
@@ -72,7 +63,10 @@ function ownerFile(owner: PortOwner): { name: string; content: string } {
 }
 
 function ownerAlive(directory: string, name: string): boolean {
-  if (name.startsWith('pid-')) return processAlive(Number(name.slice(4)));
+  if (name.startsWith('pid-')) {
+    const pid = Number(name.slice(4));
+    return Number.isSafeInteger(pid) && pid > 0 && isAlive(pid);
+  }
   if (!name.startsWith('dir-')) return false;
   try {
     return existsSync(readFileSync(join(directory, name), 'utf8'));

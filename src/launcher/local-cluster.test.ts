@@ -12,6 +12,7 @@ import { RpcClient, echoMethod } from '../rpc/index.js';
 import { Volume } from '../client/index.js';
 import { fuseAvailability } from '../fuse/availability.js';
 import { findMount } from '../fuse/mount-table.js';
+import { isAlive } from './cluster-mount.js';
 
 const atoll = fileURLToPath(new URL('../../../bin/atoll.js', import.meta.url));
 
@@ -142,15 +143,6 @@ function startForeground(args: string[]): { child: ChildProcess; output: () => s
   return { child, output: () => text, waitFor, exited };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 test('a Ctrl-C at the terminal reaches the launcher only: it unmounts first, then stops every instance; during start-up it stops what was started', async () => {
   const clusterDir = await mkdtemp(join(tmpdir(), 'atoll-ctrl-c-'));
   const fuse = fuseAvailability().available;
@@ -165,7 +157,7 @@ test('a Ctrl-C at the terminal reaches the launcher only: it unmounts first, the
     process.kill(-started.child.pid!, 'SIGINT');
     assert.equal(await started.exited, 0, started.output());
     assert.match(started.output(), /stopping the cluster\.\.\.\nstopped\./);
-    for (const pid of pids) assert.ok(!alive(pid), `instance pid ${pid} stopped`);
+    for (const pid of pids) assert.ok(!isAlive(pid), `instance pid ${pid} stopped`);
     // Each instance was stopped by the launcher (SIGTERM, after the mount), not by the terminal's SIGINT.
     for (const name of Object.keys(record.pids)) {
       const log = await readFile(join(clusterDir, name, 'instance.log'), 'utf8');
@@ -198,8 +190,8 @@ test('a Ctrl-C at the terminal reaches the launcher only: it unmounts first, the
     // Most often still starting (130: 128 + SIGINT); on a fast machine perhaps already up (0).
     assert.ok(code === 130 || code === 0, `exit ${code}: ${again.output()}`);
     for (const pid of Object.values(launcherRecord.pids)) {
-      for (let waited = 0; waited < 100 && alive(pid); waited++) await new Promise((resolve) => setTimeout(resolve, 100));
-      assert.ok(!alive(pid), `instance pid ${pid} stopped after an interrupted start`);
+      for (let waited = 0; waited < 100 && isAlive(pid); waited++) await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.ok(!isAlive(pid), `instance pid ${pid} stopped after an interrupted start`);
     }
   } finally {
     atollSync(['stop', '--data-dir', clusterDir]);

@@ -12,6 +12,7 @@
 import { assert } from '../../errors/index.js';
 import type { FileHandle, FileStat, FileSystemStats, FuseOperations, OperationRunner, RequestContext } from '../binding.js';
 import { errnoOfName } from '../errno.js';
+import { msToNs } from '../times.js';
 import { NodeTable } from './node-table.js';
 import {
   BodyReader,
@@ -92,12 +93,6 @@ interface DirectoryListing {
   /** Offset 0 was served: a later offset 0 (rewinddir) reads the directory again. */
   served: boolean;
   readonly path: string;
-}
-
-/** Milliseconds (a fraction carries the sub-millisecond part) to nanoseconds, exactly for whole ms. */
-function msToNs(ms: number): bigint {
-  const whole = Math.floor(ms);
-  return BigInt(whole) * 1_000_000n + BigInt(Math.round((ms - whole) * 1_000_000));
 }
 
 /** A file system's stat as the kernel takes it; the node id stands in for a missing ino. */
@@ -441,13 +436,12 @@ export class KernelSession {
         return false;
       }
       case Opcode.CREATE: {
-        const flags = body.u32();
+        body.skip(4); // flags: a create opens read-write
         const mode = body.u32();
         body.skip(8); // umask (applied by the kernel), open_flags
         const name = body.name();
         const path = this.table.childPath(nodeId, name);
         if (path === undefined) return noPath();
-        void flags;
         runner.run('create', path, async () => {
           const handle = handleOf(BigInt(await ops.create(path, mode, context)));
           try {
