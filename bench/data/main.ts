@@ -5,7 +5,7 @@
 // (the fsync contract), not per packet.
 //   - sequential write of BENCH_BYTES (default 1 GiB) in 128 KiB packets, 1 stream and
 //     8 streams (the bytes split between them);
-//   - sequential read of the same, 1 MiB reads (the client keeps 4 in flight per stream);
+//   - sequential read of the same, 1 MiB reads, the data client's readWindow (8) kept in flight per stream;
 //   - 4 KiB random reads, 1 and 16 in flight, for BENCH_SECONDS (default 5) each.
 // The local side runs twice: through the page cache (what node:fs does by default; on a
 // machine with memory to spare its reads measure memory, not the disk), and with O_DIRECT
@@ -38,6 +38,8 @@ const totalBytes = Number(process.env.BENCH_BYTES ?? 2 ** 30);
 const seconds = Number(process.env.BENCH_SECONDS ?? '5');
 const packetBytes = 128 * 1024;
 const readBytes = 1024 * 1024;
+// Read calls in flight per sequential reader (BENCH_READ_WINDOW; the data client's readWindow by default).
+const readWindow = Number(process.env.BENCH_READ_WINDOW ?? dataClientLimitsDefault.readWindow);
 const source = randomBytes(8 * 1024 * 1024);
 const sides = new Set((process.env.BENCH_SIDES ?? 'cache,direct,bare,atoll').split(','));
 const directAlignmentBytes = 4096;
@@ -203,14 +205,24 @@ function clusterSide(client: DataClient): Side {
     },
     async read(stream, bytes) {
       const keys = files.get(stream)!;
-      // One key at a time, 1 MiB calls with the client's window of 4 in flight.
+      // A sequential reader keeps its window full: 1 MiB calls, readWindow of them in
+      // flight at all times, across the keys in order.
+      const chunks: Array<{ key: ExtentKey; at: number; size: number }> = [];
       let done = 0;
       for (const key of keys) {
         const take = Math.min(key.size, bytes - done);
-        const chunk = 8 * readBytes;
-        for (let at = 0; at < take; at += chunk) await client.readKey(key, at, Math.min(chunk, take - at));
+        for (let at = 0; at < take; at += readBytes) chunks.push({ key, at, size: Math.min(readBytes, take - at) });
         done += take;
       }
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        // Bounded: each turn takes one chunk.
+        while (next < chunks.length) {
+          const chunk = chunks[next++]!;
+          await client.readKey(chunk.key, chunk.at, chunk.size);
+        }
+      };
+      await Promise.all(Array.from({ length: readWindow }, worker));
     },
     async randomRead(stream, offset) {
       const keys = files.get(stream)!;
@@ -271,20 +283,17 @@ async function bareSide(directory: string): Promise<{ side: Side; stop: () => vo
       await leader.call(bareRequest(bareOp.sync, stream, 0, 0, 0));
     },
     async read(stream, bytes) {
-      const group = 8 * readBytes;
-      for (let at = 0; at < bytes; at += group) {
-        const take = Math.min(group, bytes - at);
-        const result = new Uint8Array(take);
-        let next = 0;
-        const worker = async (): Promise<void> => {
-          while (next < take) {
-            const from = next;
-            next += readBytes;
-            result.set(await readChecked(stream, at + from, Math.min(readBytes, take - from)), from);
-          }
-        };
-        await Promise.all(Array.from({ length: dataClientLimitsDefault.readWindow }, worker));
-      }
+      // As the cluster side: 1 MiB calls, readWindow of them in flight at all times.
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        // Bounded: each turn takes one chunk.
+        while (next < bytes) {
+          const from = next;
+          next += readBytes;
+          await readChecked(stream, from, Math.min(readBytes, bytes - from));
+        }
+      };
+      await Promise.all(Array.from({ length: readWindow }, worker));
     },
     async randomRead(stream, offset) {
       await readChecked(stream, offset, 4096);

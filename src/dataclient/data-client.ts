@@ -103,7 +103,18 @@ export class DataClient {
     if (offset < 0 || length < 0 || offset + length > key.size) {
       throw new AtollError(StatusCode.INVALID_ARGUMENT, `read [${offset}, ${offset + length}) of a key of ${key.size} bytes: out of range`);
     }
-    const result = new Uint8Array(length);
+    if (length === 0) return new Uint8Array(0);
+    // One call's answer is handed back as it came (no second buffer, no copy) when it is
+    // a buffer of its own, as answers that spanned socket reads are; a small answer that
+    // is a view of a larger socket read is copied, so that a caller keeping it does not
+    // keep the whole read alive.
+    if (length <= this.limits.readChunkBytes) {
+      const payload = await this.#readChunk(key.partitionId, key.extentId, key.extentOffset + offset, length);
+      return payload.buffer.byteLength <= 2 * payload.byteLength ? new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength) : new Uint8Array(payload);
+    }
+    // Every byte of it is written below before it is returned (a failed chunk fails the read).
+    const unfilled = Buffer.allocUnsafe(length);
+    const result = new Uint8Array(unfilled.buffer, unfilled.byteOffset, length);
     const chunks: Array<{ at: number; size: number }> = [];
     for (let at = 0; at < length; at += this.limits.readChunkBytes) chunks.push({ at, size: Math.min(this.limits.readChunkBytes, length - at) });
     let next = 0;

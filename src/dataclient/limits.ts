@@ -34,7 +34,7 @@ export const dataClientLimitsDefault: DataClientLimits = Object.freeze({
   windowPackets: 32,
   extentBytesMax: 128 * 1024 * 1024,
   readChunkBytes: 1024 * 1024,
-  readWindow: 4,
+  readWindow: 8,
   attemptsMax: 40,
   retryTotalMs: 60_000,
   backoffInitialMs: 50,

@@ -155,9 +155,9 @@ export function registerDataNodeService(server: RpcServer, deps: DataNodeService
       }
     }
     if (context.signal.aborted) throw new AtollError(StatusCode.CANCELLED, `${action}: the caller gave up`);
-    let data: Uint8Array;
+    let read: { data: Uint8Array; crc32: number };
     try {
-      data = await store.read(request.extentId, request.offset, request.size);
+      read = await store.readWithCrc(request.extentId, request.offset, request.size);
     } catch (error) {
       if (error instanceof AtollError && error.status === StatusCode.CHECKSUM_MISMATCH) {
         // The store marked the block; the leader's next round copies it from a replica.
@@ -167,7 +167,7 @@ export function registerDataNodeService(server: RpcServer, deps: DataNodeService
       }
       throw error;
     }
-    return withPayload({ size: data.byteLength, crc32: crc32(data) }, data);
+    return withPayload({ size: read.data.byteLength, crc32: read.crc32 }, read.data);
   });
 
   server.handle(DataNode.sync, async (request) => {

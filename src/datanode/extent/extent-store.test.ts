@@ -56,6 +56,27 @@ test('appends of 0 B, 1 B, 4 KiB and 1 MiB + 1 read back whole and in pieces', a
   assert.equal(disk.openFileCount(), 0);
 });
 
+test('readWithCrc answers the CRC of exactly the bytes read: whole blocks, partial ends and the partial last block', async () => {
+  const { store } = await fresh();
+  const seed = 4242;
+  const random = createRandom(seed);
+  const extentId = await store.createExtent();
+  const length = 5 * blockBytes + 777;
+  const content = pattern(length, 9);
+  await appendAll(store, extentId, content);
+  const ranges: Array<[number, number]> = [[0, length], [0, blockBytes], [blockBytes, 2 * blockBytes], [blockBytes - 1, blockBytes + 2], [5 * blockBytes, 777], [length - 1, 1], [3, 0]];
+  for (let round = 0; round < 60; round++) {
+    const offset = random.nextInt(length);
+    ranges.push([offset, random.nextInt(Math.min(length - offset, 2 * blockBytes) + 1)]);
+  }
+  for (const [offset, size] of ranges) {
+    const { data, crc32: answered } = await store.readWithCrc(extentId, offset, size);
+    assert.deepEqual(data, content.subarray(offset, offset + size), `seed ${seed}: [${offset}, +${size})`);
+    assert.equal(answered, crc32(content, offset, offset + size), `seed ${seed}: CRC of [${offset}, +${size})`);
+  }
+  await store.close();
+});
+
 test('an append past 128 MiB is refused with TOO_LARGE and the extent stays at the limit', async () => {
   const { store } = await fresh();
   const extentId = await store.createExtent();
