@@ -131,8 +131,12 @@ export class DataClient {
 
   /** A file's bytes [offset, offset + length) from its keys; bytes no key covers read as zeros. */
   async readFile(keys: readonly ExtentKey[], offset: number, length: number): Promise<Uint8Array> {
-    const result = new Uint8Array(length);
     const end = offset + length;
+    // One key holding the whole range (the usual case for a sequential reader): its bytes
+    // are the answer, without a second buffer.
+    const holder = length > 0 ? keys.find((key) => key.fileOffset <= offset && end <= key.fileOffset + key.size) : undefined;
+    if (holder !== undefined) return this.readKey(holder, offset - holder.fileOffset, length);
+    const result = new Uint8Array(length);
     await Promise.all(
       keys.map(async (key) => {
         const from = Math.max(offset, key.fileOffset);

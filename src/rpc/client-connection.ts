@@ -6,6 +6,7 @@ import { AtollError } from '../errors/atoll-error.js';
 import { HandshakeAccept, HandshakeChallenge, HandshakeResponse, StatusCode } from '../proto/generated/common.js';
 import { errorFromFrameHeader } from './error-frame.js';
 import { FrameDecoder, FrameError, type Frame } from './frame-decoder.js';
+import { FrameReader } from './frame-reader.js';
 import { FrameKind } from './frame.js';
 import { FrameWriter } from './frame-writer.js';
 import { clientProof, newNonce, proofMatches, serverProof } from './handshake.js';
@@ -51,6 +52,7 @@ const handshakeHeaderBytesMax = 4096;
 
 export class ClientConnection {
   private readonly decoder: FrameDecoder;
+  private readonly reader: FrameReader;
   private readonly writer: FrameWriter;
   private readonly pending = new Map<number, PendingCall>();
   private readonly waiting: WaitingCall[] = [];
@@ -75,9 +77,12 @@ export class ClientConnection {
     private readonly instance: string,
     private readonly limits: RpcLimits,
     private readonly logger: RpcLogger,
+    decoder: FrameDecoder,
+    reader: FrameReader,
   ) {
     this.inflightMax = limits.inflightRequestsMax;
-    this.decoder = new FrameDecoder(handshakeHeaderBytesMax, handshakePayloadBytesMax);
+    this.decoder = decoder;
+    this.reader = reader;
     this.writer = new FrameWriter(socket, limits.coalesceFrameBytesMax);
     this.ready = new Promise<void>((resolve, reject) => {
       this.resolveReady = resolve;
@@ -85,7 +90,6 @@ export class ClientConnection {
     });
     // Nobody may be waiting on `ready` when the connection fails later; that is fine.
     this.ready.catch(() => {});
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (error: NodeJS.ErrnoException) => {
       this.closeReason ||= error.code === 'ECONNREFUSED' ? 'connection refused' : `${error.code ?? 'error'}: ${error.message}`;
     });
@@ -94,8 +98,25 @@ export class ClientConnection {
 
   static open(address: string, secret: Buffer, instance: string, limits: RpcLimits, logger: RpcLogger): ClientConnection {
     const { host, port } = parseAddress(address);
-    const socket = connect({ host, port, noDelay: true });
-    const connection = new ClientConnection(socket, address, secret, instance, limits, logger);
+    // The socket reads into memory the frame reader hands it (`onread`; asked for at once,
+    // inside connect()), so a large answer is read straight into its own buffer; the
+    // connection exists before the first read arrives.
+    const decoder = new FrameDecoder(handshakeHeaderBytesMax, handshakePayloadBytesMax);
+    const reader = new FrameReader(decoder, limits.readScratchBytes, limits.readInPlaceBytesMin);
+    let connection: ClientConnection | undefined;
+    const socket = connect({
+      host,
+      port,
+      noDelay: true,
+      onread: {
+        buffer: () => reader.buffer(),
+        callback: (bytes: number) => {
+          connection!.onRead(bytes);
+          return true;
+        },
+      },
+    });
+    connection = new ClientConnection(socket, address, secret, instance, limits, logger, decoder, reader);
     const timer = setTimeout(() => {
       if (connection.state === 'connecting') connection.fail(`could not connect and authenticate within ${limits.connectTimeoutMs} ms`);
     }, limits.connectTimeoutMs);
@@ -262,12 +283,12 @@ export class ClientConnection {
     if (this.state === 'draining' && this.pending.size === 0) this.fail('drained after GoAway');
   }
 
-  private onData(chunk: Buffer): void {
+  private onRead(bytes: number): void {
     if (this.state === 'closed') return;
-    this.decoder.push(chunk);
+    this.reader.read(bytes);
     try {
       let frame: Frame | null;
-      while (!this.isClosed && (frame = this.decoder.next()) !== null) this.dispatch(frame);
+      while (!this.isClosed && (frame = this.reader.next()) !== null) this.dispatch(frame);
     } catch (error) {
       if (error instanceof FrameError) {
         this.logger.warn({ address: this.address, reason: error.message }, 'rpc: bad frame from server, closing');

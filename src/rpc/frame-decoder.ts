@@ -3,6 +3,7 @@
 // one that spans chunks is copied once into a buffer of exactly its size. Memory held is
 // at most one frame plus one chunk, because the prefix is checked (lengths against the
 // limits) before anything of the body is kept waiting.
+import { assert } from '../errors/assert.js';
 import { FrameError, frameHeaderBytes, readFramePrefix, verifyFrameChecksum, verifyFrameChecksumInPlace, type FramePrefix } from './frame.js';
 
 export interface Frame {
@@ -92,6 +93,54 @@ export class FrameDecoder {
       header,
       payload,
     };
+  }
+
+  /**
+   * Lets go of every chunk pushed so far, for a caller that reads into one buffer again
+   * and again (call it once next() has returned null). What is buffered is copied into
+   * memory of the decoder's own, except when a frame of at least `directBytesMin` bytes
+   * is under way: then the answer is a buffer of that whole frame (prefix, header and
+   * payload) with the bytes so far at its start, the decoder forgets them, and the
+   * caller reads the rest of the frame into the buffer and pushes it whole, so the
+   * frame's bytes are read in place and decode without a copy. Such a buffer is sized
+   * from a prefix already checked against the limits.
+   */
+  detach(directBytesMin: number): { frame: Buffer; filled: number } | null {
+    if (this.buffered === 0) {
+      this.chunks = [];
+      this.offset = 0;
+      return null;
+    }
+    const prefix = this.prefix;
+    if (prefix !== null && frameHeaderBytes + prefix.headerLength + prefix.payloadLength >= directBytesMin) {
+      const total = frameHeaderBytes + prefix.headerLength + prefix.payloadLength;
+      const frame = Buffer.allocUnsafe(total);
+      let filled = 0;
+      // The prefix was either consumed into prefixBytes or still lies at the read position.
+      if (this.prefixBytes !== null) filled += this.prefixBytes.copy(frame, 0);
+      filled += this.copyBuffered(frame, filled);
+      assert(filled < total, `frame decoder: detach found a whole frame of ${total} bytes that next() did not return`);
+      this.chunks = [];
+      this.offset = 0;
+      this.buffered = 0;
+      this.prefix = null;
+      this.prefixBytes = null;
+      return { frame, filled };
+    }
+    const rest = Buffer.allocUnsafe(this.buffered);
+    this.copyBuffered(rest, 0);
+    this.chunks = [rest];
+    this.offset = 0;
+    return null;
+  }
+
+  private copyBuffered(target: Buffer, at: number): number {
+    let copied = 0;
+    for (let index = 0; index < this.chunks.length; index++) {
+      const chunk = this.chunks[index]!;
+      copied += chunk.copy(target, at + copied, index === 0 ? this.offset : 0);
+    }
+    return copied;
   }
 
   // Consumes bytes known to lie in the first chunk.

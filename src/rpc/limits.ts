@@ -17,6 +17,12 @@ export interface RpcLimits {
   readonly writeQueueBytesMax: number;
   // Small frames are copied into one buffer per flush; larger ones are written as they are.
   readonly coalesceFrameBytesMax: number;
+  // A client reads its socket into one scratch buffer of this size, used again for every
+  // read (frames in it are copied out)...
+  readonly readScratchBytes: number;
+  // ...except a frame of at least this many bytes: once its prefix is in, the rest is
+  // read straight into a buffer of the frame's size (frame-reader.ts).
+  readonly readInPlaceBytesMin: number;
   readonly handshakeTimeoutMs: number;
   // A connection holding part of a frame that gets no byte for this long is closed; an
   // idle connection between frames is left alone.
@@ -36,6 +42,8 @@ export const defaultRpcLimits: RpcLimits = Object.freeze({
   waitingCallsMax: 65536,
   writeQueueBytesMax: 16 * 1024 * 1024,
   coalesceFrameBytesMax: 16 * 1024,
+  readScratchBytes: 64 * 1024,
+  readInPlaceBytesMin: 64 * 1024,
   handshakeTimeoutMs: 5_000,
   frameStallTimeoutMs: 30_000,
   connectTimeoutMs: 3_000,
