@@ -228,6 +228,29 @@ describe('volume SDK against a three-replica cluster', { timeout: 600_000 }, () 
     }
   });
 
+  test('an open file sees its own link count change: a link makes it 2, unlinking both names 0, its unpublished bytes kept', async () => {
+    await volume.mkdir('/links-open');
+    const handle = await volume.open('/links-open/a', 'w+');
+    try {
+      await handle.write(Buffer.from('not yet published'), 0, 17, 0);
+      assert.equal((await handle.stat()).nlink, 1);
+      await volume.link('/links-open/a', '/links-open/b');
+      assert.equal((await handle.stat()).nlink, 2, 'after link');
+      await volume.unlink('/links-open/a');
+      assert.equal((await handle.stat()).nlink, 1, 'after one unlink');
+      await volume.writeFile('/links-open/c', 'other');
+      await volume.rename('/links-open/c', '/links-open/b');
+      const stats = await handle.stat();
+      assert.equal(stats.nlink, 0, 'after the last name was renamed over');
+      assert.equal(stats.size, 17, 'the buffered bytes still count');
+      const bytes = Buffer.alloc(17);
+      await handle.read(bytes, 0, 17, 0);
+      assert.equal(bytes.toString(), 'not yet published');
+    } finally {
+      await handle.close();
+    }
+  });
+
   test('round trips: a create or an unlink leaves the parent\'s attributes cached, and a stat of a name is one lookup', async () => {
     const rpc = new RpcClient({ secret: cluster.secret, instance: 'counting-client' });
     const sent: string[] = [];

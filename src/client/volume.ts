@@ -509,7 +509,10 @@ export class Volume {
           );
           if (answer.moved !== undefined) this.#attrs.delete(answer.moved.ino);
           // A replaced inode held by another partition loses its link there: the partition owes it (link-drops.ts).
-          if (answer.replaced !== undefined) this.#attrs.delete(answer.replaced.ino);
+          if (answer.replaced !== undefined) {
+            this.#attrs.delete(answer.replaced.ino);
+            await this.#refreshOpenLinks(answer.replaced.ino);
+          }
         } else {
           const moved = await renameAcrossPartitions(this.meta, {
             sourcePartitionId: sourcePartition,
@@ -547,7 +550,10 @@ export class Volume {
               return (await this.#lookup(parentIno, name)).ino === ino ? { inode: undefined, dentry: undefined } : undefined;
             },
           );
-          if (answer.inode !== undefined) this.#remember(answer.inode);
+          if (answer.inode !== undefined) {
+            this.#remember(answer.inode);
+            this.#open.get(ino)?.refreshAttributes(answer.inode);
+          } else await this.#refreshOpenLinks(ino);
         } else {
           const inode = (await this.meta.call(MetaNode.addLink, InodeLinkRequest.create({ partitionId: inodePartition, ino }), mutation)).inode;
           try {
@@ -557,6 +563,7 @@ export class Volume {
             throw error;
           }
           this.#attrs.delete(ino);
+          if (inode !== undefined) this.#open.get(ino)?.refreshAttributes(inode);
         }
         this.#attrs.delete(parentIno);
       },
@@ -893,6 +900,19 @@ export class Volume {
     // An inode held by another partition loses the link there once the entry's partition
     // hands it over (link-drops.ts), within moments: its nlink may show one more until then.
     this.#attrs.delete(answer.dentry.ino);
+    await this.#refreshOpenLinks(answer.dentry.ino);
+  }
+
+  /**
+   * After a change of an inode's links (unlink, link, a rename over it): a file of it open
+   * here shows the new link count (fstat of an unlinked open file says 0), its buffered
+   * size and extents kept.
+   */
+  async #refreshOpenLinks(ino: number): Promise<void> {
+    const open = this.#open.get(ino);
+    if (open === undefined) return;
+    const answer = await this.meta.call(MetaNode.getInode, GetInodeRequest.create({ partitionId: await this.#partitionIdOf(ino), ino }), read).catch(() => undefined);
+    if (answer?.inode !== undefined) open.refreshAttributes(answer.inode);
   }
 
   async #removeTree(directoryIno: number, budget: { entries: number }): Promise<void> {
