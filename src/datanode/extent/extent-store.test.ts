@@ -33,6 +33,21 @@ async function appendAll(store: ExtentStore, extentId: number, bytes: Uint8Array
   }
 }
 
+/** The simulated disk has no holes: this puncher zeroes like the real one would, and records each punch. */
+function fakePuncher(disk: SimulatedDisk, punched: Array<[string, number, number]>, works: () => boolean): (path: string, offset: number, length: number) => Promise<boolean> {
+  return async (path, offset, length) => {
+    if (!works()) return false;
+    punched.push([path, offset, length]);
+    const file = await disk.openForAppend(path);
+    try {
+      await file.write(offset, new Uint8Array(length));
+    } finally {
+      await file.close();
+    }
+    return true;
+  };
+}
+
 async function fresh(): Promise<{ disk: SimulatedDisk; store: ExtentStore }> {
   const disk = new SimulatedDisk();
   return { disk, store: await ExtentStore.open(disk, directory) };
@@ -332,18 +347,7 @@ test('a release punches whole pages through the hole puncher, zeroes a partial l
   const disk = new SimulatedDisk();
   const punched: Array<[string, number, number]> = [];
   let punchWorks = true;
-  // The simulated disk has no holes: the fake puncher zeroes like the real one would.
-  const punchHole = async (path: string, offset: number, length: number): Promise<boolean> => {
-    if (!punchWorks) return false;
-    punched.push([path, offset, length]);
-    const file = await disk.openForAppend(path);
-    try {
-      await file.write(offset, new Uint8Array(length));
-    } finally {
-      await file.close();
-    }
-    return true;
-  };
+  const punchHole = fakePuncher(disk, punched, () => punchWorks);
   const store = await ExtentStore.open(disk, directory, extentLimitsDefault, { punchHole });
   const first = pattern(9000, 1);
   await store.appendTinyAt(2, 0, first);
@@ -362,6 +366,26 @@ test('a release punches whole pages through the hole puncher, zeroes a partial l
   assert.equal(await store.releaseTiny(2, 12288, 5000), 8192);
   assert.deepEqual(await store.read(2, 12288, 5000), new Uint8Array(5000), 'zeroed when punching fails');
   assert.equal(store.freedBytes(2), 12288 + 8192 + 4096);
+  await store.close();
+});
+
+test('repair of a tiny extent block gives back the pages a missed release zeroed: whole zero pages are punched, the rest written', async () => {
+  const disk = new SimulatedDisk();
+  const punched: Array<[string, number, number]> = [];
+  const store = await ExtentStore.open(disk, directory, extentLimitsDefault, { punchHole: fakePuncher(disk, punched, () => true) });
+  await store.appendTinyAt(2, 0, pattern(9000, 1));
+  await store.appendTinyAt(2, 12288, pattern(5000, 2));
+  await store.appendTinyAt(2, 20480, pattern(100, 3));
+  // What the majority holds after the first file's release: its three pages are zeros.
+  const majority = new Uint8Array(20580);
+  majority.set(pattern(5000, 2), 12288);
+  majority.set(pattern(100, 3), 20480);
+  await store.replaceBlock(2, 0, majority, crc32(majority));
+  // Pages 0-2 (the released file) go as one run; page 4 holds the second file's tail and
+  // then zeros, and the last page is partial: both are written, not punched.
+  assert.deepEqual(punched, [[`${directory}/2.extent`, 0, 12288]]);
+  assert.deepEqual(await store.read(2, 0, 20580), majority, 'the bytes are the copied ones');
+  assert.equal(store.freedBytes(2), 0, 'punched pages are not counted as released here');
   await store.close();
 });
 

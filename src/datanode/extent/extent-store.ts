@@ -263,6 +263,7 @@ export class ExtentStore {
       const computed = crc32(bytes);
       if (computed !== expectedCrc) refuse(StatusCode.CHECKSUM_MISMATCH, `replace block ${block} of extent ${extentId}: copied bytes have CRC 0x${computed.toString(16)}, the source said 0x${expectedCrc.toString(16)}`);
       await state.file.write(start, bytes);
+      if (state.tiny) await this.punchZeroPages(extentId, start, bytes);
       state.blockCrcs[block] = computed;
       state.dataDirty = true;
       state.tableDirty = true;
@@ -273,6 +274,32 @@ export class ExtentStore {
         await this.writeBadBlocks();
       }
     });
+  }
+
+  /**
+   * After repair copied a block of a tiny extent: runs of whole pages that are all zeros
+   * are punched out of the file. A replica that missed a release (the leader's forward
+   * failed) gets the released pages' zeros from repair, and without this would keep them
+   * allocated for good. The bytes read the same either way; a page that is punched is not
+   * counted as released (that count stays what deletions released here).
+   */
+  private async punchZeroPages(extentId: number, start: number, bytes: Uint8Array): Promise<void> {
+    const punch = this.options.punchHole;
+    if (punch === undefined) return;
+    const page = this.limits.tinyAlignmentBytes;
+    const path = `${this.directory}/${extentFileName(extentId)}`;
+    let runStart = -1;
+    // Bounded: one turn per whole page of the block, plus one to close the last run.
+    for (let at = 0; at <= bytes.byteLength; at += page) {
+      const whole = at + page <= bytes.byteLength && (start + at) % page === 0;
+      const zero = whole && bytes.subarray(at, at + page).every((byte) => byte === 0);
+      if (zero && runStart < 0) runStart = at;
+      if (!zero && runStart >= 0) {
+        // A failed punch leaves the zeros written: correct, only not given back.
+        await punch(path, start + runStart, at - runStart);
+        runStart = -1;
+      }
+    }
   }
 
   /** The CRC32 of each block of the extent, as kept in memory (what the next sync persists). */
