@@ -11,7 +11,6 @@ import { DataPartition } from './data-partition.js';
 import { normalExtentIdFirst } from './extent/index.js';
 import type { DataNodeLimits } from './limits.js';
 import { encodeOverwrite } from './overwrite-command.js';
-import { ReadBufferPool } from './read-buffer-pool.js';
 import type { PeerDirectory } from './peer-directory.js';
 import { executeRepairs, summarize, type RepairDeps } from './repair-runner.js';
 
@@ -71,7 +70,6 @@ function checkPayload(action: string, size: number, crc: number, payload: Uint8A
 
 export function registerDataNodeService(server: RpcServer, deps: DataNodeServiceDeps): void {
   const { limits } = deps;
-  const readBuffers = new ReadBufferPool(limits.readBufferBytes, limits.readBuffersMax);
 
   server.handle(DataNode.createExtent, async (request: CreateExtentRequest) => {
     const partition = partitionOf(deps, request.partitionId);
@@ -158,13 +156,9 @@ export function registerDataNodeService(server: RpcServer, deps: DataNodeService
     }
     if (context.signal.aborted) throw new AtollError(StatusCode.CANCELLED, `${action}: the caller gave up`);
     let read: { data: Uint8Array; crc32: number };
-    // The blocks are read into a pooled buffer, given back once the answer has left it.
-    let buffer: Buffer | undefined;
     try {
-      read = await store.readWithCrc(request.extentId, request.offset, request.size, (bytes) => (buffer = readBuffers.take(bytes)));
+      read = await store.readWithCrc(request.extentId, request.offset, request.size);
     } catch (error) {
-      // The read failed: nothing refers to its buffer.
-      if (buffer !== undefined) readBuffers.give(buffer);
       if (error instanceof AtollError && error.status === StatusCode.CHECKSUM_MISMATCH) {
         // The store marked the block; the leader's next round copies it from a replica.
         partition.caughtUp = partition.context.isLeader() ? partition.caughtUp : false;
@@ -173,8 +167,7 @@ export function registerDataNodeService(server: RpcServer, deps: DataNodeService
       }
       throw error;
     }
-    const taken = buffer;
-    return withPayload({ size: read.data.byteLength, crc32: read.crc32 }, read.data, taken === undefined ? undefined : () => readBuffers.give(taken));
+    return withPayload({ size: read.data.byteLength, crc32: read.crc32 }, read.data);
   });
 
   server.handle(DataNode.sync, async (request) => {
