@@ -41,6 +41,16 @@ const readBytes = 1024 * 1024;
 // Read calls in flight per sequential reader (BENCH_READ_WINDOW; the data client's readWindow by default).
 const readWindow = Number(process.env.BENCH_READ_WINDOW ?? dataClientLimitsDefault.readWindow);
 const source = randomBytes(8 * 1024 * 1024);
+
+/** Runs `task(0..count-1)` in order with readWindow of them in flight at all times. */
+async function keepingWindowFull(count: number, task: (index: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    // Bounded: each turn takes one index.
+    while (next < count) await task(next++);
+  };
+  await Promise.all(Array.from({ length: readWindow }, worker));
+}
 const sides = new Set((process.env.BENCH_SIDES ?? 'cache,direct,bare,atoll').split(','));
 const directAlignmentBytes = 4096;
 
@@ -214,15 +224,7 @@ function clusterSide(client: DataClient): Side {
         for (let at = 0; at < take; at += readBytes) chunks.push({ key, at, size: Math.min(readBytes, take - at) });
         done += take;
       }
-      let next = 0;
-      const worker = async (): Promise<void> => {
-        // Bounded: each turn takes one chunk.
-        while (next < chunks.length) {
-          const chunk = chunks[next++]!;
-          await client.readKey(chunk.key, chunk.at, chunk.size);
-        }
-      };
-      await Promise.all(Array.from({ length: readWindow }, worker));
+      await keepingWindowFull(chunks.length, (index) => client.readKey(chunks[index]!.key, chunks[index]!.at, chunks[index]!.size));
     },
     async randomRead(stream, offset) {
       const keys = files.get(stream)!;
@@ -284,16 +286,7 @@ async function bareSide(directory: string): Promise<{ side: Side; stop: () => vo
     },
     async read(stream, bytes) {
       // As the cluster side: 1 MiB calls, readWindow of them in flight at all times.
-      let next = 0;
-      const worker = async (): Promise<void> => {
-        // Bounded: each turn takes one chunk.
-        while (next < bytes) {
-          const from = next;
-          next += readBytes;
-          await readChecked(stream, from, Math.min(readBytes, bytes - from));
-        }
-      };
-      await Promise.all(Array.from({ length: readWindow }, worker));
+      await keepingWindowFull(Math.ceil(bytes / readBytes), (index) => readChecked(stream, index * readBytes, Math.min(readBytes, bytes - index * readBytes)));
     },
     async randomRead(stream, offset) {
       await readChecked(stream, offset, 4096);

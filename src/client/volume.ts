@@ -550,10 +550,7 @@ export class Volume {
               return (await this.#lookup(parentIno, name)).ino === ino ? { inode: undefined, dentry: undefined } : undefined;
             },
           );
-          if (answer.inode !== undefined) {
-            this.#remember(answer.inode);
-            this.#open.get(ino)?.refreshAttributes(answer.inode);
-          } else await this.#refreshOpenLinks(ino);
+          if (answer.inode !== undefined) this.#remember(answer.inode);
         } else {
           const inode = (await this.meta.call(MetaNode.addLink, InodeLinkRequest.create({ partitionId: inodePartition, ino }), mutation)).inode;
           try {
@@ -563,9 +560,9 @@ export class Volume {
             throw error;
           }
           this.#attrs.delete(ino);
-          if (inode !== undefined) this.#open.get(ino)?.refreshAttributes(inode);
         }
         this.#attrs.delete(parentIno);
+        await this.#refreshOpenLinks(ino);
       },
       newPath,
     );
@@ -911,8 +908,8 @@ export class Volume {
   async #refreshOpenLinks(ino: number): Promise<void> {
     const open = this.#open.get(ino);
     if (open === undefined) return;
-    const answer = await this.meta.call(MetaNode.getInode, GetInodeRequest.create({ partitionId: await this.#partitionIdOf(ino), ino }), read).catch(() => undefined);
-    if (answer?.inode !== undefined) open.refreshAttributes(answer.inode);
+    const inode = await this.#inodeFromMeta(ino).catch(() => undefined);
+    if (inode !== undefined) open.refreshAttributes(inode);
   }
 
   async #removeTree(directoryIno: number, budget: { entries: number }): Promise<void> {
@@ -1034,14 +1031,20 @@ export class Volume {
   }
 
   async #freshInode(ino: number): Promise<Inode> {
-    const answer = await this.meta.call(MetaNode.getInode, GetInodeRequest.create({ partitionId: await this.#partitionIdOf(ino), ino }), read);
-    assert(answer.inode !== undefined, 'get inode answered without the inode');
-    this.#attrs.set(ino, answer.inode);
+    const inode = await this.#inodeFromMeta(ino);
+    this.#attrs.set(ino, inode);
     const open = this.#open.get(ino);
     if (open !== undefined) {
-      open.refresh(answer.inode);
+      open.refresh(inode);
       return open.inode();
     }
+    return inode;
+  }
+
+  /** The inode as its partition's leader has it now (no cache consulted or filled). */
+  async #inodeFromMeta(ino: number): Promise<Inode> {
+    const answer = await this.meta.call(MetaNode.getInode, GetInodeRequest.create({ partitionId: await this.#partitionIdOf(ino), ino }), read);
+    assert(answer.inode !== undefined, 'get inode answered without the inode');
     return answer.inode;
   }
 
