@@ -7,6 +7,14 @@ export interface DataNodeLimits {
   readonly packetBytesMax: number;
   /** One read call. */
   readonly readBytesMax: number;
+  /**
+   * Reads whose blocks fit in this many bytes (a 1 MiB read and the partial blocks
+   * around it) use a pooled buffer, given back once the answer is on the socket
+   * (read-buffer-pool.ts); larger ones get a buffer of their own.
+   */
+  readonly readBufferBytes: number;
+  /** Pooled read buffers kept for reuse at most (memory: this times readBufferBytes). */
+  readonly readBuffersMax: number;
   /** A leader's forward of a packet, create, sync or delete to one follower. */
   readonly forwardDeadlineMs: number;
   /** The leader compares its extents with its followers this often. */
@@ -26,6 +34,8 @@ export interface DataNodeLimits {
 export const dataNodeLimitsDefault: DataNodeLimits = Object.freeze({
   packetBytesMax: extentLimitsDefault.packetBytesMax,
   readBytesMax: 4 * 1024 * 1024,
+  readBufferBytes: 1024 * 1024 + 2 * extentLimitsDefault.blockBytes,
+  readBuffersMax: 32,
   forwardDeadlineMs: 10_000,
   repairIntervalMs: 2_000,
   repairIdleMs: 3_000,

@@ -11,6 +11,7 @@ import { DataPartition } from './data-partition.js';
 import { normalExtentIdFirst } from './extent/index.js';
 import type { DataNodeLimits } from './limits.js';
 import { encodeOverwrite } from './overwrite-command.js';
+import { ReadBufferPool } from './read-buffer-pool.js';
 import type { PeerDirectory } from './peer-directory.js';
 import { executeRepairs, summarize, type RepairDeps } from './repair-runner.js';
 
@@ -70,6 +71,7 @@ function checkPayload(action: string, size: number, crc: number, payload: Uint8A
 
 export function registerDataNodeService(server: RpcServer, deps: DataNodeServiceDeps): void {
   const { limits } = deps;
+  const readBuffers = new ReadBufferPool(limits.readBufferBytes, limits.readBuffersMax);
 
   server.handle(DataNode.createExtent, async (request: CreateExtentRequest) => {
     const partition = partitionOf(deps, request.partitionId);
@@ -156,9 +158,13 @@ export function registerDataNodeService(server: RpcServer, deps: DataNodeService
     }
     if (context.signal.aborted) throw new AtollError(StatusCode.CANCELLED, `${action}: the caller gave up`);
     let read: { data: Uint8Array; crc32: number };
+    // The blocks are read into a pooled buffer, given back once the answer has left it.
+    let buffer: Buffer | undefined;
     try {
-      read = await store.readWithCrc(request.extentId, request.offset, request.size);
+      read = await store.readWithCrc(request.extentId, request.offset, request.size, (bytes) => (buffer = readBuffers.take(bytes)));
     } catch (error) {
+      // The read failed: nothing refers to its buffer.
+      if (buffer !== undefined) readBuffers.give(buffer);
       if (error instanceof AtollError && error.status === StatusCode.CHECKSUM_MISMATCH) {
         // The store marked the block; the leader's next round copies it from a replica.
         partition.caughtUp = partition.context.isLeader() ? partition.caughtUp : false;
@@ -167,7 +173,8 @@ export function registerDataNodeService(server: RpcServer, deps: DataNodeService
       }
       throw error;
     }
-    return withPayload({ size: read.data.byteLength, crc32: read.crc32 }, read.data);
+    const taken = buffer;
+    return withPayload({ size: read.data.byteLength, crc32: read.crc32 }, read.data, taken === undefined ? undefined : () => readBuffers.give(taken));
   });
 
   server.handle(DataNode.sync, async (request) => {

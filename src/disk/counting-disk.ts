@@ -34,8 +34,8 @@ class CountingDiskFile implements DiskFile {
     return this.inner.size();
   }
 
-  read(position: number, length: number): Promise<Uint8Array> {
-    return this.inner.read(position, length);
+  read(position: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
+    return this.inner.read(position, length, into);
   }
 
   append(bytes: Uint8Array): Promise<void> {

@@ -10,8 +10,12 @@ export interface DiskFile {
   readonly path: string;
   /** Current size in bytes, including data not yet synced. */
   size(): Promise<number>;
-  /** Up to `length` bytes from `position`; fewer only where the file ends. */
-  read(position: number, length: number): Promise<Uint8Array>;
+  /**
+   * Up to `length` bytes from `position`; fewer only where the file ends. Read into
+   * `into` (at least `length` bytes; the answer is then a view of it) instead of a new
+   * buffer when given.
+   */
+  read(position: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   /** Appends every byte of `bytes` (only on a file opened with openForAppend). */
   append(bytes: Uint8Array): Promise<void>;
   /**

@@ -36,11 +36,12 @@ class NodeDiskFile implements DiskFile {
     }
   }
 
-  async read(position: number, length: number): Promise<Uint8Array> {
+  async read(position: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     this.checkOpen('read');
     assert(Number.isSafeInteger(position) && position >= 0, () => `read ${this.path}: bad position ${position}`);
     assert(Number.isSafeInteger(length) && length >= 0, () => `read ${this.path}: bad length ${length}`);
-    const buffer = Buffer.allocUnsafe(length);
+    assert(into === undefined || into.byteLength >= length, () => `read ${this.path}: a buffer of ${into!.byteLength} bytes for ${length}`);
+    const buffer = into ?? Buffer.allocUnsafe(length);
     let filled = 0;
     try {
       // A read may return fewer bytes than asked before the end of the file; only 0 means the end.

@@ -98,11 +98,15 @@ class SimulatedDiskFile implements DiskFile {
     return this.content.length;
   }
 
-  async read(position: number, length: number): Promise<Uint8Array> {
+  async read(position: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     this.check('read');
     assert(Number.isSafeInteger(position) && position >= 0, () => `read ${this.path}: bad position ${position}`);
     assert(Number.isSafeInteger(length) && length >= 0, () => `read ${this.path}: bad length ${length}`);
-    return this.content.read(position, length);
+    assert(into === undefined || into.byteLength >= length, () => `read ${this.path}: a buffer of ${into!.byteLength} bytes for ${length}`);
+    const bytes = this.content.read(position, length);
+    if (into === undefined) return bytes;
+    into.set(bytes);
+    return into.subarray(0, bytes.byteLength);
   }
 
   async append(bytes: Uint8Array): Promise<void> {

@@ -21,6 +21,9 @@ export class FrameWriter {
   // Pieces queued before the current batch range, in order: earlier batch ranges and
   // large payloads.
   private segments: Uint8Array[] = [];
+  // For a payload among the segments whose sender wants to know when it has left: its
+  // index there and the callback (called from the socket write's callback).
+  private sentCallbacks: Array<{ segment: number; onSent: () => void }> = [];
   private scheduled = false;
   private closed = false;
 
@@ -44,12 +47,13 @@ export class FrameWriter {
 
   // Queues a frame, encoding `message` straight into the batch. `headerLength` is
   // codec.encodedSize(message), which the caller has computed (and range-checked) already.
-  enqueueMessage<T>(kind: FrameKind, method: number, requestId: number, deadlineMs: number, codec: MessageCodec<T>, message: T, headerLength: number, payload: Uint8Array | null): void {
+  // `onSent`: called once the payload's bytes have left it (see ReplyWithPayload).
+  enqueueMessage<T>(kind: FrameKind, method: number, requestId: number, deadlineMs: number, codec: MessageCodec<T>, message: T, headerLength: number, payload: Uint8Array | null, onSent?: () => void): void {
     if (this.closed) return;
     const offset = this.reserve(frameHeaderBytes + headerLength, payload);
     const end = codec.encodeInto(message, this.batch, offset + frameHeaderBytes);
     if (end !== offset + frameHeaderBytes + headerLength) throw new Error(`rpc: header codec wrote ${end - offset - frameHeaderBytes} bytes, measured ${headerLength}`);
-    this.finishFrame(offset, kind, method, requestId, deadlineMs, headerLength, payload);
+    this.finishFrame(offset, kind, method, requestId, deadlineMs, headerLength, payload, onSent);
   }
 
   enqueueEmpty(kind: FrameKind, method: number, requestId: number): void {
@@ -59,6 +63,7 @@ export class FrameWriter {
   close(): void {
     this.closed = true;
     this.segments = [];
+    this.sentCallbacks = [];
     this.batchStart = this.position;
   }
 
@@ -69,12 +74,26 @@ export class FrameWriter {
     const segments = this.segments;
     if (segments.length === 0) return;
     this.segments = [];
+    const callbacks = this.sentCallbacks;
+    this.sentCallbacks = [];
+    let next = 0;
+    // A payload whose sender is told when it has left: its own write's callback tells it
+    // (the socket is done with the bytes, or the write failed and dropped them).
+    const write = (segment: Uint8Array, index: number): void => {
+      const callback = callbacks[next];
+      if (callback === undefined || callback.segment !== index) {
+        this.socket.write(segment);
+        return;
+      }
+      next += 1;
+      this.socket.write(segment, () => callback.onSent());
+    };
     if (segments.length === 1) {
-      this.socket.write(segments[0]!);
+      write(segments[0]!, 0);
       return;
     }
     this.socket.cork();
-    for (const segment of segments) this.socket.write(segment);
+    segments.forEach(write);
     this.socket.uncork();
   }
 
@@ -94,18 +113,21 @@ export class FrameWriter {
     return offset;
   }
 
-  private finishFrame(offset: number, kind: FrameKind, method: number, requestId: number, deadlineMs: number, headerLength: number, payload: Uint8Array | null): void {
+  private finishFrame(offset: number, kind: FrameKind, method: number, requestId: number, deadlineMs: number, headerLength: number, payload: Uint8Array | null, onSent?: () => void): void {
     const payloadLength = payload === null ? 0 : payload.length;
     writeFramePrefix(this.batch, offset, kind, method, requestId, deadlineMs, headerLength, payloadLength);
     sealFrame(this.batch, offset, headerLength);
-    if (payloadLength > 0) {
-      if (payloadLength <= this.coalesceFrameBytesMax) {
-        this.batch.set(payload!, offset + frameHeaderBytes + headerLength);
-      } else {
-        // Large payload: the batch so far, then the payload itself, uncopied.
-        this.cutBatch();
-        this.segments.push(payload!);
-      }
+    if (payloadLength > 0 && payloadLength <= this.coalesceFrameBytesMax) {
+      this.batch.set(payload!, offset + frameHeaderBytes + headerLength);
+      // Copied: the sender's memory is free at once.
+      onSent?.();
+    } else if (payloadLength > 0) {
+      // Large payload: the batch so far, then the payload itself, uncopied.
+      this.cutBatch();
+      if (onSent !== undefined) this.sentCallbacks.push({ segment: this.segments.length, onSent });
+      this.segments.push(payload!);
+    } else {
+      onSent?.();
     }
     if (!this.scheduled) {
       this.scheduled = true;

@@ -19,16 +19,20 @@ export interface MethodDescriptor<Request, Response> {
   readonly response: MessageCodec<Response>;
 }
 
-// A handler's result when the response carries bulk bytes beside its header.
+// A handler's result when the response carries bulk bytes beside its header. `onSent`,
+// when given, is called once the payload's bytes have left it (copied into a frame batch,
+// or written to the socket, or the write failed); never when the answer was not sent at
+// all (the payload is then just dropped). A handler may then use its memory again.
 export class ReplyWithPayload<Response> {
   constructor(
     readonly response: Response,
     readonly payload: Uint8Array,
+    readonly onSent?: () => void,
   ) {}
 }
 
-export function withPayload<Response>(response: Response, payload: Uint8Array): ReplyWithPayload<Response> {
-  return new ReplyWithPayload(response, payload);
+export function withPayload<Response>(response: Response, payload: Uint8Array, onSent?: () => void): ReplyWithPayload<Response> {
+  return new ReplyWithPayload(response, payload, onSent);
 }
 
 export interface ResponseWithPayload<Response> {

@@ -464,12 +464,13 @@ class ServerConnection {
           const codec = registered.method.response;
           const response = value instanceof ReplyWithPayload ? value.response : value;
           const payload = value instanceof ReplyWithPayload ? value.payload : null;
+          const onSent = value instanceof ReplyWithPayload ? value.onSent : undefined;
           const headerLength = codec.encodedSize(response);
           const limits = this.server.limits;
           if (headerLength > limits.headerBytesMax || (payload !== null && payload.length > limits.payloadBytesMax)) {
             throw new AtollError(StatusCode.TOO_LARGE, `${registered.label}: response of ${headerLength} + ${payload?.length ?? 0} bytes exceeds the frame limits`);
           }
-          this.writer.enqueueMessage(FrameKind.Response, methodId, requestId, 0, codec, response, headerLength, payload);
+          this.writer.enqueueMessage(FrameKind.Response, methodId, requestId, 0, codec, response, headerLength, payload, onSent);
         } catch (encodeError) {
           status = this.sendFailure(requestId, registered, encodeError);
         }

@@ -356,15 +356,17 @@ export class ExtentStore {
   /**
    * As `read`, with the CRC32 of the bytes returned. Whole blocks inside the range bring
    * the CRC they were just verified against, so only the partial blocks at its ends are
-   * passed over again (crc32Combine joins the pieces).
+   * passed over again (crc32Combine joins the pieces). `buffer`, when given, provides the
+   * memory the blocks are read into (at least the bytes asked for); the data is then a
+   * view of it.
    */
-  readWithCrc(extentId: number, offset: number, length: number): Promise<{ data: Uint8Array; crc32: number }> {
+  readWithCrc(extentId: number, offset: number, length: number, buffer?: (bytes: number) => Uint8Array): Promise<{ data: Uint8Array; crc32: number }> {
     return this.shared(async () => {
       const state = this.extent('read', extentId);
       checkRange('read', extentId, offset, length, state.size);
       if (length > this.limits.readBytesMax) refuse(StatusCode.TOO_LARGE, `read extent ${extentId}: ${length} bytes is over readBytesMax=${this.limits.readBytesMax}`);
       if (length === 0) return { data: new Uint8Array(0), crc32: 0 };
-      const { start, data } = await this.readVerified('read', state, offset, offset + length);
+      const { start, data } = await this.readVerified('read', state, offset, offset + length, buffer);
       const blockBytes = this.limits.blockBytes;
       const end = offset + length;
       let crc = 0;
@@ -656,13 +658,13 @@ export class ExtentStore {
   }
 
   /** Reads the whole blocks around [from, to) and checks each one's CRC. */
-  private async readVerified(action: string, state: ExtentState, from: number, to: number): Promise<{ start: number; data: Uint8Array }> {
+  private async readVerified(action: string, state: ExtentState, from: number, to: number, buffer?: (bytes: number) => Uint8Array): Promise<{ start: number; data: Uint8Array }> {
     const blockBytes = this.limits.blockBytes;
     const firstBlock = Math.floor(from / blockBytes);
     const lastBlock = Math.floor((to - 1) / blockBytes);
     const start = firstBlock * blockBytes;
     const end = Math.min((lastBlock + 1) * blockBytes, state.size);
-    const data = await state.file.read(start, end - start);
+    const data = await state.file.read(start, end - start, buffer?.(end - start));
     for (let block = firstBlock; block <= lastBlock; block++) {
       const blockStart = block * blockBytes;
       const blockEnd = Math.min(blockStart + blockBytes, state.size);
