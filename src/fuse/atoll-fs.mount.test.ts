@@ -286,7 +286,12 @@ print(oct(st.st_mode & 0o7777), st.st_mtime_ns, st.st_nlink, os.pread(fd, 4, 0).
       stop = true;
       await workload;
     }
-    if (failure !== null) throw failure;
+    if (failure !== null) {
+      // What the mount reported (its unexpected errors name the operation that failed and
+      // why) says which call gave up: the workload's error alone only has the errno.
+      const message = failure instanceof Error ? failure.message : String(failure);
+      throw new Error(`seed ${seed}: ${message}\nthe mount's last output:\n${mounted!.output.slice(-6000)}`, { cause: failure });
+    }
     assert.ok(rounds > 0);
     await compareDirectories(mountDir, localDir, `seed ${seed} after the kills`);
   });
