@@ -1,6 +1,6 @@
 // A Disk that counts what passes through it, around any other Disk. Tests use it to
 // prove group commit (one fdatasync for many records); benchmarks to report syncs.
-import type { Disk, DiskFile } from './disk.js';
+import { byteLengthOf, type Disk, type DiskFile } from './disk.js';
 
 export interface DiskOperationCounts {
   appends: number;
@@ -38,9 +38,9 @@ class CountingDiskFile implements DiskFile {
     return this.inner.read(position, length, into);
   }
 
-  append(bytes: Uint8Array): Promise<void> {
+  append(bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
     this.owner.counts.appends += 1;
-    this.owner.counts.bytesAppended += bytes.byteLength;
+    this.owner.counts.bytesAppended += byteLengthOf(bytes);
     return this.inner.append(bytes);
   }
 

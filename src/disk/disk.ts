@@ -16,8 +16,11 @@ export interface DiskFile {
    * buffer when given.
    */
   read(position: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
-  /** Appends every byte of `bytes` (only on a file opened with openForAppend). */
-  append(bytes: Uint8Array): Promise<void>;
+  /**
+   * Appends every byte of `bytes` (only on a file opened with openForAppend). A list of
+   * pieces is appended in order, as one write where the platform has one (writev).
+   */
+  append(bytes: Uint8Array | readonly Uint8Array[]): Promise<void>;
   /**
    * Overwrites bytes in place at `position` (only on a file opened with openForAppend).
    * The range must lie within the current size: files never get holes this way. Durable
@@ -49,4 +52,17 @@ export interface Disk {
    * A new file is only certain to exist after a crash once its directory is synced.
    */
   syncDirectory(path: string): Promise<void>;
+}
+
+/** The pieces of an append's argument, in order. */
+export function piecesOf(bytes: Uint8Array | readonly Uint8Array[]): readonly Uint8Array[] {
+  return bytes instanceof Uint8Array ? [bytes] : bytes;
+}
+
+/** How many bytes an append's argument holds. */
+export function byteLengthOf(bytes: Uint8Array | readonly Uint8Array[]): number {
+  if (bytes instanceof Uint8Array) return bytes.byteLength;
+  let total = 0;
+  for (const piece of bytes) total += piece.byteLength;
+  return total;
 }

@@ -4,8 +4,18 @@
 import { mkdir, open, readdir, rename, rmdir, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { assert } from '../errors/index.js';
-import type { Disk, DiskFile } from './disk.js';
+import { piecesOf, type Disk, type DiskFile } from './disk.js';
 import { diskError } from './disk-error.js';
+
+/** What is left of `pieces` once their first `bytes` bytes are written. */
+function piecesAfter(pieces: readonly Uint8Array[], bytes: number): Uint8Array[] {
+  let skip = bytes;
+  let index = 0;
+  while (index < pieces.length && skip >= pieces[index]!.byteLength) skip -= pieces[index++]!.byteLength;
+  const rest = pieces.slice(index);
+  if (rest.length > 0 && skip > 0) rest[0] = rest[0]!.subarray(skip);
+  return rest;
+}
 
 class NodeDiskFile implements DiskFile {
   private closed = false;
@@ -56,18 +66,23 @@ class NodeDiskFile implements DiskFile {
     return new Uint8Array(buffer.buffer, buffer.byteOffset, filled);
   }
 
-  async append(bytes: Uint8Array): Promise<void> {
+  async append(bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
     this.checkOpen('append');
     assert(this.appendable, () => `append to ${this.path}: opened for reading only`);
-    let written = 0;
+    let pieces = piecesOf(bytes).filter((piece) => piece.byteLength > 0);
     try {
       // The file is opened with O_APPEND, so every write lands at the end; a short write
-      // (rare, for example when the device fills) is continued, not dropped.
-      while (written < bytes.byteLength) {
-        const result = await this.handle.write(bytes, written, bytes.byteLength - written, null);
-        written += result.bytesWritten;
-        this.sizeAtLeast += result.bytesWritten;
+      // (rare, for example when the device fills) is continued, not dropped. Bounded: each
+      // turn writes at least one byte or throws.
+      while (pieces.length > 0) {
+        const written =
+          pieces.length === 1
+            ? (await this.handle.write(pieces[0]!, 0, pieces[0]!.byteLength, null)).bytesWritten
+            : (await this.handle.writev(pieces as Uint8Array[])).bytesWritten;
+        assert(written > 0, () => `append to ${this.path}: a write took no bytes`);
+        this.sizeAtLeast += written;
         this.appendedSinceSync = true;
+        pieces = piecesAfter(pieces, written);
       }
     } catch (error) {
       throw diskError('append to', this.path, error);

@@ -16,7 +16,7 @@
 import { basename, dirname, posix } from 'node:path';
 import { AtollError, StatusCode, assert } from '../errors/index.js';
 import type { Random } from '../random/index.js';
-import type { Disk, DiskFile } from './disk.js';
+import { byteLengthOf, piecesOf, type Disk, type DiskFile } from './disk.js';
 import { diskStatusError } from './disk-error.js';
 import { SimulatedFileContent } from './simulated-file-content.js';
 
@@ -109,11 +109,11 @@ class SimulatedDiskFile implements DiskFile {
     return into.subarray(0, bytes.byteLength);
   }
 
-  async append(bytes: Uint8Array): Promise<void> {
+  async append(bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
     this.check('append to');
     assert(this.appendable, () => `append to ${this.path}: opened for reading only`);
-    this.disk.checkSpace(this.path, bytes.byteLength);
-    this.content.append(bytes);
+    this.disk.checkSpace(this.path, byteLengthOf(bytes));
+    for (const piece of piecesOf(bytes)) this.content.append(piece);
   }
 
   async write(position: number, bytes: Uint8Array): Promise<void> {

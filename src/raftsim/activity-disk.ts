@@ -31,7 +31,7 @@ class ActivityFile implements DiskFile {
     return noted(this.scheduler, this.inner.read(position, length));
   }
 
-  append(bytes: Uint8Array): Promise<void> {
+  append(bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
     return noted(this.scheduler, this.inner.append(bytes));
   }
 

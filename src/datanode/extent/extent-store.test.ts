@@ -15,6 +15,10 @@ function pattern(length: number, salt: number): Uint8Array {
   return bytes;
 }
 
+function joined(parts: readonly Uint8Array[]): Uint8Array {
+  return new Uint8Array(Buffer.concat(parts));
+}
+
 async function statusOf(action: () => Promise<unknown>): Promise<{ status: StatusCode; message: string }> {
   try {
     await action();
@@ -451,11 +455,20 @@ class GatedDisk extends SimulatedDisk {
   readsInFlight = 0;
   readsInFlightMax = 0;
   inPlaceWrites = 0;
+  /** Extent file appends: the number of pieces each call wrote at once. */
+  readonly appendPieces: number[] = [];
+  appendGateClosed = false;
   #opened: Array<() => void> = [];
+  #appendsOpened: Array<() => void> = [];
 
   open(): void {
     this.gateClosed = false;
     for (const release of this.#opened.splice(0)) release();
+  }
+
+  openAppends(): void {
+    this.appendGateClosed = false;
+    for (const release of this.#appendsOpened.splice(0)) release();
   }
 
   override async openForAppend(path: string): Promise<DiskFile> {
@@ -464,7 +477,11 @@ class GatedDisk extends SimulatedDisk {
     const gated: DiskFile = {
       path: file.path,
       size: () => file.size(),
-      append: (bytes) => file.append(bytes),
+      append: async (bytes) => {
+        this.appendPieces.push(bytes instanceof Uint8Array ? 1 : bytes.length);
+        if (this.appendGateClosed) await new Promise<void>((resolve) => this.#appendsOpened.push(resolve));
+        return file.append(bytes);
+      },
       sync: () => file.sync(),
       truncate: (length) => file.truncate(length),
       close: () => file.close(),
@@ -521,4 +538,62 @@ test('reads run side by side; a change waits for the reads before it, and a read
   expected.set(replacement, 10);
   assert.deepEqual(await after, expected, 'the read queued after the overwrite sees it');
   assert.equal(disk.readsInFlightMax, 2);
+});
+
+test('appends queued back to back reach the file in one write, each checked and answered alone; a read or another extent between them splits the batch', async () => {
+  const disk = new GatedDisk();
+  const store = await ExtentStore.open(disk, directory, buildExtentLimits({ appendBatchBytesMax: 4 * blockBytes }));
+  const extentId = await store.createExtent();
+  const other = await store.createExtent();
+  const packets = [0, 1, 2, 3, 4, 5, 6].map((salt) => pattern(blockBytes, salt));
+
+  disk.appendGateClosed = true;
+  const first = store.append(extentId, 0, packets[0]!);
+  await settleTicks();
+  assert.deepEqual(disk.appendPieces, [1], 'the first append is at the disk alone');
+  // Queued while it is in flight: one batch, with a wrong offset in the middle.
+  const second = store.append(extentId, blockBytes, packets[1]!, crc32(packets[1]!));
+  const wrongOffset = statusOf(() => store.append(extentId, 5 * blockBytes, packets[2]!));
+  const third = store.append(extentId, 2 * blockBytes, packets[3]!);
+  const read = store.read(extentId, 0, 3 * blockBytes);
+  const fourth = store.append(extentId, 3 * blockBytes, packets[4]!);
+  const elsewhere = store.append(other, 0, packets[5]!);
+  const fifth = store.append(extentId, 4 * blockBytes, packets[6]!);
+  disk.openAppends();
+  await Promise.all([first, second, third, fourth, elsewhere, fifth]);
+  const refused = await wrongOffset;
+  assert.equal(refused.status, StatusCode.INVALID_ARGUMENT);
+  assert.match(refused.message, /expected offset 262144/);
+  // [first], [second, wrong offset (not written), third], read, [fourth], [elsewhere], [fifth]
+  assert.deepEqual(disk.appendPieces, [1, 2, 1, 1, 1]);
+  const expected = joined([packets[0]!, packets[1]!, packets[3]!, packets[4]!, packets[6]!]);
+  assert.deepEqual(await read, expected.subarray(0, 3 * blockBytes), 'the read queued between two batches sees the first and not the second');
+  assert.equal(store.size(extentId), 5 * blockBytes);
+  assert.deepEqual(await store.read(extentId, 0, 5 * blockBytes), expected, 'every block reads back against its CRC');
+  assert.deepEqual(await store.read(other, 0, blockBytes), packets[5]);
+
+  // A batch holds at most appendBatchBytesMax: six packets queued at once go in a write of four and one of two.
+  const start = store.size(extentId);
+  const many = [7, 8, 9, 10, 11, 12].map((salt) => pattern(blockBytes, salt));
+  await Promise.all(many.map((bytes, index) => store.append(extentId, start + index * blockBytes, bytes)));
+  assert.deepEqual(disk.appendPieces.slice(5), [4, 2]);
+  assert.deepEqual(await store.read(extentId, start, 6 * blockBytes), joined(many));
+});
+
+test('a batch of appends that fails at the disk refuses every append in it and leaves no bytes behind', async () => {
+  const disk = new SimulatedDisk({ fullAfterBytes: 1024 * 1024 });
+  const store = await ExtentStore.open(disk, directory);
+  const extentId = await store.createExtent();
+  await store.append(extentId, 0, pattern(blockBytes, 1));
+  await store.sync();
+  const results = await Promise.allSettled([1, 2, 3, 4, 5, 6, 7, 8].map((index) => store.append(extentId, index * blockBytes, pattern(blockBytes, index + 1))));
+  const refused = results.filter((result) => result.status === 'rejected');
+  assert.ok(refused.length > 0, 'the disk fills');
+  for (const result of refused) assert.equal((result.reason as { status: StatusCode }).status, StatusCode.NO_SPACE);
+  const kept = results.findIndex((result) => result.status === 'rejected');
+  assert.equal(store.size(extentId), (kept + 1) * blockBytes, 'the extent ends after the last append answered ok');
+  assert.deepEqual(await store.read(extentId, 0, blockBytes), pattern(blockBytes, 1));
+  // The store goes on: after the failed batch, an append at the end is taken.
+  await store.append(extentId, store.size(extentId), pattern(100, 3));
+  assert.equal(store.size(extentId), (kept + 1) * blockBytes + 100);
 });

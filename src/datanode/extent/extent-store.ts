@@ -71,6 +71,21 @@ interface ExtentState {
   tableDirty: boolean;
 }
 
+/** One append waiting in a batch (see ExtentStore.append). */
+interface AppendItem {
+  readonly offset: number;
+  readonly bytes: Uint8Array;
+  readonly packetCrc: number | undefined;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface AppendBatch {
+  readonly extentId: number;
+  bytes: number;
+  readonly items: AppendItem[];
+}
+
 function refuse(status: StatusCode, message: string): never {
   throw new AtollError(status, message);
 }
@@ -87,6 +102,8 @@ export class ExtentStore {
   /** Bad-block marks found by reads running side by side are written one after another. */
   private badBlockWrites: Promise<void> = Promise.resolve();
   private failure: AtollError | undefined;
+  /** The batch of appends queued last, while later appends to its extent may join it. */
+  private openAppends: AppendBatch | undefined;
   private closed = false;
   private nextTiny = 0;
 
@@ -243,7 +260,7 @@ export class ExtentStore {
       this.checkPacket('append copied bytes to', extentId, bytes);
       if (offset !== state.size) refuse(StatusCode.INVALID_ARGUMENT, `append copied bytes to extent ${extentId}: offset ${offset} is not the end: expected offset ${state.size}`);
       if (state.size + bytes.byteLength > this.limits.extentBytesMax) refuse(StatusCode.TOO_LARGE, `append copied bytes to extent ${extentId}: past extentBytesMax=${this.limits.extentBytesMax}`);
-      await this.appendBytes(state, bytes);
+      await this.appendBytes(state, [bytes]);
     });
   }
 
@@ -332,20 +349,26 @@ export class ExtentStore {
    * Appends one packet at `offset`, which must be the extent's size. Durable after sync().
    * `packetCrc`, when given, is the CRC32 of `bytes` the caller already checked (the
    * wire's): a packet that starts a block then needs no second pass for the block's CRC.
+   * Appends to the same extent queued back to back, with no other change or read queued
+   * between them, run as one change and reach the file in one write (design.md,
+   * "Concurrency"); each is still checked and answered on its own.
    */
   append(extentId: number, offset: number, bytes: Uint8Array, packetCrc?: number): Promise<void> {
-    return this.serial(async () => {
-      const state = this.extent('append to', extentId);
-      if (state.tiny) refuse(StatusCode.INVALID_ARGUMENT, `append to extent ${extentId}: a tiny extent takes appendTiny`);
-      this.checkPacket('append to', extentId, bytes);
-      if (offset !== state.size) {
-        refuse(StatusCode.INVALID_ARGUMENT, `append to extent ${extentId}: offset ${offset} is not the end: expected offset ${state.size}`);
-      }
-      if (state.size + bytes.byteLength > this.limits.extentBytesMax) {
-        refuse(StatusCode.TOO_LARGE, `append to extent ${extentId}: ${bytes.byteLength} bytes at ${offset} would pass the extent limit: extentBytesMax=${this.limits.extentBytesMax}`);
-      }
-      await this.appendBytes(state, bytes, packetCrc);
-    });
+    let batch = this.openAppends;
+    if (batch === undefined || batch.extentId !== extentId || batch.bytes + bytes.byteLength > this.limits.appendBatchBytesMax) {
+      const queued: AppendBatch = { extentId, bytes: 0, items: [] };
+      // serial() closes the batch open before; this one stays open until it starts or
+      // something else is queued.
+      void this.serial(() => this.appendBatch(queued)).catch((error: unknown) => {
+        // Refused as a whole (the store failed, the extent is gone): nothing joins it now.
+        if (this.openAppends === queued) this.openAppends = undefined;
+        for (const item of queued.items) item.reject(error);
+      });
+      this.openAppends = batch = queued;
+    }
+    batch.bytes += bytes.byteLength;
+    const items = batch.items;
+    return new Promise<void>((resolve, reject) => items.push({ offset, bytes, packetCrc, resolve, reject }));
   }
 
   /** `length` bytes from `offset`, after checking the CRC32 of every block they touch. */
@@ -443,10 +466,10 @@ export class ExtentStore {
 
   /** Padding up to `offset`, then the file, as one write. */
   private async appendTinyBytes(state: ExtentState, offset: number, bytes: Uint8Array): Promise<void> {
-    if (offset === state.size) return this.appendBytes(state, bytes);
+    if (offset === state.size) return this.appendBytes(state, [bytes]);
     const padded = new Uint8Array(offset - state.size + bytes.byteLength);
     padded.set(bytes, offset - state.size);
-    await this.appendBytes(state, padded);
+    await this.appendBytes(state, [padded]);
   }
 
   /**
@@ -629,15 +652,60 @@ export class ExtentStore {
     await this.disk.rename(temporary, `${this.directory}/${name}`);
   }
 
-  private async appendBytes(state: ExtentState, bytes: Uint8Array, packetCrc?: number): Promise<void> {
-    if (bytes.byteLength === 0) return;
+  /** Runs a batch of appends (see append): checks each, writes the accepted ones at once. */
+  private async appendBatch(batch: AppendBatch): Promise<void> {
+    if (this.openAppends === batch) this.openAppends = undefined;
+    const state = this.extent('append to', batch.extentId);
+    if (state.tiny) refuse(StatusCode.INVALID_ARGUMENT, `append to extent ${batch.extentId}: a tiny extent takes appendTiny`);
+    const accepted: AppendItem[] = [];
+    let size = state.size;
+    for (const item of batch.items) {
+      try {
+        this.checkPacket('append to', batch.extentId, item.bytes);
+        if (item.offset !== size) refuse(StatusCode.INVALID_ARGUMENT, `append to extent ${batch.extentId}: offset ${item.offset} is not the end: expected offset ${size}`);
+        if (size + item.bytes.byteLength > this.limits.extentBytesMax) {
+          refuse(StatusCode.TOO_LARGE, `append to extent ${batch.extentId}: ${item.bytes.byteLength} bytes at ${item.offset} would pass the extent limit: extentBytesMax=${this.limits.extentBytesMax}`);
+        }
+      } catch (error) {
+        item.reject(error);
+        continue;
+      }
+      accepted.push(item);
+      size += item.bytes.byteLength;
+    }
     try {
-      await state.file.append(bytes);
+      await this.appendBytes(
+        state,
+        accepted.map((item) => item.bytes),
+        accepted.map((item) => item.packetCrc),
+      );
+    } catch (error) {
+      for (const item of accepted) item.reject(error);
+      return;
+    }
+    for (const item of accepted) item.resolve();
+  }
+
+  /**
+   * Appends `pieces` to the extent's file in one write, then the CRCs of the blocks they
+   * fill. `packetCrcs[i]`, when given, is the CRC32 of `pieces[i]`.
+   */
+  private async appendBytes(state: ExtentState, pieces: readonly Uint8Array[], packetCrcs: readonly (number | undefined)[] = []): Promise<void> {
+    if (pieces.every((piece) => piece.byteLength === 0)) return;
+    try {
+      await state.file.append(pieces.length === 1 ? pieces[0]! : pieces);
     } catch (error) {
       // A short write must not leave bytes that later appends would land behind.
       await state.file.truncate(state.size).catch(() => undefined);
       throw error;
     }
+    for (let index = 0; index < pieces.length; index++) this.addBlockCrcs(state, pieces[index]!, packetCrcs[index]);
+    state.dataDirty = true;
+    state.tableDirty = true;
+  }
+
+  /** Grows the extent's size and CRC table by `bytes`, just written at its end. */
+  private addBlockCrcs(state: ExtentState, bytes: Uint8Array, packetCrc: number | undefined): void {
     const blockBytes = this.limits.blockBytes;
     let position = 0;
     // Bounded: each turn fills the rest of one block.
@@ -653,8 +721,6 @@ export class ExtentStore {
       state.size += take;
       position += take;
     }
-    state.dataDirty = true;
-    state.tableDirty = true;
   }
 
   /** Reads the whole blocks around [from, to) and checks each one's CRC. */
@@ -726,6 +792,7 @@ export class ExtentStore {
 
   /** A change: after every change and read queued before it, alone. */
   private serial<T>(operation: () => Promise<T>): Promise<T> {
+    this.openAppends = undefined;
     const before = this.readers.size === 0 ? this.queue : Promise.all([this.queue, ...this.readers]);
     this.readers = new Set();
     const run = before.then(() => {
@@ -738,6 +805,7 @@ export class ExtentStore {
 
   /** A read: after every change queued before it, beside other reads. */
   private shared<T>(operation: () => Promise<T>): Promise<T> {
+    this.openAppends = undefined;
     const run = this.queue.then(() => {
       if (this.failure !== undefined) throw this.failure;
       return operation();

@@ -8,6 +8,11 @@ export interface ExtentLimits {
   readonly extentBytesMax: number;
   /** One append or overwrite call: a packet of the write protocol. */
   readonly packetBytesMax: number;
+  /**
+   * Appends to one extent queued back to back are joined into one write of at most this
+   * many bytes (one system call instead of one per packet).
+   */
+  readonly appendBatchBytesMax: number;
   /** One read call: the bytes and the blocks around them are held in memory at once. */
   readonly readBytesMax: number;
   /** Shared tiny extents of the partition, ids 1..tinyExtentCount. */
@@ -30,6 +35,7 @@ export const extentLimitsDefault: Readonly<ExtentLimits> = Object.freeze({
   blockBytes: 128 * kibibyte,
   extentBytesMax: 128 * mebibyte,
   packetBytesMax: 128 * kibibyte,
+  appendBatchBytesMax: 4 * mebibyte,
   readBytesMax: 8 * mebibyte,
   tinyExtentCount: 8,
   tinyWriteBytesMax: 128 * kibibyte,
@@ -56,6 +62,7 @@ export function buildExtentLimits(overrides: Partial<ExtentLimits> = {}): Extent
     refuse(`tinyAlignmentBytes must divide blockBytes: tinyAlignmentBytes=${limits.tinyAlignmentBytes} blockBytes=${limits.blockBytes}`);
   }
   if (limits.tinyExtentCount >= normalExtentIdFirst) refuse(`tinyExtentCount must stay below ${normalExtentIdFirst}: ${limits.tinyExtentCount}`);
+  if (limits.appendBatchBytesMax < limits.packetBytesMax) refuse(`appendBatchBytesMax must be at least packetBytesMax: ${limits.appendBatchBytesMax} < ${limits.packetBytesMax}`);
   if (limits.readBytesMax < limits.packetBytesMax) refuse(`readBytesMax must be at least packetBytesMax: ${limits.readBytesMax} < ${limits.packetBytesMax}`);
   return Object.freeze(limits);
 }

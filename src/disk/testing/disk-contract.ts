@@ -70,6 +70,20 @@ export function describeDiskContract(implementation: string, create: () => Promi
     await file.close();
   });
 
+  withDisk('a list of pieces appends in order, empty pieces and an empty list included', async (disk, root) => {
+    const file = await disk.openForAppend(`${root}/file`);
+    await file.append(bytes('head:'));
+    const large = new Uint8Array(3 * 1024 * 1024 + 7).map((_, index) => (index * 13) & 0xff);
+    await file.append([bytes('one,'), new Uint8Array(0), large, bytes(',two')]);
+    await file.append([]);
+    await file.append([bytes('!')]);
+    const expected = new Uint8Array(Buffer.concat([bytes('head:one,'), large, bytes(',two!')]));
+    assert.equal(await file.size(), expected.byteLength);
+    assert.deepEqual(await file.read(0, expected.byteLength), expected);
+    await file.sync();
+    await file.close();
+  });
+
   withDisk('openForAppend of an existing file keeps its content and appends after it', async (disk, root) => {
     const first = await disk.openForAppend(`${root}/file`);
     await first.append(bytes('abc'));
