@@ -540,7 +540,7 @@ test('reads run side by side; a change waits for the reads before it, and a read
   assert.equal(disk.readsInFlightMax, 2);
 });
 
-test('appends queued back to back reach the file in one write, each checked and answered alone; a read or another extent between them splits the batch', async () => {
+test("appends queued back to back reach each extent's file in one write, each checked and answered alone; a read between them splits the batch", async () => {
   const disk = new GatedDisk();
   const store = await ExtentStore.open(disk, directory, buildExtentLimits({ appendBatchBytesMax: 4 * blockBytes }));
   const extentId = await store.createExtent();
@@ -564,8 +564,8 @@ test('appends queued back to back reach the file in one write, each checked and 
   const refused = await wrongOffset;
   assert.equal(refused.status, StatusCode.INVALID_ARGUMENT);
   assert.match(refused.message, /expected offset 262144/);
-  // [first], [second, wrong offset (not written), third], read, [fourth], [elsewhere], [fifth]
-  assert.deepEqual(disk.appendPieces, [1, 2, 1, 1, 1]);
+  // [first], [second, wrong offset (not written), third], read, [fourth, fifth] beside [elsewhere]
+  assert.deepEqual(disk.appendPieces, [1, 2, 2, 1]);
   const expected = joined([packets[0]!, packets[1]!, packets[3]!, packets[4]!, packets[6]!]);
   assert.deepEqual(await read, expected.subarray(0, 3 * blockBytes), 'the read queued between two batches sees the first and not the second');
   assert.equal(store.size(extentId), 5 * blockBytes);
@@ -576,8 +576,17 @@ test('appends queued back to back reach the file in one write, each checked and 
   const start = store.size(extentId);
   const many = [7, 8, 9, 10, 11, 12].map((salt) => pattern(blockBytes, salt));
   await Promise.all(many.map((bytes, index) => store.append(extentId, start + index * blockBytes, bytes)));
-  assert.deepEqual(disk.appendPieces.slice(5), [4, 2]);
+  assert.deepEqual(disk.appendPieces.slice(4), [4, 2]);
   assert.deepEqual(await store.read(extentId, start, 6 * blockBytes), joined(many));
+
+  // The extents of one batch are written side by side.
+  disk.appendGateClosed = true;
+  const alongside = [store.append(extentId, store.size(extentId), pattern(10, 1)), store.append(other, blockBytes, pattern(10, 2))];
+  await settleTicks();
+  assert.deepEqual(disk.appendPieces.slice(6), [1, 1], 'both writes are at the disk at once');
+  disk.openAppends();
+  await Promise.all(alongside);
+  assert.equal(store.size(other), blockBytes + 10);
 });
 
 test('a batch of appends that fails at the disk refuses every append in it and leaves no bytes behind', async () => {

@@ -73,6 +73,7 @@ interface ExtentState {
 
 /** One append waiting in a batch (see ExtentStore.append). */
 interface AppendItem {
+  readonly extentId: number;
   readonly offset: number;
   readonly bytes: Uint8Array;
   readonly packetCrc: number | undefined;
@@ -81,7 +82,6 @@ interface AppendItem {
 }
 
 interface AppendBatch {
-  readonly extentId: number;
   bytes: number;
   readonly items: AppendItem[];
 }
@@ -349,14 +349,14 @@ export class ExtentStore {
    * Appends one packet at `offset`, which must be the extent's size. Durable after sync().
    * `packetCrc`, when given, is the CRC32 of `bytes` the caller already checked (the
    * wire's): a packet that starts a block then needs no second pass for the block's CRC.
-   * Appends to the same extent queued back to back, with no other change or read queued
-   * between them, run as one change and reach the file in one write (design.md,
-   * "Concurrency"); each is still checked and answered on its own.
+   * Appends queued back to back, with no other change or read queued between them, run
+   * as one change: those to one extent reach its file in one write, the extents side by
+   * side (design.md, "Concurrency"); each is still checked and answered on its own.
    */
   append(extentId: number, offset: number, bytes: Uint8Array, packetCrc?: number): Promise<void> {
     let batch = this.openAppends;
-    if (batch === undefined || batch.extentId !== extentId || batch.bytes + bytes.byteLength > this.limits.appendBatchBytesMax) {
-      const queued: AppendBatch = { extentId, bytes: 0, items: [] };
+    if (batch === undefined || batch.bytes + bytes.byteLength > this.limits.appendBatchBytesMax) {
+      const queued: AppendBatch = { bytes: 0, items: [] };
       // serial() closes the batch open before; this one stays open until it starts or
       // something else is queued.
       void this.serial(() => this.appendBatch(queued)).catch((error: unknown) => {
@@ -368,7 +368,7 @@ export class ExtentStore {
     }
     batch.bytes += bytes.byteLength;
     const items = batch.items;
-    return new Promise<void>((resolve, reject) => items.push({ offset, bytes, packetCrc, resolve, reject }));
+    return new Promise<void>((resolve, reject) => items.push({ extentId, offset, bytes, packetCrc, resolve, reject }));
   }
 
   /** `length` bytes from `offset`, after checking the CRC32 of every block they touch. */
@@ -655,16 +655,33 @@ export class ExtentStore {
   /** Runs a batch of appends (see append): checks each, writes the accepted ones at once. */
   private async appendBatch(batch: AppendBatch): Promise<void> {
     if (this.openAppends === batch) this.openAppends = undefined;
-    const state = this.extent('append to', batch.extentId);
-    if (state.tiny) refuse(StatusCode.INVALID_ARGUMENT, `append to extent ${batch.extentId}: a tiny extent takes appendTiny`);
+    const byExtent = new Map<number, AppendItem[]>();
+    for (const item of batch.items) {
+      const items = byExtent.get(item.extentId);
+      if (items === undefined) byExtent.set(item.extentId, [item]);
+      else items.push(item);
+    }
+    await Promise.all([...byExtent].map(([extentId, items]) => this.appendToExtent(extentId, items)));
+  }
+
+  /** The part of a batch for one extent: checks each append, writes the accepted ones at once. */
+  private async appendToExtent(extentId: number, items: readonly AppendItem[]): Promise<void> {
+    let state: ExtentState;
+    try {
+      state = this.extent('append to', extentId);
+      if (state.tiny) refuse(StatusCode.INVALID_ARGUMENT, `append to extent ${extentId}: a tiny extent takes appendTiny`);
+    } catch (error) {
+      for (const item of items) item.reject(error);
+      return;
+    }
     const accepted: AppendItem[] = [];
     let size = state.size;
-    for (const item of batch.items) {
+    for (const item of items) {
       try {
-        this.checkPacket('append to', batch.extentId, item.bytes);
-        if (item.offset !== size) refuse(StatusCode.INVALID_ARGUMENT, `append to extent ${batch.extentId}: offset ${item.offset} is not the end: expected offset ${size}`);
+        this.checkPacket('append to', extentId, item.bytes);
+        if (item.offset !== size) refuse(StatusCode.INVALID_ARGUMENT, `append to extent ${extentId}: offset ${item.offset} is not the end: expected offset ${size}`);
         if (size + item.bytes.byteLength > this.limits.extentBytesMax) {
-          refuse(StatusCode.TOO_LARGE, `append to extent ${batch.extentId}: ${item.bytes.byteLength} bytes at ${item.offset} would pass the extent limit: extentBytesMax=${this.limits.extentBytesMax}`);
+          refuse(StatusCode.TOO_LARGE, `append to extent ${extentId}: ${item.bytes.byteLength} bytes at ${item.offset} would pass the extent limit: extentBytesMax=${this.limits.extentBytesMax}`);
         }
       } catch (error) {
         item.reject(error);
