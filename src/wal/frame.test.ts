@@ -76,3 +76,29 @@ test('the frame builder seals a frame before it would pass its limit', () => {
   assert.ok(builder.isEmpty());
   assert.equal(builder.bufferedBytes, 0);
 });
+
+test('small frames share one buffer, each keeping its own bytes, and a full buffer is replaced', () => {
+  const builder = new FrameBuilder(1 << 16, 0);
+  const taken: Uint8Array[] = [];
+  const copies: Uint8Array[] = [];
+  // Far more small frames than one 64 KiB buffer holds (bounded: 400 frames).
+  for (let index = 1; index <= 400; index++) {
+    const item = entry(index, 1, `payload ${index}`.padEnd(200, '.'));
+    const offset = builder.reserve(entryRecordBytes(item));
+    builder.commit(encodeEntryRecord(builder.buffer, offset, 1, item), RecordType.Entry, 1, index);
+    const [frame] = builder.take();
+    taken.push(frame!.bytes);
+    copies.push(frame!.bytes.slice());
+  }
+  // Every frame still reads as it was sealed: no later frame wrote over it.
+  taken.forEach((bytes, at) => {
+    assert.deepEqual(bytes, copies[at], `frame ${at}`);
+    const header = checkFrame(bytes, 0, bytes.byteLength);
+    assert.ok(typeof header !== 'string', String(header));
+    const records = decodeFrameRecords(bytes, 0, header);
+    assert.ok(typeof records !== 'string' && records[0]!.type === RecordType.Entry && records[0]!.entry.index === at + 1);
+  });
+  const buffers = new Set(taken.map((bytes) => bytes.buffer));
+  // About 230 bytes a frame: a 64 KiB buffer holds more than 200 of them.
+  assert.ok(buffers.size >= 2 && buffers.size <= 3, `${buffers.size} buffers for 400 frames`);
+});
