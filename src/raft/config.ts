@@ -32,6 +32,13 @@ export interface RaftConfig {
    */
   readonly skipCommitBroadcast?: boolean;
   /**
+   * Lease reads: how many ticks real time may have run ahead of this replica's ticks
+   * since the oldest tick a lease can rest on (an election timeout ago); Infinity when
+   * that is not known. Read at every lease read, so it must be cheap. Default: ticks
+   * follow real time (0), as in simulation, where time is the ticks.
+   */
+  readonly leaseClockLagTicks?: () => number;
+  /**
    * Deliberate protocol bugs, for the simulator only: it proves it catches a broken rule
    * by running with one of these on. Never set outside simulation (default: none).
    */
@@ -57,8 +64,11 @@ export interface ResolvedRaftConfig {
   readonly campaignEnabled: boolean;
   readonly disableProposalForwarding: boolean;
   readonly skipCommitBroadcast: boolean;
+  readonly leaseClockLagTicks: () => number;
   readonly simulationFaults: RaftSimulationFaults;
 }
+
+const noClockLag = (): number => 0;
 
 /** Fills defaults and refuses contradictory settings with a RangeError naming them. */
 export function resolveRaftConfig(config: RaftConfig): ResolvedRaftConfig {
@@ -87,6 +97,7 @@ export function resolveRaftConfig(config: RaftConfig): ResolvedRaftConfig {
     campaignEnabled: config.campaignEnabled ?? true,
     disableProposalForwarding: config.disableProposalForwarding ?? false,
     skipCommitBroadcast: config.skipCommitBroadcast ?? false,
+    leaseClockLagTicks: config.leaseClockLagTicks ?? noClockLag,
     simulationFaults: config.simulationFaults ?? {},
   };
 }

@@ -103,3 +103,33 @@ test('an isolated leader stops serving lease reads before another leader can be 
   assert.ok(otherLeaderTick > 0, 'the majority elected a leader');
   assert.ok(lastServedTick < otherLeaderTick, `lease read at tick ${lastServedTick}, other leader from tick ${otherLeaderTick}`);
 });
+
+test('the clock lag the host reports is taken off the lease: a lease ends that many ticks sooner, and an unknown lag allows none', () => {
+  // Ticks after a cut-off leader's last heartbeat round until its lease stops answering.
+  const servedTicks = (lagTicks: number): number => {
+    const network = Network.withNodes(createRandom(57), 3, { readOnlyOption: ReadOnlyOption.LeaseBased, leaseClockLagTicks: () => lagTicks });
+    const leader = network.electLeader();
+    network.tickAll(2);
+    network.isolate(leader.id);
+    let served = 0;
+    for (let tick = 0; tick <= 30; tick++) {
+      if (tick > 0) network.node(leader.id).rawNode.tick();
+      leader.rawNode.readIndex(textBytes(`read-${tick}`));
+      network.processReadies();
+      if (leader.readStates.length === 0) break;
+      leader.readStates = [];
+      served = tick + 1;
+    }
+    return served;
+  };
+  const onTime = servedTicks(0);
+  assert.ok(onTime >= 5, `a lease served ${onTime} ticks`);
+  assert.equal(servedTicks(2), onTime - 2);
+  // Half a tick is kept back for ticks at different rates: within it, a part of a tick
+  // costs nothing more; beyond it, the whole tick.
+  assert.equal(servedTicks(2.4), onTime - 2);
+  assert.equal(servedTicks(2.6), onTime - 3);
+  assert.equal(servedTicks(-3), onTime, 'a timer early does not lengthen the lease');
+  assert.equal(servedTicks(Number.POSITIVE_INFINITY), 0);
+  assert.equal(servedTicks(Number.NaN), 0);
+});

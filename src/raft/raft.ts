@@ -19,6 +19,9 @@ import type { ConfState, Entry, HardState, LogIndex, NodeId, ReadState, Snapshot
 import { EntryType, Role, isEmptyHardState, isEmptySnapshot, noNode } from './types.js';
 
 const emptyBytes = new Uint8Array(0);
+// Lease reads: the ticks of a lease kept back for ticks that run at slightly different
+// rates on different nodes (timers rounded to a millisecond, clocks of different speed).
+const leaseRateMarginTicks = 0.5;
 
 enum CampaignCause {
   /** The election timer ran out: any lease we granted has expired. */
@@ -79,12 +82,6 @@ export class Raft {
   private readonly heartbeatRoundSentTicks = new Map<number, number>();
   /** Leader: a TimeoutNow went out this term, so another leader may appear before our lease ends. */
   private transferAttempted = false;
-  /**
-   * Whether the host vouches that this replica's ticks have kept up with real time over
-   * the last election timeout (setLeaseTrusted); a lease counted in ticks that fell behind
-   * the clock may have run out for the followers already.
-   */
-  private leaseTrusted = true;
 
   constructor(input: RaftConfig) {
     this.config = resolveRaftConfig(input);
@@ -131,11 +128,6 @@ export class Raft {
   appliedSnapshot(snapshot: Snapshot): void {
     this.log.unstable.stableSnapshotTo(snapshot.metadata.index);
     this.log.appliedTo(snapshot.metadata.index);
-  }
-
-  /** Lease reads: whether the ticks may be trusted to have followed real time (see leaseValid). */
-  setLeaseTrusted(trusted: boolean): void {
-    this.leaseTrusted = trusted;
   }
 
   setCampaignEnabled(enabled: boolean): void {
@@ -813,20 +805,28 @@ export class Raft {
 
   /**
    * Whether no other leader can exist now. A voter that acknowledged a heartbeat sent at
-   * leader tick s refuses other candidates until at least s + electionTicks (inLease),
-   * and every electing quorum includes one of the quorum with the newest acks. Assumes
-   * ticks run at the same rate everywhere (within one tick, the margin below) and that
-   * no transfer was attempted this term (TimeoutNow overrides leases).
+   * leader tick s refuses other candidates for electionTicks of its own ticks after it
+   * got it (inLease), at least electionTicks - 1 periods of real time (its first tick may
+   * come at once), and every electing quorum includes one of the quorum with the newest
+   * acks. So the lease left is s + electionTicks - 1 - leaderTicks ticks, less what real
+   * time ran ahead of this leader's ticks since s (leaseClockLagTicks: a late timer, a
+   * paused process), less leaseRateMarginTicks for ticks running at slightly different
+   * rates on different nodes. No lease in a term in which a transfer was attempted
+   * (TimeoutNow overrides leases).
    */
   private leaseValid(): boolean {
-    if (!this.leaseTrusted || !this.config.checkQuorum || this.transferAttempted || this.leadTransferee !== noNode) return false;
+    if (!this.config.checkQuorum || this.transferAttempted || this.leadTransferee !== noNode) return false;
+    const lagTicks = Math.max(0, this.config.leaseClockLagTicks());
+    if (!(lagTicks < Number.POSITIVE_INFINITY)) return false;
     const sentTicks = this.tracker
       .voters()
       .map((id) => (id === this.id ? Number.POSITIVE_INFINITY : (this.tracker.progress.get(id)?.leaseSentTick ?? -1)))
       .sort((left, right) => right - left);
     const quorum = Math.floor(sentTicks.length / 2) + 1;
     const leaseStart = sentTicks[quorum - 1];
-    return leaseStart >= 0 && this.leaderTicks + 1 < leaseStart + this.limits.electionTicks;
+    if (leaseStart < 0) return false;
+    const leftTicks = leaseStart + this.limits.electionTicks - 1 - this.leaderTicks;
+    return leftTicks >= lagTicks + leaseRateMarginTicks;
   }
 
   private releasePendingReadIndexMessages(): void {

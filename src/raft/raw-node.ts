@@ -183,14 +183,6 @@ export class RawNode {
     return this.raft.step(makeMessage({ type: MessageType.ReadIndex, from: this.raft.id, context }));
   }
 
-  /**
-   * Lease reads: whether this replica's ticks kept up with real time over the last election
-   * timeout. While not, a leader confirms every read index with a heartbeat round.
-   */
-  setLeaseTrusted(trusted: boolean): void {
-    this.raft.setLeaseTrusted(trusted);
-  }
-
   /** Releases (or re-applies) campaign gating: the replica stands for election only when enabled. */
   setCampaignEnabled(enabled: boolean): void {
     this.raft.setCampaignEnabled(enabled);

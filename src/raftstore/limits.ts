@@ -12,11 +12,6 @@ export interface RaftHostLimits {
   readonly cyclesPerRunMax: number;
 }
 
-// Lease reads: the most the ticks may fall behind the clock over an election timeout
-// (in ticks) for a leader to still answer reads from its lease. The core keeps one more
-// tick of margin; a follower's first tick after a heartbeat may come at once.
-export const leaseDriftTicksMax = 0.5;
-
 export const raftHostLimitsDefault: RaftHostLimits = Object.freeze({
   requestTimeoutTicks: 50,
   pendingProposalsMax: 10_000,

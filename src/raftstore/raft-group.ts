@@ -51,8 +51,9 @@ export interface RaftGroupOptions {
   readonly campaignEnabled: boolean;
   readonly recovered?: RecoveredGroupState;
   readonly simulationFaults?: RaftSimulationFaults;
-  // Read index from the leader's check-quorum lease (RaftHostOptions.leaseReads).
-  readonly leaseReads?: boolean;
+  // Read index from the leader's check-quorum lease (RaftHostOptions.leaseReads), with
+  // how far real time ran ahead of the host's ticks (RaftConfig.leaseClockLagTicks).
+  readonly leaseReads?: { readonly clockLagTicks: () => number };
   // Sees every entry this replica applies, in order (the simulator's safety checker).
   readonly onApplied?: (entry: Entry) => void;
 }
@@ -107,7 +108,8 @@ export class RaftGroup {
       limits: options.raftLimits,
       preVote: true,
       checkQuorum: true,
-      readOnlyOption: options.leaseReads === true ? ReadOnlyOption.LeaseBased : ReadOnlyOption.Safe,
+      readOnlyOption: options.leaseReads !== undefined ? ReadOnlyOption.LeaseBased : ReadOnlyOption.Safe,
+      leaseClockLagTicks: options.leaseReads?.clockLagTicks,
       campaignEnabled: options.campaignEnabled,
       // Callers propose at the leader; a follower answers NOT_LEADER instead of forwarding,
       // so a proposal's fate is known on the node that made it.

@@ -290,7 +290,7 @@ test('a proposal that cannot commit times out after requestTimeoutTicks', async 
   await stuck;
 });
 
-test('lease reads: a leader whose ticks kept up with the clock answers from its lease alone; not once they fell behind', async () => {
+test('lease reads: a leader whose ticks kept up with the clock answers from its lease alone, between ticks too; not once they fell behind', async () => {
   const tickMs = 10;
   const electionTicks = 10;
   let nowMs = 1_000;
@@ -347,16 +347,20 @@ test('lease reads: a leader whose ticks kept up with the clock answers from its 
   await advance(5);
   await paused.catch(() => undefined);
 
-  // Timers that fire half a period late every time: the ticks fall behind by more than
-  // the margin over an election timeout, so reads confirm with a heartbeat round.
-  await advance(electionTicks + 2, 0.5);
+  // Timers that fire a whole period late every time: over an election timeout the ticks
+  // fall a whole lease behind the clock, so a cut-off leader's read index goes to a
+  // heartbeat round (and is not answered) although its ticks count the lease as fresh.
+  await advance(electionTicks + 2, 1);
   leader = leaderOf(nodes, 4);
   assert.ok(leader !== undefined);
-  sendsBefore = network.heartbeatSends;
+  network.isolate(leader.host.nodeId, others(leader));
+  sendsBefore = network.sends + network.heartbeatSends;
   const late = leader.host.readIndex(4);
-  await advance(2, 0.5);
-  await late;
-  assert.ok(network.heartbeatSends > sendsBefore, 'late ticks: the read took a heartbeat round');
+  assert.equal(await answeredWithin(late), false, 'late ticks: no read from the lease');
+  assert.ok(network.sends + network.heartbeatSends > sendsBefore, 'late ticks: the read asked the followers');
+  network.heal();
+  await advance(2, 1);
+  await late.catch(() => undefined);
 
   // Back on time for an election timeout: the lease is trusted again.
   await advance(electionTicks + 2);
@@ -365,6 +369,13 @@ test('lease reads: a leader whose ticks kept up with the clock answers from its 
   sendsBefore = network.sends + network.heartbeatSends;
   assert.equal(await answeredWithin(leader.host.readIndex(4)), true, 'trusted again after an election timeout on time');
   assert.equal(network.sends + network.heartbeatSends, sendsBefore);
+
+  // Between two ticks on time (most of a period since the last one), the lease still
+  // answers: the part of a period since the last tick is not lost time.
+  nowMs += tickMs * 0.9;
+  sendsBefore = network.sends + network.heartbeatSends;
+  assert.equal(await answeredWithin(leader.host.readIndex(4)), true, 'a read between two ticks answers from the lease');
+  assert.equal(network.sends + network.heartbeatSends, sendsBefore, 'and sends nothing');
   network.heal();
 });
 

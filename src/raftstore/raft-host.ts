@@ -30,7 +30,7 @@ import { PeerAddress as WirePeerAddress } from '../proto/generated/raft.js';
 import { wrapCommand } from './proposal-envelope.js';
 import { RaftGroup, readRequestContext, type RecoveredGroupState } from './raft-group.js';
 import type { GroupId, GroupMessage, GroupStateMachine, PeerAddress, RaftPersistence, RaftTransport } from './types.js';
-import { leaseDriftTicksMax, raftHostLimitsDefault, type RaftHostLimits } from './limits.js';
+import { raftHostLimitsDefault, type RaftHostLimits } from './limits.js';
 
 export interface RaftHostLogger {
   debug(fields: object, message: string): void;
@@ -64,11 +64,12 @@ export interface RaftHostOptions {
   // paused or busy process (a GC pause, SIGSTOP, a long event-loop turn) fires late: a
   // leader whose ticks fell behind real time would trust a lease that ran out for its
   // followers. So the host measures, with `nowMs` (a monotonic clock) and `tickMs` (the
-  // timer's period), how far its ticks fell behind the clock over the last election
-  // timeout, and lets the groups use their leases only while that is at most half a tick
-  // (leaseDriftTicksMax); otherwise a read index takes a heartbeat round. Ticks are never
-  // run in bursts to catch up (that would run election and check-quorum timers ahead of
-  // the messages waiting in the sockets). Without this option: safe reads.
+  // timer's period), how far real time ran ahead of its ticks since the tick an election
+  // timeout ago, and the groups count that against the lease they have left
+  // (RaftConfig.leaseClockLagTicks); a lease it uses up sends the read index through a
+  // heartbeat round. Ticks are never run in bursts to catch up (that would run election
+  // and check-quorum timers ahead of the messages waiting in the sockets). Without this
+  // option: safe reads.
   readonly leaseReads?: { readonly nowMs: () => number; readonly tickMs: number };
 }
 
@@ -118,9 +119,8 @@ export class RaftHost {
   private readonly clockStartMs: number;
   private readonly electionTicks: number;
   // Lease reads: how many ticks behind the clock the host was right after each of the
-  // last electionTicks + 1 ticks, oldest first; and whether the groups may use leases now.
+  // last electionTicks + 1 ticks, oldest first.
   private readonly driftAfterTicks: number[] = [];
-  private leaseTrusted = false;
   private cycleRunning = false;
   private cycleRequested = false;
   private cycleScheduled = false;
@@ -156,10 +156,9 @@ export class RaftHost {
       campaignEnabled: options.campaignEnabled ?? true,
       recovered: options.recovered,
       simulationFaults: this.options.simulationFaults,
-      leaseReads: this.options.leaseReads !== undefined,
+      leaseReads: this.options.leaseReads === undefined ? undefined : { clockLagTicks: this.leaseClockLag },
       onApplied: this.options.onApplied === undefined ? undefined : (entry) => this.options.onApplied!(options.groupId, entry),
     });
-    if (this.options.leaseReads !== undefined) group.rawNode.setLeaseTrusted(this.leaseTrusted);
     this.groups.set(options.groupId, group);
     this.requestCycle();
   }
@@ -247,7 +246,6 @@ export class RaftHost {
   // with a quorum and applied everything committed before the call.
   readIndex(groupId: GroupId): Promise<void> {
     const group = this.group(groupId);
-    this.refreshLeaseTrust();
     const notLeader = this.refuseUnlessLeader(group);
     if (notLeader !== null) return Promise.reject(notLeader);
     const requestId = this.newRequestId();
@@ -278,7 +276,6 @@ export class RaftHost {
     if (clock !== undefined) {
       this.driftAfterTicks.push(this.ticksBehind(clock));
       if (this.driftAfterTicks.length > this.electionTicks + 1) this.driftAfterTicks.shift();
-      this.refreshLeaseTrust();
     }
     this.requestCycle();
   }
@@ -288,24 +285,22 @@ export class RaftHost {
     return (clock.nowMs() - this.clockStartMs) / clock.tickMs - this.tickCount;
   }
 
-  // Lease reads: a lease rests on a heartbeat at most an election timeout old, so it is as
-  // good as the ticks since then, which must not have fallen behind the clock by more than
-  // leaseDriftTicksMax (the core keeps one tick of margin for the rest). Measured from the
-  // tick an election timeout ago; until the host has run that many ticks, no lease.
-  private refreshLeaseTrust(): void {
+  // Lease reads: a lease rests on a heartbeat sent at most an election timeout ago, so
+  // what matters is how far real time ran ahead of the ticks since the tick an election
+  // timeout ago: how far the ticks are behind the clock now (between two ticks, the part
+  // of a period since the last one included) less how far they were behind right after
+  // that tick. The core weighs it against the lease it has left (RaftConfig.
+  // leaseClockLagTicks). Until the host has run that many ticks: unknown, no lease.
+  private readonly leaseClockLag = (): number => {
     const clock = this.options.leaseReads;
-    if (clock === undefined || this.stopped) return;
     const window = this.driftAfterTicks;
-    const trusted = window.length > this.electionTicks && this.ticksBehind(clock) - window[0]! <= leaseDriftTicksMax;
-    if (trusted === this.leaseTrusted) return;
-    this.leaseTrusted = trusted;
-    for (const group of this.groups.values()) group.rawNode.setLeaseTrusted(trusted);
-  }
+    if (clock === undefined || window.length <= this.electionTicks) return Number.POSITIVE_INFINITY;
+    return this.ticksBehind(clock) - window[0]!;
+  };
 
   // Messages from other instances; `from` is the sender's own address record.
   receive(messages: readonly GroupMessage[], from?: PeerAddress): void {
     if (this.stopped) return;
-    this.refreshLeaseTrust();
     this.counters.messagesReceived += messages.length;
     for (const { groupId, message } of messages) {
       const group = this.groups.get(groupId);

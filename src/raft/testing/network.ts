@@ -34,6 +34,7 @@ export interface SimulatedNodeOptions {
   readonly campaignEnabled?: boolean;
   readonly disableProposalForwarding?: boolean;
   readonly skipCommitBroadcast?: boolean;
+  readonly leaseClockLagTicks?: () => number;
   /** Founding members: bootstrap the group with these voters. Omit for a node that joins later. */
   readonly bootstrap?: readonly NodeId[];
 }
@@ -72,6 +73,7 @@ export class SimulatedNode {
       campaignEnabled: this.options.campaignEnabled,
       disableProposalForwarding: this.options.disableProposalForwarding,
       skipCommitBroadcast: this.options.skipCommitBroadcast,
+      leaseClockLagTicks: this.options.leaseClockLagTicks,
     });
   }
 
