@@ -38,6 +38,9 @@ test('an instance binds its four ports, serves HTTP and RPC on them, and records
     }
     const metrics = await (await fetch(`http://127.0.0.1:${ports.http}/metrics`)).text();
     assert.match(metrics, /atoll_rpc_calls_total\{listener="raft-replica",method="Diagnostics.Echo",status="OK",role="metanode",instance="metanode-test"\} 1/);
+    for (const listener of ['service', 'raft-heartbeat', 'raft-replica']) {
+      assert.match(metrics, new RegExp(`atoll_rpc_call_duration_seconds_count\\{role="metanode",instance="metanode-test",listener="${listener}",method="Diagnostics.Echo"\\} 1\n`), listener);
+    }
   } finally {
     await client.close();
     await instance.stop();

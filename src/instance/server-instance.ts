@@ -106,14 +106,32 @@ export class ServerInstance {
       labelNames: ['listener', 'method'],
     });
     const makeRpc = (listener: string): RpcServer => {
+      // Served calls are counted through children kept per method (and status): given a
+      // label object, prom-client hashes it on every inc and observe, about 3% of a
+      // metanode leader's main thread when it serves one create at a time.
+      const perMethod = new Map<string, { seconds: ReturnType<typeof callSeconds.labels>; calls: Map<number, ReturnType<typeof callsTotal.labels>> }>();
+      const childrenOf = (method: string) => {
+        let children = perMethod.get(method);
+        if (children === undefined) {
+          children = { seconds: callSeconds.labels({ listener, method }), calls: new Map() };
+          perMethod.set(method, children);
+        }
+        return children;
+      };
       const server = new RpcServer({
         secret,
         instance: config.instance,
         logger: this.logger.child({ component: `rpc-${listener}` }),
         limits: options.rpcLimits,
         onCallFinished: (method, status, durationMs) => {
-          callsTotal.inc({ listener, method, status: StatusCode[status] ?? String(status) });
-          callSeconds.observe({ listener, method }, durationMs / 1000);
+          const children = childrenOf(method);
+          let calls = children.calls.get(status);
+          if (calls === undefined) {
+            calls = callsTotal.labels({ listener, method, status: StatusCode[status] ?? String(status) });
+            children.calls.set(status, calls);
+          }
+          calls.inc();
+          children.seconds.observe(durationMs / 1000);
         },
       });
       registerDiagnostics(server);
