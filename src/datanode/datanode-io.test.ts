@@ -65,6 +65,19 @@ describe('datanode reads and writes, end to end', { timeout: 600_000 }, () => {
     await cluster?.stop();
   });
 
+  type PoolStatus = { buffersMade: number; lent: number; givenBack: number; buffersFree: number };
+  /** Each datanode's append payload pool, from /status. */
+  async function payloadPools(): Promise<Record<string, PoolStatus>> {
+    const pools: Record<string, PoolStatus> = {};
+    for (const name of cluster.names().filter((name) => name.startsWith('datanode'))) {
+      const status = await cluster.probe(name, '/status');
+      const pool = status.body?.rpcPayloadPool as PoolStatus | undefined;
+      assert.ok(pool !== undefined, `${name} reports its payload pool in /status`);
+      pools[name] = pool;
+    }
+    return pools;
+  }
+
   for (const [name, size] of [
     ['0 B', 0],
     ['1 B', 1],
@@ -74,8 +87,22 @@ describe('datanode reads and writes, end to end', { timeout: 600_000 }, () => {
   ] as const) {
     test(`a file of ${name} reads back byte for byte`, async () => {
       const seed = size + 7;
+      const poolBefore = await payloadPools();
       const { keys, abandoned } = await client.write(fileChunks(seed, size));
       assert.deepEqual(abandoned, []);
+      if (size >= 100 * 2 ** 20) {
+        // Every replica took each 128 KiB packet in a pooled buffer and gave it back once
+        // it was on disk (and, on the leader, every follower had answered): the buffers
+        // made are a small part of the packets.
+        const packets = Math.ceil(size / (128 * 1024));
+        const poolAfter = await payloadPools();
+        for (const [node, after] of Object.entries(poolAfter)) {
+          const before = poolBefore[node]!;
+          assert.ok(after.lent - before.lent >= packets, `${node} took each packet in a pooled buffer: ${JSON.stringify({ before, after })}`);
+          assert.ok(after.givenBack - before.givenBack >= packets - 64, `${node} gave them back: ${JSON.stringify({ before, after })}`);
+          assert.ok(after.buffersMade - before.buffersMade <= packets / 4, `${node} made few buffers: ${JSON.stringify({ before, after })}`);
+        }
+      }
       assert.equal(keys.reduce((sum, key) => sum + key.size, 0), size);
       let fileOffset = 0;
       for (const key of keys) {

@@ -15,6 +15,13 @@ export interface DataNodeLimits {
   readonly readBufferBytes: number;
   /** Pooled read buffers kept for reuse at most (memory: this times readBufferBytes). */
   readonly readBuffersMax: number;
+  /**
+   * Append payloads joined from several socket chunks go into buffers of packetBytesMax
+   * from a pool, given back once the packet is on disk here and, on a leader, every
+   * follower answered (rpc/payload-pool.ts). Free buffers kept at most (memory: this
+   * times packetBytesMax).
+   */
+  readonly appendBuffersFreeMax: number;
   /** A leader's forward of a packet, create, sync or delete to one follower. */
   readonly forwardDeadlineMs: number;
   /** The leader compares its extents with its followers this often. */
@@ -36,6 +43,7 @@ export const dataNodeLimitsDefault: DataNodeLimits = Object.freeze({
   readBytesMax: 4 * 1024 * 1024,
   readBufferBytes: 1024 * 1024 + 2 * extentLimitsDefault.blockBytes,
   readBuffersMax: 32,
+  appendBuffersFreeMax: 64,
   forwardDeadlineMs: 10_000,
   repairIntervalMs: 2_000,
   repairIdleMs: 3_000,

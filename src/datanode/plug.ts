@@ -47,6 +47,7 @@ export function datanodePlug(config: DatanodeConfig, overrides: Partial<DataNode
         return DataPartition.open(spec, dir, diskSpace, hooks);
       },
     },
+    servicePayloadPool: { bufferBytes: limits.packetBytesMax, buffersFreeMax: limits.appendBuffersFreeMax },
     registerService: (instance, partitions, rpc, masterClient) => {
       const peers = new PeerDirectory(masterClient, limits.peerLookupIntervalMs);
       const throttle = new RepairThrottle(limits.repairBytesPerSecondMax);

@@ -106,7 +106,12 @@ export function registerDataNodeService(server: RpcServer, deps: DataNodeService
     if (packet.tiny) return writeTiny(deps, partition, packet, context.payload);
     if (packet.forwarded) {
       partition.checkRoom(action, packet.size);
-      return partition.store.append(packet.extentId, packet.offset, context.payload, packet.crc32).then(() => ({ extentSize: packet.offset + packet.size, extentId: packet.extentId, extentOffset: packet.offset }));
+      return partition.store.append(packet.extentId, packet.offset, context.payload, packet.crc32).then(() => {
+        // On disk: the store holds none of the bytes any more. (After a failure the
+        // payload is simply left to the garbage collector.)
+        context.releasePayload();
+        return { extentSize: packet.offset + packet.size, extentId: packet.extentId, extentOffset: packet.offset };
+      });
     }
     try {
       requireLeader(partition, action);
@@ -126,6 +131,10 @@ export function registerDataNodeService(server: RpcServer, deps: DataNodeService
       return everywhere(action, local, forwards, followers).then(
         () => {
           partition.appendDone(packet.extentId, Date.now());
+          // On disk here and answered by every follower, so every forward's bytes left
+          // their socket. Not after a failure: a forward that timed out may still have
+          // its bytes queued in a socket.
+          context.releasePayload();
           return { extentSize: packet.offset + packet.size, extentId: packet.extentId, extentOffset: packet.offset };
         },
         (error: unknown) => {

@@ -29,7 +29,7 @@ import {
   type Readiness,
   type StatusExtra,
 } from '../observability/index.js';
-import { RpcServer, registerDiagnostics, type RpcLimits } from '../rpc/index.js';
+import { PayloadPool, RpcServer, registerDiagnostics, type PayloadPoolLimits, type RpcLimits } from '../rpc/index.js';
 import { StatusCode } from '../proto/generated/common.js';
 import { AtollError } from '../errors/atoll-error.js';
 import { atollVersion } from './version.js';
@@ -63,6 +63,9 @@ export interface ServerInstanceOptions {
   readonly readiness?: () => Readiness | Promise<Readiness>;
   readonly statusExtra?: StatusExtra;
   readonly rpcLimits?: Partial<RpcLimits>;
+  // A pool for the service listener's request payloads (RpcServerOptions.payloadPool):
+  // for a role whose handlers give large payloads back (the datanode's appends).
+  readonly servicePayloadPool?: PayloadPoolLimits;
   // For tests: a logger instead of one writing to stderr.
   readonly logger?: Logger;
   // Registers the role's RPC methods and HTTP routes before any port is bound, so the
@@ -123,6 +126,7 @@ export class ServerInstance {
         instance: config.instance,
         logger: this.logger.child({ component: `rpc-${listener}` }),
         limits: options.rpcLimits,
+        ...(listener === 'service' && options.servicePayloadPool !== undefined ? { payloadPool: new PayloadPool(options.servicePayloadPool) } : {}),
         onCallFinished: (method, status, durationMs) => {
           const children = childrenOf(method);
           let calls = children.calls.get(status);
@@ -147,7 +151,11 @@ export class ServerInstance {
       logger: this.logger,
       metrics: this.metrics,
       readiness: () => this.readiness(),
-      statusExtra: options.statusExtra,
+      statusExtra: async () => {
+        const extra = (await options.statusExtra?.()) ?? {};
+        const pool = this.rpc.payloadPool;
+        return pool === null ? extra : { ...extra, rpcPayloadPool: pool.status() };
+      },
     });
   }
 

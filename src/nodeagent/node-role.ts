@@ -10,7 +10,7 @@ import type { DatanodeConfig, MetanodeConfig } from '../config/index.js';
 import { ServerInstance } from '../instance/index.js';
 import { MasterClient } from '../masterclient/index.js';
 import type { NodeTask } from '../proto/generated/master.js';
-import { RpcClient } from '../rpc/index.js';
+import { RpcClient, type PayloadPoolLimits } from '../rpc/index.js';
 import type { PartitionFactory } from './hosted-partition.js';
 import { NodeAgent, savedNodeId, type NodeUsageReport } from './node-agent.js';
 import { PartitionHost, type PartitionHostOptions } from './partition-host.js';
@@ -34,6 +34,8 @@ export interface NodeRolePlug {
   statusExtra?(partitions: PartitionHost): Record<string, unknown>;
   /** The node's capacity and usage for heartbeats, when the role knows better than statfs. */
   usage?(): Promise<NodeUsageReport>;
+  /** A pool for the service port's large request payloads, whose handlers give them back. */
+  readonly servicePayloadPool?: PayloadPoolLimits;
 }
 
 export interface NodeRoleOptions {
@@ -51,6 +53,7 @@ export async function startNodeRole(role: 'metanode' | 'datanode', config: Metan
   const instance = await ServerInstance.start({
     role,
     config,
+    ...(plug.servicePayloadPool === undefined ? {} : { servicePayloadPool: plug.servicePayloadPool }),
     readiness: () => {
       if (failure !== null) return { ready: false, reason: failure };
       const progress = partitions?.loadProgress() ?? { partitionsLoaded: 0, partitionsTotal: 0, listed: false };

@@ -2,8 +2,10 @@
 // frames. A frame that lies inside one chunk is returned as views of that chunk (no copy);
 // one that spans chunks is copied once into a buffer of exactly its size. Memory held is
 // at most one frame plus one chunk, because the prefix is checked (lengths against the
-// limits) before anything of the body is kept waiting.
+// limits) before anything of the body is kept waiting. With a payload pool, a payload
+// that spans chunks is copied into a buffer of the pool when the pool serves its length.
 import { assert } from '../errors/assert.js';
+import type { PayloadPool } from './payload-pool.js';
 import { FrameError, frameHeaderBytes, readFramePrefix, verifyFrameChecksum, verifyFrameChecksumInPlace, type FramePrefix } from './frame.js';
 
 export interface Frame {
@@ -28,6 +30,7 @@ export class FrameDecoder {
   constructor(
     private headerBytesMax: number,
     private payloadBytesMax: number,
+    private readonly payloads: PayloadPool | null = null,
   ) {}
 
   // Tightens or loosens the limits, e.g. once a connection is authenticated.
@@ -82,7 +85,7 @@ export class FrameDecoder {
         verifyFrameChecksum(prefixBytes, header, prefix.checksum);
       }
     }
-    const payload = prefix.payloadLength === 0 ? emptyBuffer : this.take(prefix.payloadLength);
+    const payload = prefix.payloadLength === 0 ? emptyBuffer : this.take(prefix.payloadLength, this.payloads);
     this.prefix = null;
     this.prefixBytes = null;
     return {
@@ -154,7 +157,7 @@ export class FrameDecoder {
     }
   }
 
-  private take(length: number): Buffer {
+  private take(length: number, pool: PayloadPool | null = null): Buffer {
     const first = this.chunks[0]!;
     const available = first.length - this.offset;
     let result: Buffer;
@@ -166,7 +169,7 @@ export class FrameDecoder {
         this.offset = 0;
       }
     } else {
-      result = Buffer.allocUnsafe(length);
+      result = pool?.take(length) ?? Buffer.allocUnsafe(length);
       let filled = 0;
       while (filled < length) {
         const chunk = this.chunks[0]!;

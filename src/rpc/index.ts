@@ -1,4 +1,5 @@
 export { RpcServer, shuttingDownMessage, type RpcServerOptions, type CallContext, type Handler } from './server.js';
+export { PayloadPool, type PayloadPoolLimits } from './payload-pool.js';
 export { RpcClient, type RpcClientOptions, type CallOptions } from './client.js';
 export { callOutcomeUnknownSuffix, parseAddress } from './client-connection.js';
 export { withPayload, ReplyWithPayload, type MethodDescriptor, type MessageCodec, type ResponseWithPayload } from './method.js';

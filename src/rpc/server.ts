@@ -10,6 +10,7 @@ import { AtollError } from '../errors/atoll-error.js';
 import { StatusCode } from '../proto/generated/common.js';
 import { HandshakeAccept, HandshakeChallenge, HandshakeResponse } from '../proto/generated/common.js';
 import { FrameDecoder, FrameError, type Frame } from './frame-decoder.js';
+import type { PayloadPool } from './payload-pool.js';
 import { FrameKind } from './frame.js';
 import { FrameWriter } from './frame-writer.js';
 import { clientProof, newNonce, normalizeSecret, proofMatches, serverProof } from './handshake.js';
@@ -36,6 +37,12 @@ export interface CallContext {
   readonly signal: AbortSignal;
   readonly peerInstance: string;
   readonly remoteAddress: string;
+  // Gives the payload's memory back to the server's payload pool (RpcServerOptions.
+  // payloadPool), for a later request's payload. Only for a handler that knows nothing
+  // holds the bytes any more: not its own code, not a store's queue, not a socket it
+  // forwarded them on. Does nothing when the payload is not from the pool, and after the
+  // first call.
+  releasePayload(): void;
 }
 
 export type Handler<Request, Response> = (
@@ -55,6 +62,9 @@ export interface RpcServerOptions {
   instance: string;
   logger?: RpcLogger;
   limits?: Partial<RpcLimits>;
+  // Payloads joined from several socket chunks go into this pool's buffers, which
+  // handlers may give back (CallContext.releasePayload). Without it, each is new memory.
+  payloadPool?: PayloadPool;
   // Called for each finished call, for metrics.
   onCallFinished?: (methodName: string, status: StatusCode, durationMs: number) => void;
 }
@@ -69,6 +79,7 @@ export class RpcServer {
   private server: Server | null = null;
   private stopping = false;
   readonly onCallFinished: RpcServerOptions['onCallFinished'];
+  readonly payloadPool: PayloadPool | null;
 
   constructor(options: RpcServerOptions) {
     this.secret = normalizeSecret(options.secret);
@@ -76,6 +87,7 @@ export class RpcServer {
     this.logger = options.logger ?? silentRpcLogger;
     this.limits = rpcLimits(options.limits);
     this.onCallFinished = options.onCallFinished;
+    this.payloadPool = options.payloadPool ?? null;
   }
 
   handle<Request, Response>(method: MethodDescriptor<Request, Response>, handler: Handler<Request, Response>): void {
@@ -179,7 +191,7 @@ class ServerConnection {
     private readonly secret: Buffer,
   ) {
     this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
-    this.decoder = new FrameDecoder(handshakeHeaderBytesMax, 0);
+    this.decoder = new FrameDecoder(handshakeHeaderBytesMax, 0, server.payloadPool);
     this.writer = new FrameWriter(socket, server.limits.coalesceFrameBytesMax);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (error: NodeJS.ErrnoException) => {
@@ -385,7 +397,7 @@ class ServerConnection {
     const deadline = frame.deadlineMs === 0 ? 0 : started + frame.deadlineMs;
     const call: InflightCall = { controller: null, timer: null };
     this.inflight.set(requestId, call);
-    const context = new ServerCallContext(registered.label, requestId, frame.payload, deadline, this.peerInstance, this.remoteAddress, call);
+    const context = new ServerCallContext(registered.label, requestId, frame.payload, deadline, this.peerInstance, this.remoteAddress, call, this.server.payloadPool);
     let result: unknown;
     try {
       result = registered.handler(request, context);
@@ -426,7 +438,7 @@ class ServerConnection {
     let result: unknown;
     try {
       const request = registered.method.request.decode(frame.header);
-      const context = new ServerCallContext(registered.label, 0, frame.payload, 0, this.peerInstance, this.remoteAddress, { controller: null, timer: null });
+      const context = new ServerCallContext(registered.label, 0, frame.payload, 0, this.peerInstance, this.remoteAddress, { controller: null, timer: null }, this.server.payloadPool);
       result = registered.handler(request, context);
     } catch (error) {
       done(error);
@@ -516,7 +528,13 @@ class ServerCallContext implements CallContext {
     readonly peerInstance: string,
     readonly remoteAddress: string,
     private readonly call: InflightCall,
+    private payloads: PayloadPool | null,
   ) {}
+
+  releasePayload(): void {
+    this.payloads?.give(this.payload);
+    this.payloads = null;
+  }
 
   get signal(): AbortSignal {
     if (this.call.controller === null) {
