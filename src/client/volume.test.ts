@@ -34,6 +34,17 @@ describe('volume SDK against a three-replica cluster', { timeout: 600_000 }, () 
   let volume: Volume;
   const open = (options: Partial<Parameters<typeof Volume.open>[0]> = {}) =>
     Volume.open({ masters: cluster.masterAddresses(), volume: 'sdk', clusterSecret: cluster.secret, ...options });
+  // An RPC client that notes the name of every method called through it.
+  const countingRpc = (): { rpc: RpcClient; sent: string[] } => {
+    const rpc = new RpcClient({ secret: cluster.secret, instance: 'counting-client' });
+    const sent: string[] = [];
+    const call = rpc.call.bind(rpc);
+    rpc.call = ((address: string, method: { name: string }, request: unknown, options?: unknown) => {
+      sent.push(method.name);
+      return call(address, method as never, request as never, options as never);
+    }) as typeof rpc.call;
+    return { rpc, sent };
+  };
 
   before(async () => {
     cluster = await TestCluster.start({ masters: 1, metanodes: 3, datanodes: 3, args: (instance) => (instance.role === 'datanode' ? ['--disk-reserved', '0'] : []) });
@@ -207,6 +218,41 @@ describe('volume SDK against a three-replica cluster', { timeout: 600_000 }, () 
     assert.equal(await codeOf(volume.getxattr('/r/two-link', 'user.color')), 'ENOENT');
   });
 
+  test('a missing attribute of an inode without xattrs is answered from fresh attributes, without a call; its own changes and other clients see the partition', async () => {
+    const { rpc, sent } = countingRpc();
+    const cached = await open({ rpc, limits: { attrCacheTtlMs: 60_000 } });
+    const fresh = await open();
+    try {
+      await volume.writeFile('/xattr-presence', 'x');
+      await cached.stat('/xattr-presence');
+      sent.length = 0;
+      assert.deepEqual(await cached.listxattr('/xattr-presence'), []);
+      for (let turn = 0; turn < 3; turn++) assert.equal(await codeOf(cached.getxattr('/xattr-presence', 'security.capability')), 'ENOENT');
+      assert.deepEqual(sent, [], 'answered from the attributes the stat cached');
+      // Names the partition refuses still reach it, for its own answer.
+      assert.equal(await codeOf(cached.getxattr('/xattr-presence', '')), 'EINVAL');
+      assert.equal(await codeOf(cached.getxattr('/xattr-presence', 'x'.repeat(256))), 'ENAMETOOLONG');
+
+      await volume.setxattr('/xattr-presence', 'user.k', 'v');
+      assert.equal((await fresh.getxattr('/xattr-presence', 'user.k')).toString(), 'v');
+      // The cached client's attributes (fresh for a minute) still say none: it answers
+      // without asking, as its stat would answer its old attributes.
+      assert.equal(await codeOf(cached.getxattr('/xattr-presence', 'user.k')), 'ENOENT');
+      assert.deepEqual(await cached.listxattr('/xattr-presence'), []);
+      // Its own change brings the inode as the partition has it.
+      await cached.setxattr('/xattr-presence', 'user.m', 'w');
+      assert.equal((await cached.getxattr('/xattr-presence', 'user.k')).toString(), 'v');
+      assert.deepEqual(await cached.listxattr('/xattr-presence'), ['user.k', 'user.m']);
+      await cached.removexattr('/xattr-presence', 'user.m');
+      await cached.removexattr('/xattr-presence', 'user.k');
+      assert.equal(await codeOf(cached.getxattr('/xattr-presence', 'user.k')), 'ENOENT');
+      assert.deepEqual(await fresh.listxattr('/xattr-presence'), []);
+    } finally {
+      await cached.close();
+      await fresh.close();
+    }
+  });
+
   test('an unlinked open file stays readable until its close, also from another client; then its space comes back', async () => {
     const other = await open({ limits: { sessionLeaseSec: 6 } });
     try {
@@ -252,13 +298,7 @@ describe('volume SDK against a three-replica cluster', { timeout: 600_000 }, () 
   });
 
   test('round trips: a create or an unlink leaves the parent\'s attributes cached, and a stat of a name is one lookup', async () => {
-    const rpc = new RpcClient({ secret: cluster.secret, instance: 'counting-client' });
-    const sent: string[] = [];
-    const call = rpc.call.bind(rpc);
-    rpc.call = ((address: string, method: { name: string }, request: unknown, options?: unknown) => {
-      sent.push(method.name);
-      return call(address, method as never, request as never, options as never);
-    }) as typeof rpc.call;
+    const { rpc, sent } = countingRpc();
     const counted = await open({ rpc });
     try {
       await counted.mkdir('/rt');
@@ -338,7 +378,9 @@ describe('volume SDK against a three-replica cluster', { timeout: 600_000 }, () 
       lose.add('SetXattr');
       await lossy.setxattr('/lossy/a', 'user.k', 'v', 'create');
       assert.equal(lose.size, 0, 'the setxattr answer was lost');
-      assert.equal((await volume.getxattr('/lossy/a', 'user.k')).toString(), 'v');
+      // Asked of this client: the other one stat'ed the file just before and may trust
+      // its attributes (no xattrs) for the TTL; this one must not trust what it had.
+      assert.equal((await lossy.getxattr('/lossy/a', 'user.k')).toString(), 'v');
       const conflict = await lossy.setxattr('/lossy/a', 'user.k', 'other', 'create').then(() => 'set', (error: { code?: string }) => error.code);
       assert.equal(conflict, 'EEXIST', 'a create over an attribute that is there still fails');
       lose.add('RemoveXattr');

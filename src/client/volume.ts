@@ -34,6 +34,7 @@ import {
   SetXattrRequest,
   UnlinkRequest,
   XattrFlag,
+  XattrPresence,
   XattrRequest,
   type Dentry,
   type Inode,
@@ -58,6 +59,8 @@ export const rootIno = 1;
 const mutation = { mutation: true };
 const read = { mutation: false };
 const rootWaitMs = 30_000;
+// Linux's XATTR_NAME_MAX, which partitions keep as their own limit (NamespaceLimits).
+const xattrNameBytesMax = 255;
 
 export interface VolumeOptions {
   /** Master service addresses (host:port), as a list or comma-separated. */
@@ -600,6 +603,7 @@ export class Volume {
   getxattr(path: string, name: string): Promise<Buffer> {
     return asFs('getxattr', path, async () => {
       const ino = await this.#resolve(path, true);
+      if (plainXattrName(name) && (await this.#holdsNoXattrs(ino))) throw new AtollError(StatusCode.NOT_FOUND, `get xattr: inode ${ino} has no attribute ${JSON.stringify(name)}`);
       const answer = await this.meta.call(MetaNode.getXattr, XattrRequest.create({ partitionId: await this.#partitionIdOf(ino), ino, name }), read);
       return Buffer.from(answer.value);
     });
@@ -622,13 +626,16 @@ export class Volume {
           return Buffer.from(held.value).equals(Buffer.from(bytes)) ? InodeResponse.create() : undefined;
         },
       );
+      // A repeat settled without the inode: whether it has attributes now is not known here.
       if (answer.inode !== undefined) this.#remember(answer.inode);
+      else this.#attrs.delete(ino);
     });
   }
 
   listxattr(path: string): Promise<string[]> {
     return asFs('listxattr', path, async () => {
       const ino = await this.#resolve(path, true);
+      if (await this.#holdsNoXattrs(ino)) return [];
       return (await this.meta.call(MetaNode.listXattr, XattrRequest.create({ partitionId: await this.#partitionIdOf(ino), ino }), read)).names;
     });
   }
@@ -643,7 +650,9 @@ export class Volume {
         () => this.meta.call(MetaNode.removeXattr, request, mutation),
         (refusal) => Promise.resolve(refusal.status === StatusCode.NOT_FOUND ? InodeResponse.create() : undefined),
       );
+      // A repeat settled without the inode: whether it has attributes now is not known here.
       if (answer.inode !== undefined) this.#remember(answer.inode);
+      else this.#attrs.delete(ino);
     });
   }
 
@@ -1041,6 +1050,16 @@ export class Volume {
     return inode;
   }
 
+  /**
+   * Whether the inode holds no extended attributes, by the attribute cache (filled first
+   * when it has nothing fresh): as up to date as the attributes a stat answers. An open
+   * file's own inode is not asked, since this client's writes keep only its size fresh.
+   */
+  async #holdsNoXattrs(ino: number): Promise<boolean> {
+    if (this.#attrs.get(ino) === undefined) await this.#freshInode(ino);
+    return this.#attrs.get(ino)?.xattrs === XattrPresence.XATTRS_NONE;
+  }
+
   /** The inode as its partition's leader has it now (no cache consulted or filled). */
   async #inodeFromMeta(ino: number): Promise<Inode> {
     const answer = await this.meta.call(MetaNode.getInode, GetInodeRequest.create({ partitionId: await this.#partitionIdOf(ino), ino }), read);
@@ -1105,6 +1124,14 @@ export class Volume {
   #checkUint(value: number, what: string): void {
     if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new AtollError(StatusCode.INVALID_ARGUMENT, `${what} must be an integer in [0, 2^32): ${value}`);
   }
+}
+
+/**
+ * A name the partition would look up rather than refuse: one it refuses (empty, with NUL,
+ * longer than Linux's XATTR_NAME_MAX) goes to it, so that the refusal is its own.
+ */
+function plainXattrName(name: string): boolean {
+  return typeof name === 'string' && name.length > 0 && !name.includes('\0') && Buffer.byteLength(name) <= xattrNameBytesMax;
 }
 
 function nameKey(parentIno: number, name: string): string {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AtollError, isAtollError, StatusCode } from '../../errors/index.js';
-import { ExtentKey, Inode, InodeType } from '../../proto/generated/metanode.js';
+import { ExtentKey, Inode, InodeType, XattrPresence } from '../../proto/generated/metanode.js';
 import { MemoryEngine } from '../store/memory-engine.js';
 import { contents, engineTest } from './engines.test.js';
 import type { KvEngine } from '../store/kv-engine.js';
@@ -439,6 +439,36 @@ engineTest('extended attributes: set, get, list in name order, replace, remove, 
   assert.throws(() => removeXattr(engine, { ino: file, name: 'user.a', ...later }), failsWith(StatusCode.NOT_FOUND, 'ENOENT'));
   assert.deepEqual(listXattr(engine, file), ['user.b', 'x'.repeat(255)]);
   assert.equal(getInode(engine, file).ctimeSec, later.nowSec);
+});
+
+engineTest('an inode says whether it holds extended attributes, and a record from before learns it at its next change', (store) => {
+  const { engine, root } = newVolume(store);
+  const presence = (ino: number): XattrPresence => getInode(engine, ino).xattrs;
+  assert.equal(presence(root), XattrPresence.XATTRS_NONE);
+  const file = createFile(engine, root, 'f');
+  assert.equal(presence(file), XattrPresence.XATTRS_NONE);
+  assert.equal(apply(engine, setXattr(engine, { ino: file, name: 'user.a', value: Uint8Array.of(1), ...now })).xattrs, XattrPresence.XATTRS_SOME);
+  apply(engine, setXattr(engine, { ino: file, name: 'user.b', value: Uint8Array.of(2), ...now }));
+  assert.equal(apply(engine, removeXattr(engine, { ino: file, name: 'user.a', ...later })).xattrs, XattrPresence.XATTRS_SOME, 'one is left');
+  assert.equal(presence(file), XattrPresence.XATTRS_SOME);
+  assert.equal(apply(engine, removeXattr(engine, { ino: file, name: 'user.b', ...later })).xattrs, XattrPresence.XATTRS_NONE, 'the last one went');
+  assert.equal(presence(file), XattrPresence.XATTRS_NONE);
+  // A refused change leaves the presence as it was.
+  assert.throws(() => removeXattr(engine, { ino: file, name: 'user.b', ...later }), failsWith(StatusCode.NOT_FOUND, 'ENOENT'));
+  assert.equal(presence(file), XattrPresence.XATTRS_NONE);
+
+  // Records written before partitions kept this say nothing, whatever they hold.
+  const old = createFile(engine, root, 'old');
+  apply(engine, setXattr(engine, { ino: old, name: 'user.x', value: Uint8Array.of(1), ...now }));
+  apply(engine, setXattr(engine, { ino: old, name: 'user.y', value: Uint8Array.of(1), ...now }));
+  const unknown = (ino: number): void => engine.write(engine.appliedIndex + 1, [{ op: 'set', key: inodeKey(ino), value: Inode.encode({ ...getInode(engine, ino), xattrs: XattrPresence.XATTRS_UNKNOWN }) }]);
+  unknown(old);
+  assert.equal(presence(old), XattrPresence.XATTRS_UNKNOWN);
+  assert.equal(apply(engine, removeXattr(engine, { ino: old, name: 'user.x', ...later })).xattrs, XattrPresence.XATTRS_SOME);
+  unknown(old);
+  assert.equal(apply(engine, removeXattr(engine, { ino: old, name: 'user.y', ...later })).xattrs, XattrPresence.XATTRS_NONE);
+  unknown(old);
+  assert.equal(apply(engine, setXattr(engine, { ino: old, name: 'user.z', value: Uint8Array.of(1), ...now })).xattrs, XattrPresence.XATTRS_SOME);
 });
 
 engineTest('a symlink keeps its target and its size is the target length', (store) => {

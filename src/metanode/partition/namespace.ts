@@ -6,7 +6,7 @@
 // state yields the same mutations. Read-only operations return their result directly.
 // Rules and layout: design.md.
 import { AtollError, assert, StatusCode } from '../../errors/index.js';
-import { Dentry, Inode, InodeType, type ExtentKey } from '../../proto/generated/metanode.js';
+import { Dentry, Inode, InodeType, XattrPresence, type ExtentKey } from '../../proto/generated/metanode.js';
 import type { KvEngine } from '../store/kv-engine.js';
 import {
   counterKey, CounterName, decodeCounterValue, decodeXattrKey, dentryKey, dentryPrefix, dentryPrefixAll, encodeCounterValue,
@@ -142,6 +142,7 @@ export function createInode(engine: KvEngine, range: InodeRange, args: CreateIno
     rdev: args.rdev ?? 0,
     generation: args.generation ?? 0,
     parentIno: isDirectory ? args.parentIno ?? args.remoteParentIno ?? ino : rootParentSentinel,
+    xattrs: XattrPresence.XATTRS_NONE,
   });
   changes.putInode(inode);
   if (args.remoteParentIno !== undefined) {
@@ -622,6 +623,7 @@ export function setXattr(engine: KvEngine, args: SetXattrArgs, limits: Namespace
     throw new AtollError(StatusCode.NO_SPACE, `${action}: inode ${args.ino} has ${limits.xattrsPerInodeMax} attributes, the most it may hold`);
   }
   changes.set(key, new Uint8Array(args.value));
+  inode.xattrs = XattrPresence.XATTRS_SOME;
   setCtime(inode, args);
   changes.putInode(inode);
   return changes.outcome(inode);
@@ -641,6 +643,8 @@ export function removeXattr(engine: KvEngine, args: RemoveXattrArgs, limits: Nam
   const inode = requireInode(changes, action, args.ino);
   const key = xattrKey(args.ino, args.name);
   if (changes.get(key) === undefined) throw new AtollError(StatusCode.NOT_FOUND, `${action}: inode ${args.ino} has no attribute ${JSON.stringify(args.name)}`);
+  // The count is the engine's, before this change: the removed one is still in it.
+  inode.xattrs = engine.count(xattrPrefix(args.ino)) > 1 ? XattrPresence.XATTRS_SOME : XattrPresence.XATTRS_NONE;
   changes.delete(key);
   setCtime(inode, args);
   changes.putInode(inode);

@@ -12,6 +12,19 @@ export enum InodeType {
   INODE_SPECIAL = 4,
 }
 
+/**
+ * Whether an inode holds extended attributes. The partition keeps it on the inode so that
+ * a client with fresh attributes answers a request for an attribute the inode does not
+ * have without a call: the kernel asks for security.capability before every write, and
+ * `ls -l` for two attributes of every file.
+ */
+export enum XattrPresence {
+  /** A record written before partitions kept this: ask the partition. */
+  XATTRS_UNKNOWN = 0,
+  XATTRS_NONE = 1,
+  XATTRS_SOME = 2,
+}
+
 /** Which SetattrRequest fields to apply (FUSE's setattr valid mask, in spirit). */
 export enum SetattrField {
   SETATTR_NONE = 0,
@@ -202,6 +215,7 @@ export interface Inode {
    * without being applied again, so a write made between the two is not undone.
    */
   lastSetattrId: number;
+  xattrs: XattrPresence;
 }
 
 export const Inode: protobuf.MessageCodec<Inode> = {
@@ -237,6 +251,7 @@ function createInode(partial?: Partial<Inode>): Inode {
     rdev: partial?.rdev ?? 0,
     parentIno: partial?.parentIno ?? 0,
     lastSetattrId: partial?.lastSetattrId ?? 0,
+    xattrs: partial?.xattrs ?? XattrPresence.XATTRS_UNKNOWN,
   };
 }
 
@@ -324,6 +339,10 @@ function measureInode(message: Inode, writer: protobuf.ProtoWriter): number {
     const value = message.lastSetattrId;
     if (value !== 0) size += 2 + protobuf.uint64Size(value, 'atoll.metanode.Inode.last_setattr_id');
   }
+  {
+    const value = message.xattrs;
+    if (value !== 0) size += 2 + protobuf.enumSize(value, 'atoll.metanode.Inode.xattrs');
+  }
   return size;
 }
 
@@ -408,6 +427,10 @@ function writeInode(message: Inode, writer: protobuf.ProtoWriter): void {
     const value = message.lastSetattrId;
     if (value !== 0) { writer.byte(152); writer.byte(1); writer.uint64(value); }
   }
+  {
+    const value = message.xattrs;
+    if (value !== 0) { writer.byte(160); writer.byte(1); writer.int32(value); }
+  }
 }
 
 function readInode(reader: protobuf.ProtoReader): Inode {
@@ -431,6 +454,7 @@ function readInode(reader: protobuf.ProtoReader): Inode {
     rdev: 0,
     parentIno: 0,
     lastSetattrId: 0,
+    xattrs: XattrPresence.XATTRS_UNKNOWN,
   };
   while (reader.position < reader.limit) {
     const tag = reader.tag();
@@ -459,6 +483,7 @@ function readInode(reader: protobuf.ProtoReader): Inode {
       case 112: message.rdev = reader.uint32(); break;
       case 144: message.parentIno = reader.uint64(); break;
       case 152: message.lastSetattrId = reader.uint64(); break;
+      case 160: message.xattrs = reader.enumValue(); break;
       default:
         switch (tag >>> 3) {
           case 1: throw reader.wrongWireType(tag, 'atoll.metanode.Inode.ino');
@@ -480,6 +505,7 @@ function readInode(reader: protobuf.ProtoReader): Inode {
           case 14: throw reader.wrongWireType(tag, 'atoll.metanode.Inode.rdev');
           case 18: throw reader.wrongWireType(tag, 'atoll.metanode.Inode.parent_ino');
           case 19: throw reader.wrongWireType(tag, 'atoll.metanode.Inode.last_setattr_id');
+          case 20: throw reader.wrongWireType(tag, 'atoll.metanode.Inode.xattrs');
         }
         reader.skip(tag);
     }
