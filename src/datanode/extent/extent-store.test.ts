@@ -160,7 +160,35 @@ test('an overwrite recomputes the CRCs of the blocks it touches, before and afte
   const reopened = await ExtentStore.open(disk, directory);
   assert.deepEqual(await reopened.read(extentId, 0, content.byteLength), content);
   assert.deepEqual(reopened.badBlocks(), []);
+
+  // Overwrites queued together, in two extents, across and within blocks, with reads
+  // between them: each merges its own blocks (they share one buffer, one at a time).
+  const second = await reopened.createExtent();
+  const other = pattern(3 * blockBytes, 5);
+  await appendAll(reopened, second, other);
+  const patches: Array<{ extent: number; into: Uint8Array; at: number; bytes: Uint8Array }> = [];
+  for (let index = 0; index < 24; index++) {
+    const [extent, into] = index % 2 === 0 ? [extentId, content] : [second, other];
+    const length = 1 + ((index * 7919) % blockBytes);
+    const at = (index * 50_021) % (into.byteLength - length);
+    patches.push({ extent, into, at, bytes: pattern(length, 100 + index) });
+  }
+  const reads: Array<Promise<Uint8Array>> = [];
+  const writes = patches.map(({ extent, at, bytes }, index) => {
+    const written = reopened.overwrite(extent, at, bytes);
+    if (index % 5 === 0) reads.push(reopened.read(extent, 0, 1000));
+    return written;
+  });
+  await Promise.all([...writes, ...reads]);
+  for (const { into, at, bytes } of patches) into.set(bytes, at);
+  assert.deepEqual(await reopened.read(extentId, 0, content.byteLength), content);
+  assert.deepEqual(await reopened.read(second, 0, other.byteLength), other);
   await reopened.close();
+  const again = await ExtentStore.open(disk, directory);
+  assert.deepEqual(await again.read(extentId, 0, content.byteLength), content, 'the CRCs written match the bytes');
+  assert.deepEqual(await again.read(second, 0, other.byteLength), other);
+  assert.deepEqual(again.badBlocks(), []);
+  await again.close();
 });
 
 test('deleting an extent removes its files, gives the space back and never reuses its id', async () => {

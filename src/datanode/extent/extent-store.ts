@@ -106,6 +106,10 @@ export class ExtentStore {
   private openAppends: AppendBatch | undefined;
   private closed = false;
   private nextTiny = 0;
+  // The blocks an in-place write reads, checks and merges. Changes run one at a time
+  // (serial), so one buffer of two blocks serves them: a new pair of 128 KiB buffers per overwrite
+  // kept the garbage collector busy for about a quarter of a datanode's main thread.
+  private inPlaceBlocks = new Uint8Array(0);
 
   private constructor(
     private readonly disk: Disk,
@@ -777,8 +781,14 @@ export class ExtentStore {
    * that recomputing their CRCs never blesses corrupted bytes around the write.
    */
   private async writeInPlace(action: string, state: ExtentState, offset: number, bytes: Uint8Array, writeOtherwise?: () => Promise<boolean>): Promise<void> {
-    const { start, data } = await this.readVerified(action, state, offset, offset + bytes.byteLength);
-    const merged = data.slice();
+    const blocks = (length: number): Uint8Array => {
+      // A packet spans two blocks at most; a longer range (a tiny file's release) gets a buffer of its own.
+      if (length > 2 * this.limits.blockBytes) return Buffer.allocUnsafe(length);
+      if (this.inPlaceBlocks.byteLength < length) this.inPlaceBlocks = Buffer.allocUnsafe(2 * this.limits.blockBytes);
+      return this.inPlaceBlocks;
+    };
+    // The blocks as read, checked, then with the new bytes in place.
+    const { start, data: merged } = await this.readVerified(action, state, offset, offset + bytes.byteLength, blocks);
     merged.set(bytes, offset - start);
     // `writeOtherwise` puts the same bytes there another way (a punched hole reads as
     // zeros); when it cannot, the bytes are written.
