@@ -87,6 +87,38 @@ test('the windows stop at the end of the file and give their budget back', async
   assert.equal(budget.usedBytes, 0, 'every window given back');
 });
 
+test('a random reader reads just what it asks, also when it lands near its last read now and then', async () => {
+  const data = new RecordingData();
+  const budget = new BufferBudget(256 * mib);
+  const file = openFile(64 * mib, data, budget);
+  let seed = 17;
+  const next = (): number => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31);
+  let last = 32 * mib;
+  for (let turn = 0; turn < 200; turn++) {
+    // Every tenth read lands just past the last one, as random offsets sometimes do.
+    const offset = turn % 10 === 9 ? last + 8192 : (1 + (next() % 16_000)) * 4096;
+    assertBytes(await file.read(offset, 4096), expected(offset, 4096));
+    last = offset;
+  }
+  assert.equal(data.reads.length, 200);
+  assert.ok(data.reads.every((read) => read.length === 4096), 'no window read ahead');
+  assert.equal(budget.usedBytes, 0);
+});
+
+test('a reader that starts in the middle reads ahead from its second read in order on, and gives its windows back when it jumps away', async () => {
+  const data = new RecordingData();
+  const budget = new BufferBudget(256 * mib);
+  const file = openFile(64 * mib, data, budget);
+  const start = 20 * mib;
+  for (let offset = start; offset < start + 3 * 128 * 1024; offset += 128 * 1024) assertBytes(await file.read(offset, 128 * 1024), expected(offset, 128 * 1024));
+  assert.deepEqual(data.reads.slice(0, 2), [{ offset: start, length: 128 * 1024 }, { offset: start + 128 * 1024, length: 128 * 1024 }], 'the first two go as asked');
+  assert.deepEqual(data.reads.slice(2).map((read) => read.offset), [0, 1, 2, 3].map((window) => start + 256 * 1024 + window * 4 * mib), 'the third starts the windows');
+  assert.ok(budget.usedBytes > 0);
+  assertBytes(await file.read(50 * mib, 4096), expected(50 * mib, 4096));
+  assert.equal(budget.usedBytes, 0, 'the jump gave the windows back');
+  assert.deepEqual(data.reads.at(-1), { offset: 50 * mib, length: 4096 });
+});
+
 test('a reader whose budget is spent reads just what it asks', async () => {
   const data = new RecordingData();
   const file = openFile(40 * mib, data, new BufferBudget(mib));

@@ -24,6 +24,10 @@ export interface FileMetadata {
 const overwritePieceBytes = 128 * 1024;
 const overwritesInFlightMax = 4;
 const appendKeysPerCall = 1024;
+// Reads in order in a row that make a reader sequential (besides one at the file's start).
+const sequentialReadsMin = 2;
+// How far from the last read's end, in reads of its own size, a read is still in order.
+const inOrderSlackReads = 4;
 
 interface Window {
   readonly offset: number;
@@ -48,6 +52,8 @@ export class OpenFile {
   /** Read-ahead windows, contiguous: the one being read first, then those fetched beyond it. */
   #windows: Window[] = [];
   #lastReadEnd = -1;
+  /** Reads in a row that were in order (near the last one's end, or in a window). */
+  #readsInOrder = 0;
   /** Budget bytes the write-behind stream holds (0 when there is no stream). */
   #streamBudgetBytes = 0;
 
@@ -117,11 +123,19 @@ export class OpenFile {
     const size = this.#inode.size;
     if (position >= size || length === 0) return new Uint8Array(0);
     const end = Math.min(size, position + length);
-    // Sequential: at the start, where the last read ended, or near it (the kernel sends a
-    // FUSE reader's read-ahead as several requests at once, which may arrive out of
-    // order), or inside the windows already read ahead.
-    const near = this.#lastReadEnd >= 0 && Math.abs(position - this.#lastReadEnd) <= this.limits.readAheadBytes;
-    const sequential = position === 0 || near || this.#inWindow(position);
+    // In order: where the last read ended or near it, within a few reads of its size (the
+    // kernel sends a FUSE reader's read-ahead as several requests at once, which may
+    // arrive out of order), or inside the windows already read ahead. Sequential: at the
+    // start of the file, inside the windows, or the latest of sequentialReadsMin reads in
+    // order. Before, one read within readAheadBytes of the last was enough: a random
+    // reader landed there now and then and was sent readAheadWindows windows it never read.
+    const slack = Math.min(this.limits.readAheadBytes, inOrderSlackReads * length);
+    const near = this.#lastReadEnd >= 0 && Math.abs(position - this.#lastReadEnd) <= slack;
+    const inWindow = this.#inWindow(position);
+    this.#readsInOrder = near || inWindow ? this.#readsInOrder + 1 : 0;
+    // A reader that jumped away has no use for its windows.
+    if (!near && !inWindow) this.#dropReadAhead();
+    const sequential = position === 0 || inWindow || this.#readsInOrder >= sequentialReadsMin;
     this.#lastReadEnd = near ? Math.max(end, this.#lastReadEnd) : end;
     if (!sequential || end - position >= this.limits.readDirectBytesMin) return this.data.readFile(this.#inode.extents, position, end - position);
     return this.#readAhead(position, end);
